@@ -1,0 +1,416 @@
+"""
+tap.cfg -> frozen objects. Every problem names the file, the section and the key.
+
+Reading is all-or-nothing: every problem in the file is collected and reported
+together, so a person fixes them in one pass.
+"""
+
+from __future__ import annotations
+
+import configparser
+import ipaddress
+import os
+import re
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+from attrs import field, frozen
+
+from hookdaemon.command import Step, StepError, parse_steps
+from hookdaemon.forges import FORGES
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+DEFAULT_LISTEN = "tcp:9000:interface=127.0.0.1"
+HOOK_PREFIX = "hook:"
+_HOOK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+T = TypeVar("T")
+
+
+@frozen
+class Problem:
+    """One thing wrong with the configuration, as a person should read it."""
+
+    source: str
+    section: str
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"[{self.section}] {self.key}" if self.key else f"[{self.section}]"
+        return f"{self.source}: {where}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The configuration has problems; C{problems} lists every one."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@frozen
+class Secret:
+    """A secret and where it came from; its repr never shows the value."""
+
+    origin: str = field()
+    value: bytes = field(repr=False)
+
+    @property
+    def literal(self) -> bool:
+        return not self.origin.startswith(("env:", "file:"))
+
+    def describe(self) -> str:
+        """What may be shown to a person: the source, never the value."""
+        return "(literal, hidden)" if self.literal else self.origin
+
+
+@frozen
+class HookConfig:
+    name: str
+    forge: str
+    secret: Secret | None
+    allow_from: tuple[Network, ...]
+    events: frozenset[str]
+    branches: tuple[str, ...]
+    tags: tuple[str, ...]
+    repository: tuple[str, ...]
+    workdir: str
+    steps: tuple[Step, ...]
+    shell: bool
+    env: Mapping[str, str]
+    timeout: float
+    burst: str
+
+    @property
+    def path(self) -> str:
+        return f"/hooks/{self.name}"
+
+
+@frozen
+class DaemonConfig:
+    listen: tuple[str, ...]
+    state_dir: str
+    log_dir: str
+    log_max_bytes: int
+    log_keep: int
+    max_body: int
+    max_parallel: int
+    history: int
+    trusted_proxies: tuple[Network, ...]
+    status_token: Secret | None
+
+
+@frozen
+class Config:
+    source: str
+    daemon: DaemonConfig
+    hooks: Mapping[str, HookConfig]
+    warnings: tuple[Problem, ...] = ()
+
+
+class _Section:
+    """Reads typed keys from one section, recording problems instead of raising."""
+
+    def __init__(
+        self,
+        reader: _Reader,
+        name: str,
+        values: Mapping[str, str],
+        known: frozenset[str],
+    ) -> None:
+        self.reader = reader
+        self.name = name
+        self.values = values
+        for key in values:
+            if key not in known:
+                self.problem(key, f"unknown key (known keys: {', '.join(sorted(known))})")
+
+    def problem(self, key: str, message: str) -> None:
+        self.reader.problems.append(Problem(self.reader.source, self.name, key, message))
+
+    def problem_keys(self) -> set[str]:
+        return {p.key for p in self.reader.problems if p.section == self.name}
+
+    def warn(self, key: str, message: str) -> None:
+        self.reader.warnings.append(Problem(self.reader.source, self.name, key, message))
+
+    def raw(self, key: str, default: str) -> str:
+        return self.values.get(key, default).strip()
+
+    def convert(self, key: str, default: str, convert: Callable[[str], T], fallback: T) -> T:
+        try:
+            return convert(self.raw(key, default))
+        except ValueError as e:
+            self.problem(key, str(e))
+            return fallback
+
+    def integer(self, key: str, default: int, minimum: int) -> int:
+        def convert(text: str) -> int:
+            try:
+                value = int(text)
+            except ValueError:
+                raise ValueError(f"{text!r} is not a whole number") from None
+            if value < minimum:
+                raise ValueError(f"{value} is less than {minimum}")
+            return value
+
+        return self.convert(key, str(default), convert, default)
+
+    def seconds(self, key: str, default: float) -> float:
+        def convert(text: str) -> float:
+            try:
+                value = float(text)
+            except ValueError:
+                raise ValueError(f"{text!r} is not a number of seconds") from None
+            if not value > 0 or value == float("inf"):
+                raise ValueError(f"{text} must be a positive number of seconds")
+            return value
+
+        return self.convert(key, str(default), convert, default)
+
+    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
+        def convert(text: str) -> str:
+            if text not in choices:
+                raise ValueError(f"{text!r} is not one of: {', '.join(choices)}")
+            return text
+
+        return self.convert(key, default, convert, default)
+
+    def boolean(self, key: str, default: bool) -> bool:
+        def convert(text: str) -> bool:
+            lowered = text.lower()
+            if lowered in ("yes", "true", "on", "1"):
+                return True
+            if lowered in ("no", "false", "off", "0"):
+                return False
+            raise ValueError(f"{text!r} is not yes or no")
+
+        return self.convert(key, "yes" if default else "no", convert, default)
+
+    def words(self, key: str) -> tuple[str, ...]:
+        return tuple(self.raw(key, "").split())
+
+    def networks(self, key: str) -> tuple[Network, ...]:
+        found = []
+        for word in self.words(key):
+            try:
+                found.append(ipaddress.ip_network(word, strict=False))
+            except ValueError:
+                self.problem(key, f"{word!r} is not an IP address or CIDR network")
+        return tuple(found)
+
+    def path(self, key: str, default: str) -> str:
+        value = self.raw(key, default)
+        if not value:
+            self.problem(key, "must name a directory")
+        return self.reader.resolve(value)
+
+    def secret(self, key: str) -> Secret | None:
+        origin = self.raw(key, "")
+        if not origin:
+            return None
+        if origin.startswith("env:"):
+            name = origin[4:]
+            if name not in self.reader.environ:
+                self.problem(key, f"{origin} is not set in the daemon's environment")
+                return None
+            value = self.reader.environ[name].encode("utf-8")
+        elif origin.startswith("file:"):
+            path = self.reader.resolve(origin[5:])
+            try:
+                value = self.reader.read_file(path).rstrip(b"\r\n")
+            except OSError as e:
+                self.problem(key, f"{origin}: cannot read: {e.strerror}")
+                return None
+        else:
+            value = origin.encode("utf-8")
+            self.warn(key, "the secret is written in the file; prefer env:NAME or file:PATH")
+        if not value:
+            self.problem(key, f"{origin} is empty")
+            return None
+        return Secret(origin=origin, value=value)
+
+
+class _Reader:
+    def __init__(
+        self,
+        source: str,
+        environ: Mapping[str, str],
+        read_file: Callable[[str], bytes],
+    ) -> None:
+        self.source = source
+        self.base = os.path.dirname(os.path.abspath(source))
+        self.environ = environ
+        self.read_file = read_file
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+
+    def resolve(self, path: str) -> str:
+        """Relative paths are relative to the config file, not to wherever twistd ran."""
+        return os.path.normpath(os.path.join(self.base, os.path.expanduser(path)))
+
+
+DAEMON_KEYS = frozenset(
+    {
+        "listen",
+        "state_dir",
+        "log_dir",
+        "log_max_bytes",
+        "log_keep",
+        "max_body",
+        "max_parallel",
+        "history",
+        "trusted_proxies",
+        "status_token",
+    }
+)
+
+HOOK_KEYS = frozenset(
+    {
+        "forge",
+        "secret",
+        "allow_from",
+        "events",
+        "branches",
+        "tags",
+        "repository",
+        "workdir",
+        "command",
+        "shell",
+        "env",
+        "timeout",
+        "burst",
+    }
+)
+
+
+def _daemon(section: _Section) -> DaemonConfig:
+    listen = tuple(section.raw("listen", DEFAULT_LISTEN).split())
+    if not listen:
+        section.problem("listen", "names no endpoint; try tcp:9000:interface=127.0.0.1")
+    return DaemonConfig(
+        listen=listen,
+        state_dir=section.path("state_dir", "var"),
+        log_dir=section.path("log_dir", "var/log"),
+        log_max_bytes=section.integer("log_max_bytes", 10 * 1024 * 1024, minimum=1024),
+        log_keep=section.integer("log_keep", 10, minimum=1),
+        max_body=section.integer("max_body", 10 * 1024 * 1024, minimum=1),
+        max_parallel=section.integer("max_parallel", 4, minimum=1),
+        history=section.integer("history", 500, minimum=1),
+        trusted_proxies=section.networks("trusted_proxies"),
+        status_token=section.secret("status_token"),
+    )
+
+
+def _environment(section: _Section) -> dict[str, str]:
+    env = {}
+    for line in section.raw("env", "").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        name, equals, value = line.partition("=")
+        name = name.strip()
+        if not equals or not _ENV_NAME.match(name):
+            section.problem("env", f"{line!r} is not KEY=VALUE")
+            continue
+        env[name] = value.strip()
+    return env
+
+
+def _hook(section: _Section, name: str) -> HookConfig:
+    forge = section.choice("forge", "generic", tuple(FORGES))
+    workdir = section.raw("workdir", "")
+    if not workdir:
+        section.problem("workdir", "is required: the directory the commands run in")
+    steps: tuple[Step, ...] = ()
+    try:
+        steps = parse_steps(section.raw("command", ""))
+    except StepError as e:
+        section.problem("command", str(e))
+    else:
+        if not steps:
+            section.problem("command", "is required: one step per line")
+    secret = section.secret("secret")
+    allow_from = section.networks("allow_from")
+    if secret is None and not allow_from and "secret" not in section.problem_keys():
+        section.warn("secret", "not set: anyone who can reach this URL can start a deploy")
+    events = frozenset(section.words("events") or ("push",))
+    return HookConfig(
+        name=name,
+        forge=forge,
+        secret=secret,
+        allow_from=allow_from,
+        events=events,
+        branches=section.words("branches"),
+        tags=section.words("tags"),
+        repository=section.words("repository"),
+        workdir=section.reader.resolve(workdir) if workdir else "",
+        steps=steps,
+        shell=section.boolean("shell", False),
+        env=_environment(section),
+        timeout=section.seconds("timeout", 600),
+        burst=section.choice("burst", "coalesce", ("coalesce", "queue")),
+    )
+
+
+def parse_config(
+    text: str,
+    source: str,
+    environ: Mapping[str, str],
+    read_file: Callable[[str], bytes],
+) -> Config:
+    """Read a configuration's text; raise L{ConfigError} listing every problem."""
+    reader = _Reader(source, environ, read_file)
+    parser = configparser.ConfigParser(
+        interpolation=None,
+        inline_comment_prefixes=(";",),
+        default_section="\0no defaults",
+    )
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    try:
+        parser.read_string(text, source=source)
+    except configparser.Error as e:
+        raise ConfigError([Problem(source, "-", "", " ".join(e.message.split()))]) from None
+
+    daemon_values = dict(parser["hookdaemon"]) if parser.has_section("hookdaemon") else {}
+    daemon = _daemon(_Section(reader, "hookdaemon", daemon_values, DAEMON_KEYS))
+    hooks = {}
+    for name in parser.sections():
+        if name == "hookdaemon":
+            continue
+        if not name.startswith(HOOK_PREFIX):
+            reader.problems.append(
+                Problem(source, name, "", "unknown section; use [hookdaemon] or [hook:NAME]")
+            )
+            continue
+        hook_name = name[len(HOOK_PREFIX) :]
+        section = _Section(reader, name, dict(parser[name]), HOOK_KEYS)
+        if not _HOOK_NAME.match(hook_name):
+            section.problem(
+                "", "hook names use letters, digits, '.', '_' and '-', starting with a letter or digit"
+            )
+            continue
+        hooks[hook_name] = _hook(section, hook_name)
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return Config(source=source, daemon=daemon, hooks=hooks, warnings=tuple(reader.warnings))
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def load_config(path: str, environ: Mapping[str, str] | None = None) -> Config:
+    """Read the configuration file at C{path}."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise ConfigError([Problem(path, "-", "", f"cannot read: {e.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([Problem(path, "-", "", "is not UTF-8 text")]) from None
+    return parse_config(text, path, os.environ if environ is None else environ, _read_bytes)

@@ -1,0 +1,96 @@
+"""
+The forge-independent view of one webhook call.
+
+Forge modules turn an L{Incoming} request into a L{Delivery}; filters and
+commands only ever see the L{Delivery}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from attrs import field, frozen
+
+ZERO_SHA = "0" * 40
+
+BRANCH_PREFIX = "refs/heads/"
+TAG_PREFIX = "refs/tags/"
+
+
+def _lower_keys(headers: Mapping[str, str]) -> Mapping[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
+
+
+@frozen
+class Incoming:
+    """An HTTP request reduced to plain values, so forges are tested without a server."""
+
+    body: bytes
+    headers: Mapping[str, str] = field(factory=dict, converter=_lower_keys)
+    query: Mapping[str, str] = field(factory=dict)
+    client: str = ""
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lower-cased; empty when absent."""
+        value = self.headers.get("content-type", "")
+        return value.split(";", 1)[0].strip().lower()
+
+
+@frozen
+class Delivery:
+    """
+    What a forge told us, normalised.
+
+    C{kind} is hookdaemon's own word for the event ("push", "tag", "delete",
+    "ping", or the forge's event name for anything else); C{event} is the
+    forge's own name for it.
+    """
+
+    forge: str
+    event: str
+    kind: str
+    delivery_id: str = ""
+    ref: str = ""
+    branch: str = ""
+    tag: str = ""
+    before: str = ""
+    after: str = ""
+    repository: str = ""
+    clone_url: str = ""
+    pusher: str = ""
+    commits: int = 0
+
+    @property
+    def is_ping(self) -> bool:
+        return self.kind == "ping"
+
+    def names(self) -> frozenset[str]:
+        """The words in a hook's C{events} that select this delivery."""
+        if self.kind == "delete":
+            # A deletion must be asked for by name, never by the forge's "push".
+            return frozenset({"delete"})
+        if self.event == "push" or self.kind == self.event:
+            return frozenset({self.kind})
+        return frozenset({self.kind, self.event})
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """Return (branch, tag) for a full ref; at most one is non-empty."""
+    if ref.startswith(BRANCH_PREFIX):
+        return ref[len(BRANCH_PREFIX) :], ""
+    if ref.startswith(TAG_PREFIX):
+        return "", ref[len(TAG_PREFIX) :]
+    return "", ""
+
+
+def push_kind(ref: str, after: str) -> str:
+    """Classify a push as "push" (branch), "tag", or "delete"."""
+    if after == ZERO_SHA:
+        return "delete"
+    if ref.startswith(TAG_PREFIX):
+        return "tag"
+    return "push"

@@ -1,0 +1,35 @@
+"""Does this delivery want a run of this hook? A reason when it does not."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from fnmatch import fnmatchcase
+
+from hookdaemon.config import HookConfig
+from hookdaemon.delivery import Delivery
+
+
+def _matches(value: str, patterns: Iterable[str]) -> bool:
+    return any(fnmatchcase(value, pattern) for pattern in patterns)
+
+
+def ignore_reason(hook: HookConfig, delivery: Delivery) -> str | None:
+    """None when the hook should run for C{delivery}; otherwise why not, in one line."""
+    if not delivery.names() & hook.events:
+        if delivery.kind == "delete":
+            what = f"branch {delivery.branch}" if delivery.branch else f"ref {delivery.ref}"
+            if delivery.tag:
+                what = f"tag {delivery.tag}"
+            return f"deletes {what}; add delete to events to run on deletions"
+        return f"event {delivery.event} is not in events ({' '.join(sorted(hook.events))})"
+    if hook.repository and not _matches(delivery.repository, hook.repository):
+        return f"repository {delivery.repository or '(none)'} does not match repository"
+    if delivery.tag:
+        if hook.tags and not _matches(delivery.tag, hook.tags):
+            return f"tag {delivery.tag} does not match tags"
+    elif hook.branches:
+        if not delivery.branch:
+            return "the delivery names no branch and branches is set"
+        if not _matches(delivery.branch, hook.branches):
+            return f"branch {delivery.branch} does not match branches"
+    return None

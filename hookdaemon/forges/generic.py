@@ -1,0 +1,51 @@
+"""
+Any other caller: a CI job, a script, curl.
+
+Authenticated by the C{token} query parameter or C{Authorization: Bearer}. The
+body is optional; a JSON object may carry GitHub-style C{ref}, C{before},
+C{after} and C{repository} so filters and commands can use them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hookdaemon.delivery import Delivery, Incoming, push_kind, split_ref
+from hookdaemon.forges._base import bearer_token, load_json, same, text
+
+
+class Generic:
+    name = "generic"
+
+    def detect(self, incoming: Incoming) -> bool:
+        return True
+
+    def authenticate(self, incoming: Incoming, secret: bytes) -> bool:
+        token = bearer_token(incoming)
+        if token is None:
+            token = incoming.query.get("token")
+        return token is not None and same(token, secret)
+
+    def parse(self, incoming: Incoming) -> Delivery:
+        payload: Any = load_json(incoming) if incoming.body.strip() else {}
+        ref = text(payload, "ref")
+        after = text(payload, "after")
+        branch, tag = split_ref(ref)
+        repository = text(payload, "repository") or text(payload, "repository", "full_name")
+        return Delivery(
+            forge=self.name,
+            event="push",
+            kind=push_kind(ref, after) if ref else "push",
+            delivery_id=incoming.header("x-request-id") or "",
+            ref=ref,
+            branch=branch,
+            tag=tag,
+            before=text(payload, "before"),
+            after=after,
+            repository=repository,
+            clone_url=text(payload, "clone_url"),
+            pusher=text(payload, "pusher"),
+        )
+
+
+forge = Generic()

@@ -1,0 +1,196 @@
+"""
+Jobs: one at a time per hook, at most C{max_parallel} at once over all hooks.
+
+A job runs its hook's steps in order and stops at the first failure; a job over
+its C{timeout} gets SIGTERM on its whole process group, then SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from attrs import define, field
+from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.interfaces import IDelayedCall, IReactorProcess, IReactorTime
+from twisted.logger import Logger
+
+from hookdaemon.command import base_environment, delivery_environment, step_environment
+from hookdaemon.config import HookConfig
+from hookdaemon.delivery import Delivery
+from hookdaemon.output import OutputLog
+from hookdaemon.process import RunningStep, StepResult
+
+KILL_GRACE = 10.0
+"""Seconds between SIGTERM and SIGKILL when a job is stopped."""
+
+log = Logger()
+
+
+@define(eq=False)
+class Job:
+    """One run of a hook for one delivery."""
+
+    id: int
+    hook: HookConfig
+    delivery: Delivery
+    payload_path: str
+    state: str = "queued"
+    result: StepResult | None = None
+    finished: Deferred[None] = field(factory=Deferred)
+
+
+class JobRunner:
+    """Runs one job's steps as child processes, writing their output to the hook's log."""
+
+    def __init__(
+        self,
+        reactor: Any,
+        outputs: Mapping[str, OutputLog],
+        home: str,
+    ) -> None:
+        self._reactor: IReactorProcess = reactor
+        self._clock: IReactorTime = reactor
+        self._outputs = outputs
+        self._base = base_environment(home)
+        self._running: dict[int, RunningStep] = {}
+
+    def run(self, job: Job) -> Deferred[None]:
+        return Deferred.fromCoroutine(self._run(job))
+
+    async def _run(self, job: Job) -> None:
+        hook = job.hook
+        output = self._outputs[hook.name]
+        env = step_environment(
+            self._base,
+            hook.env,
+            delivery_environment(hook.name, job.id, job.delivery, job.payload_path),
+        )
+        job.state = "running"
+        log.info(
+            "job {job} for hook {hook} started ({ref} {after})",
+            job=job.id,
+            hook=hook.name,
+            ref=job.delivery.ref or "-",
+            after=job.delivery.after or "-",
+        )
+        timed_out = False
+
+        def on_timeout() -> None:
+            nonlocal timed_out
+            timed_out = True
+            output.note(job.id, f"timed out after {hook.timeout:g}s; sending SIGTERM")
+            self.stop(job.id)
+
+        deadline: IDelayedCall = self._clock.callLater(hook.timeout, on_timeout)
+        result = StepResult(exit_code=0, signal=None)
+        try:
+            if not os.path.isdir(hook.workdir):
+                output.note(job.id, f"workdir {hook.workdir} does not exist")
+                result = StepResult(exit_code=None, signal=None)
+            for number, step in enumerate(hook.steps, 1):
+                if not result.ok or timed_out:
+                    break
+                output.note(job.id, f"step {number}/{len(hook.steps)}: {step.text}")
+                argv = step.argv(env, hook.shell)
+                running = RunningStep(
+                    self._reactor,
+                    argv,
+                    env,
+                    hook.workdir,
+                    lambda stream, lines: output.write_lines(job.id, stream, lines),
+                )
+                self._running[job.id] = running
+                try:
+                    result = await running.ended
+                finally:
+                    del self._running[job.id]
+                output.note(job.id, f"step {number} ended: {result.describe()}")
+        finally:
+            if deadline.active():
+                deadline.cancel()
+        job.result = result
+        job.state = "timed_out" if timed_out else ("succeeded" if result.ok else "failed")
+        output.note(job.id, f"job {job.state}")
+        log.info(
+            "job {job} for hook {hook} {state}: {status}",
+            job=job.id,
+            hook=hook.name,
+            state=job.state,
+            status=result.describe(),
+        )
+
+    def stop(self, job_id: int) -> None:
+        """SIGTERM the job's current step group now, SIGKILL it after L{KILL_GRACE}."""
+        running = self._running.get(job_id)
+        if running is None:
+            return
+        running.signal_group(signal.SIGTERM)
+
+        def kill() -> None:
+            if not running.ended.called:
+                running.signal_group(signal.SIGKILL)
+
+        call = self._clock.callLater(KILL_GRACE, kill)
+        running.ended.addBoth(lambda result: call.cancel() if call.active() else None)
+
+    def stop_all(self) -> None:
+        for job_id in list(self._running):
+            self.stop(job_id)
+
+
+class JobQueue:
+    """Starts queued jobs in arrival order, one per hook and C{max_parallel} in all."""
+
+    def __init__(
+        self,
+        max_parallel: int,
+        run: Callable[[Job], Deferred[None]],
+        clock: IReactorTime,
+    ) -> None:
+        self._max_parallel = max_parallel
+        self._run = run
+        self._clock = clock
+        self._waiting: list[Job] = []
+        self._busy: dict[str, Job] = {}
+
+    @property
+    def running(self) -> list[Job]:
+        return list(self._busy.values())
+
+    @property
+    def waiting(self) -> list[Job]:
+        return list(self._waiting)
+
+    def submit(self, job: Job) -> None:
+        """Queue C{job}; it starts on a later turn, so the request is answered first."""
+        self._waiting.append(job)
+        self._clock.callLater(0, self._pump)
+
+    def _pump(self) -> None:
+        for job in list(self._waiting):
+            if len(self._busy) >= self._max_parallel:
+                return
+            if job.hook.name in self._busy:
+                continue
+            self._waiting.remove(job)
+            self._busy[job.hook.name] = job
+            self._run(job).addErrback(
+                lambda failure, job=job: log.failure(
+                    "job {job} crashed", failure, job=job.id
+                )
+            ).addBoth(self._done, job)
+
+    def _done(self, ignored: object, job: Job) -> None:
+        del self._busy[job.hook.name]
+        job.finished.callback(None)
+        self._pump()
+
+    def drain(self) -> Deferred[object]:
+        """Fires when the jobs running now have finished; waiting ones are dropped."""
+        self._waiting.clear()
+        if not self._busy:
+            return succeed(None)
+        return DeferredList([job.finished for job in self._busy.values()])

@@ -1,0 +1,153 @@
+"""
+Running one command step as a child process, streaming its output by line.
+
+The child is started in a session of its own (through setsid) so a timeout can
+signal its whole process group, grandchildren included. Twisted may spawn with
+posix_spawn, which skips any setpgid done in Python, hence the trampoline.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+from collections.abc import Callable, Mapping, Sequence
+
+from attrs import frozen
+from twisted.internet.defer import Deferred
+from twisted.internet.error import ProcessDone, ProcessExitedAlready, ProcessTerminated
+from twisted.internet.interfaces import IReactorProcess
+from twisted.internet.protocol import ProcessProtocol
+from twisted.python.failure import Failure
+
+from hookdaemon.command import BASE_PATH
+
+MAX_LINE = 64 * 1024
+"""A line longer than this is written in pieces rather than held whole."""
+
+LineSink = Callable[[str, list[bytes]], None]
+
+
+def _session_prefix() -> list[str]:
+    found = shutil.which("setsid", path=BASE_PATH)
+    if found:
+        return [found]
+    # No util-linux: a Python trampoline does the same, only slower to start.
+    return [sys.executable, "-c", "import os,sys; os.setsid(); os.execvp(sys.argv[1], sys.argv[1:])"]
+
+
+SESSION_PREFIX = _session_prefix()
+
+
+@frozen
+class StepResult:
+    exit_code: int | None
+    signal: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    def describe(self) -> str:
+        if self.signal is not None:
+            return f"killed by {self.signal}"
+        return f"exit {self.exit_code}"
+
+
+class LineSplitter:
+    """Cuts a byte stream into lines for C{sink}, keeping at most one partial line."""
+
+    def __init__(self, stream: str, sink: LineSink) -> None:
+        self._stream = stream
+        self._sink = sink
+        self._partial = b""
+
+    def feed(self, data: bytes) -> None:
+        data = self._partial + data
+        lines = data.split(b"\n")
+        self._partial = lines.pop()
+        while len(self._partial) > MAX_LINE:
+            lines.append(self._partial[:MAX_LINE])
+            self._partial = self._partial[MAX_LINE:]
+        if lines:
+            self._sink(self._stream, [line.removesuffix(b"\r") for line in lines])
+
+    def close(self) -> None:
+        if self._partial:
+            self._sink(self._stream, [self._partial.removesuffix(b"\r")])
+            self._partial = b""
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+class StepProtocol(ProcessProtocol):
+    """Streams stdout and stderr separately; C{ended} fires with a L{StepResult}."""
+
+    def __init__(self, sink: LineSink) -> None:
+        self.ended: Deferred[StepResult] = Deferred()
+        self._out = LineSplitter("stdout", sink)
+        self._err = LineSplitter("stderr", sink)
+
+    def connectionMade(self) -> None:
+        self.transport.closeStdin()  # type: ignore[union-attr]
+
+    def outReceived(self, data: bytes) -> None:
+        self._out.feed(data)
+
+    def errReceived(self, data: bytes) -> None:
+        self._err.feed(data)
+
+    def processEnded(self, reason: Failure) -> None:
+        self._out.close()
+        self._err.close()
+        value = reason.value
+        if isinstance(value, ProcessDone):
+            result = StepResult(exit_code=0, signal=None)
+        elif isinstance(value, ProcessTerminated) and value.signal is not None:
+            result = StepResult(exit_code=None, signal=_signal_name(value.signal))
+        elif isinstance(value, ProcessTerminated):
+            result = StepResult(exit_code=value.exitCode, signal=None)
+        else:
+            result = StepResult(exit_code=None, signal="unknown")
+        self.ended.callback(result)
+
+
+class RunningStep:
+    """A spawned step: wait on C{ended}, or signal its whole process group."""
+
+    def __init__(
+        self,
+        reactor: IReactorProcess,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        workdir: str,
+        sink: LineSink,
+    ) -> None:
+        self.protocol = StepProtocol(sink)
+        command = [*SESSION_PREFIX, *argv]
+        self._transport = reactor.spawnProcess(
+            self.protocol, command[0], command, env=dict(env), path=workdir
+        )
+        self.pid = self._transport.pid
+
+    @property
+    def ended(self) -> Deferred[StepResult]:
+        return self.protocol.ended
+
+    def signal_group(self, signum: int) -> None:
+        """Signal every process of the step; the group outlives its leader."""
+        if self.pid is None:
+            return
+        try:
+            os.killpg(self.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            try:
+                self._transport.signalProcess(signum)
+            except ProcessExitedAlready:
+                pass

@@ -1,0 +1,154 @@
+"""The service that wires config, web, jobs and output logs together."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import pwd
+from typing import Any
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, DeferredList, gatherResults
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.interfaces import IListeningPort
+from twisted.logger import Logger
+from twisted.web.server import Site
+
+from hookdaemon.config import Config, HookConfig
+from hookdaemon.delivery import Delivery
+from hookdaemon.jobs import Job, JobQueue, JobRunner
+from hookdaemon.output import OutputLog
+from hookdaemon.web import HookApp, access_log_formatter, limited_request_factory
+
+log = Logger()
+
+
+def _home() -> str:
+    try:
+        return pwd.getpwuid(os.getuid()).pw_dir
+    except KeyError:
+        return "/"
+
+
+class HookService(Service):
+    """Listens on the configured endpoints and runs accepted deliveries as jobs."""
+
+    def __init__(self, config: Config, reactor: Any = None) -> None:
+        if reactor is None:
+            from twisted.internet import reactor as default_reactor
+
+            reactor = default_reactor
+        self.config = config
+        self._reactor = reactor
+        self._ids = itertools.count(1)
+        self._outputs: dict[str, OutputLog] = {}
+        self._ports: list[IListeningPort] = []
+        self.jobs: dict[int, Job] = {}
+        self.runner = JobRunner(reactor, self._outputs, _home())
+        self.queue = JobQueue(config.daemon.max_parallel, self.runner.run, reactor)
+        self.site = Site(
+            HookApp(config.hooks, self.accept).resource(),
+            logFormatter=access_log_formatter,
+        )
+        self.site.requestFactory = limited_request_factory(config.daemon.max_body)
+        self.listening: Deferred[list[IListeningPort]] | None = None
+
+    @property
+    def payload_dir(self) -> str:
+        return os.path.join(self.config.daemon.state_dir, "payloads")
+
+    def output(self, hook_name: str) -> OutputLog:
+        return self._outputs[hook_name]
+
+    def privilegedStartService(self) -> None:
+        # Bind before twistd drops privileges, so port 80/443 work with --uid.
+        super().privilegedStartService()
+        self.listening = self._listen()
+
+    def startService(self) -> None:
+        super().startService()
+        daemon = self.config.daemon
+        os.makedirs(self.payload_dir, mode=0o700, exist_ok=True)
+        for name in self.config.hooks:
+            self._outputs[name] = OutputLog(daemon.log_dir, name, daemon.log_max_bytes, daemon.log_keep)
+        if self.listening is None:
+            self.listening = self._listen()
+        for name, hook in self.config.hooks.items():
+            log.info("hook {name}: {forge} at {path}", name=name, forge=hook.forge, path=hook.path)
+
+    def _listen(self) -> Deferred[list[IListeningPort]]:
+        def listen(description: str) -> Deferred[IListeningPort]:
+            d: Deferred[IListeningPort] = serverFromString(self._reactor, description).listen(
+                self.site
+            )
+
+            def listening(port: IListeningPort) -> IListeningPort:
+                self._ports.append(port)
+                log.info("listening on {description}", description=description)
+                return port
+
+            return d.addCallback(listening)
+
+        listening = gatherResults([listen(d) for d in self.config.daemon.listen])
+
+        def failed(failure: Any) -> Any:
+            log.critical(
+                "cannot listen: {error}", error=failure.value.subFailure.getErrorMessage()
+            )
+            if self._reactor.running:
+                self._reactor.stop()
+            return failure
+
+        return listening.addErrback(failed)
+
+    def accept(self, hook: HookConfig, delivery: Delivery, body: bytes) -> int:
+        """Queue a job for an accepted delivery; its payload is on disk before we answer."""
+        job_id = next(self._ids)
+        payload_path = os.path.join(self.payload_dir, f"{job_id}.body")
+        with open(payload_path, "wb") as f:
+            f.write(body)
+        job = Job(id=job_id, hook=hook, delivery=delivery, payload_path=payload_path)
+        self.jobs[job_id] = job
+        log.info(
+            "hook {hook}: job {job} queued for {forge} {event} {ref} {after} (delivery {id})",
+            hook=hook.name,
+            job=job_id,
+            forge=delivery.forge,
+            event=delivery.event,
+            ref=delivery.ref or "-",
+            after=delivery.after or "-",
+            id=delivery.delivery_id or "-",
+        )
+        job.finished.addCallback(lambda _: self._forget_payload(job))
+        self.queue.submit(job)
+        return job_id
+
+    def _forget_payload(self, job: Job) -> None:
+        try:
+            os.remove(job.payload_path)
+        except FileNotFoundError:
+            pass
+
+    def addresses(self) -> list[Any]:
+        return [port.getHost() for port in self._ports]
+
+    def stopService(self) -> Deferred[object]:
+        super().stopService()
+        stopping: list[Deferred[Any]] = [
+            Deferred.fromCoroutine(_stop_port(p)) for p in self._ports
+        ]
+        self._ports = []
+        self.runner.stop_all()
+        stopping.append(self.queue.drain())
+
+        def close(result: object) -> object:
+            for output in self._outputs.values():
+                output.close()
+            self._outputs.clear()
+            return result
+
+        return DeferredList(stopping).addBoth(close)
+
+
+async def _stop_port(port: IListeningPort) -> None:
+    await port.stopListening()  # type: ignore[misc]

@@ -1,0 +1,97 @@
+"""twistd glue: C{twistd hookdaemon [--config PATH] [--check]}."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from twisted.application.service import IService
+from twisted.internet.endpoints import serverFromString
+from twisted.python import usage
+
+from hookdaemon.config import Config, ConfigError, Problem, load_config
+
+
+def endpoint_base_url(description: str) -> str:
+    """The URL a forge would use for an endpoint string, for --check's listing."""
+    kind, _, rest = description.partition(":")
+    fields = rest.split(":")
+    options = dict(f.split("=", 1) for f in fields if "=" in f)
+    positional = [f for f in fields if "=" not in f]
+    if kind in ("tcp", "tcp6", "ssl"):
+        port = positional[0] if positional else options.get("port", "?")
+        host = options.get("interface", "0.0.0.0" if kind != "tcp6" else "::")
+        if ":" in host:
+            host = f"[{host}]"
+        scheme = "https" if kind == "ssl" else "http"
+        return f"{scheme}://{host}:{port}"
+    return description
+
+
+def check_endpoints(config: Config) -> list[Problem]:
+    """Endpoint strings are Twisted's to parse; ask it without binding anything."""
+    from twisted.internet import reactor
+
+    problems = []
+    for description in config.daemon.listen:
+        try:
+            serverFromString(reactor, description)
+        except (ValueError, KeyError, TypeError) as e:
+            problems.append(
+                Problem(
+                    config.source,
+                    "hookdaemon",
+                    "listen",
+                    f"{description!r} is not a Twisted endpoint string: {e}",
+                )
+            )
+    return problems
+
+
+class Options(usage.Options):
+    synopsis = "[--config PATH] [--check]"
+    longdesc = (
+        "Receive webhooks from code forges and run the configured deploy commands "
+        "in the background. Configuration: tap.cfg (see README.md)."
+    )
+    optParameters = [
+        ["config", "c", "tap.cfg", "The configuration file."],
+    ]
+    optFlags = [
+        ["check", None, "Validate the configuration, list the hooks and their URLs, and exit."],
+    ]
+
+    def postOptions(self) -> None:
+        # Loading here, not in makeService, means a bad config stops twistd with
+        # our lines before it daemonises or binds, and never with a traceback.
+        path = self["config"]
+        try:
+            config = load_config(path)
+            problems = check_endpoints(config)
+            if problems:
+                raise ConfigError(problems)
+        except ConfigError as e:
+            for problem in e.problems:
+                print(problem, file=sys.stderr)
+            print(f"{path}: {len(e.problems)} problem(s); nothing started", file=sys.stderr)
+            raise SystemExit(1) from None
+        for warning in config.warnings:
+            print(f"{warning} (warning)", file=sys.stderr)
+        self.loaded = config
+        if self["check"]:
+            self._report(config)
+            raise SystemExit(0)
+
+    def _report(self, config: Config) -> None:
+        print(f"{config.source}: OK")
+        bases = [endpoint_base_url(d) for d in config.daemon.listen]
+        for name, hook in config.hooks.items():
+            secret = hook.secret.describe() if hook.secret else "none"
+            urls = ", ".join(f"{base}{hook.path}" for base in bases)
+            print(f"hook {name}: forge {hook.forge}, secret {secret}: {urls}")
+
+
+def makeService(options: Any) -> IService:
+    from hookdaemon.service import HookService
+
+    return HookService(options.loaded)

@@ -1,0 +1,176 @@
+"""
+The Klein app: HTTP in, answers out. Decisions are made in L{hookdaemon.intake}.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from klein import Klein
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web import http
+from twisted.web.iweb import IRequest
+from twisted.web.server import Request
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+
+from hookdaemon.config import HookConfig
+from hookdaemon.delivery import Delivery, Incoming
+from hookdaemon.intake import Accepted, Ignored, Pong, Refused, judge
+
+log = Logger()
+
+REDACTED_PARAMETERS = frozenset({"token", "secret", "access_token"})
+
+
+class LimitedRequest(Request):
+    """A request that stops storing its body past C{max_body} bytes."""
+
+    max_body = 10 * 1024 * 1024
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.body_length = 0
+        self.too_large = False
+
+    def handleContentChunk(self, data: bytes) -> None:
+        # twisted.web has no body limit of its own and spools large bodies to disk.
+        self.body_length += len(data)
+        if self.body_length > self.max_body:
+            self.too_large = True
+            return
+        super().handleContentChunk(data)
+
+
+def limited_request_factory(max_body: int) -> type[LimitedRequest]:
+    return type("LimitedRequest", (LimitedRequest,), {"max_body": max_body})
+
+
+def redact_uri(uri: bytes) -> bytes:
+    """Hide the values of secret-bearing query parameters, for the access log."""
+    parts = urlsplit(uri.decode("latin-1"))
+    if not parts.query:
+        return uri
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if not any(name.lower() in REDACTED_PARAMETERS for name, _ in pairs):
+        return uri
+    query = urlencode(
+        [(n, "REDACTED" if n.lower() in REDACTED_PARAMETERS else v) for n, v in pairs]
+    )
+    return urlunsplit(parts._replace(query=query)).encode("latin-1")
+
+
+class _RedactedRequest:
+    def __init__(self, request: Request) -> None:
+        self._request = request
+        self.uri = redact_uri(request.uri)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._request, name)
+
+
+def access_log_formatter(timestamp: str, request: Request) -> str:
+    """Twisted's combined log format, without tokens from the query string."""
+    return http.combinedLogFormatter(timestamp, _RedactedRequest(request))  # type: ignore[no-any-return]
+
+
+def client_host(request: IRequest) -> str:
+    address = request.getClientAddress()
+    if isinstance(address, IPv4Address | IPv6Address):
+        return address.host
+    return ""
+
+
+def incoming_from(request: Request) -> Incoming:
+    headers = {
+        name.decode("latin-1"): ", ".join(v.decode("latin-1") for v in values)
+        for name, values in request.requestHeaders.getAllRawHeaders()
+    }
+    query = {
+        name.decode("utf-8", "replace"): values[0].decode("utf-8", "replace")
+        for name, values in (request.args or {}).items()
+        if values
+    }
+    assert request.content is not None
+    request.content.seek(0)
+    return Incoming(
+        body=request.content.read(),
+        headers=headers,
+        query=query,
+        client=client_host(request),
+    )
+
+
+def json_answer(request: IRequest, code: int, body: Mapping[str, Any]) -> bytes:
+    request.setResponseCode(code)
+    request.setHeader(b"content-type", b"application/json")
+    request.setHeader(b"cache-control", b"no-store")
+    return json.dumps(body).encode() + b"\n"
+
+
+Accept = Callable[[HookConfig, Delivery, bytes], int]
+"""Queue a job for an accepted delivery and return its id."""
+
+
+class HookApp:
+    """The HTTP interface of DESIGN.md."""
+
+    app = Klein()
+
+    def __init__(self, hooks: Mapping[str, HookConfig], accept: Accept) -> None:
+        self._hooks = hooks
+        self._accept = accept
+
+    @app.route("/hooks/<string:name>", branch=False)
+    def hook(self, request: Request, name: str) -> bytes:
+        hook = self._hooks.get(name)
+        if hook is None:
+            return json_answer(request, 404, {"error": f"no hook named {name}"})
+        if request.method != b"POST":
+            request.setHeader(b"allow", b"POST")
+            return json_answer(request, 405, {"error": "use POST"})
+        if getattr(request, "too_large", False):
+            request.setHeader(b"connection", b"close")
+            return json_answer(request, 413, {"error": "body larger than max_body"})
+        incoming = incoming_from(request)
+        outcome = judge(hook, incoming)
+        if isinstance(outcome, Refused):
+            log.info(
+                "hook {hook}: refused {code} from {client}: {reason}",
+                hook=name,
+                code=outcome.code,
+                client=incoming.client or "-",
+                reason=outcome.reason,
+            )
+            return json_answer(request, outcome.code, {"error": outcome.reason})
+        delivery = outcome.delivery
+        if isinstance(outcome, Pong):
+            log.info("hook {hook}: ping from {forge}", hook=name, forge=delivery.forge)
+            return json_answer(request, 200, {"status": "pong"})
+        if isinstance(outcome, Ignored):
+            log.info("hook {hook}: ignored: {reason}", hook=name, reason=outcome.reason)
+            return json_answer(request, 200, {"status": "ignored", "reason": outcome.reason})
+        assert isinstance(outcome, Accepted)
+        job_id = self._accept(hook, delivery, incoming.body)
+        url = f"/jobs/{job_id}"
+        request.setHeader(b"location", url.encode())
+        return json_answer(request, 202, {"job": job_id, "status": "queued", "url": url})
+
+    @app.route("/healthz", methods=["GET", "HEAD"])
+    def healthz(self, request: Request) -> bytes:
+        return json_answer(request, 200, {"status": "ok"})
+
+    @app.handle_errors(NotFound)
+    def not_found(self, request: Request, failure: Failure) -> bytes:
+        return json_answer(request, 404, {"error": "not found"})
+
+    @app.handle_errors(MethodNotAllowed)
+    def not_allowed(self, request: Request, failure: Failure) -> bytes:
+        return json_answer(request, 405, {"error": "method not allowed"})
+
+    def resource(self) -> Any:
+        return self.app.resource()
