@@ -1,0 +1,161 @@
+"""
+Test support: a daemon on an ephemeral loopback port, signed deliveries, a client.
+
+Every live test builds its daemon with L{start_daemon} and its requests with the
+helpers here, so no test file repeats the plumbing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import textwrap
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from attrs import frozen
+from treq.client import HTTPClient
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.task import deferLater
+from twisted.trial.unittest import TestCase
+from twisted.web.client import Agent, HTTPConnectionPool
+
+from hookdaemon.config import parse_config
+from hookdaemon.jobs import Job
+from hookdaemon.service import HookService
+
+ZERO = "0" * 40
+
+
+def http_client() -> HTTPClient:
+    """A treq client that keeps no connections open, so trial's reactor stays clean."""
+    return HTTPClient(Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False)))
+
+
+def config_text(hooks: str, daemon: str = "", state: str = ".") -> str:
+    """A full tap.cfg: an ephemeral loopback port, state and logs under C{state}."""
+    return (
+        "[hookdaemon]\n"
+        "listen = tcp:0:interface=127.0.0.1\n"
+        f"state_dir = {state}/var\n"
+        f"log_dir = {state}/var/log\n"
+        + textwrap.dedent(daemon)
+        + "\n"
+        + textwrap.dedent(hooks)
+    )
+
+
+@frozen
+class RunningDaemon:
+    service: HookService
+    url: str
+    directory: str
+
+    def hook_url(self, name: str, query: str = "") -> str:
+        return f"{self.url}/hooks/{name}" + (f"?{query}" if query else "")
+
+    def job(self, job_id: int) -> Job:
+        return self.service.jobs[job_id]
+
+    def log_text(self, hook: str) -> str:
+        with open(self.service.output(hook).path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+
+async def start_daemon(
+    case: TestCase, hooks: str, daemon: str = "", environ: Mapping[str, str] | None = None
+) -> RunningDaemon:
+    """Start a HookService on 127.0.0.1:0 in a fresh directory; stopped at cleanup."""
+    directory = os.path.abspath(case.mktemp())
+    os.makedirs(directory)
+    source = os.path.join(directory, "tap.cfg")
+    text = config_text(hooks, daemon)
+    with open(source, "w") as f:
+        f.write(text)
+
+    def read(path: str) -> bytes:
+        with open(path, "rb") as f:
+            return f.read()
+
+    config = parse_config(text, source, environ or {}, read)
+    service = HookService(config)
+    service.privilegedStartService()
+    service.startService()
+    case.addCleanup(service.stopService)
+    assert service.listening is not None
+    await service.listening
+    port = service.addresses()[0].port
+    return RunningDaemon(service=service, url=f"http://127.0.0.1:{port}", directory=directory)
+
+
+async def wait_for(
+    predicate: Callable[[], bool], what: str, attempts: int = 1500, interval: float = 0.02
+) -> None:
+    """Poll until C{predicate} holds; fail with C{what} if it never does."""
+    for _ in range(attempts):
+        if predicate():
+            return
+        await deferLater(reactor, interval)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def github_headers(body: bytes, secret: str, event: str = "push") -> dict[str, str]:
+    """The headers GitHub sends with a JSON delivery, signed with SHA-256."""
+    signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "GitHub-Hookshot/test",
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": str(uuid.uuid4()),
+        "X-Hub-Signature-256": f"sha256={signature}",
+    }
+
+
+def github_push_body(
+    ref: str = "refs/heads/main",
+    before: str = ZERO,
+    after: str = "1" * 40,
+    repository: str = "example/site",
+    clone_url: str = "https://github.com/example/site.git",
+) -> bytes:
+    """A minimal push payload with the fields hookdaemon reads."""
+    return json.dumps(
+        {
+            "ref": ref,
+            "before": before,
+            "after": after,
+            "repository": {"full_name": repository, "clone_url": clone_url},
+            "pusher": {"name": "octocat"},
+            "commits": [{"id": after}],
+        }
+    ).encode()
+
+
+async def post(url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, Any, Any]:
+    """POST and return (status, decoded JSON body, response)."""
+    response = await http_client().post(
+        url, data=body, headers={k: [v] for k, v in headers.items()}
+    )
+    content = await response.content()
+    try:
+        decoded = json.loads(content)
+    except ValueError:
+        decoded = content
+    return response.code, decoded, response
+
+
+async def get(url: str) -> tuple[int, bytes]:
+    response = await http_client().get(url)
+    return response.code, await response.content()
+
+
+async def finished(daemon: RunningDaemon, job_id: int) -> Job:
+    job = daemon.job(job_id)
+    await job.finished
+    return job
+
+

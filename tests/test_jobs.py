@@ -1,0 +1,206 @@
+"""Jobs through the live daemon: ordering, parallelism, environment, timeouts, streaming."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from twisted.trial.unittest import TestCase
+
+from tests.support import RunningDaemon, finished, get, post, start_daemon, wait_for
+
+# Prints a line every few milliseconds until the file release-<job> appears.
+WAITER = (
+    "sh -c 'echo started $HOOK_JOB; "
+    "while [ ! -e release-$HOOK_JOB ]; do echo tick; sleep 0.01; done; echo done'"
+)
+
+
+def hook(name: str, workdir: str, command: str, extra: str = "") -> str:
+    lines = "\n    ".join(command.splitlines())
+    return (
+        f"[hook:{name}]\nforge = generic\nallow_from = 127.0.0.1\n"
+        f"workdir = {workdir}\ncommand =\n    {lines}\n{extra}\n"
+    )
+
+
+async def trigger(daemon: RunningDaemon, name: str, body: bytes = b"") -> int:
+    code, answer, _ = await post(daemon.hook_url(name), body, {"Content-Type": "application/json"})
+    assert code == 202, (code, answer)
+    return int(answer["job"])
+
+
+class JobTests(TestCase):
+    def setUp(self) -> None:
+        self.workdir = os.path.abspath(self.mktemp())
+        os.makedirs(self.workdir)
+
+    def release(self, job_id: int) -> None:
+        open(os.path.join(self.workdir, f"release-{job_id}"), "w").close()
+
+    async def started(self, daemon: RunningDaemon, hook_name: str, job_id: int) -> None:
+        await wait_for(
+            lambda: f"{job_id} stdout started {job_id}" in daemon.log_text(hook_name),
+            f"job {job_id} to start",
+        )
+
+    async def test_otherRequestsAreAnsweredWhileAJobStreams(self) -> None:
+        daemon = await start_daemon(
+            self, hook("slow", self.workdir, WAITER) + hook("other", self.workdir, "true")
+        )
+        slow = await trigger(daemon, "slow")
+        await wait_for(lambda: "stdout tick" in daemon.log_text("slow"), "output to stream")
+
+        code, content = await get(daemon.url + "/healthz")
+        self.assertEqual(code, 200)
+        other = await trigger(daemon, "other")
+        await finished(daemon, other)
+
+        self.assertEqual(daemon.job(slow).state, "running")
+        self.release(slow)
+        job = await finished(daemon, slow)
+        self.assertEqual(job.state, "succeeded")
+        self.assertIn(f"{slow} stdout done", daemon.log_text("slow"))
+
+    async def test_oneJobAtATimePerHookInArrivalOrder(self) -> None:
+        daemon = await start_daemon(self, hook("site", self.workdir, WAITER))
+        first = await trigger(daemon, "site")
+        second = await trigger(daemon, "site")
+        await self.started(daemon, "site", first)
+
+        self.assertEqual(daemon.job(second).state, "queued")
+        self.release(second)  # released early: it still must wait for the first
+        await wait_for(lambda: "stdout tick" in daemon.log_text("site"), "first to tick")
+        self.assertEqual(daemon.job(second).state, "queued")
+
+        self.release(first)
+        await finished(daemon, first)
+        await finished(daemon, second)
+        log = daemon.log_text("site")
+        self.assertLess(log.index(f"{first} stdout done"), log.index(f"{second} stdout started"))
+
+    async def test_maxParallelBoundsRunningJobs(self) -> None:
+        hooks = "".join(hook(name, self.workdir, WAITER) for name in ("a", "b", "c"))
+        daemon = await start_daemon(self, hooks, daemon="max_parallel = 2\n")
+        jobs = [await trigger(daemon, name) for name in ("a", "b", "c")]
+        await self.started(daemon, "a", jobs[0])
+        await self.started(daemon, "b", jobs[1])
+        self.assertEqual(daemon.job(jobs[2]).state, "queued")
+
+        self.release(jobs[2])
+        self.release(jobs[0])
+        await finished(daemon, jobs[0])
+        await finished(daemon, jobs[2])
+        self.assertEqual(daemon.job(jobs[1]).state, "running")
+        self.release(jobs[1])
+        await finished(daemon, jobs[1])
+
+    async def test_environmentIsBaseHookEnvAndHookVariables(self) -> None:
+        daemon = await start_daemon(
+            self, hook("site", self.workdir, "env", extra="env =\n    DEPLOY_ENV=test\n")
+        )
+        body = json.dumps({"ref": "refs/heads/main", "after": "a" * 40}).encode()
+        job = await finished(daemon, await trigger(daemon, "site", body))
+        self.assertEqual(job.state, "succeeded")
+        prefix = f"{job.id} stdout "
+        env = dict(
+            line.split(prefix, 1)[1].split("=", 1)
+            for line in daemon.log_text("site").splitlines()
+            if prefix in line
+        )
+        self.assertEqual(env.pop("PATH"), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        self.assertEqual(env.pop("LANG"), "C.UTF-8")
+        self.assertEqual(env.pop("GIT_TERMINAL_PROMPT"), "0")
+        self.assertEqual(env.pop("DEPLOY_ENV"), "test")
+        self.assertTrue(env.pop("HOME"))
+        self.assertEqual(env["HOOK_BRANCH"], "main")
+        self.assertEqual(env["HOOK_AFTER"], "a" * 40)
+        self.assertEqual(env["HOOK_JOB"], str(job.id))
+        self.assertEqual(env["HOOK_NAME"], "site")
+        self.assertEqual(env["HOOK_TAG"], "")
+        self.assertEqual(
+            sorted(env),
+            sorted(
+                "HOOK_NAME HOOK_JOB HOOK_FORGE HOOK_EVENT HOOK_DELIVERY HOOK_REF HOOK_BRANCH "
+                "HOOK_TAG HOOK_BEFORE HOOK_AFTER HOOK_REPOSITORY HOOK_CLONE_URL HOOK_PUSHER "
+                "HOOK_PAYLOAD".split()
+            ),
+        )
+
+    async def test_payloadFileHoldsTheRawBody(self) -> None:
+        daemon = await start_daemon(self, hook("site", self.workdir, "cat ${HOOK_PAYLOAD}"))
+        body = b'{"ref": "refs/heads/main",  "odd spacing": [1, 2]}'
+        job = await finished(daemon, await trigger(daemon, "site", body))
+        self.assertIn(f"{job.id} stdout {body.decode()}\n", daemon.log_text("site"))
+        self.assertFalse(os.path.exists(job.payload_path))
+
+    async def test_payloadValuesAreSingleArgvItemsWithoutShell(self) -> None:
+        daemon = await start_daemon(
+            self, hook("site", self.workdir, "printf '[%s]\\n' ${HOOK_REF} $HOOK_REPOSITORY")
+        )
+        hostile = "refs/heads/x; touch pwned $(touch pwned2) `touch pwned3`"
+        body = json.dumps({"ref": hostile, "repository": "a b\nc"}).encode()
+        job = await finished(daemon, await trigger(daemon, "site", body))
+        self.assertEqual(job.state, "succeeded")
+        log = daemon.log_text("site")
+        self.assertIn(f"{job.id} stdout [{hostile}]", log)
+        self.assertIn(f"{job.id} stdout [a b", log)
+        self.assertIn(f"{job.id} stdout c]", log)
+        self.assertEqual(sorted(os.listdir(self.workdir)), [])
+
+    async def test_shellYesRunsStepsThroughSh(self) -> None:
+        daemon = await start_daemon(
+            self,
+            hook("site", self.workdir, 'echo "$HOOK_NAME" | tr a-z A-Z', extra="shell = yes\n"),
+        )
+        job = await finished(daemon, await trigger(daemon, "site"))
+        self.assertIn(f"{job.id} stdout SITE", daemon.log_text("site"))
+
+    async def test_stderrIsTaggedSeparately(self) -> None:
+        daemon = await start_daemon(
+            self, hook("site", self.workdir, "sh -c 'echo to-out; echo to-err >&2'")
+        )
+        job = await finished(daemon, await trigger(daemon, "site"))
+        log = daemon.log_text("site")
+        self.assertIn(f"{job.id} stdout to-out", log)
+        self.assertIn(f"{job.id} stderr to-err", log)
+
+    async def test_missingCommandFailsWithClearError(self) -> None:
+        daemon = await start_daemon(self, hook("site", self.workdir, "no-such-command-here"))
+        job = await finished(daemon, await trigger(daemon, "site"))
+        self.assertEqual(job.state, "failed")
+        self.assertIn("no-such-command-here", daemon.log_text("site"))
+
+    async def test_missingWorkdirFailsWithClearError(self) -> None:
+        missing = os.path.join(self.workdir, "gone")
+        daemon = await start_daemon(self, hook("site", missing, "true"))
+        job = await finished(daemon, await trigger(daemon, "site"))
+        self.assertEqual(job.state, "failed")
+        self.assertIn(f"workdir {missing} does not exist", daemon.log_text("site"))
+
+    async def test_timeoutKillsTheWholeProcessGroup(self) -> None:
+        daemon = await start_daemon(
+            self,
+            hook(
+                "site",
+                self.workdir,
+                "sh -c 'sleep 60 & echo grandchild $!; wait'",
+                extra="timeout = 0.5\n",
+            ),
+        )
+        job = await finished(daemon, await trigger(daemon, "site"))
+        self.assertEqual(job.state, "timed_out")
+        assert job.result is not None
+        self.assertEqual(job.result.signal, "SIGTERM")
+        log = daemon.log_text("site")
+        pid = int(log.split("stdout grandchild ")[1].split()[0])
+        await wait_for(lambda: not _alive(pid), f"grandchild {pid} to die")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
