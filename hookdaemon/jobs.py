@@ -16,6 +16,7 @@ from attrs import define, field
 from twisted.internet.defer import Deferred, DeferredList, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorProcess, IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from hookdaemon.command import base_environment, delivery_environment, step_environment
 from hookdaemon.config import HookConfig
@@ -177,18 +178,18 @@ class JobQueue:
                 continue
             self._waiting.remove(job)
             self._busy[job.hook.name] = job
-            self._run(job).addErrback(
-                lambda failure, job=job: log.failure(
-                    "job {job} crashed", failure, job=job.id
-                )
-            ).addBoth(self._done, job)
+            self._run(job).addErrback(self._crashed, job).addBoth(self._done, job)
+
+    def _crashed(self, failure: Failure, job: Job) -> None:
+        job.state = "failed"
+        log.failure("job {job} crashed", failure, job=job.id)
 
     def _done(self, ignored: object, job: Job) -> None:
         del self._busy[job.hook.name]
         job.finished.callback(None)
         self._pump()
 
-    def drain(self) -> Deferred[object]:
+    def drain(self) -> Deferred[Any]:
         """Fires when the jobs running now have finished; waiting ones are dropped."""
         self._waiting.clear()
         if not self._busy:

@@ -8,6 +8,7 @@ posix_spawn, which skips any setpgid done in Python, hence the trampoline.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -34,7 +35,11 @@ def _session_prefix() -> list[str]:
     if found:
         return [found]
     # No util-linux: a Python trampoline does the same, only slower to start.
-    return [sys.executable, "-c", "import os,sys; os.setsid(); os.execvp(sys.argv[1], sys.argv[1:])"]
+    return [
+        sys.executable,
+        "-c",
+        "import os,sys; os.setsid(); os.execvp(sys.argv[1], sys.argv[1:])",
+    ]
 
 
 SESSION_PREFIX = _session_prefix()
@@ -147,7 +152,5 @@ class RunningStep:
         try:
             os.killpg(self.pid, signum)
         except (ProcessLookupError, PermissionError):
-            try:
+            with contextlib.suppress(ProcessExitedAlready):
                 self._transport.signalProcess(signum)
-            except ProcessExitedAlready:
-                pass

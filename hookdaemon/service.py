@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import pwd
@@ -70,7 +71,9 @@ class HookService(Service):
         daemon = self.config.daemon
         os.makedirs(self.payload_dir, mode=0o700, exist_ok=True)
         for name in self.config.hooks:
-            self._outputs[name] = OutputLog(daemon.log_dir, name, daemon.log_max_bytes, daemon.log_keep)
+            self._outputs[name] = OutputLog(
+                daemon.log_dir, name, daemon.log_max_bytes, daemon.log_keep
+            )
         if self.listening is None:
             self.listening = self._listen()
         for name, hook in self.config.hooks.items():
@@ -124,10 +127,8 @@ class HookService(Service):
         return job_id
 
     def _forget_payload(self, job: Job) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.remove(job.payload_path)
-        except FileNotFoundError:
-            pass
 
     def addresses(self) -> list[Any]:
         return [port.getHost() for port in self._ports]

@@ -165,11 +165,11 @@ class HookApp:
         return json_answer(request, 200, {"status": "ok"})
 
     @app.handle_errors(NotFound)
-    def not_found(self, request: Request, failure: Failure) -> bytes:
+    def not_found(self, request: IRequest, failure: Failure) -> bytes:
         return json_answer(request, 404, {"error": "not found"})
 
     @app.handle_errors(MethodNotAllowed)
-    def not_allowed(self, request: Request, failure: Failure) -> bytes:
+    def not_allowed(self, request: IRequest, failure: Failure) -> bytes:
         return json_answer(request, 405, {"error": "method not allowed"})
 
     def resource(self) -> Any:

@@ -19,7 +19,6 @@ from typing import Any
 from attrs import frozen
 from treq.client import HTTPClient
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
@@ -42,10 +41,7 @@ def config_text(hooks: str, daemon: str = "", state: str = ".") -> str:
         "[hookdaemon]\n"
         "listen = tcp:0:interface=127.0.0.1\n"
         f"state_dir = {state}/var\n"
-        f"log_dir = {state}/var/log\n"
-        + textwrap.dedent(daemon)
-        + "\n"
-        + textwrap.dedent(hooks)
+        f"log_dir = {state}/var/log\n" + textwrap.dedent(daemon) + "\n" + textwrap.dedent(hooks)
     )
 
 
@@ -157,5 +153,3 @@ async def finished(daemon: RunningDaemon, job_id: int) -> Job:
     job = daemon.job(job_id)
     await job.finished
     return job
-
-

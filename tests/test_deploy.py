@@ -70,9 +70,7 @@ class GitDeployTests(TestCase):
         git("push", "origin", "main", cwd=self.work)
 
         body = github_push_body(before=before, after=after, clone_url=self.origin)
-        code, answer, _ = await post(
-            daemon.hook_url("site"), body, github_headers(body, SECRET)
-        )
+        code, answer, _ = await post(daemon.hook_url("site"), body, github_headers(body, SECRET))
         self.assertEqual(code, 202)
         job = await finished(daemon, answer["job"])
 
@@ -101,9 +99,7 @@ class GitDeployTests(TestCase):
             environ={"SITE_SECRET": SECRET},
         )
         body = github_push_body(after="f" * 40)
-        code, answer, _ = await post(
-            daemon.hook_url("site"), body, github_headers(body, SECRET)
-        )
+        code, answer, _ = await post(daemon.hook_url("site"), body, github_headers(body, SECRET))
         self.assertEqual(code, 202)
         job = await finished(daemon, answer["job"])
         self.assertEqual(job.state, "failed")

@@ -51,7 +51,7 @@ class JobTests(TestCase):
         slow = await trigger(daemon, "slow")
         await wait_for(lambda: "stdout tick" in daemon.log_text("slow"), "output to stream")
 
-        code, content = await get(daemon.url + "/healthz")
+        code, _content = await get(daemon.url + "/healthz")
         self.assertEqual(code, 200)
         other = await trigger(daemon, "other")
         await finished(daemon, other)
@@ -108,7 +108,9 @@ class JobTests(TestCase):
             for line in daemon.log_text("site").splitlines()
             if prefix in line
         )
-        self.assertEqual(env.pop("PATH"), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        self.assertEqual(
+            env.pop("PATH"), "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        )
         self.assertEqual(env.pop("LANG"), "C.UTF-8")
         self.assertEqual(env.pop("GIT_TERMINAL_PROMPT"), "0")
         self.assertEqual(env.pop("DEPLOY_ENV"), "test")
@@ -121,9 +123,22 @@ class JobTests(TestCase):
         self.assertEqual(
             sorted(env),
             sorted(
-                "HOOK_NAME HOOK_JOB HOOK_FORGE HOOK_EVENT HOOK_DELIVERY HOOK_REF HOOK_BRANCH "
-                "HOOK_TAG HOOK_BEFORE HOOK_AFTER HOOK_REPOSITORY HOOK_CLONE_URL HOOK_PUSHER "
-                "HOOK_PAYLOAD".split()
+                [
+                    "HOOK_NAME",
+                    "HOOK_JOB",
+                    "HOOK_FORGE",
+                    "HOOK_EVENT",
+                    "HOOK_DELIVERY",
+                    "HOOK_REF",
+                    "HOOK_BRANCH",
+                    "HOOK_TAG",
+                    "HOOK_BEFORE",
+                    "HOOK_AFTER",
+                    "HOOK_REPOSITORY",
+                    "HOOK_CLONE_URL",
+                    "HOOK_PUSHER",
+                    "HOOK_PAYLOAD",
+                ]
             ),
         )
 

@@ -61,9 +61,7 @@ class HookAnswersTests(TestCase):
         self.assertEqual(code, 202)
         self.assertEqual(answer["status"], "queued")
         self.assertEqual(answer["url"], f"/jobs/{answer['job']}")
-        self.assertEqual(
-            response.headers.getRawHeaders("location"), [f"/jobs/{answer['job']}"]
-        )
+        self.assertEqual(response.headers.getRawHeaders("location"), [f"/jobs/{answer['job']}"])
         job = await finished(self.daemon, answer["job"])
         self.assertEqual(job.state, "succeeded")
 
@@ -115,7 +113,9 @@ class HookAnswersTests(TestCase):
         body = github_push_body()
         headers = github_headers(body, SECRET)
         del headers["X-Hub-Signature-256"]
-        headers["X-Hub-Signature"] = "sha1=" + hmac.new(SECRET.encode(), body, hashlib.sha1).hexdigest()
+        headers["X-Hub-Signature"] = (
+            "sha1=" + hmac.new(SECRET.encode(), body, hashlib.sha1).hexdigest()
+        )
         code, _, _ = await post(self.daemon.hook_url("site"), body, headers)
         self.assertEqual(code, 202)
 
@@ -217,7 +217,7 @@ class BodyLimitTests(TestCase):
             "[hook:open]\nforge = generic\nallow_from = 127.0.0.1\nworkdir = .\ncommand = true\n",
             daemon="max_body = 1024\n",
         )
-        code, answer, _ = await post(daemon.hook_url("open"), b"x" * 4096, {})
+        code, _answer, _ = await post(daemon.hook_url("open"), b"x" * 4096, {})
         self.assertEqual(code, 413)
         self.assertEqual(daemon.service.jobs, {})
         code, _, _ = await post(daemon.hook_url("open"), b"{}", {})

@@ -9,6 +9,7 @@ See https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-delive
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from hookdaemon.delivery import Delivery, Incoming, push_kind, split_ref
 from hookdaemon.forges._base import PayloadError, load_object, prefixed_signature_ok, text
@@ -33,7 +34,7 @@ class GitHub:
         if not event:
             raise PayloadError("missing X-GitHub-Event header")
         payload = load_object(incoming)
-        common = dict(
+        common: dict[str, Any] = dict(
             forge=self.name,
             event=event,
             delivery_id=incoming.header("x-github-delivery") or "",

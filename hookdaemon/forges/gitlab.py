@@ -6,6 +6,8 @@ See https://docs.gitlab.com/user/project/integrations/webhook_events/
 
 from __future__ import annotations
 
+from typing import Any
+
 from hookdaemon.delivery import Delivery, Incoming, push_kind, split_ref
 from hookdaemon.forges._base import PayloadError, count, load_object, same, text
 
@@ -35,7 +37,7 @@ class GitLab:
         object_kind = text(payload, "object_kind") or _PUSH_EVENTS.get(event, "")
         if not event and not object_kind:
             raise PayloadError("missing X-Gitlab-Event header and object_kind")
-        common = dict(
+        common: dict[str, Any] = dict(
             forge=self.name,
             event=event or object_kind,
             delivery_id=(
