@@ -57,6 +57,7 @@ class JobRunner:
         self._outputs = outputs
         self._base = base_environment(home)
         self._running: dict[int, RunningStep] = {}
+        self._stopping = False
 
     def run(self, job: Job) -> Deferred[None]:
         return Deferred.fromCoroutine(self._run(job))
@@ -113,7 +114,12 @@ class JobRunner:
             if deadline.active():
                 deadline.cancel()
         job.result = result
-        job.state = "timed_out" if timed_out else ("succeeded" if result.ok else "failed")
+        if timed_out:
+            job.state = "timed_out"
+        elif result.ok:
+            job.state = "succeeded"
+        else:
+            job.state = "interrupted" if self._stopping else "failed"
         output.note(job.id, f"job {job.state}")
         log.info(
             "job {job} for hook {hook} {state}: {status}",
@@ -138,6 +144,8 @@ class JobRunner:
         running.ended.addBoth(lambda result: call.cancel() if call.active() else None)
 
     def stop_all(self) -> None:
+        """Stop every running job because the daemon is stopping: they end interrupted."""
+        self._stopping = True
         for job_id in list(self._running):
             self.stop(job_id)
 

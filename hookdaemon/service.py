@@ -52,7 +52,7 @@ class HookService(Service):
             logFormatter=access_log_formatter,
         )
         self.site.requestFactory = limited_request_factory(config.daemon.max_body)
-        self.listening: Deferred[list[IListeningPort]] | None = None
+        self.listening: Deferred[list[IListeningPort] | None] | None = None
 
     @property
     def payload_dir(self) -> str:
@@ -79,7 +79,7 @@ class HookService(Service):
         for name, hook in self.config.hooks.items():
             log.info("hook {name}: {forge} at {path}", name=name, forge=hook.forge, path=hook.path)
 
-    def _listen(self) -> Deferred[list[IListeningPort]]:
+    def _listen(self) -> Deferred[list[IListeningPort] | None]:
         def listen(description: str) -> Deferred[IListeningPort]:
             d: Deferred[IListeningPort] = serverFromString(self._reactor, description).listen(
                 self.site
@@ -94,13 +94,12 @@ class HookService(Service):
 
         listening = gatherResults([listen(d) for d in self.config.daemon.listen])
 
-        def failed(failure: Any) -> Any:
+        def failed(failure: Any) -> None:
+            # A daemon that cannot take deliveries must not look healthy: stop.
             log.critical(
-                "cannot listen: {error}", error=failure.value.subFailure.getErrorMessage()
+                "cannot listen: {error}; stopping", error=failure.value.subFailure.getErrorMessage()
             )
-            if self._reactor.running:
-                self._reactor.stop()
-            return failure
+            self._reactor.callWhenRunning(self._reactor.stop)
 
         return listening.addErrback(failed)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
 
@@ -14,8 +15,8 @@ from hookdaemon.config import Config, ConfigError, Problem, load_config
 
 def endpoint_base_url(description: str) -> str:
     """The URL a forge would use for an endpoint string, for --check's listing."""
-    kind, _, rest = description.partition(":")
-    fields = rest.split(":")
+    kind, *fields = re.split(r"(?<!\\):", description)
+    fields = [f.replace("\\:", ":") for f in fields]
     options = dict(f.split("=", 1) for f in fields if "=" in f)
     positional = [f for f in fields if "=" not in f]
     if kind in ("tcp", "tcp6", "ssl"):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from klein import Klein
 from twisted.internet.address import IPv4Address, IPv6Address
@@ -90,10 +90,13 @@ def incoming_from(request: Request) -> Incoming:
         name.decode("latin-1"): ", ".join(v.decode("latin-1") for v in values)
         for name, values in request.requestHeaders.getAllRawHeaders()
     }
+    # Not request.args: twisted.web merges form-encoded body fields into it, and a
+    # token must only ever come from the URL.
     query = {
-        name.decode("utf-8", "replace"): values[0].decode("utf-8", "replace")
-        for name, values in (request.args or {}).items()
-        if values
+        name: values[0]
+        for name, values in parse_qs(
+            urlsplit(request.uri.decode("latin-1")).query, keep_blank_values=True
+        ).items()
     }
     assert request.content is not None
     request.content.seek(0)

@@ -219,3 +219,18 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state not in ("Z", "X")
+
+
+class StopTests(TestCase):
+    async def test_stoppingTheServiceInterruptsRunningJobs(self) -> None:
+        workdir = os.path.abspath(self.mktemp())
+        os.makedirs(workdir)
+        daemon = await start_daemon(self, hook("site", workdir, WAITER))
+        job_id = await trigger(daemon, "site")
+        await wait_for(lambda: "stdout tick" in daemon.log_text("site"), "the job to run")
+        log_path = daemon.service.output("site").path
+        await daemon.service.stopService()
+        job = daemon.job(job_id)
+        self.assertEqual(job.state, "interrupted")
+        with open(log_path) as f:
+            self.assertIn(f"{job_id} hookdaemon job interrupted", f.read())

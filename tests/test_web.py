@@ -170,6 +170,14 @@ class HookAnswersTests(TestCase):
         code, _, _ = await post(self.daemon.hook_url("token", "token=wrong"), b"", {})
         self.assertEqual(code, 401)
 
+    async def test_tokenInAFormBodyIsNotAQueryToken(self) -> None:
+        code, _, _ = await post(
+            self.daemon.hook_url("token"),
+            f"token={SECRET}".encode(),
+            {"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        self.assertEqual(code, 401)
+
     async def test_gitlabTokenHeaderAndQuery(self) -> None:
         body = json.dumps(
             {

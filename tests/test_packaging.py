@@ -1,0 +1,84 @@
+"""
+The classic twistd-plugin regression: the wheel must carry twisted/plugins/
+(and no twisted/__init__.py), and twistd in a fresh environment must find it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+
+from twisted.trial.unittest import SynchronousTestCase
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(*args: str, cwd: str) -> str:
+    result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        raise AssertionError(f"{args} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+class WheelTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.directory = os.path.abspath(self.mktemp())
+        source = os.path.join(self.directory, "source")
+        # Build from a copy so the checkout gets no build/ or *.egg-info.
+        shutil.copytree(
+            ROOT,
+            source,
+            ignore=shutil.ignore_patterns(
+                ".git", "_trial_temp*", "var", "build", "dist", "*.egg-info", "__pycache__",
+                "dropin.cache", ".mypy_cache", ".ruff_cache", ".hypothesis",
+            ),
+        )
+        dist = os.path.join(self.directory, "dist")
+        run(
+            sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+            "--wheel-dir", dist, source, cwd=self.directory,
+        )
+        [wheel] = os.listdir(dist)
+        self.wheel = os.path.join(dist, wheel)
+
+    def test_wheelCarriesThePluginAndNoTwistedInit(self) -> None:
+        with zipfile.ZipFile(self.wheel) as archive:
+            names = set(archive.namelist())
+        self.assertIn("twisted/plugins/hookdaemon_plugin.py", names)
+        self.assertIn("hookdaemon/tap.py", names)
+        self.assertIn("hookdaemon/forges/github.py", names)
+        self.assertNotIn("twisted/__init__.py", names)
+        self.assertNotIn("twisted/plugins/__init__.py", names)
+        self.assertFalse([n for n in names if n.startswith("tests/")])
+
+    def test_twistdInAFreshVenvFindsThePlugin(self) -> None:
+        venv = os.path.join(self.directory, "venv")
+        # Twisted and friends come from this interpreter's site-packages; the wheel
+        # itself is the only thing installed into the venv.
+        run(sys.executable, "-m", "venv", "--system-site-packages", venv, cwd=self.directory)
+        python = os.path.join(venv, "bin", "python")
+        run(python, "-m", "pip", "install", "--no-deps", "--no-index", self.wheel,
+            cwd=self.directory)
+        where = run(
+            python, "-c",
+            "import hookdaemon, os, twisted.plugins as p; "
+            "print(os.path.dirname(hookdaemon.__file__)); "
+            "print([d for d in p.__path__ if os.path.exists(os.path.join(d, 'hookdaemon_plugin.py'))][0])",
+            cwd=self.directory,
+        ).split()
+        for path in where:
+            self.assertTrue(path.startswith(venv), f"{path} is not inside the venv")
+        listing = run(
+            python, "-c", "from twisted.scripts.twistd import run; run()", "--help",
+            cwd=self.directory,
+        )
+        self.assertIn("hookdaemon", listing)
+        usage = run(
+            python, "-c", "from twisted.scripts.twistd import run; run()", "hookdaemon", "--help",
+            cwd=self.directory,
+        )
+        self.assertIn("--config=", usage)
+        self.assertIn("--check", usage)

@@ -1,0 +1,191 @@
+"""
+twistd itself: `--check`, startup refusing a bad config without a traceback,
+and a real `twistd -n hookdaemon` serving a delivery.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from hookdaemon.tap import endpoint_base_url
+
+TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
+
+BAD = """\
+[hookdaemon]
+listen = tcp:9000:interface=127.0.0.1
+max_parallel = lots
+colour = blue
+
+[hook:site]
+forge = githab
+secret = env:HOOKDAEMON_TEST_UNSET
+workdir = /srv/site
+command = git reset --hard ${HOOK_AFTR}
+
+[hooks:typo]
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class TwistdTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.directory = os.path.abspath(self.mktemp())
+        os.makedirs(self.directory)
+
+    def write(self, text: str) -> str:
+        path = os.path.join(self.directory, "tap.cfg")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def twistd(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "HOOKDAEMON_TEST_UNSET"}
+        return subprocess.run(
+            [*TWISTD, *args],
+            cwd=self.directory,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def test_checkListsEveryProblemAsFileSectionKey(self) -> None:
+        path = self.write(BAD)
+        result = self.twistd("hookdaemon", "--config", path, "--check")
+        self.assertEqual(result.returncode, 1)
+        lines = result.stderr.splitlines()
+        self.assertEqual(
+            lines,
+            [
+                f"{path}: [hookdaemon] colour: unknown key (known keys: history, listen, "
+                "log_dir, log_keep, log_max_bytes, max_body, max_parallel, state_dir, "
+                "status_token, trusted_proxies)",
+                f"{path}: [hookdaemon] max_parallel: 'lots' is not a whole number",
+                f"{path}: [hook:site] forge: 'githab' is not one of: github, gitlab, generic",
+                f"{path}: [hook:site] command: 'git reset --hard ${{HOOK_AFTR}}' uses "
+                "$HOOK_AFTR, which is not one of HOOK_NAME, HOOK_JOB, HOOK_FORGE, HOOK_EVENT, "
+                "HOOK_DELIVERY, HOOK_REF, HOOK_BRANCH, HOOK_TAG, HOOK_BEFORE, HOOK_AFTER, "
+                "HOOK_REPOSITORY, HOOK_CLONE_URL, HOOK_PUSHER, HOOK_PAYLOAD",
+                f"{path}: [hook:site] secret: env:HOOKDAEMON_TEST_UNSET is not set in the "
+                "daemon's environment",
+                f"{path}: [hooks:typo]: unknown section; use [hookdaemon] or [hook:NAME]",
+                f"{path}: 6 problem(s); nothing started",
+            ],
+        )
+
+    def test_startupWithBadConfigPrintsProblemsNotATraceback(self) -> None:
+        path = self.write(BAD)
+        result = self.twistd("-n", "--pidfile=", "--logfile=-", "hookdaemon", "--config", path)
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn(f"{path}: [hookdaemon] max_parallel: 'lots' is not a whole number", result.stderr)
+        self.assertNotIn("Traceback", result.stderr + result.stdout)
+
+    def test_missingConfigFileIsNamed(self) -> None:
+        missing = os.path.join(self.directory, "nope.cfg")
+        result = self.twistd("hookdaemon", "--config", missing, "--check")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(f"{missing}: [-]: cannot read: No such file or directory", result.stderr)
+
+    def test_badListenEndpointIsAConfigProblem(self) -> None:
+        path = self.write("[hookdaemon]\nlisten = tcp:notaport\n")
+        result = self.twistd("hookdaemon", "--config", path, "--check")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(f"{path}: [hookdaemon] listen: 'tcp:notaport' is not a Twisted endpoint", result.stderr)
+
+    def test_checkOnGoodConfigListsHooksAndUrls(self) -> None:
+        path = self.write(
+            "[hookdaemon]\nlisten = tcp:9123:interface=127.0.0.1\n"
+            "[hook:site]\nforge = github\nsecret = env:HOME\nworkdir = .\ncommand = true\n"
+        )
+        result = self.twistd("hookdaemon", "--config", path, "--check")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(
+            result.stdout.splitlines(),
+            [
+                f"{path}: OK",
+                "hook site: forge github, secret env:HOME: http://127.0.0.1:9123/hooks/site",
+            ],
+        )
+
+    def test_literalSecretIsWarnedAboutAndNeverPrinted(self) -> None:
+        path = self.write(
+            "[hook:site]\nforge = generic\nsecret = hunter2-literal\nworkdir = .\ncommand = true\n"
+        )
+        result = self.twistd("hookdaemon", "--config", path, "--check")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("[hook:site] secret: the secret is written in the file", result.stderr)
+        self.assertNotIn("hunter2", result.stdout + result.stderr)
+
+    def test_shippedTapCfgChecksClean(self) -> None:
+        shipped = os.path.join(os.path.dirname(os.path.dirname(__file__)), "tap.cfg")
+        result = self.twistd("hookdaemon", "--config", shipped, "--check")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("http://127.0.0.1:9000/hooks/example", result.stdout)
+
+    def test_realTwistdServesADelivery(self) -> None:
+        port = free_port()
+        path = self.write(
+            f"[hookdaemon]\nlisten = tcp:{port}:interface=127.0.0.1\n"
+            "[hook:site]\nforge = generic\nallow_from = 127.0.0.1\nworkdir = .\n"
+            "command = echo deployed ${HOOK_REF}\n"
+        )
+        process = subprocess.Popen(
+            [*TWISTD, "-n", "--pidfile=", "--logfile=twistd.log", "hookdaemon", "--config", path],
+            cwd=self.directory,
+        )
+        self.addCleanup(process.wait, 30)
+        self.addCleanup(process.send_signal, signal.SIGTERM)
+        url = f"http://127.0.0.1:{port}"
+        answer = None
+        for _ in range(500):
+            try:
+                request = urllib.request.Request(
+                    f"{url}/hooks/site",
+                    data=b'{"ref": "refs/heads/main"}',
+                    headers={"Content-Type": "application/json"},
+                    method="POST",
+                )
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    answer = (response.status, json.load(response))
+                break
+            except urllib.error.HTTPError:
+                raise
+            except OSError:  # not listening yet
+                self.assertIsNone(process.poll(), "twistd exited")
+                time.sleep(0.02)
+        self.assertEqual(answer, (202, {"job": 1, "status": "queued", "url": "/jobs/1"}))
+        log = os.path.join(self.directory, "var", "log", "site.log")
+        for _ in range(500):
+            if os.path.exists(log) and b"job succeeded" in open(log, "rb").read():
+                break
+            time.sleep(0.02)
+        with open(log, "rb") as f:
+            self.assertIn(b"1 stdout deployed refs/heads/main\n", f.read())
+        with open(os.path.join(self.directory, "twistd.log")) as f:
+            daemon_log = f.read()
+        self.assertIn("job 1 for hook site succeeded: exit 0", daemon_log)
+
+
+class EndpointUrlTests(SynchronousTestCase):
+    def test_urls(self) -> None:
+        self.assertEqual(endpoint_base_url("tcp:9000:interface=127.0.0.1"), "http://127.0.0.1:9000")
+        self.assertEqual(endpoint_base_url("tcp:port=80"), "http://0.0.0.0:80")
+        self.assertEqual(endpoint_base_url("tcp6:9000:interface=\\:\\:1"), "http://[::1]:9000")
+        self.assertEqual(endpoint_base_url("ssl:443:privateKey=k.pem"), "https://0.0.0.0:443")
+        self.assertEqual(endpoint_base_url("unix:/run/hookdaemon.sock"), "unix:/run/hookdaemon.sock")
