@@ -55,8 +55,13 @@ class Step:
         return [substitute(word, environment) for word in self.words]
 
 
-def parse_steps(text: str) -> tuple[Step, ...]:
-    """Split C{command} into steps, one per non-empty line, checking each now rather than later."""
+def parse_steps(text: str, shell: bool = False) -> tuple[Step, ...]:
+    """
+    Split C{command} into steps, one per non-empty line, checking each now rather than later.
+
+    With C{shell}, other variables (C{${HOME}}, a loop's C{${f}}) are the shell's
+    business; only names starting with C{HOOK_} must be ones we set.
+    """
     steps = []
     for line in text.splitlines():
         line = line.strip()
@@ -68,6 +73,8 @@ def parse_steps(text: str) -> tuple[Step, ...]:
             raise StepError(f"cannot split {line!r} into words: {e}") from None
         for word in words:
             for name in references(word):
+                if shell and not name.startswith("HOOK_"):
+                    continue
                 if name not in HOOK_VARIABLES:
                     raise StepError(
                         f"{line!r} uses ${name}, which is not one of {', '.join(HOOK_VARIABLES)}"

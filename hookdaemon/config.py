@@ -111,6 +111,23 @@ class Config:
     warnings: tuple[Problem, ...] = ()
 
 
+VERBATIM_KEYS = frozenset({"command", "env"})
+_INLINE_COMMENT = re.compile(r"\s;.*$")
+
+
+def strip_comments(key: str, value: str) -> str:
+    """
+    Drop `` ; comment`` from a value, as the examples in DESIGN.md write them.
+
+    In C{command} and C{env} a ``;`` belongs to the text (``make ; make install``
+    under C{shell = yes}); there only a line that starts with ``;`` is a comment.
+    """
+    lines = value.split("\n")
+    if key in VERBATIM_KEYS:
+        return "\n".join(line for line in lines if not line.lstrip().startswith(";"))
+    return "\n".join(_INLINE_COMMENT.sub("", line) for line in lines)
+
+
 class _Section:
     """Reads typed keys from one section, recording problems instead of raising."""
 
@@ -138,7 +155,7 @@ class _Section:
         self.reader.warnings.append(Problem(self.reader.source, self.name, key, message))
 
     def raw(self, key: str, default: str) -> str:
-        return self.values.get(key, default).strip()
+        return strip_comments(key, self.values.get(key, default)).strip()
 
     def convert(self, key: str, default: str, convert: Callable[[str], T], fallback: T) -> T:
         try:
@@ -227,6 +244,8 @@ class _Section:
                 return None
         else:
             value = origin.encode("utf-8")
+            # The text is the secret itself: never keep it where repr() would show it.
+            origin = "literal"
             self.warn(key, "the secret is written in the file; prefer env:NAME or file:PATH")
         if not value:
             self.problem(key, f"{origin} is empty")
@@ -325,9 +344,10 @@ def _hook(section: _Section, name: str) -> HookConfig:
     workdir = section.raw("workdir", "")
     if not workdir:
         section.problem("workdir", "is required: the directory the commands run in")
+    shell = section.boolean("shell", False)
     steps: tuple[Step, ...] = ()
     try:
-        steps = parse_steps(section.raw("command", ""))
+        steps = parse_steps(section.raw("command", ""), shell)
     except StepError as e:
         section.problem("command", str(e))
     else:
@@ -349,7 +369,7 @@ def _hook(section: _Section, name: str) -> HookConfig:
         repository=section.words("repository"),
         workdir=section.reader.resolve(workdir) if workdir else "",
         steps=steps,
-        shell=section.boolean("shell", False),
+        shell=shell,
         env=_environment(section),
         timeout=section.seconds("timeout", 600),
         burst=section.choice("burst", "coalesce", ("coalesce", "queue")),
@@ -366,12 +386,19 @@ def parse_config(
     reader = _Reader(source, environ, read_file)
     parser = configparser.ConfigParser(
         interpolation=None,
-        inline_comment_prefixes=(";",),
+        comment_prefixes=(";", "#"),
+        inline_comment_prefixes=None,
         default_section="\0no defaults",
     )
     parser.optionxform = str  # type: ignore[assignment,method-assign]
     try:
         parser.read_string(text, source=source)
+    except configparser.DuplicateOptionError as e:
+        problem = Problem(source, e.section, e.option, f"is set twice (line {e.lineno})")
+        raise ConfigError([problem]) from None
+    except configparser.DuplicateSectionError as e:
+        problem = Problem(source, e.section, "", f"appears twice (line {e.lineno})")
+        raise ConfigError([problem]) from None
     except configparser.Error as e:
         raise ConfigError([Problem(source, "-", "", " ".join(e.message.split()))]) from None
 
@@ -390,7 +417,9 @@ def parse_config(
         section = _Section(reader, name, dict(parser[name]), HOOK_KEYS)
         if not _HOOK_NAME.match(hook_name):
             section.problem(
-                "", "hook names use letters, digits, '.', '_' and '-', starting with a letter or digit"
+                "",
+                "hook names use letters, digits, '.', '_' and '-',"
+                " starting with a letter or digit",
             )
             continue
         hooks[hook_name] = _hook(section, hook_name)

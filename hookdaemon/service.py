@@ -9,10 +9,11 @@ import pwd
 from typing import Any
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, DeferredList, gatherResults
+from twisted.internet.defer import Deferred, DeferredList, gatherResults, maybeDeferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.server import Site
 
 from hookdaemon.config import Config, HookConfig
@@ -45,14 +46,14 @@ class HookService(Service):
         self._outputs: dict[str, OutputLog] = {}
         self._ports: list[IListeningPort] = []
         self.jobs: dict[int, Job] = {}
-        self.runner = JobRunner(reactor, self._outputs, _home())
-        self.queue = JobQueue(config.daemon.max_parallel, self.runner.run, reactor)
+        self._runner: JobRunner | None = None
+        self._queue: JobQueue | None = None
         self.site = Site(
             HookApp(config.hooks, self.accept).resource(),
             logFormatter=access_log_formatter,
         )
         self.site.requestFactory = limited_request_factory(config.daemon.max_body)
-        self.listening: Deferred[list[IListeningPort] | None] | None = None
+        self.listening: Deferred[list[IListeningPort]] | None = None
 
     @property
     def payload_dir(self) -> str:
@@ -65,6 +66,10 @@ class HookService(Service):
         # Bind before twistd drops privileges, so port 80/443 work with --uid.
         super().privilegedStartService()
         self.listening = self._listen()
+        if self.listening.called and not self._ports:
+            # Binding is synchronous for tcp/unix/ssl: refuse to start at all, so
+            # twistd exits non-zero and a supervisor sees the failure.
+            raise SystemExit(1)
 
     def startService(self) -> None:
         super().startService()
@@ -74,34 +79,45 @@ class HookService(Service):
             self._outputs[name] = OutputLog(
                 daemon.log_dir, name, daemon.log_max_bytes, daemon.log_keep
             )
+        # Built here, after twistd's --uid switch, so HOME is the deploy user's.
+        self._runner = JobRunner(self._reactor, self._outputs, _home())
+        self._queue = JobQueue(daemon.max_parallel, self._runner.run, self._reactor)
         if self.listening is None:
             self.listening = self._listen()
         for name, hook in self.config.hooks.items():
             log.info("hook {name}: {forge} at {path}", name=name, forge=hook.forge, path=hook.path)
 
-    def _listen(self) -> Deferred[list[IListeningPort] | None]:
+    def _listen(self) -> Deferred[list[IListeningPort]]:
         def listen(description: str) -> Deferred[IListeningPort]:
-            d: Deferred[IListeningPort] = serverFromString(self._reactor, description).listen(
-                self.site
-            )
+            def bind() -> Deferred[IListeningPort]:
+                endpoint = serverFromString(self._reactor, description)
+                return endpoint.listen(self.site)  # type: ignore[no-any-return]
 
             def listening(port: IListeningPort) -> IListeningPort:
                 self._ports.append(port)
                 log.info("listening on {description}", description=description)
                 return port
 
-            return d.addCallback(listening)
+            def failed(failure: Failure) -> Failure:
+                log.critical(
+                    "cannot listen on {description}: {error}",
+                    description=description,
+                    error=failure.getErrorMessage(),
+                )
+                return failure
+
+            return maybeDeferred(bind).addCallbacks(listening, failed)
 
         listening = gatherResults([listen(d) for d in self.config.daemon.listen])
 
-        def failed(failure: Any) -> None:
-            # A daemon that cannot take deliveries must not look healthy: stop.
-            log.critical(
-                "cannot listen: {error}; stopping", error=failure.value.subFailure.getErrorMessage()
-            )
+        def stop(failure: Failure) -> Failure:
+            # A daemon that cannot take deliveries must not look healthy.
             self._reactor.callWhenRunning(self._reactor.stop)
+            return failure
 
-        return listening.addErrback(failed)
+        listening.addErrback(stop)
+        listening.addErrback(lambda failure: None)  # logged above, once per endpoint
+        return listening
 
     def accept(self, hook: HookConfig, delivery: Delivery, body: bytes) -> int:
         """Queue a job for an accepted delivery; its payload is on disk before we answer."""
@@ -122,7 +138,8 @@ class HookService(Service):
             id=delivery.delivery_id or "-",
         )
         job.finished.addCallback(lambda _: self._forget_payload(job))
-        self.queue.submit(job)
+        assert self._queue is not None, "deliveries arrive only once the service runs"
+        self._queue.submit(job)
         return job_id
 
     def _forget_payload(self, job: Job) -> None:
@@ -138,8 +155,9 @@ class HookService(Service):
             Deferred.fromCoroutine(_stop_port(p)) for p in self._ports
         ]
         self._ports = []
-        self.runner.stop_all()
-        stopping.append(self.queue.drain())
+        if self._runner is not None and self._queue is not None:
+            self._runner.stop_all()
+            stopping.append(self._queue.drain())
 
         def close(result: object) -> object:
             for output in self._outputs.values():

@@ -32,14 +32,31 @@ class WheelTests(SynchronousTestCase):
             ROOT,
             source,
             ignore=shutil.ignore_patterns(
-                ".git", "_trial_temp*", "var", "build", "dist", "*.egg-info", "__pycache__",
-                "dropin.cache", ".mypy_cache", ".ruff_cache", ".hypothesis",
+                ".git",
+                "_trial_temp*",
+                "var",
+                "build",
+                "dist",
+                "*.egg-info",
+                "__pycache__",
+                "dropin.cache",
+                ".mypy_cache",
+                ".ruff_cache",
+                ".hypothesis",
             ),
         )
         dist = os.path.join(self.directory, "dist")
         run(
-            sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-            "--wheel-dir", dist, source, cwd=self.directory,
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            dist,
+            source,
+            cwd=self.directory,
         )
         [wheel] = os.listdir(dist)
         self.wheel = os.path.join(dist, wheel)
@@ -60,24 +77,41 @@ class WheelTests(SynchronousTestCase):
         # itself is the only thing installed into the venv.
         run(sys.executable, "-m", "venv", "--system-site-packages", venv, cwd=self.directory)
         python = os.path.join(venv, "bin", "python")
-        run(python, "-m", "pip", "install", "--no-deps", "--no-index", self.wheel,
-            cwd=self.directory)
+        run(
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-index",
+            self.wheel,
+            cwd=self.directory,
+        )
         where = run(
-            python, "-c",
+            python,
+            "-c",
             "import hookdaemon, os, twisted.plugins as p; "
             "print(os.path.dirname(hookdaemon.__file__)); "
-            "print([d for d in p.__path__ if os.path.exists(os.path.join(d, 'hookdaemon_plugin.py'))][0])",
+            "print([d for d in p.__path__"
+            " if os.path.exists(os.path.join(d, 'hookdaemon_plugin.py'))][0])",
             cwd=self.directory,
         ).split()
         for path in where:
             self.assertTrue(path.startswith(venv), f"{path} is not inside the venv")
         listing = run(
-            python, "-c", "from twisted.scripts.twistd import run; run()", "--help",
+            python,
+            "-c",
+            "from twisted.scripts.twistd import run; run()",
+            "--help",
             cwd=self.directory,
         )
         self.assertIn("hookdaemon", listing)
         usage = run(
-            python, "-c", "from twisted.scripts.twistd import run; run()", "hookdaemon", "--help",
+            python,
+            "-c",
+            "from twisted.scripts.twistd import run; run()",
+            "hookdaemon",
+            "--help",
             cwd=self.directory,
         )
         self.assertIn("--config=", usage)

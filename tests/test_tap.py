@@ -37,6 +37,11 @@ command = git reset --hard ${HOOK_AFTR}
 """
 
 
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -93,7 +98,9 @@ class TwistdTests(SynchronousTestCase):
         path = self.write(BAD)
         result = self.twistd("-n", "--pidfile=", "--logfile=-", "hookdaemon", "--config", path)
         self.assertNotEqual(result.returncode, 0)
-        self.assertIn(f"{path}: [hookdaemon] max_parallel: 'lots' is not a whole number", result.stderr)
+        self.assertIn(
+            f"{path}: [hookdaemon] max_parallel: 'lots' is not a whole number", result.stderr
+        )
         self.assertNotIn("Traceback", result.stderr + result.stdout)
 
     def test_missingConfigFileIsNamed(self) -> None:
@@ -106,7 +113,9 @@ class TwistdTests(SynchronousTestCase):
         path = self.write("[hookdaemon]\nlisten = tcp:notaport\n")
         result = self.twistd("hookdaemon", "--config", path, "--check")
         self.assertEqual(result.returncode, 1)
-        self.assertIn(f"{path}: [hookdaemon] listen: 'tcp:notaport' is not a Twisted endpoint", result.stderr)
+        self.assertIn(
+            f"{path}: [hookdaemon] listen: 'tcp:notaport' is not a Twisted endpoint", result.stderr
+        )
 
     def test_checkOnGoodConfigListsHooksAndUrls(self) -> None:
         path = self.write(
@@ -172,7 +181,7 @@ class TwistdTests(SynchronousTestCase):
         self.assertEqual(answer, (202, {"job": 1, "status": "queued", "url": "/jobs/1"}))
         log = os.path.join(self.directory, "var", "log", "site.log")
         for _ in range(500):
-            if os.path.exists(log) and b"job succeeded" in open(log, "rb").read():
+            if os.path.exists(log) and b"job succeeded" in _read(log):
                 break
             time.sleep(0.02)
         with open(log, "rb") as f:
@@ -184,8 +193,51 @@ class TwistdTests(SynchronousTestCase):
 
 class EndpointUrlTests(SynchronousTestCase):
     def test_urls(self) -> None:
-        self.assertEqual(endpoint_base_url("tcp:9000:interface=127.0.0.1"), "http://127.0.0.1:9000")
+        self.assertEqual(
+            endpoint_base_url("tcp:9000:interface=127.0.0.1"), "http://127.0.0.1:9000"
+        )
         self.assertEqual(endpoint_base_url("tcp:port=80"), "http://0.0.0.0:80")
         self.assertEqual(endpoint_base_url("tcp6:9000:interface=\\:\\:1"), "http://[::1]:9000")
         self.assertEqual(endpoint_base_url("ssl:443:privateKey=k.pem"), "https://0.0.0.0:443")
-        self.assertEqual(endpoint_base_url("unix:/run/hookdaemon.sock"), "unix:/run/hookdaemon.sock")
+        self.assertEqual(
+            endpoint_base_url("unix:/run/hookdaemon.sock"), "unix:/run/hookdaemon.sock"
+        )
+
+
+class ListenFailureTests(SynchronousTestCase):
+    def test_portInUseExitsNonZeroWithTheReason(self) -> None:
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            path = os.path.join(directory, "tap.cfg")
+            with open(path, "w") as f:
+                f.write(f"[hookdaemon]\nlisten = tcp:{port}:interface=127.0.0.1\n")
+            result = subprocess.run(
+                [*TWISTD, "-n", "--pidfile=", "--logfile=-", "hookdaemon", "--config", path],
+                cwd=directory,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(f"cannot listen on tcp:{port}:interface=127.0.0.1", result.stdout)
+        self.assertIn("Address already in use", result.stdout)
+
+    def test_systemdEndpointPassesCheck(self) -> None:
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        path = os.path.join(directory, "tap.cfg")
+        with open(path, "w") as f:
+            f.write("[hookdaemon]\nlisten = systemd:domain=INET:index=0\n")
+        result = subprocess.run(
+            [*TWISTD, "hookdaemon", "--config", path, "--check"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertNotIn("Traceback", result.stderr)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from hookdaemon.delivery import Delivery, Incoming, push_kind, split_ref
-from hookdaemon.forges._base import bearer_token, load_json, same, text
+from hookdaemon.forges._base import bearer_token, load_object, same, text
 
 
 class Generic:
@@ -27,7 +27,7 @@ class Generic:
         return token is not None and same(token, secret)
 
     def parse(self, incoming: Incoming) -> Delivery:
-        payload: Any = load_json(incoming) if incoming.body.strip() else {}
+        payload: Any = load_object(incoming) if incoming.body.strip() else {}
         ref = text(payload, "ref")
         after = text(payload, "after")
         branch, tag = split_ref(ref)

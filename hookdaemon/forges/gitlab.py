@@ -41,9 +41,7 @@ class GitLab:
             forge=self.name,
             event=event or object_kind,
             delivery_id=(
-                incoming.header("idempotency-key")
-                or incoming.header("x-gitlab-event-uuid")
-                or ""
+                incoming.header("idempotency-key") or incoming.header("x-gitlab-event-uuid") or ""
             ),
             repository=(
                 text(payload, "project", "path_with_namespace")

@@ -1,0 +1,84 @@
+"""
+Recorded forge deliveries (tests/fixtures/forges/, see SOURCES.md there) as
+L{Incoming} requests, and the hook configurations the pure-core tests judge
+them against.
+
+A fixture is a body file plus a C{.headers} sidecar with the headers the forge
+sends, minus its signature or token: tests add those themselves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Mapping
+
+from hookdaemon.config import HookConfig, parse_config
+from hookdaemon.delivery import Incoming
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "forges")
+
+
+def fixture_body(forge: str, name: str) -> bytes:
+    """The exact bytes of a recorded body."""
+    with open(os.path.join(FIXTURES, forge, name), "rb") as f:
+        return f.read()
+
+
+def fixture_headers(forge: str, name: str) -> dict[str, str]:
+    """The headers recorded beside a body, from its C{NAME.headers} sidecar."""
+    headers = {}
+    with open(os.path.join(FIXTURES, forge, name + ".headers"), encoding="utf-8") as f:
+        for line in f:
+            line = line.rstrip("\r\n")
+            if not line:
+                continue
+            header, colon, value = line.partition(":")
+            if not colon:
+                raise ValueError(f"{forge}/{name}.headers: {line!r} is not 'Name: value'")
+            headers[header.strip()] = value.strip()
+    return headers
+
+
+def fixture_incoming(
+    forge: str,
+    name: str,
+    headers: Mapping[str, str] | None = None,
+    query: Mapping[str, str] | None = None,
+    client: str = "127.0.0.1",
+    body: bytes | None = None,
+) -> Incoming:
+    """A recorded delivery as an L{Incoming}; C{headers} are added to the recorded ones."""
+    return Incoming(
+        body=fixture_body(forge, name) if body is None else body,
+        headers={**fixture_headers(forge, name), **(headers or {})},
+        query=dict(query or {}),
+        client=client,
+    )
+
+
+def github_signatures(secret: bytes, body: bytes) -> dict[str, str]:
+    """Both signature headers GitHub sends for C{body} signed with C{secret}."""
+    return {
+        "X-Hub-Signature-256": "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest(),
+        "X-Hub-Signature": "sha1=" + hmac.new(secret, body, hashlib.sha1).hexdigest(),
+    }
+
+
+def make_hook(keys: str = "", environ: Mapping[str, str] | None = None) -> HookConfig:
+    """
+    A hook called C{site} read through the real config parser; C{keys} holds
+    extra C{key = value} lines, which override the defaults given here.
+    """
+    lines = {"workdir": "/srv/site", "command": "true"}
+    for line in keys.strip().splitlines():
+        key, _, value = line.partition("=")
+        lines[key.strip()] = value.strip()
+    text = "[hook:site]\n" + "".join(f"{key} = {value}\n" for key, value in lines.items())
+
+    def no_files(path: str) -> bytes:
+        raise FileNotFoundError(2, "No such file or directory", path)
+
+    config = parse_config(text, "/etc/hookdaemon/tap.cfg", environ or {}, no_files)
+    return config.hooks["site"]
