@@ -8,6 +8,7 @@ commands only ever see the L{Delivery}.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from attrs import field, frozen
 
@@ -63,6 +64,20 @@ class Delivery:
     clone_url: str = ""
     pusher: str = ""
     commits: int = 0
+
+    @classmethod
+    def of_push(cls, ref: str, before: str, after: str, **fields: Any) -> Delivery:
+        """A push of C{ref}: a branch push, a tag push or a deletion, told apart here once."""
+        branch, tag = split_ref(ref)
+        return cls(
+            kind=push_kind(ref, after),
+            ref=ref,
+            branch=branch,
+            tag=tag,
+            before=before,
+            after=after,
+            **fields,
+        )
 
     @property
     def is_ping(self) -> bool:

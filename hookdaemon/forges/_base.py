@@ -107,6 +107,14 @@ def text(payload: Any, *path: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def required(payload: Any, event: str, *path: str) -> str:
+    """Like L{text}, but an C{event} delivery without this field cannot be used at all."""
+    value = text(payload, *path)
+    if not value:
+        raise PayloadError(f"{event} payload has no {'.'.join(path)}")
+    return value
+
+
 def count(payload: Any, *path: str) -> int:
     value = payload
     for key in path:

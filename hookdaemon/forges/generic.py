@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hookdaemon.delivery import Delivery, Incoming, push_kind, split_ref
+from hookdaemon.delivery import Delivery, Incoming
 from hookdaemon.forges._base import bearer_token, load_object, same, text
 
 
@@ -28,23 +28,20 @@ class Generic:
 
     def parse(self, incoming: Incoming) -> Delivery:
         payload: Any = load_object(incoming) if incoming.body.strip() else {}
-        ref = text(payload, "ref")
-        after = text(payload, "after")
-        branch, tag = split_ref(ref)
-        repository = text(payload, "repository") or text(payload, "repository", "full_name")
-        return Delivery(
+        common: dict[str, Any] = dict(
             forge=self.name,
             event="push",
-            kind=push_kind(ref, after) if ref else "push",
             delivery_id=incoming.header("x-request-id") or "",
-            ref=ref,
-            branch=branch,
-            tag=tag,
-            before=text(payload, "before"),
-            after=after,
-            repository=repository,
+            repository=text(payload, "repository") or text(payload, "repository", "full_name"),
             clone_url=text(payload, "clone_url"),
             pusher=text(payload, "pusher"),
+        )
+        ref = text(payload, "ref")
+        if not ref:
+            # A bare trigger (curl -X POST): a push of nothing in particular.
+            return Delivery(kind="push", **common)
+        return Delivery.of_push(
+            ref=ref, before=text(payload, "before"), after=text(payload, "after"), **common
         )
 
 

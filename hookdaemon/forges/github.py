@@ -11,8 +11,14 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from hookdaemon.delivery import Delivery, Incoming, push_kind, split_ref
-from hookdaemon.forges._base import PayloadError, load_object, prefixed_signature_ok, text
+from hookdaemon.delivery import Delivery, Incoming
+from hookdaemon.forges._base import (
+    PayloadError,
+    load_object,
+    prefixed_signature_ok,
+    required,
+    text,
+)
 
 
 class GitHub:
@@ -45,19 +51,11 @@ class GitHub:
         if event == "ping":
             return Delivery(kind="ping", **common)
         if event == "push":
-            ref = text(payload, "ref")
-            if not ref:
-                raise PayloadError("push payload has no ref")
-            after = text(payload, "after")
-            branch, tag = split_ref(ref)
             commits = payload.get("commits")
-            return Delivery(
-                kind=push_kind(ref, after),
-                ref=ref,
-                branch=branch,
-                tag=tag,
+            return Delivery.of_push(
+                ref=required(payload, "push", "ref"),
                 before=text(payload, "before"),
-                after=after,
+                after=text(payload, "after"),
                 commits=len(commits) if isinstance(commits, list) else 0,
                 **common,
             )

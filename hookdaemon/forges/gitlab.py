@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hookdaemon.delivery import Delivery, Incoming, push_kind, split_ref
-from hookdaemon.forges._base import PayloadError, count, load_object, same, text
+from hookdaemon.delivery import Delivery, Incoming
+from hookdaemon.forges._base import PayloadError, count, load_object, required, same, text
 
 # X-Gitlab-Event values for pushes, and the object_kind old GitLab sends instead.
 _PUSH_EVENTS = {"Push Hook": "push", "Tag Push Hook": "tag_push"}
@@ -56,18 +56,10 @@ class GitLab:
             pusher=text(payload, "user_username") or text(payload, "user_name"),
         )
         if object_kind in _PUSH_KINDS:
-            ref = text(payload, "ref")
-            if not ref:
-                raise PayloadError("push payload has no ref")
-            after = text(payload, "after") or text(payload, "checkout_sha")
-            branch, tag = split_ref(ref)
-            return Delivery(
-                kind=push_kind(ref, after),
-                ref=ref,
-                branch=branch,
-                tag=tag,
+            return Delivery.of_push(
+                ref=required(payload, "push", "ref"),
                 before=text(payload, "before"),
-                after=after,
+                after=text(payload, "after") or text(payload, "checkout_sha"),
                 commits=count(payload, "total_commits_count") or count(payload, "commits"),
                 **common,
             )
