@@ -72,6 +72,7 @@ class HookConfig:
     name: str
     forge: str
     secret: Secret | None
+    signature_header: str
     allow_from: tuple[Network, ...]
     events: frozenset[str]
     branches: tuple[str, ...]
@@ -291,6 +292,7 @@ HOOK_KEYS = frozenset(
     {
         "forge",
         "secret",
+        "signature_header",
         "allow_from",
         "events",
         "branches",
@@ -340,7 +342,7 @@ def _environment(section: _Section) -> dict[str, str]:
 
 
 def _hook(section: _Section, name: str) -> HookConfig:
-    forge = section.choice("forge", "generic", tuple(FORGES))
+    forge = section.choice("forge", "generic", ("auto", *FORGES))
     workdir = section.raw("workdir", "")
     if not workdir:
         section.problem("workdir", "is required: the directory the commands run in")
@@ -354,6 +356,11 @@ def _hook(section: _Section, name: str) -> HookConfig:
         if not steps:
             section.problem("command", "is required: one step per line")
     secret = section.secret("secret")
+    signature_header = section.raw("signature_header", "")
+    if signature_header and forge != "generic":
+        section.problem("signature_header", "only applies to forge = generic")
+    elif signature_header and secret is None and "secret" not in section.problem_keys():
+        section.problem("signature_header", "needs a secret: the HMAC-SHA256 key")
     allow_from = section.networks("allow_from")
     if secret is None and not allow_from and "secret" not in section.problem_keys():
         section.warn("secret", "not set: anyone who can reach this URL can start a deploy")
@@ -362,6 +369,7 @@ def _hook(section: _Section, name: str) -> HookConfig:
         name=name,
         forge=forge,
         secret=secret,
+        signature_header=signature_header,
         allow_from=allow_from,
         events=events,
         branches=section.words("branches"),

@@ -7,6 +7,7 @@ commands only ever see the L{Delivery}.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,8 @@ class Incoming:
     headers: Mapping[str, str] = field(factory=dict, converter=_lower_keys)
     query: Mapping[str, str] = field(factory=dict)
     client: str = ""
+    received_at: float = field(factory=time.time)
+    """Seconds since the epoch, for forges whose signatures carry a timestamp."""
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -64,6 +67,11 @@ class Delivery:
     clone_url: str = ""
     pusher: str = ""
     commits: int = 0
+    changes: tuple[Delivery, ...] = ()
+    """
+    For a push that changes several refs at once (Bitbucket): one delivery per
+    ref, oldest first. The hook runs once, for the newest change it wants.
+    """
 
     @classmethod
     def of_push(cls, ref: str, before: str, after: str, **fields: Any) -> Delivery:
@@ -78,6 +86,10 @@ class Delivery:
             after=after,
             **fields,
         )
+
+    def candidates(self) -> tuple[Delivery, ...]:
+        """The deliveries filters choose from, oldest first."""
+        return self.changes or (self,)
 
     @property
     def is_ping(self) -> bool:

@@ -14,7 +14,8 @@ from attrs import frozen
 from hookdaemon.config import HookConfig, Network
 from hookdaemon.delivery import Delivery, Incoming
 from hookdaemon.filters import ignore_reason
-from hookdaemon.forges import FORGES, PayloadError
+from hookdaemon.forges import FORGES, Forge, PayloadError, detect
+from hookdaemon.forges.generic import Generic
 
 
 @frozen
@@ -57,11 +58,36 @@ def client_allowed(allow_from: tuple[Network, ...], client: str) -> bool:
     return any(address in network for network in allow_from)
 
 
+def forge_for(hook: HookConfig, incoming: Incoming) -> Forge | None:
+    """The forge that reads this request: the hook's own, or for C{auto} the one it looks like."""
+    if hook.forge == "auto":
+        return detect(incoming)
+    if hook.signature_header:
+        return Generic(signature_header=hook.signature_header)
+    return FORGES[hook.forge]
+
+
+def choose(hook: HookConfig, delivery: Delivery) -> Accepted | Ignored:
+    """The newest of the delivery's changes that the hook wants, or why none is wanted."""
+    candidates = delivery.candidates()
+    for candidate in reversed(candidates):
+        if ignore_reason(hook, candidate) is None:
+            return Accepted(candidate)
+    newest = candidates[-1]
+    reason = ignore_reason(hook, newest)
+    assert reason is not None
+    if len(candidates) > 1:
+        reason = f"none of its {len(candidates)} changes is wanted; the newest: {reason}"
+    return Ignored(newest, reason)
+
+
 def judge(hook: HookConfig, incoming: Incoming) -> Outcome:
     """Decide what to do with a request to C{hook}, in the order DESIGN.md's table implies."""
     if not client_allowed(hook.allow_from, incoming.client):
         return Refused(403, "client address not allowed")
-    forge = FORGES[hook.forge]
+    forge = forge_for(hook, incoming)
+    if forge is None:
+        return Refused(400, "the request does not look like any known forge's")
     if hook.secret is not None and not forge.authenticate(incoming, hook.secret.value):
         return Refused(401, "signature mismatch")
     try:
@@ -70,7 +96,4 @@ def judge(hook: HookConfig, incoming: Incoming) -> Outcome:
         return Refused(400, str(e))
     if delivery.is_ping:
         return Pong(delivery)
-    reason = ignore_reason(hook, delivery)
-    if reason is not None:
-        return Ignored(delivery, reason)
-    return Accepted(delivery)
+    return choose(hook, delivery)

@@ -160,8 +160,8 @@ class UnknownNamesTests(ConfigTestCase):
             self.problems(HOOK + "comand = true\n"),
             [
                 f"{SOURCE}: [hook:site] comand: unknown key (known keys: allow_from, branches, "
-                "burst, command, env, events, forge, repository, secret, shell, tags, timeout, "
-                "workdir)"
+                "burst, command, env, events, forge, repository, secret, shell, signature_header, "
+                "tags, timeout, workdir)"
             ],
         )
 
@@ -239,7 +239,8 @@ class AllProblemsAtOnceTests(ConfigTestCase):
                 "log_dir, log_keep, log_max_bytes, max_body, max_parallel, state_dir, "
                 "status_token, trusted_proxies)",
                 f"{SOURCE}: [hookdaemon] log_keep: 'none' is not a whole number",
-                f"{SOURCE}: [hook:api] forge: 'githab' is not one of: github, gitlab, generic",
+                f"{SOURCE}: [hook:api] forge: 'githab' is not one of: "
+                "auto, github, gitlab, generic",
                 f"{SOURCE}: [hook:api] workdir: is required: the directory the commands run in",
                 f"{SOURCE}: [hook:api] secret: env:API_SECRET is not set in the daemon's "
                 "environment",

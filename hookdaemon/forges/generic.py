@@ -10,17 +10,33 @@ from __future__ import annotations
 
 from typing import Any
 
+from attrs import frozen
+
 from hookdaemon.delivery import Delivery, Incoming
-from hookdaemon.forges._base import bearer_token, load_object, same, text
+from hookdaemon.forges._base import bearer_token, hmac_hex, load_object, same, text
 
 
+@frozen
 class Generic:
+    """
+    With C{signature_header}, the secret is an HMAC-SHA256 key and that header
+    must carry the body's signature (hex, optionally prefixed C{sha256=});
+    tokens are then not accepted.
+    """
+
+    signature_header: str = ""
     name = "generic"
 
     def detect(self, incoming: Incoming) -> bool:
-        return True
+        return False
 
     def authenticate(self, incoming: Incoming, secret: bytes) -> bool:
+        if self.signature_header:
+            signature = incoming.header(self.signature_header)
+            if signature is None:
+                return False
+            signature = signature.strip().lower().removeprefix("sha256=")
+            return same(signature, hmac_hex(secret, incoming.body))
         token = bearer_token(incoming)
         if token is None:
             token = incoming.query.get("token")
