@@ -9,9 +9,12 @@ sends, minus its signature or token: tests add those themselves.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
+import time
+import uuid
 from collections.abc import Mapping
 
 from hookdaemon.config import HookConfig, parse_config
@@ -82,3 +85,47 @@ def make_hook(keys: str = "", environ: Mapping[str, str] | None = None) -> HookC
 
     config = parse_config(text, "/etc/hookdaemon/tap.cfg", environ or {}, no_files)
     return config.hooks["site"]
+
+
+def _hex(secret: bytes, body: bytes) -> str:
+    return hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def gitlab_signed(secret: str, body: bytes, now: float | None = None) -> dict[str, str]:
+    """
+    GitLab's signed form (Standard Webhooks): C{whsec_<base64 key>} signs
+    C{"<id>.<timestamp>.<body>"} with HMAC-SHA256, sent as C{v1,<base64>}.
+    """
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    webhook_id = f"msg_{uuid.uuid4().hex}"
+    timestamp = str(int(time.time() if now is None else now))
+    signed = f"{webhook_id}.{timestamp}.".encode() + body
+    signature = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": timestamp,
+        "webhook-signature": f"v1,{signature}",
+    }
+
+
+def signed_headers(forge: str, body: bytes, secret: str) -> dict[str, str]:
+    """
+    The credential headers C{forge} adds to C{body} for a hook whose secret is
+    C{secret}: a signature, or the token itself where that is the forge's scheme.
+    """
+    key = secret.encode()
+    if forge == "github":
+        return {"X-Hub-Signature-256": "sha256=" + _hex(key, body)}
+    if forge == "gitlab":
+        return {"X-Gitlab-Token": secret}
+    if forge == "gitea":
+        return {"X-Gitea-Signature": _hex(key, body)}
+    if forge == "forgejo":
+        return {"X-Forgejo-Signature": _hex(key, body), "X-Gitea-Signature": _hex(key, body)}
+    if forge == "gogs":
+        return {"X-Gogs-Signature": _hex(key, body)}
+    if forge in ("bitbucket", "bitbucket-server"):
+        return {"X-Hub-Signature": "sha256=" + _hex(key, body)}
+    if forge == "generic":
+        return {"Authorization": f"Bearer {secret}"}
+    raise ValueError(f"no signer for {forge}")
