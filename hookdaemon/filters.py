@@ -21,8 +21,8 @@ def ignore_reason(hook: HookConfig, delivery: Delivery) -> str | None:
             if delivery.tag:
                 what = f"tag {delivery.tag}"
             return f"deletes {what}; add delete to events to run on deletions"
-        # A tag push is GitHub's "push" event too; name it by what selects it.
-        event = delivery.kind if delivery.event == "push" else delivery.event
+        # A tag push is a "push" or "repo:push" event to the forge; name it by what selects it.
+        event = delivery.kind if delivery.kind in ("push", "tag") else delivery.event
         return f"event {event} is not in events ({' '.join(sorted(hook.events))})"
     if hook.repository and not _matches(delivery.repository, hook.repository):
         return f"repository {delivery.repository or '(none)'} does not match repository"

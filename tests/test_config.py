@@ -240,7 +240,8 @@ class AllProblemsAtOnceTests(ConfigTestCase):
                 "status_token, trusted_proxies)",
                 f"{SOURCE}: [hookdaemon] log_keep: 'none' is not a whole number",
                 f"{SOURCE}: [hook:api] forge: 'githab' is not one of: "
-                "auto, github, gitlab, generic",
+                "auto, github, gitlab, gitea, forgejo, gogs, bitbucket, "
+                "bitbucket-server, generic",
                 f"{SOURCE}: [hook:api] workdir: is required: the directory the commands run in",
                 f"{SOURCE}: [hook:api] secret: env:API_SECRET is not set in the daemon's "
                 "environment",

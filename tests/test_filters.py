@@ -103,7 +103,7 @@ class EventsTests(SynchronousTestCase):
         delivery = gitlab.parse(fixture_incoming("gitlab", "tag_push-create.json"))
         self.assertEqual(
             ignore_reason(make_hook(), delivery),
-            "event Tag Push Hook is not in events (push)",
+            "event tag is not in events (push)",
         )
         self.assertIsNone(ignore_reason(make_hook("events = tag"), delivery))
 

@@ -5,9 +5,11 @@ deliveries it really sends (tests/fixtures/forges/, see SOURCES.md there).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
+from typing import Any
 from urllib.parse import quote_plus
 
 from hypothesis import given, settings
@@ -15,11 +17,18 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon.delivery import ZERO_SHA, Delivery, Incoming
+from hookdaemon.filters import ignore_reason
 from hookdaemon.forges import FORGES, Forge, PayloadError
 from hookdaemon.forges.generic import forge as generic
 from hookdaemon.forges.github import forge as github
 from hookdaemon.forges.gitlab import forge as gitlab
-from tests.forgefixtures import fixture_body, fixture_headers, fixture_incoming
+from tests.forgefixtures import (
+    fixture_body,
+    fixture_headers,
+    fixture_incoming,
+    gitlab_signed,
+    make_hook,
+)
 
 # https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries
 DOCS_SECRET = b"It's a Secret to Everybody"
@@ -37,14 +46,48 @@ GITLAB_IDEMPOTENCY_KEY = "a5461c4d-9c7f-4af9-add6-cddebe3c426f"
 
 JSON = {"Content-Type": "application/json"}
 
+# GitLab's signed form: a signing token as GitLab shows it, and a fixed clock.
+SIGNING_KEY = bytes(range(32))
+SIGNING_SECRET = "whsec_" + base64.b64encode(SIGNING_KEY).decode()
+OTHER_SIGNING_SECRET = "whsec_" + base64.b64encode(b"\x01" * 32).decode()
+NOW = 1_700_000_000
+
 
 def github_incoming(body: bytes, headers: dict[str, str], event: str = "push") -> Incoming:
     return Incoming(body=body, headers={**JSON, "X-GitHub-Event": event, **headers})
 
 
+def fixture_with(forge: str, name: str, **changes: Any) -> bytes:
+    """A recorded body with some top-level fields changed (None removes one)."""
+    payload = json.loads(fixture_body(forge, name))
+    for key, value in changes.items():
+        if value is None:
+            payload.pop(key, None)
+        else:
+            payload[key] = value
+    return json.dumps(payload).encode()
+
+
+def standard_signature(key: bytes, webhook_id: str, timestamp: str, body: bytes) -> str:
+    """One C{webhook-signature} entry, computed here rather than by the test support module."""
+    signed = f"{webhook_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def gitlab_signed_incoming(
+    body: bytes, headers: dict[str, str], received_at: float = NOW
+) -> Incoming:
+    return Incoming(
+        body,
+        {**JSON, "X-Gitlab-Event": "Push Hook", **headers},
+        received_at=received_at,
+    )
+
+
 class RegistryTests(SynchronousTestCase):
     def test_forgesByName(self) -> None:
-        self.assertEqual(FORGES, {"github": github, "gitlab": gitlab, "generic": generic})
+        for name, forge in [("github", github), ("gitlab", gitlab), ("generic", generic)]:
+            self.assertIs(FORGES[name], forge)
         for name, forge in FORGES.items():
             self.assertEqual(forge.name, name)
 
@@ -53,6 +96,11 @@ class RegistryTests(SynchronousTestCase):
         self.assertFalse(github.detect(fixture_incoming("gitlab", "push.json")))
         self.assertTrue(gitlab.detect(fixture_incoming("gitlab", "push.json")))
         self.assertTrue(gitlab.detect(Incoming(b"{}", {"X-Gitlab-Token": "t"})))
+        self.assertTrue(
+            gitlab.detect(Incoming(b"{}", {"X-Gitlab-Instance": "https://gitlab.example.com"}))
+        )
+        self.assertTrue(github.detect(fixture_incoming("github", "create-tag.json")))
+        self.assertFalse(gitlab.detect(Incoming(b"{}", JSON)))
         self.assertFalse(gitlab.detect(fixture_incoming("github", "push.json")))
         # generic is what a hook says it is, never what auto guesses.
         self.assertFalse(generic.detect(Incoming(b"")))
@@ -263,7 +311,11 @@ class GitHubParseTests(SynchronousTestCase):
             ),
         )
 
-    def test_pullRequestKeepsItsEventName(self) -> None:
+    def test_pullRequestOpened(self) -> None:
+        """
+        A pull request is named by its head ref; its branch is the one it
+        targets, before is that branch's commit and after the head's.
+        """
         delivery = github.parse(fixture_incoming("github", "pull_request-opened.octokit.json"))
         self.assertEqual(
             delivery,
@@ -272,12 +324,119 @@ class GitHubParseTests(SynchronousTestCase):
                 event="pull_request",
                 kind="pull_request",
                 delivery_id="72d3162e-cc78-11e3-81ab-4c9367dc0958",
+                ref="refs/pull/2/head",
+                branch="master",
+                tag="",
+                before="f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
+                after="ec26c3e57ca3a959ca5aad62de7213c562f8c821",
                 repository="Codertocat/Hello-World",
                 clone_url="https://github.com/Codertocat/Hello-World.git",
                 pusher="Codertocat",
+                commits=1,
             ),
         )
         self.assertFalse(delivery.is_ping)
+        self.assertEqual(delivery.names(), {"pull_request"})
+
+    def test_pullRequestWithoutNumber(self) -> None:
+        incoming = github_incoming(b'{"action": "opened", "pull_request": {}}', {}, "pull_request")
+        error = self.assertRaises(PayloadError, github.parse, incoming)
+        self.assertEqual(str(error), "pull_request payload has no pull_request.number")
+
+    def test_createTag(self) -> None:
+        """create names the ref by its short name and ref_type; the Delivery has the full ref."""
+        delivery = github.parse(fixture_incoming("github", "create-tag.json"))
+        self.assertEqual(
+            delivery,
+            Delivery(
+                forge="github",
+                event="create",
+                kind="create",
+                delivery_id=GITHUB_DELIVERY,
+                ref="refs/tags/v0.0.1",
+                branch="",
+                tag="v0.0.1",
+                before="",
+                after="",
+                repository="bradrydzewski/drone-test-go",
+                clone_url="https://github.com/bradrydzewski/drone-test-go.git",
+                pusher="bradrydzewski",
+                commits=0,
+            ),
+        )
+        self.assertEqual(delivery.names(), {"create"})
+
+    def test_createBranch(self) -> None:
+        body = fixture_with("github", "create-tag.json", ref="feature/login", ref_type="branch")
+        delivery = github.parse(github_incoming(body, {}, "create"))
+        self.assertEqual(
+            (delivery.kind, delivery.ref, delivery.branch, delivery.tag),
+            ("create", "refs/heads/feature/login", "feature/login", ""),
+        )
+
+    def test_deleteBranch(self) -> None:
+        """A delete event: what GitHub sends when a branch is deleted (no master_branch)."""
+        body = fixture_with(
+            "github",
+            "create-tag.json",
+            ref="old-feature",
+            ref_type="branch",
+            master_branch=None,
+            description=None,
+        )
+        delivery = github.parse(
+            github_incoming(body, {"X-GitHub-Delivery": GITHUB_DELIVERY}, "delete")
+        )
+        self.assertEqual(
+            delivery,
+            Delivery(
+                forge="github",
+                event="delete",
+                kind="delete",
+                delivery_id=GITHUB_DELIVERY,
+                ref="refs/heads/old-feature",
+                branch="old-feature",
+                tag="",
+                repository="bradrydzewski/drone-test-go",
+                clone_url="https://github.com/bradrydzewski/drone-test-go.git",
+                pusher="bradrydzewski",
+            ),
+        )
+        self.assertEqual(delivery.names(), {"delete"})
+
+    def test_deleteTag(self) -> None:
+        body = fixture_with("github", "create-tag.json", master_branch=None)
+        delivery = github.parse(github_incoming(body, {}, "delete"))
+        self.assertEqual(
+            (delivery.kind, delivery.ref, delivery.branch, delivery.tag),
+            ("delete", "refs/tags/v0.0.1", "", "v0.0.1"),
+        )
+
+    def test_createWithShaUsesIt(self) -> None:
+        """GitHub sends no commit id with create; a sender that adds "sha" fills after."""
+        body = fixture_with(
+            "github", "create-tag.json", sha="d2b75aa7797ec26b088fa2dd527e9d2c052fcedd"
+        )
+        delivery = github.parse(github_incoming(body, {}, "create"))
+        self.assertEqual(delivery.after, "d2b75aa7797ec26b088fa2dd527e9d2c052fcedd")
+
+    def test_createWithoutRef(self) -> None:
+        body = fixture_with("github", "create-tag.json", ref=None)
+        error = self.assertRaises(PayloadError, github.parse, github_incoming(body, {}, "create"))
+        self.assertEqual(str(error), "create payload has no ref")
+
+    def test_createOfRepository(self) -> None:
+        """The old ref_type "repository" names no ref: a create event without one."""
+        body = fixture_with("github", "create-tag.json", ref=None, ref_type="repository")
+        delivery = github.parse(github_incoming(body, {}, "create"))
+        self.assertEqual((delivery.kind, delivery.ref, delivery.tag), ("create", "", ""))
+
+    def test_otherEventKeepsItsName(self) -> None:
+        incoming = github_incoming(b'{"action": "opened", "sender": {"login": "a"}}', {}, "issues")
+        self.assertEqual(
+            github.parse(incoming),
+            Delivery(forge="github", event="issues", kind="issues", pusher="a"),
+        )
 
     def test_missingEventHeader(self) -> None:
         incoming = Incoming(fixture_body("github", "push.json"), JSON)
@@ -397,6 +556,12 @@ class GitLabTests(SynchronousTestCase):
             gitlab.parse(incoming).delivery_id, "9cebe914-4827-408f-b014-cfa23a47a35f"
         )
 
+    def test_deliveryIdFallsBackToWebhookId(self) -> None:
+        headers = fixture_headers("gitlab", "push.json")
+        del headers["Idempotency-Key"], headers["X-Gitlab-Event-UUID"]
+        incoming = Incoming(fixture_body("gitlab", "push.json"), {**headers, "webhook-id": "m-1"})
+        self.assertEqual(gitlab.parse(incoming).delivery_id, "m-1")
+
     def test_objectKindWithoutEventHeader(self) -> None:
         """Old GitLab sends no X-Gitlab-Event; object_kind says what it is."""
         delivery = gitlab.parse(Incoming(fixture_body("gitlab", "push.json"), JSON))
@@ -404,12 +569,172 @@ class GitLabTests(SynchronousTestCase):
             (delivery.event, delivery.kind, delivery.branch), ("push", "push", "master")
         )
 
-    def test_mergeRequestKeepsItsKind(self) -> None:
+    def test_mergeRequestOpen(self) -> None:
+        """A merge request is named by its head ref; its branch is the target branch."""
         delivery = gitlab.parse(fixture_incoming("gitlab", "merge_request-open.gscm.json"))
         self.assertEqual(
-            (delivery.event, delivery.kind, delivery.ref, delivery.repository),
-            ("Merge Request Hook", "merge_request", "", "gitlab-org/hello-world"),
+            delivery,
+            Delivery(
+                forge="gitlab",
+                event="Merge Request Hook",
+                kind="merge_request",
+                delivery_id=GITLAB_IDEMPOTENCY_KEY,
+                ref="refs/merge-requests/1/head",
+                branch="master",
+                tag="",
+                before="",
+                after="c4c79227ed610f1151f05bbc5be33b4f340d39c8",
+                repository="gitlab-org/hello-world",
+                clone_url="https://gitlab.com/gitlab-org/hello-world.git",
+                pusher="sytses",
+                commits=0,
+            ),
         )
+        self.assertEqual(delivery.names(), {"merge_request", "Merge Request Hook"})
+
+    def test_mergeRequestWithoutEventHeader(self) -> None:
+        body = fixture_body("gitlab", "merge_request-open.gscm.json")
+        delivery = gitlab.parse(Incoming(body, JSON))
+        self.assertEqual(
+            (delivery.event, delivery.kind, delivery.ref, delivery.branch),
+            ("merge_request", "merge_request", "refs/merge-requests/1/head", "master"),
+        )
+
+    def test_mergeRequestWithoutIid(self) -> None:
+        body = b'{"object_kind": "merge_request", "object_attributes": {"target_branch": "x"}}'
+        incoming = Incoming(body, {**JSON, "X-Gitlab-Event": "Merge Request Hook"})
+        error = self.assertRaises(PayloadError, gitlab.parse, incoming)
+        self.assertEqual(str(error), "merge_request payload has no object_attributes.iid")
+
+    def test_otherEventsAreNamedByObjectKind(self) -> None:
+        """X-Gitlab-Event names have spaces, so object_kind is what C{events} lists."""
+        body = (
+            b'{"object_kind": "pipeline", "object_attributes": {"ref": "main"},'
+            b' "user": {"username": "root"},'
+            b' "project": {"path_with_namespace": "group/site"}}'
+        )
+        incoming = Incoming(body, {**JSON, "X-Gitlab-Event": "Pipeline Hook"})
+        self.assertEqual(
+            gitlab.parse(incoming),
+            Delivery(
+                forge="gitlab",
+                event="Pipeline Hook",
+                kind="pipeline",
+                repository="group/site",
+                pusher="root",
+            ),
+        )
+
+    def test_gitlab8Push(self) -> None:
+        """
+        GitLab 8.x: no X-Gitlab-Event and no project, only repository; the
+        full name comes from its SSH URL. (Body as in GitLab 8.x's web_hooks.md.)
+        """
+        body = b"""{
+  "object_kind": "push",
+  "before": "95790bf891e76fee5e1747ab589903a6a1f80f22",
+  "after": "da1560886d4f094c3e6c9ef40349f7d38b5d27d7",
+  "ref": "refs/heads/master",
+  "checkout_sha": "da1560886d4f094c3e6c9ef40349f7d38b5d27d7",
+  "user_id": 4,
+  "user_name": "John Smith",
+  "user_email": "john@example.com",
+  "user_avatar": "https://s.gravatar.com/avatar/d4c74594d841139328695756648b6bd6?s=8",
+  "project_id": 15,
+  "repository": {
+    "name": "Diaspora",
+    "url": "git@example.com:mike/diaspora.git",
+    "description": "",
+    "homepage": "http://example.com/mike/diaspora",
+    "git_http_url": "http://example.com/mike/diaspora.git",
+    "git_ssh_url": "git@example.com:mike/diaspora.git",
+    "visibility_level": 0
+  },
+  "commits": [
+    {
+      "id": "b6568db1bc1dcd7f8b4d5a946b0b91f9dacd7327",
+      "message": "Update Catalan translation to e38cb41.",
+      "timestamp": "2011-12-12T14:27:31+02:00",
+      "url": "http://example.com/mike/diaspora/commit/b6568db1bc1dcd7f8b4d5a946b0b91f9dacd7327",
+      "author": {"name": "Jordi Mallach", "email": "jordi@softcatala.org"}
+    },
+    {
+      "id": "da1560886d4f094c3e6c9ef40349f7d38b5d27d7",
+      "message": "fixed readme",
+      "timestamp": "2012-01-03T23:36:29+02:00",
+      "url": "http://example.com/mike/diaspora/commit/da1560886d4f094c3e6c9ef40349f7d38b5d27d7",
+      "author": {"name": "GitLab dev user", "email": "gitlabdev@dv6700.(none)"}
+    }
+  ],
+  "total_commits_count": 4
+}"""
+        incoming = Incoming(body, JSON, query={"token": "s3cret"})
+        self.assertFalse(gitlab.detect(incoming))
+        self.assertTrue(gitlab.authenticate(incoming, b"s3cret"))
+        self.assertEqual(
+            gitlab.parse(incoming),
+            Delivery(
+                forge="gitlab",
+                event="push",
+                kind="push",
+                delivery_id="",
+                ref="refs/heads/master",
+                branch="master",
+                tag="",
+                before="95790bf891e76fee5e1747ab589903a6a1f80f22",
+                after="da1560886d4f094c3e6c9ef40349f7d38b5d27d7",
+                repository="mike/diaspora",
+                clone_url="http://example.com/mike/diaspora.git",
+                pusher="John Smith",
+                commits=4,
+            ),
+        )
+
+    def test_gitlab7PushHasNoObjectKind(self) -> None:
+        """GitLab 7.x: no object_kind either; a ref and an after make it a push."""
+        body = json.dumps(
+            {
+                "before": "95790bf891e76fee5e1747ab589903a6a1f80f22",
+                "after": "da1560886d4f094c3e6c9ef40349f7d38b5d27d7",
+                "ref": "refs/tags/v1.2",
+                "user_id": 4,
+                "user_name": "John Smith",
+                "project_id": 15,
+                "repository": {
+                    "name": "Diaspora",
+                    "url": "ssh://git@gitlab.example.com:2222/mike/diaspora.git",
+                    "description": "",
+                    "homepage": "https://gitlab.example.com/mike/diaspora",
+                },
+                "commits": [],
+                "total_commits_count": 0,
+            }
+        ).encode()
+        delivery = gitlab.parse(Incoming(body, JSON))
+        self.assertEqual(
+            (delivery.event, delivery.kind, delivery.tag, delivery.repository, delivery.clone_url),
+            (
+                "push",
+                "tag",
+                "v1.2",
+                "mike/diaspora",
+                "ssh://git@gitlab.example.com:2222/mike/diaspora.git",
+            ),
+        )
+
+    def test_oldRepositoryFullNameFallbacks(self) -> None:
+        """Without an SSH URL the homepage's path names the project; without that, its name."""
+        cases = [
+            ({"name": "d", "homepage": "https://example.com/mike/diaspora/"}, "mike/diaspora"),
+            ({"name": "d", "url": "https://example.com/mike/x.git", "homepage": ""}, "d"),
+            ({"name": "d", "homepage": "http://[broken"}, "d"),
+            ({"name": "d"}, "d"),
+        ]
+        for repository, full_name in cases:
+            body = json.dumps(
+                {"object_kind": "push", "ref": "refs/heads/m", "repository": repository}
+            ).encode()
+            self.assertEqual(gitlab.parse(Incoming(body, JSON)).repository, full_name, repository)
 
     def test_branchDeletion(self) -> None:
         body = (
@@ -437,6 +762,242 @@ class GitLabTests(SynchronousTestCase):
         self.assertTrue(str(error).startswith("body is not valid JSON: "))
         error = self.assertRaises(PayloadError, gitlab.parse, Incoming(b"[1]", headers))
         self.assertEqual(str(error), "body is JSON but not an object")
+
+
+class GitLabSignedFormTests(SynchronousTestCase):
+    """
+    GitLab's signed form (webhook-id, webhook-timestamp, webhook-signature),
+    checked instead of the token whenever a signature is sent.
+    """
+
+    body = fixture_body("gitlab", "push.json")
+
+    def test_accepted(self) -> None:
+        incoming = gitlab_signed_incoming(self.body, gitlab_signed(SIGNING_SECRET, self.body, NOW))
+        self.assertTrue(gitlab.authenticate(incoming, SIGNING_SECRET.encode()))
+
+    def test_acceptedWithRecordedHeaders(self) -> None:
+        headers = {
+            **fixture_headers("gitlab", "push.json"),
+            **gitlab_signed(SIGNING_SECRET, self.body, NOW),
+        }
+        incoming = Incoming(self.body, headers, received_at=NOW)
+        self.assertTrue(gitlab.authenticate(incoming, SIGNING_SECRET.encode()))
+        self.assertEqual(gitlab.parse(incoming).delivery_id, GITLAB_IDEMPOTENCY_KEY)
+
+    def test_webhookIdIsTheLastDeliveryId(self) -> None:
+        headers = gitlab_signed(SIGNING_SECRET, self.body, NOW)
+        incoming = gitlab_signed_incoming(self.body, headers)
+        self.assertEqual(gitlab.parse(incoming).delivery_id, headers["webhook-id"])
+
+    def test_acceptedAtTheEdgesOfTolerance(self) -> None:
+        for skew in [-300, 300]:
+            headers = gitlab_signed(SIGNING_SECRET, self.body, NOW + skew)
+            incoming = gitlab_signed_incoming(self.body, headers, received_at=NOW)
+            self.assertTrue(gitlab.authenticate(incoming, SIGNING_SECRET.encode()), skew)
+
+    def test_timestampTooFarAwayRefused(self) -> None:
+        """A recorded delivery cannot be replayed later, nor one signed ahead used early."""
+        for skew in [-301, 301]:
+            headers = gitlab_signed(SIGNING_SECRET, self.body, NOW + skew)
+            incoming = gitlab_signed_incoming(self.body, headers, received_at=NOW)
+            self.assertFalse(gitlab.authenticate(incoming, SIGNING_SECRET.encode()), skew)
+
+    def test_wrongKeyRefused(self) -> None:
+        headers = gitlab_signed(OTHER_SIGNING_SECRET, self.body, NOW)
+        incoming = gitlab_signed_incoming(self.body, headers)
+        self.assertFalse(gitlab.authenticate(incoming, SIGNING_SECRET.encode()))
+
+    def test_alteredBodyRefused(self) -> None:
+        headers = gitlab_signed(SIGNING_SECRET, self.body, NOW)
+        incoming = gitlab_signed_incoming(self.body + b"\n", headers)
+        self.assertFalse(gitlab.authenticate(incoming, SIGNING_SECRET.encode()))
+
+    def test_otherWebhookIdRefused(self) -> None:
+        headers = gitlab_signed(SIGNING_SECRET, self.body, NOW)
+        other = gitlab_signed(SIGNING_SECRET, self.body, NOW)["webhook-id"]
+        incoming = gitlab_signed_incoming(self.body, {**headers, "webhook-id": other})
+        self.assertFalse(gitlab.authenticate(incoming, SIGNING_SECRET.encode()))
+
+    def test_nonIntegerTimestampRefused(self) -> None:
+        """Each signature here is right for its timestamp: only the timestamp is wrong."""
+        for timestamp in [
+            f"{NOW}.5",
+            "",
+            "soon",
+            f" {NOW}",
+            f"{NOW:_}",
+            f"-{NOW}",
+            "\N{ARABIC-INDIC DIGIT ONE}" * 10,
+        ]:
+            signature = standard_signature(SIGNING_KEY, "msg_1", timestamp, self.body)
+            headers = {
+                "webhook-id": "msg_1",
+                "webhook-timestamp": timestamp,
+                "webhook-signature": signature,
+            }
+            incoming = gitlab_signed_incoming(self.body, headers)
+            self.assertFalse(gitlab.authenticate(incoming, SIGNING_SECRET.encode()), timestamp)
+
+    def test_missingIdOrTimestampRefused(self) -> None:
+        headers = gitlab_signed(SIGNING_SECRET, self.body, NOW)
+        for name in ["webhook-id", "webhook-timestamp"]:
+            rest = {key: value for key, value in headers.items() if key != name}
+            incoming = gitlab_signed_incoming(self.body, rest)
+            self.assertFalse(gitlab.authenticate(incoming, SIGNING_SECRET.encode()), name)
+
+    def test_anyMatchingEntryAccepted(self) -> None:
+        """The header may list several signatures (a key being rotated); one must match."""
+        good = gitlab_signed(SIGNING_SECRET, self.body, NOW)
+        other = standard_signature(b"\x01" * 32, good["webhook-id"], str(NOW), self.body)
+        for listed in [
+            f"{other} {good['webhook-signature']}",
+            f"{good['webhook-signature']} {other}",
+        ]:
+            incoming = gitlab_signed_incoming(self.body, {**good, "webhook-signature": listed})
+            self.assertTrue(gitlab.authenticate(incoming, SIGNING_SECRET.encode()), listed)
+
+    def test_otherVersionRefused(self) -> None:
+        good = gitlab_signed(SIGNING_SECRET, self.body, NOW)
+        for changed in ["v2," + good["webhook-signature"][3:], good["webhook-signature"][3:], ""]:
+            incoming = gitlab_signed_incoming(self.body, {**good, "webhook-signature": changed})
+            self.assertFalse(gitlab.authenticate(incoming, SIGNING_SECRET.encode()), changed)
+
+    def test_signatureIsCheckedInsteadOfToken(self) -> None:
+        """A good token does not rescue a bad signature sent beside it."""
+        headers = gitlab_signed(OTHER_SIGNING_SECRET, self.body, NOW)
+        incoming = gitlab_signed_incoming(self.body, {**headers, "X-Gitlab-Token": SIGNING_SECRET})
+        self.assertFalse(gitlab.authenticate(incoming, SIGNING_SECRET.encode()))
+
+    def test_secretWithoutPrefixIsTheKey(self) -> None:
+        signature = standard_signature(b"plain secret", "msg_1", str(NOW), self.body)
+        headers = {
+            "webhook-id": "msg_1",
+            "webhook-timestamp": str(NOW),
+            "webhook-signature": signature,
+        }
+        incoming = gitlab_signed_incoming(self.body, headers)
+        self.assertTrue(gitlab.authenticate(incoming, b"plain secret"))
+        self.assertFalse(gitlab.authenticate(incoming, b"whsec_plain secret"))
+
+    def test_tokenStillWorksWithoutSignature(self) -> None:
+        incoming = gitlab_signed_incoming(self.body, {"X-Gitlab-Token": SIGNING_SECRET})
+        self.assertTrue(gitlab.authenticate(incoming, SIGNING_SECRET.encode()))
+
+    @settings(max_examples=100, deadline=None)
+    @given(
+        key=st.binary(min_size=1, max_size=64),
+        body=st.binary(max_size=512),
+        sent=st.integers(min_value=1_000_000_000, max_value=4_000_000_000),
+        skew=st.floats(min_value=-300, max_value=300, allow_nan=False),
+    )
+    def test_anyBodySignedRightIsAccepted(
+        self, key: bytes, body: bytes, sent: int, skew: float
+    ) -> None:
+        secret = "whsec_" + base64.b64encode(key).decode()
+        incoming = Incoming(body, gitlab_signed(secret, body, sent), received_at=sent + skew)
+        self.assertTrue(gitlab.authenticate(incoming, secret.encode()))
+
+    @settings(max_examples=100, deadline=None)
+    @given(
+        key=st.binary(min_size=1, max_size=64),
+        body=st.binary(min_size=1, max_size=512),
+        sent=st.integers(min_value=1_000_000_000, max_value=4_000_000_000),
+        change=st.sampled_from(["body", "id", "timestamp", "signature", "key", "late", "early"]),
+        data=st.data(),
+    )
+    def test_anyChangeIsRefused(
+        self, key: bytes, body: bytes, sent: int, change: str, data: st.DataObject
+    ) -> None:
+        secret = "whsec_" + base64.b64encode(key).decode()
+        headers = gitlab_signed(secret, body, sent)
+        received_at: float = sent
+        if change == "body":
+            index = data.draw(st.integers(min_value=0, max_value=len(body) - 1))
+            flip = data.draw(st.integers(min_value=1, max_value=255))
+            body = body[:index] + bytes([body[index] ^ flip]) + body[index + 1 :]
+        elif change == "id":
+            headers["webhook-id"] = data.draw(
+                st.text("abcdefghijklmnopqrstuvwxyz_0123456789", min_size=1).filter(
+                    lambda webhook_id: webhook_id != headers["webhook-id"]
+                )
+            )
+        elif change == "timestamp":
+            # Still within tolerance, so only the signature can refuse it.
+            moved = data.draw(st.integers(min_value=-300, max_value=300).filter(bool))
+            headers["webhook-timestamp"] = str(sent + moved)
+        elif change == "signature":
+            digest = headers["webhook-signature"].removeprefix("v1,")
+            index = data.draw(st.integers(min_value=0, max_value=len(digest) - 1))
+            alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+            replacement = data.draw(st.sampled_from(alphabet).filter(lambda c: c != digest[index]))
+            headers["webhook-signature"] = (
+                "v1," + digest[:index] + replacement + digest[index + 1 :]
+            )
+        elif change == "key":
+            other = data.draw(st.binary(min_size=1, max_size=64).filter(lambda k: k != key))
+            secret = "whsec_" + base64.b64encode(other).decode()
+        else:
+            late = data.draw(st.floats(min_value=300.001, max_value=1e7, allow_nan=False))
+            received_at = sent + late if change == "late" else sent - late
+        incoming = Incoming(body, headers, received_at=received_at)
+        self.assertFalse(gitlab.authenticate(incoming, secret.encode()))
+
+
+class EventSelectionTests(SynchronousTestCase):
+    """The events GitHub and GitLab send beyond pushes are chosen by name and filtered alike."""
+
+    def test_createIsSelectedByName(self) -> None:
+        create = github.parse(fixture_incoming("github", "create-tag.json"))
+        self.assertEqual(
+            ignore_reason(make_hook(), create), "event create is not in events (push)"
+        )
+        self.assertIsNone(ignore_reason(make_hook("events = create"), create))
+        self.assertEqual(
+            ignore_reason(make_hook("events = create\ntags = v1.*"), create),
+            "tag v0.0.1 does not match tags",
+        )
+
+    def test_deleteIsSelectedByName(self) -> None:
+        body = fixture_with("github", "create-tag.json", ref="old", ref_type="branch")
+        delete = github.parse(github_incoming(body, {}, "delete"))
+        self.assertEqual(
+            ignore_reason(make_hook("events = push create"), delete),
+            "deletes branch old; add delete to events to run on deletions",
+        )
+        self.assertIsNone(ignore_reason(make_hook("events = delete\nbranches = o*"), delete))
+        self.assertEqual(
+            ignore_reason(make_hook("events = delete\nbranches = main"), delete),
+            "branch old does not match branches",
+        )
+
+    def test_pullRequestBranchIsItsTarget(self) -> None:
+        pull_request = github.parse(fixture_incoming("github", "pull_request-opened.octokit.json"))
+        self.assertIsNone(
+            ignore_reason(make_hook("events = pull_request\nbranches = master"), pull_request)
+        )
+        self.assertEqual(
+            ignore_reason(make_hook("events = pull_request\nbranches = main"), pull_request),
+            "branch master does not match branches",
+        )
+
+    def test_mergeRequestBranchIsItsTarget(self) -> None:
+        merge_request = gitlab.parse(fixture_incoming("gitlab", "merge_request-open.gscm.json"))
+        self.assertIsNone(
+            ignore_reason(make_hook("events = merge_request\nbranches = master"), merge_request)
+        )
+        self.assertEqual(
+            ignore_reason(make_hook("events = merge_request\nbranches = main"), merge_request),
+            "branch master does not match branches",
+        )
+
+    def test_gitlabOtherEventByObjectKind(self) -> None:
+        body = b'{"object_kind": "pipeline", "project": {"path_with_namespace": "g/s"}}'
+        pipeline = gitlab.parse(Incoming(body, {**JSON, "X-Gitlab-Event": "Pipeline Hook"}))
+        self.assertIsNone(ignore_reason(make_hook("events = pipeline"), pipeline))
+        self.assertEqual(
+            ignore_reason(make_hook(), pipeline), "event Pipeline Hook is not in events (push)"
+        )
 
 
 class GenericTests(SynchronousTestCase):
@@ -549,6 +1110,23 @@ JSON_VALUES = st.recursive(
                     "name",
                     "commits",
                     "checkout_sha",
+                    "ref_type",
+                    "sha",
+                    "number",
+                    "pull_request",
+                    "base",
+                    "head",
+                    "object_attributes",
+                    "iid",
+                    "target_branch",
+                    "last_commit",
+                    "id",
+                    "user",
+                    "username",
+                    "homepage",
+                    "url",
+                    "git_ssh_url",
+                    "event_name",
                     "x",
                 ]
             ),
@@ -563,11 +1141,22 @@ JSON_VALUES = st.recursive(
 class AnyPayloadTests(SynchronousTestCase):
     """Whatever JSON a caller sends, a forge answers with a Delivery or a PayloadError."""
 
-    @settings(max_examples=200, deadline=None)
-    @given(payload=JSON_VALUES, forge=st.sampled_from([github, gitlab, generic]))
-    def test_parseNeverCrashes(self, payload: object, forge: Forge) -> None:
+    @settings(max_examples=300, deadline=None)
+    @given(
+        payload=JSON_VALUES,
+        forge=st.sampled_from([github, gitlab, generic]),
+        github_event=st.sampled_from(["push", "create", "delete", "pull_request", "issues"]),
+        gitlab_event=st.sampled_from(
+            ["Push Hook", "Tag Push Hook", "Merge Request Hook", "Pipeline Hook", None]
+        ),
+    )
+    def test_parseNeverCrashes(
+        self, payload: object, forge: Forge, github_event: str, gitlab_event: str | None
+    ) -> None:
         body = json.dumps(payload).encode()
-        headers = {**JSON, "X-GitHub-Event": "push", "X-Gitlab-Event": "Push Hook"}
+        headers = {**JSON, "X-GitHub-Event": github_event}
+        if gitlab_event is not None:
+            headers["X-Gitlab-Event"] = gitlab_event
         try:
             delivery = forge.parse(Incoming(body, headers))
         except PayloadError:

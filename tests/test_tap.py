@@ -83,7 +83,8 @@ class TwistdTests(SynchronousTestCase):
                 "status_token, trusted_proxies)",
                 f"{path}: [hookdaemon] max_parallel: 'lots' is not a whole number",
                 f"{path}: [hook:site] forge: 'githab' is not one of: "
-                "auto, github, gitlab, generic",
+                "auto, github, gitlab, gitea, forgejo, gogs, bitbucket, "
+                "bitbucket-server, generic",
                 f"{path}: [hook:site] command: 'git reset --hard ${{HOOK_AFTR}}' uses "
                 "$HOOK_AFTR, which is not one of HOOK_NAME, HOOK_JOB, HOOK_FORGE, HOOK_EVENT, "
                 "HOOK_DELIVERY, HOOK_REF, HOOK_BRANCH, HOOK_TAG, HOOK_BEFORE, HOOK_AFTER, "

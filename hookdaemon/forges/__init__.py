@@ -6,20 +6,34 @@ L{DETECTION_ORDER} if C{forge = auto} should recognise it).
 """
 
 from hookdaemon.delivery import Incoming
-from hookdaemon.forges import generic, github, gitlab
+from hookdaemon.forges import bitbucket, bitbucket_server, generic, gitea, github, gitlab
 from hookdaemon.forges._base import Forge, PayloadError
 
 FORGES: dict[str, Forge] = {
-    github.forge.name: github.forge,
-    gitlab.forge.name: gitlab.forge,
-    generic.forge.name: generic.forge,
+    forge.name: forge
+    for forge in (
+        github.forge,
+        gitlab.forge,
+        gitea.gitea,
+        gitea.forgejo,
+        gitea.gogs,
+        bitbucket.forge,
+        bitbucket_server.forge,
+        generic.forge,
+    )
 }
 
 DETECTION_ORDER: tuple[Forge, ...] = (
     # Most specific first: Forgejo also sends Gitea's, Gogs' and GitHub's headers,
     # and Gitea sends Gogs' and GitHub's.
+    gitea.forgejo,
+    gitea.gitea,
+    gitea.gogs,
     github.forge,
     gitlab.forge,
+    bitbucket.forge,
+    # Last: it claims any X-Event-Key request without Bitbucket Cloud's headers.
+    bitbucket_server.forge,
 )
 """The forges C{forge = auto} tries, in order; generic is never guessed."""
 

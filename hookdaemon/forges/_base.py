@@ -19,7 +19,9 @@ class PayloadError(ValueError):
 class Forge(Protocol):
     """One forge family: how to recognise, authenticate and read its deliveries."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The name a hook's C{forge} key gives."""
 
     def detect(self, incoming: Incoming) -> bool:
         """Does this request look like it came from this forge?"""

@@ -11,14 +11,19 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from hookdaemon.delivery import Delivery, Incoming
+from hookdaemon.delivery import BRANCH_PREFIX, TAG_PREFIX, Delivery, Incoming, split_ref
 from hookdaemon.forges._base import (
     PayloadError,
+    count,
     load_object,
     prefixed_signature_ok,
     required,
     text,
 )
+
+# create and delete name the ref by its short name and say what kind it is.
+# See https://docs.github.com/en/webhooks/webhook-events-and-payloads#create
+_REF_PREFIXES = {"branch": BRANCH_PREFIX, "tag": TAG_PREFIX}
 
 
 class GitHub:
@@ -51,15 +56,49 @@ class GitHub:
         if event == "ping":
             return Delivery(kind="ping", **common)
         if event == "push":
-            commits = payload.get("commits")
             return Delivery.of_push(
                 ref=required(payload, "push", "ref"),
                 before=text(payload, "before"),
                 after=text(payload, "after"),
-                commits=len(commits) if isinstance(commits, list) else 0,
+                commits=count(payload, "commits"),
                 **common,
             )
+        if event in ("create", "delete"):
+            return _ref_event(event, payload, common)
+        if event == "pull_request":
+            return _pull_request(payload, common)
         return Delivery(kind=event, **common)
+
+
+def _ref_event(event: str, payload: dict[str, Any], common: dict[str, Any]) -> Delivery:
+    """A branch or tag created or deleted; its kind is the event's own name."""
+    prefix = _REF_PREFIXES.get(text(payload, "ref_type"))
+    if prefix is None:
+        # GitHub once sent ref_type "repository" too: no ref for filters to judge.
+        return Delivery(kind=event, **common)
+    ref = prefix + required(payload, event, "ref")
+    branch, tag = split_ref(ref)
+    # GitHub sends no commit id here; Gitea-compatible senders add "sha".
+    return Delivery(
+        kind=event, ref=ref, branch=branch, tag=tag, after=text(payload, "sha"), **common
+    )
+
+
+def _pull_request(payload: dict[str, Any], common: dict[str, Any]) -> Delivery:
+    """
+    A pull request, named by the ref GitHub keeps for its head; its branch is
+    the one it targets, so C{branches = main} selects pull requests into main.
+    """
+    number = text(payload, "number") or required(payload, "pull_request", "pull_request", "number")
+    return Delivery(
+        kind="pull_request",
+        ref=f"refs/pull/{number}/head",
+        branch=text(payload, "pull_request", "base", "ref"),
+        before=text(payload, "pull_request", "base", "sha"),
+        after=text(payload, "pull_request", "head", "sha"),
+        commits=count(payload, "pull_request", "commits"),
+        **common,
+    )
 
 
 forge = GitHub()

@@ -1,31 +1,52 @@
 """
 GitLab: X-Gitlab-Event, X-Gitlab-Token (or the C{token} query parameter that
-old GitLab setups put in the hook URL), X-Gitlab-Event-UUID.
+old GitLab setups put in the hook URL), or the signed form; Idempotency-Key or
+X-Gitlab-Event-UUID as the delivery id.
 See https://docs.gitlab.com/user/project/integrations/webhook_events/
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from hookdaemon.delivery import Delivery, Incoming
 from hookdaemon.forges._base import PayloadError, count, load_object, required, same, text
 
-# X-Gitlab-Event values for pushes, and the object_kind old GitLab sends instead.
-_PUSH_EVENTS = {"Push Hook": "push", "Tag Push Hook": "tag_push"}
+# X-Gitlab-Event values whose object_kind we rely on, for payloads that lack it.
+_EVENT_KINDS = {
+    "Push Hook": "push",
+    "Tag Push Hook": "tag_push",
+    "Merge Request Hook": "merge_request",
+}
 _PUSH_KINDS = {"push", "tag_push"}
+
+SIGNATURE_TOLERANCE = 300
+"""Seconds a signed-form timestamp may be away from our clock, either way."""
+
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+# An SSH clone URL in scp syntax: "git@host:group/project.git".
+_SCP_LIKE = re.compile(r"[^/@:]+@[^/:]+:(.+)")
 
 
 class GitLab:
     name = "gitlab"
 
     def detect(self, incoming: Incoming) -> bool:
-        return (
-            incoming.header("x-gitlab-event") is not None
-            or incoming.header("x-gitlab-token") is not None
+        return any(
+            incoming.header(name) is not None
+            for name in ("x-gitlab-event", "x-gitlab-token", "x-gitlab-instance")
         )
 
     def authenticate(self, incoming: Incoming, secret: bytes) -> bool:
+        signature = incoming.header("webhook-signature")
+        if signature is not None:
+            return _signed_form_ok(incoming, signature, secret)
         token = incoming.header("x-gitlab-token")
         if token is None:
             token = incoming.query.get("token")
@@ -34,26 +55,33 @@ class GitLab:
     def parse(self, incoming: Incoming) -> Delivery:
         payload = load_object(incoming)
         event = incoming.header("x-gitlab-event") or ""
-        object_kind = text(payload, "object_kind") or _PUSH_EVENTS.get(event, "")
+        object_kind = text(payload, "object_kind") or _EVENT_KINDS.get(event, "")
+        if not event and not object_kind and text(payload, "ref") and text(payload, "after"):
+            # GitLab 7.x sends pushes with neither the header nor object_kind.
+            object_kind = "push"
         if not event and not object_kind:
             raise PayloadError("missing X-Gitlab-Event header and object_kind")
         common: dict[str, Any] = dict(
             forge=self.name,
             event=event or object_kind,
             delivery_id=(
-                incoming.header("idempotency-key") or incoming.header("x-gitlab-event-uuid") or ""
+                incoming.header("idempotency-key")
+                or incoming.header("x-gitlab-event-uuid")
+                or incoming.header("webhook-id")
+                or ""
             ),
-            repository=(
-                text(payload, "project", "path_with_namespace")
-                or text(payload, "repository", "path_with_namespace")
-                or text(payload, "repository", "name")
-            ),
+            repository=_full_name(payload),
             clone_url=(
                 text(payload, "project", "git_http_url")
                 or text(payload, "repository", "git_http_url")
                 or text(payload, "repository", "url")
             ),
-            pusher=text(payload, "user_username") or text(payload, "user_name"),
+            pusher=(
+                text(payload, "user_username")
+                or text(payload, "user", "username")
+                or text(payload, "user_name")
+                or text(payload, "user", "name")
+            ),
         )
         if object_kind in _PUSH_KINDS:
             return Delivery.of_push(
@@ -63,7 +91,90 @@ class GitLab:
                 commits=count(payload, "total_commits_count") or count(payload, "commits"),
                 **common,
             )
-        return Delivery(kind=object_kind or event, **common)
+        if object_kind == "merge_request":
+            iid = required(payload, "merge_request", "object_attributes", "iid")
+            return Delivery(
+                kind="merge_request",
+                ref=f"refs/merge-requests/{iid}/head",
+                branch=text(payload, "object_attributes", "target_branch"),
+                after=text(payload, "object_attributes", "last_commit", "id"),
+                **common,
+            )
+        # System hooks name most of their events in event_name, not object_kind.
+        return Delivery(kind=object_kind or text(payload, "event_name") or event, **common)
+
+
+def _signed_form_ok(incoming: Incoming, signature: str, secret: bytes) -> bool:
+    """
+    GitLab's signed form (Standard Webhooks): HMAC-SHA256 of "id.timestamp.body",
+    with a timestamp so that a recorded delivery cannot be replayed later.
+    See https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md
+    """
+    webhook_id = incoming.header("webhook-id")
+    timestamp = incoming.header("webhook-timestamp")
+    if webhook_id is None or timestamp is None or not _TIMESTAMP.fullmatch(timestamp):
+        return False
+    if abs(incoming.received_at - int(timestamp)) > SIGNATURE_TOLERANCE:
+        return False
+    try:
+        # The web layer decodes header bytes as latin-1; this gets them back.
+        prefix = f"{webhook_id}.{timestamp}.".encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    signed = prefix + incoming.body
+    digest = hmac.new(_signing_key(secret), signed, hashlib.sha256).digest()
+    expected = "v1," + base64.b64encode(digest).decode("ascii")
+    matched = False
+    for entry in signature.split():
+        # Every entry is compared, so the time taken does not tell which one matched.
+        matched |= same(entry, expected)
+    return matched
+
+
+def _signing_key(secret: bytes) -> bytes:
+    """GitLab shows the signing token as C{whsec_<base64 key>}; the key is what signs."""
+    if secret.startswith(b"whsec_"):
+        try:
+            return base64.b64decode(secret[len(b"whsec_") :], validate=True)
+        except binascii.Error:
+            pass
+    return secret
+
+
+def _full_name(payload: dict[str, Any]) -> str:
+    """
+    The project's "group/project" path. Old GitLab (7.x, 8.x) sends no
+    C{project}, only C{repository}, whose SSH URL is that path plus ".git" (its
+    homepage would also carry any relative URL root the instance is served under).
+    """
+    full_name = text(payload, "project", "path_with_namespace") or text(
+        payload, "repository", "path_with_namespace"
+    )
+    if full_name:
+        return full_name
+    for url in (text(payload, "repository", "git_ssh_url"), text(payload, "repository", "url")):
+        path = _ssh_path(url)
+        if path:
+            return path.removesuffix(".git")
+    homepage = text(payload, "repository", "homepage")
+    try:
+        path = urlsplit(homepage).path.strip("/")
+    except ValueError:
+        path = ""
+    return path or text(payload, "repository", "name")
+
+
+def _ssh_path(url: str) -> str:
+    """The path in an SSH clone URL, without its leading slash; "" for other URLs."""
+    match = _SCP_LIKE.fullmatch(url)
+    if match:
+        return match.group(1).strip("/")
+    if url.startswith("ssh://"):
+        try:
+            return urlsplit(url).path.strip("/")
+        except ValueError:
+            return ""
+    return ""
 
 
 forge = GitLab()

@@ -1,0 +1,154 @@
+"""
+Gitea, Forgejo and Gogs: one payload format, told apart by their header names.
+
+Each signs with a bare hex HMAC-SHA256 in X-<Forge>-Signature and names the
+event and delivery in X-<Forge>-Event and X-<Forge>-Delivery. Forgejo sends
+its own headers and Gitea's, Gitea sends Gogs' too, and both send GitHub's.
+See https://docs.gitea.com/usage/webhooks and https://forgejo.org/docs/latest/user/webhooks/
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from attrs import frozen
+
+from hookdaemon.delivery import BRANCH_PREFIX, TAG_PREFIX, Delivery, Incoming, split_ref
+from hookdaemon.forges._base import (
+    PayloadError,
+    count,
+    hmac_hex,
+    load_object,
+    required,
+    same,
+    text,
+)
+
+# create and delete name the ref by its short name and say what kind it is.
+_REF_PREFIXES = {"branch": BRANCH_PREFIX, "tag": TAG_PREFIX}
+
+
+@frozen
+class GiteaFamily:
+    """One forge of the family; the instances differ only in the headers they read."""
+
+    name: str
+    families: tuple[str, ...]
+    """
+    The C{X-<family>-*} headers this forge reads, most specific first; the
+    first family's event header is what L{detect} looks for.
+    """
+
+    def _header(self, incoming: Incoming, suffix: str) -> str | None:
+        """The first of this forge's C{X-<family>-<suffix>} headers that was sent."""
+        for family in self.families:
+            value = incoming.header(f"x-{family}-{suffix}")
+            if value is not None:
+                return value
+        return None
+
+    def _names(self, suffix: str) -> str:
+        return " or ".join(f"X-{family}-{suffix}" for family in self.families)
+
+    def detect(self, incoming: Incoming) -> bool:
+        return incoming.header(f"x-{self.families[0]}-event") is not None
+
+    def authenticate(self, incoming: Incoming, secret: bytes) -> bool:
+        signature = self._header(incoming, "signature")
+        signed = _signed_bytes(incoming)
+        if signature is None or signed is None:
+            return False
+        # Compared exactly as sent: Go's hex.EncodeToString writes lowercase.
+        return same(signature, hmac_hex(secret, signed))
+
+    def parse(self, incoming: Incoming) -> Delivery:
+        event = self._header(incoming, "event")
+        if not event:
+            raise PayloadError(f"missing {self._names('Event')} header")
+        payload = load_object(incoming)
+        common: dict[str, Any] = dict(
+            forge=self.name,
+            event=event,
+            delivery_id=self._header(incoming, "delivery") or "",
+            repository=text(payload, "repository", "full_name"),
+            clone_url=text(payload, "repository", "clone_url"),
+            pusher=_login(payload, "pusher") or _login(payload, "sender"),
+        )
+        if event == "push":
+            return Delivery.of_push(
+                ref=required(payload, "push", "ref"),
+                before=text(payload, "before"),
+                after=text(payload, "after"),
+                # Gitea caps the commits list it sends; total_commits (1.14+) is the real count.
+                commits=count(payload, "total_commits") or count(payload, "commits"),
+                **common,
+            )
+        if event in ("create", "delete"):
+            return _ref_event(event, payload, common)
+        if event == "pull_request":
+            return _pull_request(payload, common)
+        return Delivery(kind=event, **common)
+
+
+def _signed_bytes(incoming: Incoming) -> bytes | None:
+    """
+    What the signature covers: the JSON payload, which for a hook with content
+    type "form" is the C{payload} field, not the body Gitea and Gogs send.
+    See services/webhook/deliver.go in go-gitea/gitea.
+    """
+    if incoming.content_type != "application/x-www-form-urlencoded":
+        return incoming.body
+    # Decoded exactly as load_json decodes it, so what is verified is what is read.
+    try:
+        form = parse_qs(incoming.body.decode("utf-8"), strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if "payload" not in form:
+        return None
+    return form["payload"][0].encode("utf-8")
+
+
+def _login(payload: dict[str, Any], user: str) -> str:
+    return (
+        text(payload, user, "login")
+        or text(payload, user, "username")
+        or text(payload, user, "name")
+    )
+
+
+def _ref_event(event: str, payload: dict[str, Any], common: dict[str, Any]) -> Delivery:
+    """A branch or tag created or deleted; its kind is the event's own name."""
+    prefix = _REF_PREFIXES.get(text(payload, "ref_type"))
+    if prefix is None:
+        return Delivery(kind=event, **common)
+    ref = prefix + required(payload, event, "ref")
+    branch, tag = split_ref(ref)
+    # Only create carries a commit ("sha"), the one the new ref points at.
+    after = text(payload, "sha") if event == "create" else ""
+    return Delivery(kind=event, ref=ref, branch=branch, tag=tag, after=after, **common)
+
+
+def _pull_request(payload: dict[str, Any], common: dict[str, Any]) -> Delivery:
+    """
+    A pull request, named by the ref Gitea keeps for its head; its branch is
+    the one it targets, so C{branches = main} selects pull requests into main.
+    """
+    number = text(payload, "number") or required(payload, "pull_request", "pull_request", "number")
+    return Delivery(
+        kind="pull_request",
+        ref=f"refs/pull/{number}/head",
+        # Gogs names the target branch base_branch and sends no commit ids.
+        branch=(
+            text(payload, "pull_request", "base", "ref")
+            or text(payload, "pull_request", "base_branch")
+        ),
+        before=text(payload, "pull_request", "base", "sha"),
+        after=text(payload, "pull_request", "head", "sha"),
+        **common,
+    )
+
+
+gitea = GiteaFamily(name="gitea", families=("Gitea",))
+forgejo = GiteaFamily(name="forgejo", families=("Forgejo", "Gitea"))
+gogs = GiteaFamily(name="gogs", families=("Gogs",))
