@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 
 from attrs import frozen
 
-from hookdaemon.delivery import BRANCH_PREFIX, TAG_PREFIX, Delivery, Incoming, split_ref
+from hookdaemon.delivery import Delivery, Incoming
 from hookdaemon.forges._base import (
     PayloadError,
     count,
@@ -24,9 +24,9 @@ from hookdaemon.forges._base import (
     same,
     text,
 )
+from hookdaemon.forges.github import pull_request, ref_event
 
 # create and delete name the ref by its short name and say what kind it is.
-_REF_PREFIXES = {"branch": BRANCH_PREFIX, "tag": TAG_PREFIX}
 
 
 @frozen
@@ -85,9 +85,9 @@ class GiteaFamily:
                 **common,
             )
         if event in ("create", "delete"):
-            return _ref_event(event, payload, common)
+            return ref_event(event, payload, common)
         if event == "pull_request":
-            return _pull_request(payload, common)
+            return pull_request(payload, common)
         return Delivery(kind=event, **common)
 
 
@@ -114,38 +114,6 @@ def _login(payload: dict[str, Any], user: str) -> str:
         text(payload, user, "login")
         or text(payload, user, "username")
         or text(payload, user, "name")
-    )
-
-
-def _ref_event(event: str, payload: dict[str, Any], common: dict[str, Any]) -> Delivery:
-    """A branch or tag created or deleted; its kind is the event's own name."""
-    prefix = _REF_PREFIXES.get(text(payload, "ref_type"))
-    if prefix is None:
-        return Delivery(kind=event, **common)
-    ref = prefix + required(payload, event, "ref")
-    branch, tag = split_ref(ref)
-    # Only create carries a commit ("sha"), the one the new ref points at.
-    after = text(payload, "sha") if event == "create" else ""
-    return Delivery(kind=event, ref=ref, branch=branch, tag=tag, after=after, **common)
-
-
-def _pull_request(payload: dict[str, Any], common: dict[str, Any]) -> Delivery:
-    """
-    A pull request, named by the ref Gitea keeps for its head; its branch is
-    the one it targets, so C{branches = main} selects pull requests into main.
-    """
-    number = text(payload, "number") or required(payload, "pull_request", "pull_request", "number")
-    return Delivery(
-        kind="pull_request",
-        ref=f"refs/pull/{number}/head",
-        # Gogs names the target branch base_branch and sends no commit ids.
-        branch=(
-            text(payload, "pull_request", "base", "ref")
-            or text(payload, "pull_request", "base_branch")
-        ),
-        before=text(payload, "pull_request", "base", "sha"),
-        after=text(payload, "pull_request", "head", "sha"),
-        **common,
     )
 
 

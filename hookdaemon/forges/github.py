@@ -64,36 +64,44 @@ class GitHub:
                 **common,
             )
         if event in ("create", "delete"):
-            return _ref_event(event, payload, common)
+            return ref_event(event, payload, common)
         if event == "pull_request":
-            return _pull_request(payload, common)
+            return pull_request(payload, common)
         return Delivery(kind=event, **common)
 
 
-def _ref_event(event: str, payload: dict[str, Any], common: dict[str, Any]) -> Delivery:
-    """A branch or tag created or deleted; its kind is the event's own name."""
+def ref_event(event: str, payload: dict[str, Any], common: dict[str, Any]) -> Delivery:
+    """
+    A branch or tag created or deleted; its kind is the event's own name.
+    Gitea and Gogs send the same payload, so they use this too.
+    """
     prefix = _REF_PREFIXES.get(text(payload, "ref_type"))
     if prefix is None:
         # GitHub once sent ref_type "repository" too: no ref for filters to judge.
         return Delivery(kind=event, **common)
     ref = prefix + required(payload, event, "ref")
     branch, tag = split_ref(ref)
-    # GitHub sends no commit id here; Gitea-compatible senders add "sha".
-    return Delivery(
-        kind=event, ref=ref, branch=branch, tag=tag, after=text(payload, "sha"), **common
-    )
+    # GitHub sends no commit id; Gitea and Gogs send "sha" with create only,
+    # the commit the new ref points at.
+    after = text(payload, "sha") if event == "create" else ""
+    return Delivery(kind=event, ref=ref, branch=branch, tag=tag, after=after, **common)
 
 
-def _pull_request(payload: dict[str, Any], common: dict[str, Any]) -> Delivery:
+def pull_request(payload: dict[str, Any], common: dict[str, Any]) -> Delivery:
     """
-    A pull request, named by the ref GitHub keeps for its head; its branch is
+    A pull request, named by the ref the forge keeps for its head; its branch is
     the one it targets, so C{branches = main} selects pull requests into main.
+    Gitea and Gogs send GitHub's shape, so they use this too.
     """
     number = text(payload, "number") or required(payload, "pull_request", "pull_request", "number")
     return Delivery(
         kind="pull_request",
         ref=f"refs/pull/{number}/head",
-        branch=text(payload, "pull_request", "base", "ref"),
+        # Gogs names the target branch base_branch and sends no commit ids.
+        branch=(
+            text(payload, "pull_request", "base", "ref")
+            or text(payload, "pull_request", "base_branch")
+        ),
         before=text(payload, "pull_request", "base", "sha"),
         after=text(payload, "pull_request", "head", "sha"),
         commits=count(payload, "pull_request", "commits"),
