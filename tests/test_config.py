@@ -625,3 +625,24 @@ class ShippedConfigTests(SynchronousTestCase):
         self.assertEqual(
             [str(problem) for problem in error.problems], [f"{path}: [-]: is not UTF-8 text"]
         )
+
+
+class SignatureHeaderConfigTests(SynchronousTestCase):
+    def test_onlyForGeneric(self) -> None:
+        with self.assertRaises(ConfigError) as caught:
+            read(
+                "[hook:site]\nforge = github\nsecret = x\nsignature_header = X-Sig\n"
+                "workdir = /srv\ncommand = true\n"
+            )
+        self.assertIn(
+            "[hook:site] signature_header: only applies to forge = generic",
+            str(caught.exception),
+        )
+
+    def test_needsASecret(self) -> None:
+        with self.assertRaises(ConfigError) as caught:
+            read("[hook:site]\nsignature_header = X-Sig\nworkdir = /srv\ncommand = true\n")
+        self.assertIn(
+            "[hook:site] signature_header: needs a secret: the HMAC-SHA256 key",
+            str(caught.exception),
+        )

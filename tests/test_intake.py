@@ -226,3 +226,59 @@ class JudgeTests(SynchronousTestCase):
         outcome = judge(hook(GITHUB), incoming)
         if isinstance(outcome, Refused):
             self.assertEqual(outcome.code, 400)
+
+
+class AutoForgeTests(SynchronousTestCase):
+    """C{forge = auto}: the request's headers pick the forge, and its scheme is checked."""
+
+    def test_recognisedForgeIsCheckedAndAccepted(self) -> None:
+        outcome = judge(hook("forge = auto\nsecret = env:SITE_SECRET"), signed_github("push.json"))
+        assert isinstance(outcome, Accepted)
+        self.assertEqual(outcome.delivery.forge, "github")
+
+    def test_recognisedForgeWithWrongSignatureIs401(self) -> None:
+        outcome = judge(
+            hook("forge = auto\nsecret = env:SITE_SECRET"), signed_github("push.json", secret="no")
+        )
+        self.assertEqual(outcome, Refused(401, "signature mismatch"))
+
+    def test_noForgeRecognisedIs400(self) -> None:
+        outcome = judge(
+            hook("forge = auto\nsecret = env:SITE_SECRET"),
+            Incoming(b"{}", {"Authorization": f"Bearer {SECRET}"}, client="127.0.0.1"),
+        )
+        self.assertEqual(outcome, Refused(400, "the request does not look like any known forge's"))
+
+
+class SignatureHeaderTests(SynchronousTestCase):
+    """C{forge = generic} with C{signature_header}: an HMAC of the body replaces tokens."""
+
+    HOOK = "forge = generic\nsecret = env:SITE_SECRET\nsignature_header = X-Signature"
+
+    def request(self, signature: str, body: bytes = b'{"ref": "refs/heads/main"}') -> Incoming:
+        return Incoming(body, {"X-Signature": signature}, client="127.0.0.1")
+
+    def signature(self, body: bytes = b'{"ref": "refs/heads/main"}') -> str:
+        import hashlib
+        import hmac
+
+        return hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+
+    def test_hexSignatureAccepted(self) -> None:
+        outcome = judge(hook(self.HOOK), self.request(self.signature()))
+        assert isinstance(outcome, Accepted)
+        self.assertEqual(outcome.delivery.branch, "main")
+
+    def test_prefixedAndUppercaseSignatureAccepted(self) -> None:
+        outcome = judge(hook(self.HOOK), self.request("sha256=" + self.signature().upper()))
+        self.assertIsInstance(outcome, Accepted)
+
+    def test_signatureOfAnotherBodyRefused(self) -> None:
+        outcome = judge(hook(self.HOOK), self.request(self.signature(b"{}")))
+        self.assertEqual(outcome, Refused(401, "signature mismatch"))
+
+    def test_tokenNoLongerAccepted(self) -> None:
+        incoming = Incoming(
+            b"{}", {"Authorization": f"Bearer {SECRET}"}, query={"token": SECRET}, client="::1"
+        )
+        self.assertEqual(judge(hook(self.HOOK), incoming), Refused(401, "signature mismatch"))

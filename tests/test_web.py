@@ -41,6 +41,13 @@ secret = env:SITE_SECRET
 workdir = .
 command = true
 
+[hook:signed]
+forge = generic
+secret = env:SITE_SECRET
+signature_header = X-Signature-256
+workdir = .
+command = true
+
 [hook:lab]
 forge = gitlab
 secret = env:SITE_SECRET
@@ -175,6 +182,21 @@ class HookAnswersTests(TestCase):
             self.daemon.hook_url("token"),
             f"token={SECRET}".encode(),
             {"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        self.assertEqual(code, 401)
+
+    async def test_genericSignatureHeader(self) -> None:
+        import hashlib
+        import hmac
+
+        body = b'{"ref": "refs/heads/main"}'
+        signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        code, _, _ = await post(
+            self.daemon.hook_url("signed"), body, {"X-Signature-256": f"sha256={signature}"}
+        )
+        self.assertEqual(code, 202)
+        code, _, _ = await post(
+            self.daemon.hook_url("signed", f"token={SECRET}"), body, {"X-Signature-256": "0" * 64}
         )
         self.assertEqual(code, 401)
 
