@@ -15,7 +15,10 @@ import hmac
 import os
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from hypothesis import strategies as st
 
 from hookdaemon.config import HookConfig, parse_config
 from hookdaemon.delivery import Incoming
@@ -129,3 +132,18 @@ def signed_headers(forge: str, body: bytes, secret: str) -> dict[str, str]:
     if forge == "generic":
         return {"Authorization": f"Bearer {secret}"}
     raise ValueError(f"no signer for {forge}")
+
+
+def json_payloads(keys: Iterable[str]) -> st.SearchStrategy[Any]:
+    """
+    Arbitrary JSON whose objects use C{keys}, the field names a forge reads, so
+    generated payloads reach deep into the parser instead of missing every field.
+    """
+    return st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.sampled_from(sorted(set(keys))), children, max_size=6)
+        ),
+        max_leaves=20,
+    )

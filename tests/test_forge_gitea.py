@@ -23,6 +23,7 @@ from tests.forgefixtures import (
     fixture_body,
     fixture_headers,
     fixture_incoming,
+    json_payloads,
     make_hook,
     signed_headers,
 )
@@ -739,40 +740,29 @@ class SelectionTests(SynchronousTestCase):
         )
 
 
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-    lambda children: (
-        st.lists(children, max_size=3)
-        | st.dictionaries(
-            st.sampled_from(
-                [
-                    "ref",
-                    "ref_type",
-                    "sha",
-                    "before",
-                    "after",
-                    "commits",
-                    "total_commits",
-                    "repository",
-                    "full_name",
-                    "clone_url",
-                    "pusher",
-                    "sender",
-                    "login",
-                    "username",
-                    "name",
-                    "number",
-                    "pull_request",
-                    "base",
-                    "head",
-                    "base_branch",
-                ]
-            ),
-            children,
-            max_size=5,
-        )
-    ),
-    max_leaves=15,
+JSON_VALUES = json_payloads(
+    [
+        "ref",
+        "ref_type",
+        "sha",
+        "before",
+        "after",
+        "commits",
+        "total_commits",
+        "repository",
+        "full_name",
+        "clone_url",
+        "pusher",
+        "sender",
+        "login",
+        "username",
+        "name",
+        "number",
+        "pull_request",
+        "base",
+        "head",
+        "base_branch",
+    ]
 )
 
 
