@@ -1,0 +1,285 @@
+"""
+The job journal: every accepted delivery and what became of it, in SQLite.
+
+This is the synchronous store. It is meant to be driven from one worker thread
+so SQLite never stalls the reactor; several deliveries can share one commit
+(L{Journal.add_many}), and a delivery is answered only after its commit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from attrs import frozen
+
+from hookdaemon.delivery import Delivery
+
+STATES = ("queued", "running", "succeeded", "failed", "timed_out", "interrupted", "superseded")
+FINAL_STATES = frozenset(STATES) - {"queued", "running"}
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    hook TEXT NOT NULL,
+    delivery_id TEXT,
+    forge TEXT NOT NULL,
+    event TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    branch TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    before TEXT NOT NULL,
+    after TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    clone_url TEXT NOT NULL,
+    pusher TEXT NOT NULL,
+    commits INTEGER NOT NULL,
+    payload BLOB NOT NULL,
+    state TEXT NOT NULL,
+    exit_code INTEGER,
+    signal TEXT,
+    queued_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    covered_by INTEGER REFERENCES jobs(id),
+    retry_of INTEGER REFERENCES jobs(id),
+    output_tail BLOB NOT NULL DEFAULT x''
+);
+-- A forge's delivery id is accepted once per hook; a retry after a crash
+-- carries the same id and must not count as a second acceptance.
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_delivery
+    ON jobs (hook, delivery_id) WHERE delivery_id IS NOT NULL AND retry_of IS NULL;
+CREATE INDEX IF NOT EXISTS jobs_hook ON jobs (hook, id);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, id);
+"""
+
+_DELIVERY_COLUMNS = (
+    "forge",
+    "event",
+    "kind",
+    "ref",
+    "branch",
+    "tag",
+    "before",
+    "after",
+    "repository",
+    "clone_url",
+    "pusher",
+    "commits",
+)
+
+
+@frozen
+class NewDelivery:
+    """A delivery to journal for a hook, with the raw body its job will see."""
+
+    hook: str
+    delivery: Delivery
+    payload: bytes
+    queued_at: float
+
+
+@frozen
+class Added:
+    """The journal's answer: the new job, or the job that already has this delivery id."""
+
+    job_id: int
+    duplicate: bool
+
+
+@frozen
+class JobRecord:
+    id: int
+    hook: str
+    delivery: Delivery
+    state: str
+    exit_code: int | None
+    signal: str | None
+    queued_at: float
+    started_at: float | None
+    finished_at: float | None
+    covered_by: int | None
+    retry_of: int | None
+    output_tail: bytes
+
+
+class Journal:
+    """An SQLite file of jobs. Not thread-safe: use it from one thread only."""
+
+    def __init__(self, path: str) -> None:
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode = WAL")
+        # FULL: a commit is on disk (WAL fsynced) before we answer 202.
+        self._db.execute("PRAGMA synchronous = FULL")
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def add_many(self, deliveries: Sequence[NewDelivery]) -> list[Added]:
+        """Journal several deliveries in one transaction, so they share one fsync."""
+        added = []
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for new in deliveries:
+                added.append(self._add(new))
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        return added
+
+    def add(self, new: NewDelivery) -> Added:
+        return self.add_many([new])[0]
+
+    def _add(self, new: NewDelivery) -> Added:
+        delivery_id = new.delivery.delivery_id or None
+        if delivery_id is not None:
+            row = self._db.execute(
+                "SELECT id FROM jobs WHERE hook = ? AND delivery_id = ? AND retry_of IS NULL",
+                (new.hook, delivery_id),
+            ).fetchone()
+            if row is not None:
+                return Added(job_id=row[0], duplicate=True)
+        job_id = self._insert(new.hook, new.delivery, new.payload, new.queued_at, None)
+        return Added(job_id=job_id, duplicate=False)
+
+    def _insert(
+        self,
+        hook: str,
+        delivery: Delivery,
+        payload: bytes,
+        queued_at: float,
+        retry_of: int | None,
+    ) -> int:
+        values = [getattr(delivery, column) for column in _DELIVERY_COLUMNS]
+        cursor = self._db.execute(
+            f"INSERT INTO jobs (hook, delivery_id, {', '.join(_DELIVERY_COLUMNS)}, payload,"
+            " state, queued_at, retry_of)"
+            f" VALUES (?, ?, {', '.join('?' * len(values))}, ?, 'queued', ?, ?)",
+            (hook, delivery.delivery_id or None, *values, payload, queued_at, retry_of),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def started(self, job_id: int, now: float) -> None:
+        self._db.execute(
+            "UPDATE jobs SET state = 'running', started_at = ? WHERE id = ?", (now, job_id)
+        )
+
+    def finished(
+        self,
+        job_id: int,
+        state: str,
+        exit_code: int | None,
+        signal: str | None,
+        output_tail: bytes,
+        now: float,
+    ) -> None:
+        if state not in FINAL_STATES:
+            raise ValueError(f"{state!r} is not a final state")
+        self._db.execute(
+            "UPDATE jobs SET state = ?, exit_code = ?, signal = ?, output_tail = ?,"
+            " finished_at = ? WHERE id = ?",
+            (state, exit_code, signal, output_tail, now, job_id),
+        )
+
+    def superseded(self, job_id: int, covered_by: int, now: float) -> None:
+        """A queued job replaced by a newer delivery's job, which covers it."""
+        self._db.execute(
+            "UPDATE jobs SET state = 'superseded', covered_by = ?, finished_at = ?"
+            " WHERE id = ? AND state = 'queued'",
+            (covered_by, now, job_id),
+        )
+
+    def recover(self, now: float) -> list[JobRecord]:
+        """
+        After a crash: jobs left running become C{interrupted} and are queued
+        again once (never a retry of a retry); return every queued job, oldest first.
+        """
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for record in self._select("WHERE state = 'running' ORDER BY id"):
+                self._db.execute(
+                    "UPDATE jobs SET state = 'interrupted', finished_at = ? WHERE id = ?",
+                    (now, record.id),
+                )
+                if record.retry_of is None:
+                    payload = self.payload(record.id)
+                    self._insert(record.hook, record.delivery, payload, now, record.id)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        return self._select("WHERE state = 'queued' ORDER BY id")
+
+    def payload(self, job_id: int) -> bytes:
+        row = self._db.execute("SELECT payload FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise KeyError(job_id)
+        return bytes(row[0])
+
+    def get(self, job_id: int) -> JobRecord | None:
+        found = self._select("WHERE id = ?", (job_id,))
+        return found[0] if found else None
+
+    def covers(self, job_id: int) -> list[int]:
+        """The superseded jobs whose deliveries this job's run covered."""
+        rows = self._db.execute(
+            "SELECT id FROM jobs WHERE covered_by = ? ORDER BY id", (job_id,)
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def recent(self, hook: str | None = None, limit: int = 50) -> list[JobRecord]:
+        """Newest first."""
+        if hook is None:
+            return self._select("ORDER BY id DESC LIMIT ?", (limit,))
+        return self._select("WHERE hook = ? ORDER BY id DESC LIMIT ?", (hook, limit))
+
+    def prune(self, hook: str, keep: int) -> int:
+        """Forget all but the newest C{keep} finished jobs of C{hook}; return how many went."""
+        cursor = self._db.execute(
+            "DELETE FROM jobs WHERE hook = ? AND state IN ({}) AND id NOT IN"
+            " (SELECT id FROM jobs WHERE hook = ? AND state IN ({}) ORDER BY id DESC LIMIT ?)"
+            " AND id NOT IN (SELECT covered_by FROM jobs WHERE covered_by IS NOT NULL)"
+            " AND id NOT IN (SELECT retry_of FROM jobs WHERE retry_of IS NOT NULL)".format(
+                *(", ".join("?" * len(FINAL_STATES)),) * 2
+            ),
+            (hook, *sorted(FINAL_STATES), hook, *sorted(FINAL_STATES), keep),
+        )
+        return cursor.rowcount
+
+    def _select(self, where: str, parameters: Iterable[object] = ()) -> list[JobRecord]:
+        rows = self._db.execute(
+            f"SELECT id, hook, delivery_id, {', '.join(_DELIVERY_COLUMNS)}, state, exit_code,"
+            " signal, queued_at, started_at, finished_at, covered_by, retry_of, output_tail"
+            f" FROM jobs {where}",
+            tuple(parameters),
+        ).fetchall()
+        return [_record(row) for row in rows]
+
+
+def _record(row: Any) -> JobRecord:
+    job_id, hook, delivery_id, *rest = row
+    count = len(_DELIVERY_COLUMNS)
+    fields = dict(zip(_DELIVERY_COLUMNS, rest[:count], strict=True))
+    state, exit_code, signal, queued_at, started_at, finished_at, covered_by, retry_of, tail = (
+        rest[count:]
+    )
+    return JobRecord(
+        id=job_id,
+        hook=hook,
+        delivery=Delivery(delivery_id=delivery_id or "", **fields),
+        state=state,
+        exit_code=exit_code,
+        signal=signal,
+        queued_at=queued_at,
+        started_at=started_at,
+        finished_at=finished_at,
+        covered_by=covered_by,
+        retry_of=retry_of,
+        output_tail=bytes(tail),
+    )
