@@ -24,6 +24,8 @@ from hookdaemon.delivery import Delivery
 from hookdaemon.output import OutputLog
 from hookdaemon.process import RunningStep, StepResult
 
+TAIL_BYTES = 64 * 1024
+
 KILL_GRACE = 10.0
 """Seconds between SIGTERM and SIGKILL when a job is stopped."""
 
@@ -41,6 +43,13 @@ class Job:
     state: str = "queued"
     result: StepResult | None = None
     finished: Deferred[None] = field(factory=Deferred)
+    tail: bytearray = field(factory=bytearray)
+    """The last L{TAIL_BYTES} of output, as the output log has it, for the journal."""
+
+    def keep(self, stream: str, lines: list[bytes]) -> None:
+        self.tail += b"".join(b"%s %s\n" % (stream.encode(), line) for line in lines)
+        if len(self.tail) > TAIL_BYTES:
+            del self.tail[: len(self.tail) - TAIL_BYTES]
 
 
 class JobRunner:
@@ -86,6 +95,10 @@ class JobRunner:
             output.note(job.id, f"timed out after {hook.timeout:g}s; sending SIGTERM")
             self.stop(job.id)
 
+        def sink(stream: str, lines: list[bytes]) -> None:
+            output.write_lines(job.id, stream, lines)
+            job.keep(stream, lines)
+
         deadline: IDelayedCall = self._clock.callLater(hook.timeout, on_timeout)
         result = StepResult(exit_code=0, signal=None)
         try:
@@ -102,7 +115,7 @@ class JobRunner:
                     argv,
                     env,
                     hook.workdir,
-                    lambda stream, lines: output.write_lines(job.id, stream, lines),
+                    sink,
                 )
                 self._running[job.id] = running
                 try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import pwd
 from typing import Any
@@ -19,10 +18,15 @@ from twisted.web.server import Site
 from hookdaemon.config import Config, HookConfig
 from hookdaemon.delivery import Delivery
 from hookdaemon.jobs import Job, JobQueue, JobRunner
+from hookdaemon.journal import Added, JobRecord, Journal, NewDelivery
+from hookdaemon.journal_worker import JournalWorker
 from hookdaemon.output import OutputLog
 from hookdaemon.web import HookApp, access_log_formatter, limited_request_factory
 
 log = Logger()
+
+RECENT_JOBS = 1000
+"""Finished jobs kept in memory, besides the journal, for tests and introspection."""
 
 
 def _home() -> str:
@@ -42,7 +46,9 @@ class HookService(Service):
             reactor = default_reactor
         self.config = config
         self._reactor = reactor
-        self._ids = itertools.count(1)
+        self.journal = JournalWorker(
+            reactor, os.path.join(config.daemon.state_dir, "journal.sqlite")
+        )
         self._outputs: dict[str, OutputLog] = {}
         self._ports: list[IListeningPort] = []
         self.jobs: dict[int, Job] = {}
@@ -81,7 +87,16 @@ class HookService(Service):
             )
         # Built here, after twistd's --uid switch, so HOME is the deploy user's.
         self._runner = JobRunner(self._reactor, self._outputs, _home())
-        self._queue = JobQueue(daemon.max_parallel, self._runner.run, self._reactor)
+        self._queue = JobQueue(
+            daemon.max_parallel, lambda job: Deferred.fromCoroutine(self._run(job)), self._reactor
+        )
+        # Calls run in order on the journal's thread: recovery comes before any
+        # delivery that arrives once the reactor runs.
+        self.journal.start().addErrback(self._journal_failed)
+        now = self._reactor.seconds()
+        self.journal.call(
+            lambda journal: [(r, journal.payload(r.id)) for r in journal.recover(now)]
+        ).addCallback(self._resume).addErrback(self._journal_failed)
         if self.listening is None:
             self.listening = self._listen()
         for name, hook in self.config.hooks.items():
@@ -119,9 +134,34 @@ class HookService(Service):
         listening.addErrback(lambda failure: None)  # logged above, once per endpoint
         return listening
 
-    def accept(self, hook: HookConfig, delivery: Delivery, body: bytes) -> int:
-        """Queue a job for an accepted delivery; its payload is on disk before we answer."""
-        job_id = next(self._ids)
+    def accept(self, hook: HookConfig, delivery: Delivery, body: bytes) -> Deferred[Added]:
+        """Journal a delivery and queue its job; fires once it is on disk."""
+        new = NewDelivery(hook.name, delivery, body, self._reactor.seconds())
+        committed = self.journal.add(new)
+
+        def queue(added: Added) -> Added:
+            if added.duplicate:
+                log.info(
+                    "hook {hook}: delivery {id} is a duplicate of job {job}",
+                    hook=hook.name,
+                    id=delivery.delivery_id,
+                    job=added.job_id,
+                )
+            else:
+                self._submit(added.job_id, hook, delivery, body)
+            return added
+
+        committed.addCallback(queue)
+        # The request may be cancelled (client gone); the job must not be.
+        answer: Deferred[Added] = Deferred()
+
+        def tell(result: Added | Failure) -> None:
+            answer.callback(result)  # a Failure errbacks
+
+        committed.addBoth(tell)
+        return answer
+
+    def _submit(self, job_id: int, hook: HookConfig, delivery: Delivery, body: bytes) -> None:
         payload_path = os.path.join(self.payload_dir, f"{job_id}.body")
         with open(payload_path, "wb") as f:
             f.write(body)
@@ -140,7 +180,62 @@ class HookService(Service):
         job.finished.addCallback(lambda _: self._forget_payload(job))
         assert self._queue is not None, "deliveries arrive only once the service runs"
         self._queue.submit(job)
-        return job_id
+
+    def _resume(self, pending: list[tuple[JobRecord, bytes]]) -> None:
+        """Queue again what the journal holds as queued after a restart, oldest first."""
+        for record, payload in pending:
+            hook = self.config.hooks.get(record.hook)
+            if hook is None:
+                log.warn(
+                    "job {job}: hook {hook} is no longer configured; not run",
+                    job=record.id,
+                    hook=record.hook,
+                )
+                self._forget_job(record.id)
+                continue
+            log.info("job {job} for hook {hook} resumed", job=record.id, hook=record.hook)
+            self._submit(record.id, hook, record.delivery, payload)
+
+    def _forget_job(self, job_id: int) -> None:
+        now = self._reactor.seconds()
+
+        def interrupted(journal: Journal) -> None:
+            journal.finished(job_id, "interrupted", None, None, b"", now)
+
+        self.journal.record(interrupted, f"job {job_id} as interrupted")
+
+    def _journal_failed(self, failure: Failure) -> None:
+        log.failure("journal: cannot open or recover; stopping", failure)
+        self._reactor.callWhenRunning(self._reactor.stop)
+
+    async def _run(self, job: Job) -> None:
+        """Run a job, recording its start and end in the journal."""
+        started = self._reactor.seconds()
+        self.journal.record(lambda j: j.started(job.id, started), f"job {job.id} started")
+        assert self._runner is not None
+        try:
+            await self._runner.run(job)
+        finally:
+            result = job.result
+            tail = bytes(job.tail)
+            state = job.state if job.state not in ("queued", "running") else "failed"
+            ended = self._reactor.seconds()
+            history = self.config.daemon.history
+
+            def finish(journal: Journal) -> None:
+                journal.finished(
+                    job.id,
+                    state,
+                    result.exit_code if result else None,
+                    result.signal if result else None,
+                    tail,
+                    ended,
+                )
+                journal.prune(job.hook.name, history)
+
+            self.journal.record(finish, f"the end of job {job.id}")
+            while len(self.jobs) > RECENT_JOBS:
+                del self.jobs[next(iter(self.jobs))]
 
     def _forget_payload(self, job: Job) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -159,11 +254,11 @@ class HookService(Service):
             self._runner.stop_all()
             stopping.append(self._queue.drain())
 
-        def close(result: object) -> object:
+        def close(result: object) -> Deferred[object]:
             for output in self._outputs.values():
                 output.close()
             self._outputs.clear()
-            return result
+            return self.journal.stop().addCallback(lambda _: result)
 
         return DeferredList(stopping).addBoth(close)
 

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from klein import Klein
 from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import http
@@ -21,6 +22,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from hookdaemon.config import HookConfig
 from hookdaemon.delivery import Delivery, Incoming
 from hookdaemon.intake import Accepted, Ignored, Pong, Refused, judge
+from hookdaemon.journal import Added
 
 log = Logger()
 
@@ -115,8 +117,8 @@ def json_answer(request: IRequest, code: int, body: Mapping[str, Any]) -> bytes:
     return json.dumps(body).encode() + b"\n"
 
 
-Accept = Callable[[HookConfig, Delivery, bytes], int]
-"""Queue a job for an accepted delivery and return its id."""
+Accept = Callable[[HookConfig, Delivery, bytes], Deferred[Added]]
+"""Journal an accepted delivery and queue its job; fires once it is on disk."""
 
 
 class HookApp:
@@ -129,7 +131,7 @@ class HookApp:
         self._accept = accept
 
     @app.route("/hooks/<string:name>", branch=False)
-    def hook(self, request: Request, name: str) -> bytes:
+    def hook(self, request: Request, name: str) -> bytes | Deferred[bytes]:
         hook = self._hooks.get(name)
         if hook is None:
             return json_answer(request, 404, {"error": f"no hook named {name}"})
@@ -158,10 +160,14 @@ class HookApp:
             log.info("hook {hook}: ignored: {reason}", hook=name, reason=outcome.reason)
             return json_answer(request, 200, {"status": "ignored", "reason": outcome.reason})
         assert isinstance(outcome, Accepted)
-        job_id = self._accept(hook, delivery, incoming.body)
-        url = f"/jobs/{job_id}"
+        return self._accept(hook, delivery, incoming.body).addCallback(self._accepted, request)
+
+    def _accepted(self, added: Added, request: Request) -> bytes:
+        if added.duplicate:
+            return json_answer(request, 200, {"status": "duplicate", "job": added.job_id})
+        url = f"/jobs/{added.job_id}"
         request.setHeader(b"location", url.encode())
-        return json_answer(request, 202, {"job": job_id, "status": "queued", "url": url})
+        return json_answer(request, 202, {"job": added.job_id, "status": "queued", "url": url})
 
     @app.route("/healthz", methods=["GET", "HEAD"])
     def healthz(self, request: Request) -> bytes:

@@ -57,17 +57,29 @@ class RunningDaemon:
     def job(self, job_id: int) -> Job:
         return self.service.jobs[job_id]
 
+    @property
+    def journal_path(self) -> str:
+        return os.path.join(self.directory, "var", "journal.sqlite")
+
     def log_text(self, hook: str) -> str:
         with open(self.service.output(hook).path, encoding="utf-8", errors="replace") as f:
             return f.read()
 
 
 async def start_daemon(
-    case: TestCase, hooks: str, daemon: str = "", environ: Mapping[str, str] | None = None
+    case: TestCase,
+    hooks: str,
+    daemon: str = "",
+    environ: Mapping[str, str] | None = None,
+    directory: str | None = None,
 ) -> RunningDaemon:
-    """Start a HookService on 127.0.0.1:0 in a fresh directory; stopped at cleanup."""
-    directory = os.path.abspath(case.mktemp())
-    os.makedirs(directory)
+    """
+    Start a HookService on 127.0.0.1:0, stopped at cleanup; in a fresh directory,
+    or in C{directory} to start again on an earlier daemon's state.
+    """
+    if directory is None:
+        directory = os.path.abspath(case.mktemp())
+        os.makedirs(directory)
     source = os.path.join(directory, "tap.cfg")
     text = config_text(hooks, daemon)
     with open(source, "w") as f:

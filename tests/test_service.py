@@ -1,0 +1,122 @@
+"""The service with its journal: duplicates, records of runs, resuming after a crash."""
+
+from __future__ import annotations
+
+import os
+
+from twisted.trial.unittest import TestCase
+
+from hookdaemon.delivery import Delivery
+from hookdaemon.journal import JobRecord, Journal, NewDelivery
+from tests.support import (
+    finished,
+    github_headers,
+    github_push_body,
+    post,
+    start_daemon,
+    wait_for,
+)
+
+SECRET = "service-secret"
+HOOKS = """
+[hook:site]
+forge = github
+secret = env:SITE_SECRET
+workdir = .
+command = echo deployed ${HOOK_AFTER}
+"""
+ENVIRON = {"SITE_SECRET": SECRET}
+
+
+def read_journal(path: str, job_id: int) -> JobRecord:
+    journal = Journal(path)
+    try:
+        record = journal.get(job_id)
+    finally:
+        journal.close()
+    assert record is not None, f"job {job_id} is not in the journal"
+    return record
+
+
+class DuplicateTests(TestCase):
+    async def test_redeliveryAnswersDuplicateWithTheFirstJob(self) -> None:
+        daemon = await start_daemon(self, HOOKS, environ=ENVIRON)
+        body = github_push_body()
+        headers = github_headers(body, SECRET)
+        code, first, _ = await post(daemon.hook_url("site"), body, headers)
+        self.assertEqual(code, 202)
+        code, second, _ = await post(daemon.hook_url("site"), body, headers)
+        self.assertEqual((code, second), (200, {"status": "duplicate", "job": first["job"]}))
+        await finished(daemon, first["job"])
+        self.assertEqual(list(daemon.service.jobs), [first["job"]])
+
+    async def test_redeliveryAfterARestartIsStillADuplicate(self) -> None:
+        daemon = await start_daemon(self, HOOKS, environ=ENVIRON)
+        body = github_push_body()
+        headers = github_headers(body, SECRET)
+        code, first, _ = await post(daemon.hook_url("site"), body, headers)
+        await finished(daemon, first["job"])
+        await daemon.service.stopService()
+
+        again = await start_daemon(self, HOOKS, environ=ENVIRON, directory=daemon.directory)
+        code, second, _ = await post(again.hook_url("site"), body, headers)
+        self.assertEqual((code, second), (200, {"status": "duplicate", "job": first["job"]}))
+
+    async def test_deliveriesWithoutIdAreNotDuplicates(self) -> None:
+        daemon = await start_daemon(self, HOOKS, environ=ENVIRON)
+        body = github_push_body()
+        headers = github_headers(body, SECRET)
+        del headers["X-GitHub-Delivery"]
+        answers = [await post(daemon.hook_url("site"), body, headers) for _ in range(2)]
+        self.assertEqual([code for code, _, _ in answers], [202, 202])
+        self.assertNotEqual(answers[0][1]["job"], answers[1][1]["job"])
+
+
+class JournalRecordTests(TestCase):
+    async def test_finishedJobIsRecordedWithItsOutputTail(self) -> None:
+        daemon = await start_daemon(self, HOOKS, environ=ENVIRON)
+        body = github_push_body(after="b" * 40)
+        _, answer, _ = await post(daemon.hook_url("site"), body, github_headers(body, SECRET))
+        await finished(daemon, answer["job"])
+        await daemon.service.stopService()
+        record = read_journal(daemon.journal_path, answer["job"])
+        self.assertEqual(record.state, "succeeded")
+        self.assertEqual(record.exit_code, 0)
+        self.assertEqual(record.delivery.after, "b" * 40)
+        self.assertEqual(
+            record.output_tail,
+            b"stdout deployed " + b"b" * 40 + b"\n",
+        )
+
+
+class ResumeTests(TestCase):
+    async def test_queuedJobsRunAndTheRunningOneRunsAgainAfterACrash(self) -> None:
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(os.path.join(directory, "var"))
+        journal = Journal(os.path.join(directory, "var", "journal.sqlite"))
+
+        def delivery(after: str) -> Delivery:
+            return Delivery.of_push(
+                "refs/heads/main", "0" * 40, after, forge="github", event="push"
+            )
+
+        running = journal.add(NewDelivery("site", delivery("1" * 40), b"one", 1.0)).job_id
+        queued = journal.add(NewDelivery("site", delivery("2" * 40), b"two", 2.0)).job_id
+        journal.started(running, 3.0)
+        journal.close()  # as a SIGKILL would leave it: one running, one queued
+
+        daemon = await start_daemon(self, HOOKS, environ=ENVIRON, directory=directory)
+        retry = queued + 1
+        await wait_for(
+            lambda: retry in daemon.service.jobs, "the interrupted job to be queued again"
+        )
+        await finished(daemon, retry)
+        await finished(daemon, queued)
+        log = daemon.log_text("site")
+        self.assertLess(
+            log.index(f"{queued} stdout deployed " + "2" * 40),
+            log.index(f"{retry} stdout deployed " + "1" * 40),
+        )
+        await daemon.service.stopService()
+        self.assertEqual(read_journal(daemon.journal_path, running).state, "interrupted")
+        self.assertEqual(read_journal(daemon.journal_path, retry).state, "succeeded")
