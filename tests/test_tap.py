@@ -17,6 +17,7 @@ import urllib.request
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from hookdaemon.journal import Journal
 from hookdaemon.tap import endpoint_base_url
 
 TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
@@ -243,3 +244,98 @@ class ListenFailureTests(SynchronousTestCase):
         )
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertNotIn("Traceback", result.stderr)
+
+
+class CrashTests(SynchronousTestCase):
+    """A real twistd, killed with SIGKILL mid-job, started again on the same state."""
+
+    def setUp(self) -> None:
+        self.directory = os.path.abspath(self.mktemp())
+        os.makedirs(self.directory)
+        self.port = free_port()
+        self.path = os.path.join(self.directory, "tap.cfg")
+        with open(self.path, "w") as f:
+            f.write(
+                f"[hookdaemon]\nlisten = tcp:{self.port}:interface=127.0.0.1\n"
+                "[hook:site]\nforge = generic\nallow_from = 127.0.0.1\nworkdir = .\n"
+                "command = sh -c 'echo started $HOOK_JOB $$ $HOOK_AFTER; "
+                "while [ ! -e release-$HOOK_JOB ]; do sleep 0.01; done'\n"
+            )
+
+    def start(self) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [
+                *TWISTD,
+                "-n",
+                "--pidfile=",
+                "--logfile=twistd.log",
+                "hookdaemon",
+                "--config",
+                self.path,
+            ],
+            cwd=self.directory,
+        )
+        self.addCleanup(process.wait, 30)
+        self.addCleanup(lambda: process.poll() is None and process.send_signal(signal.SIGTERM))
+        return process
+
+    def post(self, after: str) -> tuple[int, dict[str, object]]:
+        for _ in range(500):
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{self.port}/hooks/site",
+                data=json.dumps({"ref": "refs/heads/main", "after": after}).encode(),
+                headers={"Content-Type": "application/json"},
+                method="POST",
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    return response.status, json.load(response)
+            except urllib.error.HTTPError:
+                raise
+            except OSError:  # not listening yet
+                time.sleep(0.02)
+        raise AssertionError("the daemon never answered")
+
+    def log(self) -> str:
+        path = os.path.join(self.directory, "var", "log", "site.log")
+        return _read(path).decode() if os.path.exists(path) else ""
+
+    def wait_for(self, text: str) -> None:
+        for _ in range(1500):
+            if text in self.log():
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"{text!r} never appeared in the output log")
+
+    def release(self, job: object) -> None:
+        open(os.path.join(self.directory, f"release-{job}"), "w").close()
+
+    def test_sigkillLosesNothingAnswered(self) -> None:
+        first = self.start()
+        answers = [self.post(after) for after in ("1" * 40, "2" * 40, "3" * 40)]
+        self.assertEqual([code for code, _ in answers], [202, 202, 202])
+        jobs = [answer["job"] for _, answer in answers]
+        self.wait_for(f"stdout started {jobs[0]} ")
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+        # The killed daemon's job runs on in its own session; end it as a reboot would.
+        orphan = int(self.log().split(f"stdout started {jobs[0]} ")[1].split()[0])
+        os.killpg(orphan, signal.SIGKILL)
+
+        self.start()
+        retry = jobs[-1] + 1
+        for job in (jobs[1], jobs[2], retry):
+            self.release(job)
+        self.wait_for(f"{retry} hookdaemon job succeeded")
+        log = self.log()
+        order = [log.index(f"stdout started {job} ") for job in (jobs[1], jobs[2], retry)]
+        self.assertEqual(order, sorted(order))
+        self.assertIn(f"stdout started {retry} ", log)
+        self.assertIn(" " + "1" * 40, log.split(f"stdout started {retry} ")[1].splitlines()[0])
+        code, answer = self.post("4" * 40)
+        self.assertEqual((code, answer["job"]), (202, retry + 1))
+        journal = Journal(os.path.join(self.directory, "var", "journal.sqlite"))
+        self.addCleanup(journal.close)
+        states = {record.id: record.state for record in journal.recent("site")}
+        self.assertEqual(states[jobs[0]], "interrupted")
+        self.assertEqual([states[job] for job in (jobs[1], jobs[2], retry)], ["succeeded"] * 3)
