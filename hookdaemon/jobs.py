@@ -43,6 +43,9 @@ class Job:
     state: str = "queued"
     result: StepResult | None = None
     finished: Deferred[None] = field(factory=Deferred)
+    covered_by: int | None = None
+    covers: list[int] = field(factory=list)
+    """Jobs this one replaced while they waited (C{burst = coalesce}), oldest first."""
     tail: bytearray = field(factory=bytearray)
     """The last L{TAIL_BYTES} of output, as the output log has it, for the journal."""
 
@@ -171,10 +174,12 @@ class JobQueue:
         max_parallel: int,
         run: Callable[[Job], Deferred[None]],
         clock: IReactorTime,
+        superseded: Callable[[Job, Job], None] = lambda old, new: None,
     ) -> None:
         self._max_parallel = max_parallel
         self._run = run
         self._clock = clock
+        self._superseded = superseded
         self._waiting: list[Job] = []
         self._busy: dict[str, Job] = {}
 
@@ -187,9 +192,25 @@ class JobQueue:
         return list(self._waiting)
 
     def submit(self, job: Job) -> None:
-        """Queue C{job}; it starts on a later turn, so the request is answered first."""
+        """
+        Queue C{job}; it starts on a later turn, so the request is answered first.
+        Under C{burst = coalesce} it replaces the job of its hook that is waiting.
+        """
+        if job.hook.burst == "coalesce":
+            for old in self._waiting:
+                if old.hook.name == job.hook.name:
+                    self._supersede(old, job)
+                    break
         self._waiting.append(job)
         self._clock.callLater(0, self._pump)
+
+    def _supersede(self, old: Job, new: Job) -> None:
+        self._waiting.remove(old)
+        old.state = "superseded"
+        old.covered_by = new.id
+        new.covers.extend([*old.covers, old.id])
+        self._superseded(old, new)
+        old.finished.callback(None)
 
     def _pump(self) -> None:
         for job in list(self._waiting):

@@ -198,7 +198,8 @@ class Journal:
     def recover(self, now: float) -> list[JobRecord]:
         """
         After a crash: jobs left running become C{interrupted} and are queued
-        again once (never a retry of a retry); return every queued job, oldest first.
+        again once (never a retry of a retry); return every queued job in the order
+        its delivery was accepted.
         """
         self._db.execute("BEGIN IMMEDIATE")
         try:
@@ -214,7 +215,8 @@ class Journal:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
-        return self._select("WHERE state = 'queued' ORDER BY id")
+        # In the order deliveries were first accepted: a retry takes its original's place.
+        return self._select("WHERE state = 'queued' ORDER BY COALESCE(retry_of, id), id")
 
     def payload(self, job_id: int) -> bytes:
         row = self._db.execute("SELECT payload FROM jobs WHERE id = ?", (job_id,)).fetchone()

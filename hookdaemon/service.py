@@ -88,7 +88,10 @@ class HookService(Service):
         # Built here, after twistd's --uid switch, so HOME is the deploy user's.
         self._runner = JobRunner(self._reactor, self._outputs, _home())
         self._queue = JobQueue(
-            daemon.max_parallel, lambda job: Deferred.fromCoroutine(self._run(job)), self._reactor
+            daemon.max_parallel,
+            lambda job: Deferred.fromCoroutine(self._run(job)),
+            self._reactor,
+            self._superseded,
         )
         # Calls run in order on the journal's thread: recovery comes before any
         # delivery that arrives once the reactor runs.
@@ -195,6 +198,18 @@ class HookService(Service):
                 continue
             log.info("job {job} for hook {hook} resumed", job=record.id, hook=record.hook)
             self._submit(record.id, hook, record.delivery, payload)
+
+    def _superseded(self, old: Job, new: Job) -> None:
+        log.info(
+            "hook {hook}: job {old} superseded by job {new}",
+            hook=old.hook.name,
+            old=old.id,
+            new=new.id,
+        )
+        now = self._reactor.seconds()
+        self.journal.record(
+            lambda journal: journal.superseded(old.id, new.id, now), f"job {old.id} superseded"
+        )
 
     def _forget_job(self, job_id: int) -> None:
         now = self._reactor.seconds()

@@ -7,6 +7,7 @@ import os
 
 from twisted.trial.unittest import TestCase
 
+from hookdaemon.journal import Journal
 from tests.support import RunningDaemon, finished, get, post, start_daemon, wait_for
 
 # Prints a line every few milliseconds until the file release-<job> appears.
@@ -234,3 +235,69 @@ class StopTests(TestCase):
         self.assertEqual(job.state, "interrupted")
         with open(log_path) as f:
             self.assertIn(f"{job_id} hookdaemon job interrupted", f.read())
+
+
+class BurstTests(TestCase):
+    def setUp(self) -> None:
+        self.workdir = os.path.abspath(self.mktemp())
+        os.makedirs(self.workdir)
+
+    def release(self, job_id: int) -> None:
+        open(os.path.join(self.workdir, f"release-{job_id}"), "w").close()
+
+    async def burst(self, burst: str) -> tuple[RunningDaemon, list[int]]:
+        daemon = await start_daemon(
+            self, hook("site", self.workdir, WAITER + " $HOOK_AFTER", extra=f"burst = {burst}\n")
+        )
+        first = await trigger(
+            daemon, "site", json.dumps({"ref": "refs/heads/main", "after": "1" * 40}).encode()
+        )
+        await wait_for(
+            lambda: f"{first} stdout started {first}" in daemon.log_text("site"), "the first run"
+        )
+        rest = [
+            await trigger(
+                daemon,
+                "site",
+                json.dumps({"ref": "refs/heads/main", "after": str(n) * 40}).encode(),
+            )
+            for n in (2, 3, 4)
+        ]
+        for job_id in [first, *rest]:
+            self.release(job_id)
+        return daemon, [first, *rest]
+
+    async def test_coalesceRunsOnlyTheNewestWaitingDelivery(self) -> None:
+        daemon, (first, second, third, fourth) = await self.burst("coalesce")
+        jobs = {job_id: daemon.job(job_id) for job_id in (first, second, third, fourth)}
+        await finished(daemon, fourth)
+        self.assertEqual(
+            [(jobs[j].state, jobs[j].covered_by) for j in (second, third)],
+            [("superseded", third), ("superseded", fourth)],
+        )
+        self.assertEqual(jobs[fourth].covers, [second, third])
+        self.assertEqual(jobs[fourth].delivery.after, "4" * 40)
+        log = daemon.log_text("site")
+        self.assertNotIn(f"{second} stdout", log)
+        self.assertNotIn(f"{third} stdout", log)
+        self.assertIn(f"{fourth} stdout started {fourth}", log)
+
+    async def test_coalescedJobsAreJournaledAsSuperseded(self) -> None:
+        daemon, (_, second, third, fourth) = await self.burst("coalesce")
+        await finished(daemon, fourth)
+        path = daemon.journal_path
+        await daemon.service.stopService()
+        journal = Journal(path)
+        self.addCleanup(journal.close)
+        record = journal.get(second)
+        assert record is not None
+        self.assertEqual((record.state, record.covered_by), ("superseded", third))
+        self.assertEqual(journal.covers(fourth), [third])
+
+    async def test_queueRunsEveryDeliveryInOrder(self) -> None:
+        daemon, jobs = await self.burst("queue")
+        for job_id in jobs:
+            await finished(daemon, job_id)
+        log = daemon.log_text("site")
+        starts = [log.index(f"{job_id} stdout started {job_id}") for job_id in jobs]
+        self.assertEqual(starts, sorted(starts))

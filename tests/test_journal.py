@@ -115,8 +115,9 @@ class JournalTests(SynchronousTestCase):
         old = journal.get(running)
         assert old is not None
         self.assertEqual(old.state, "interrupted")
-        self.assertEqual([r.id for r in pending], [queued, queued + 1])
-        retry = pending[1]
+        # The retry keeps its delivery's place: before the delivery accepted after it.
+        self.assertEqual([r.id for r in pending], [queued + 1, queued])
+        retry = pending[0]
         self.assertEqual(
             (retry.retry_of, retry.delivery, retry.state), (running, old.delivery, "queued")
         )

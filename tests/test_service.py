@@ -24,6 +24,7 @@ forge = github
 secret = env:SITE_SECRET
 workdir = .
 command = echo deployed ${HOOK_AFTER}
+burst = queue
 """
 ENVIRON = {"SITE_SECRET": SECRET}
 
@@ -114,8 +115,8 @@ class ResumeTests(TestCase):
         await finished(daemon, queued)
         log = daemon.log_text("site")
         self.assertLess(
-            log.index(f"{queued} stdout deployed " + "2" * 40),
             log.index(f"{retry} stdout deployed " + "1" * 40),
+            log.index(f"{queued} stdout deployed " + "2" * 40),
         )
         await daemon.service.stopService()
         self.assertEqual(read_journal(daemon.journal_path, running).state, "interrupted")

@@ -258,6 +258,7 @@ class CrashTests(SynchronousTestCase):
             f.write(
                 f"[hookdaemon]\nlisten = tcp:{self.port}:interface=127.0.0.1\n"
                 "[hook:site]\nforge = generic\nallow_from = 127.0.0.1\nworkdir = .\n"
+                "burst = queue\n"
                 "command = sh -c 'echo started $HOOK_JOB $$ $HOOK_AFTER; "
                 "while [ ! -e release-$HOOK_JOB ]; do sleep 0.01; done'\n"
             )
@@ -326,9 +327,9 @@ class CrashTests(SynchronousTestCase):
         retry = jobs[-1] + 1
         for job in (jobs[1], jobs[2], retry):
             self.release(job)
-        self.wait_for(f"{retry} hookdaemon job succeeded")
+        self.wait_for(f"{jobs[2]} hookdaemon job succeeded")
         log = self.log()
-        order = [log.index(f"stdout started {job} ") for job in (jobs[1], jobs[2], retry)]
+        order = [log.index(f"stdout started {job} ") for job in (retry, jobs[1], jobs[2])]
         self.assertEqual(order, sorted(order))
         self.assertIn(f"stdout started {retry} ", log)
         self.assertIn(" " + "1" * 40, log.split(f"stdout started {retry} ")[1].splitlines()[0])
