@@ -8,7 +8,7 @@ import pwd
 from typing import Any
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, DeferredList, gatherResults, maybeDeferred
+from twisted.internet.defer import Deferred, DeferredList, gatherResults, maybeDeferred, succeed
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
@@ -17,6 +17,7 @@ from twisted.web.server import Site
 
 from hookdaemon.config import Config, HookConfig
 from hookdaemon.delivery import Delivery
+from hookdaemon.job_views import job_json
 from hookdaemon.jobs import Job, JobQueue, JobRunner
 from hookdaemon.journal import Added, JobRecord, Journal, NewDelivery
 from hookdaemon.journal_worker import JournalWorker
@@ -55,7 +56,7 @@ class HookService(Service):
         self._runner: JobRunner | None = None
         self._queue: JobQueue | None = None
         self.site = Site(
-            HookApp(config.hooks, self.accept).resource(),
+            HookApp(config.hooks, self.accept, self, config.daemon.status_token).resource(),
             logFormatter=access_log_formatter,
         )
         self.site.requestFactory = limited_request_factory(config.daemon.max_body)
@@ -210,6 +211,34 @@ class HookService(Service):
         self.journal.record(
             lambda journal: journal.superseded(old.id, new.id, now), f"job {old.id} superseded"
         )
+
+    def recent(self, hook: str | None, limit: int) -> Deferred[list[dict[str, Any]]]:
+        """The newest jobs, as the status API shows them."""
+        return self.journal.call(
+            lambda journal: [
+                job_json(record, journal.covers(record.id))
+                for record in journal.recent(hook, limit)
+            ]
+        )
+
+    def one(self, job_id: int) -> Deferred[dict[str, Any] | None]:
+        def read(journal: Journal) -> dict[str, Any] | None:
+            record = journal.get(job_id)
+            return None if record is None else job_json(record, journal.covers(job_id))
+
+        return self.journal.call(read)
+
+    def job_output(self, job_id: int) -> Deferred[bytes | None]:
+        """A running job's output so far, or a finished one's recorded tail."""
+        job = self.jobs.get(job_id)
+        if job is not None and job.state == "running":
+            return succeed(bytes(job.tail))
+
+        def read(journal: Journal) -> bytes | None:
+            record = journal.get(job_id)
+            return None if record is None else record.output_tail
+
+        return self.journal.call(read)
 
     def _forget_job(self, job_id: int) -> None:
         now = self._reactor.seconds()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from klein import Klein
@@ -19,9 +19,10 @@ from twisted.web.iweb import IRequest
 from twisted.web.server import Request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from hookdaemon.config import HookConfig
+from hookdaemon.config import HookConfig, Secret
 from hookdaemon.delivery import Delivery, Incoming
 from hookdaemon.intake import Accepted, Ignored, Pong, Refused, judge
+from hookdaemon.job_views import status_refusal
 from hookdaemon.journal import Added
 
 log = Logger()
@@ -121,14 +122,96 @@ Accept = Callable[[HookConfig, Delivery, bytes], Deferred[Added]]
 """Journal an accepted delivery and queue its job; fires once it is on disk."""
 
 
+class JobSource(Protocol):
+    """Where the status endpoints read jobs from: the journal, off the reactor thread."""
+
+    def recent(self, hook: str | None, limit: int) -> Deferred[list[dict[str, Any]]]: ...
+
+    def one(self, job_id: int) -> Deferred[dict[str, Any] | None]: ...
+
+    def job_output(self, job_id: int) -> Deferred[bytes | None]: ...
+
+
+MAX_LIMIT = 1000
+
+
 class HookApp:
     """The HTTP interface of DESIGN.md."""
 
     app = Klein()
 
-    def __init__(self, hooks: Mapping[str, HookConfig], accept: Accept) -> None:
+    def __init__(
+        self,
+        hooks: Mapping[str, HookConfig],
+        accept: Accept,
+        jobs: JobSource,
+        status_token: Secret | None,
+    ) -> None:
         self._hooks = hooks
         self._accept = accept
+        self._jobs = jobs
+        self._status_token = status_token
+
+    def _refuse_status(self, request: Request) -> bytes | None:
+        authorization = request.getHeader(b"authorization")
+        code = status_refusal(
+            self._status_token,
+            authorization.decode("latin-1") if authorization else None,
+            client_host(request),
+        )
+        if code is None:
+            return None
+        if code == 401:
+            request.setHeader(b"www-authenticate", b"Bearer")
+            return json_answer(request, 401, {"error": "a valid status_token is required"})
+        return json_answer(request, 403, {"error": "status is shown to loopback clients only"})
+
+    @app.route("/jobs", methods=["GET"])
+    def list_jobs(self, request: Request) -> bytes | Deferred[bytes]:
+        refused = self._refuse_status(request)
+        if refused is not None:
+            return refused
+        query = parse_qs(urlsplit(request.uri.decode("latin-1")).query)
+        hook = query.get("hook", [None])[0]
+        try:
+            limit = int(query.get("limit", ["50"])[0])
+        except ValueError:
+            return json_answer(request, 400, {"error": "limit must be a whole number"})
+        if not 1 <= limit <= MAX_LIMIT:
+            return json_answer(request, 400, {"error": f"limit must be 1 to {MAX_LIMIT}"})
+        return self._jobs.recent(hook, limit).addCallback(
+            lambda jobs: json_answer(request, 200, {"jobs": jobs})
+        )
+
+    @app.route("/jobs/<int:job_id>", methods=["GET"])
+    def show_job(self, request: Request, job_id: int) -> bytes | Deferred[bytes]:
+        refused = self._refuse_status(request)
+        if refused is not None:
+            return refused
+
+        def answer(job: dict[str, Any] | None) -> bytes:
+            if job is None:
+                return json_answer(request, 404, {"error": f"no job {job_id}"})
+            return json_answer(request, 200, job)
+
+        return self._jobs.one(job_id).addCallback(answer)
+
+    @app.route("/jobs/<int:job_id>/log", methods=["GET"])
+    def job_log(self, request: Request, job_id: int) -> bytes | Deferred[bytes]:
+        refused = self._refuse_status(request)
+        if refused is not None:
+            return refused
+        if b"follow" in (request.args or {}):
+            return json_answer(request, 400, {"error": "follow is not supported yet"})
+
+        def answer(output: bytes | None) -> bytes:
+            if output is None:
+                return json_answer(request, 404, {"error": f"no job {job_id}"})
+            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+            request.setHeader(b"cache-control", b"no-store")
+            return output
+
+        return self._jobs.job_output(job_id).addCallback(answer)
 
     @app.route("/hooks/<string:name>", branch=False)
     def hook(self, request: Request, name: str) -> bytes | Deferred[bytes]:

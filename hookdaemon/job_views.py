@@ -1,0 +1,69 @@
+"""
+What the status endpoints show, and who may see it, from plain values.
+
+C{/jobs} reveals refs, commits and output: with a C{status_token} it needs that
+token; without one only loopback clients may look.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import UTC, datetime
+from typing import Any
+
+from hookdaemon.config import Secret
+from hookdaemon.forges._base import same
+from hookdaemon.journal import JobRecord
+
+
+def iso(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
+
+
+def job_json(record: JobRecord, covers: list[int]) -> dict[str, Any]:
+    delivery = record.delivery
+    return {
+        "id": record.id,
+        "url": f"/jobs/{record.id}",
+        "log_url": f"/jobs/{record.id}/log",
+        "hook": record.hook,
+        "state": record.state,
+        "exit_code": record.exit_code,
+        "signal": record.signal,
+        "delivery": {
+            "id": delivery.delivery_id,
+            "forge": delivery.forge,
+            "event": delivery.event,
+            "ref": delivery.ref,
+            "branch": delivery.branch,
+            "tag": delivery.tag,
+            "before": delivery.before,
+            "after": delivery.after,
+            "repository": delivery.repository,
+            "pusher": delivery.pusher,
+        },
+        "queued_at": iso(record.queued_at),
+        "started_at": iso(record.started_at),
+        "finished_at": iso(record.finished_at),
+        "covered_by": record.covered_by,
+        "covers": covers,
+        "retry_of": record.retry_of,
+    }
+
+
+def status_refusal(token: Secret | None, authorization: str | None, client: str) -> int | None:
+    """None when the status endpoints may answer this client; else 401 or 403."""
+    if token is not None:
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() == "bearer" and same(given.strip(), token.value):
+            return None
+        return 401
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return 403
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return None if address.is_loopback else 403

@@ -1,0 +1,136 @@
+"""The job API over live HTTP: /jobs, /jobs/ID, /jobs/ID/log, and who may read them."""
+
+from __future__ import annotations
+
+import json
+
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from hookdaemon.config import Secret
+from hookdaemon.job_views import status_refusal
+from tests.support import finished, get, http_client, post, start_daemon
+
+HOOKS = """
+[hook:site]
+forge = generic
+allow_from = 127.0.0.1
+workdir = .
+command = sh -c 'echo out-$HOOK_AFTER; echo err >&2; exit 3'
+burst = queue
+
+[hook:api]
+forge = generic
+allow_from = 127.0.0.1
+workdir = .
+command = true
+"""
+
+
+async def trigger(url: str, after: str, delivery: str = "") -> int:
+    headers = {"Content-Type": "application/json"}
+    if delivery:
+        headers["X-Request-Id"] = delivery
+    body = json.dumps({"ref": "refs/heads/main", "after": after}).encode()
+    code, answer, _ = await post(url, body, headers)
+    assert code == 202, (code, answer)
+    return int(answer["job"])
+
+
+class JobApiTests(TestCase):
+    async def setUp(self) -> None:
+        self.daemon = await start_daemon(self, HOOKS)
+
+    async def test_jobShowsDeliveryStateExitAndTimes(self) -> None:
+        job_id = await trigger(self.daemon.hook_url("site"), "a" * 40, delivery="req-1")
+        await finished(self.daemon, job_id)
+        # The end is recorded on the journal's thread; a later read sees it.
+        code, content = await get(f"{self.daemon.url}/jobs/{job_id}")
+        self.assertEqual(code, 200)
+        job = json.loads(content)
+        self.assertEqual(
+            {k: job[k] for k in ("id", "hook", "state", "exit_code", "signal", "covers")},
+            {
+                "id": job_id,
+                "hook": "site",
+                "state": "failed",
+                "exit_code": 3,
+                "signal": None,
+                "covers": [],
+            },
+        )
+        self.assertEqual(job["delivery"]["after"], "a" * 40)
+        self.assertEqual(job["delivery"]["id"], "req-1")
+        self.assertEqual(job["delivery"]["branch"], "main")
+        for key in ("queued_at", "started_at", "finished_at"):
+            self.assertRegex(job[key], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$")
+
+    async def test_logIsTheOutputTail(self) -> None:
+        job_id = await trigger(self.daemon.hook_url("site"), "b" * 40)
+        await finished(self.daemon, job_id)
+        response = await http_client().get(f"{self.daemon.url}/jobs/{job_id}/log")
+        content = await response.content()
+        self.assertEqual(response.code, 200)
+        self.assertEqual(
+            response.headers.getRawHeaders("content-type"), ["text/plain; charset=utf-8"]
+        )
+        self.assertEqual(sorted(content.splitlines()), [b"stderr err", b"stdout out-" + b"b" * 40])
+
+    async def test_listIsNewestFirstFilteredAndLimited(self) -> None:
+        ids = [await trigger(self.daemon.hook_url(h), "c" * 40) for h in ("site", "api", "site")]
+        for job_id in ids:
+            await finished(self.daemon, job_id)
+        code, content = await get(f"{self.daemon.url}/jobs")
+        self.assertEqual(code, 200)
+        self.assertEqual([job["id"] for job in json.loads(content)["jobs"]], ids[::-1])
+        code, content = await get(f"{self.daemon.url}/jobs?hook=site&limit=1")
+        self.assertEqual(code, 200)
+        self.assertEqual([job["id"] for job in json.loads(content)["jobs"]], [ids[2]])
+
+    async def test_badLimitIs400(self) -> None:
+        for query in ("limit=x", "limit=0", "limit=100000"):
+            code, content = await get(f"{self.daemon.url}/jobs?{query}")
+            self.assertEqual(code, 400, query)
+            self.assertIn("limit", json.loads(content)["error"])
+
+    async def test_unknownJobIs404(self) -> None:
+        for path in ("/jobs/999", "/jobs/999/log"):
+            code, content = await get(self.daemon.url + path)
+            self.assertEqual(code, 404, path)
+            self.assertEqual(json.loads(content), {"error": "no job 999"})
+
+
+class StatusTokenTests(TestCase):
+    async def test_tokenIsRequiredWhenSet(self) -> None:
+        daemon = await start_daemon(
+            self, HOOKS, daemon="status_token = env:STATUS\n", environ={"STATUS": "let-me-see"}
+        )
+        code, _ = await get(f"{daemon.url}/jobs")
+        self.assertEqual(code, 401)
+        response = await http_client().get(
+            f"{daemon.url}/jobs", headers={"Authorization": ["Bearer wrong"]}
+        )
+        await response.content()
+        self.assertEqual(response.code, 401)
+        response = await http_client().get(
+            f"{daemon.url}/jobs", headers={"Authorization": ["Bearer let-me-see"]}
+        )
+        self.assertEqual(
+            (response.code, json.loads(await response.content())), (200, {"jobs": []})
+        )
+
+
+class StatusRefusalTests(SynchronousTestCase):
+    TOKEN = Secret(origin="env:STATUS", value=b"t0ken")
+
+    def test_withoutTokenOnlyLoopback(self) -> None:
+        for client in ("127.0.0.1", "127.9.9.9", "::1", "::ffff:127.0.0.1"):
+            self.assertIsNone(status_refusal(None, None, client), client)
+        for client in ("10.0.0.1", "2001:db8::1", "", "not an address"):
+            self.assertEqual(status_refusal(None, None, client), 403, client)
+
+    def test_withTokenAnyClientWithTheToken(self) -> None:
+        self.assertIsNone(status_refusal(self.TOKEN, "Bearer t0ken", "203.0.113.9"))
+        self.assertIsNone(status_refusal(self.TOKEN, "bearer t0ken", "203.0.113.9"))
+        self.assertEqual(status_refusal(self.TOKEN, None, "127.0.0.1"), 401)
+        self.assertEqual(status_refusal(self.TOKEN, "Bearer t0ke", "127.0.0.1"), 401)
+        self.assertEqual(status_refusal(self.TOKEN, "Basic t0ken", "127.0.0.1"), 401)
