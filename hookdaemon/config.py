@@ -83,6 +83,7 @@ class HookConfig:
     shell: bool
     env: Mapping[str, str]
     timeout: float
+    kill_grace: float
     burst: str
 
     @property
@@ -102,6 +103,7 @@ class DaemonConfig:
     history: int
     trusted_proxies: tuple[Network, ...]
     status_token: Secret | None
+    stop_grace: float
 
 
 @frozen
@@ -285,6 +287,7 @@ DAEMON_KEYS = frozenset(
         "history",
         "trusted_proxies",
         "status_token",
+        "stop_grace",
     }
 )
 
@@ -303,6 +306,7 @@ HOOK_KEYS = frozenset(
         "shell",
         "env",
         "timeout",
+        "kill_grace",
         "burst",
     }
 )
@@ -323,6 +327,7 @@ def _daemon(section: _Section) -> DaemonConfig:
         history=section.integer("history", 500, minimum=1),
         trusted_proxies=section.networks("trusted_proxies"),
         status_token=section.secret("status_token"),
+        stop_grace=section.seconds("stop_grace", 30),
     )
 
 
@@ -380,6 +385,7 @@ def _hook(section: _Section, name: str) -> HookConfig:
         shell=shell,
         env=_environment(section),
         timeout=section.seconds("timeout", 600),
+        kill_grace=section.seconds("kill_grace", 10),
         burst=section.choice("burst", "coalesce", ("coalesce", "queue")),
     )
 

@@ -26,9 +26,6 @@ from hookdaemon.process import RunningStep, StepResult
 
 TAIL_BYTES = 64 * 1024
 
-KILL_GRACE = 10.0
-"""Seconds between SIGTERM and SIGKILL when a job is stopped."""
-
 log = Logger()
 
 
@@ -68,7 +65,7 @@ class JobRunner:
         self._clock: IReactorTime = reactor
         self._outputs = outputs
         self._base = base_environment(home)
-        self._running: dict[int, RunningStep] = {}
+        self._running: dict[int, tuple[Job, RunningStep]] = {}
         self._stopping = False
 
     def run(self, job: Job) -> Deferred[None]:
@@ -120,7 +117,7 @@ class JobRunner:
                     hook.workdir,
                     sink,
                 )
-                self._running[job.id] = running
+                self._running[job.id] = (job, running)
                 try:
                     result = await running.ended
                 finally:
@@ -146,17 +143,22 @@ class JobRunner:
         )
 
     def stop(self, job_id: int) -> None:
-        """SIGTERM the job's current step group now, SIGKILL it after L{KILL_GRACE}."""
-        running = self._running.get(job_id)
-        if running is None:
+        """SIGTERM the job's current step group now, SIGKILL it C{kill_grace} later."""
+        if job_id not in self._running:
             return
+        job, running = self._running[job_id]
         running.signal_group(signal.SIGTERM)
 
         def kill() -> None:
             if not running.ended.called:
+                job_output = self._outputs.get(job.hook.name)
+                if job_output is not None:
+                    job_output.note(
+                        job.id, f"still running {job.hook.kill_grace:g}s later; SIGKILL"
+                    )
                 running.signal_group(signal.SIGKILL)
 
-        call = self._clock.callLater(KILL_GRACE, kill)
+        call = self._clock.callLater(job.hook.kill_grace, kill)
         running.ended.addBoth(lambda result: call.cancel() if call.active() else None)
 
     def stop_all(self) -> None:
@@ -182,6 +184,7 @@ class JobQueue:
         self._superseded = superseded
         self._waiting: list[Job] = []
         self._busy: dict[str, Job] = {}
+        self._held = False
 
     @property
     def running(self) -> list[Job]:
@@ -212,7 +215,13 @@ class JobQueue:
         self._superseded(old, new)
         old.finished.callback(None)
 
+    def hold(self) -> None:
+        """Start no more jobs: the daemon is stopping, and waiting jobs stay in the journal."""
+        self._held = True
+
     def _pump(self) -> None:
+        if self._held:
+            return
         for job in list(self._waiting):
             if len(self._busy) >= self._max_parallel:
                 return

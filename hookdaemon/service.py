@@ -55,8 +55,9 @@ class HookService(Service):
         self.jobs: dict[int, Job] = {}
         self._runner: JobRunner | None = None
         self._queue: JobQueue | None = None
+        self.app = HookApp(config.hooks, self.accept, self, config.daemon.status_token)
         self.site = Site(
-            HookApp(config.hooks, self.accept, self, config.daemon.status_token).resource(),
+            self.app.resource(),
             logFormatter=access_log_formatter,
         )
         self.site.requestFactory = limited_request_factory(config.daemon.max_body)
@@ -288,24 +289,36 @@ class HookService(Service):
     def addresses(self) -> list[Any]:
         return [port.getHost() for port in self._ports]
 
-    def stopService(self) -> Deferred[object]:
+    def stopService(self) -> Deferred[None]:
         super().stopService()
-        stopping: list[Deferred[Any]] = [
-            Deferred.fromCoroutine(_stop_port(p)) for p in self._ports
-        ]
-        self._ports = []
+        return Deferred.fromCoroutine(self._stop())
+
+    async def _stop(self) -> None:
+        """
+        Refuse new deliveries (503), let running jobs finish for C{stop_grace}
+        seconds, then stop them (they end interrupted); waiting jobs stay queued
+        in the journal and run at the next start.
+        """
+        self.app.stopping = True
         if self._runner is not None and self._queue is not None:
-            self._runner.stop_all()
-            stopping.append(self._queue.drain())
-
-        def close(result: object) -> Deferred[object]:
-            for output in self._outputs.values():
-                output.close()
-            self._outputs.clear()
-            return self.journal.stop().addCallback(lambda _: result)
-
-        return DeferredList(stopping).addBoth(close)
-
-
-async def _stop_port(port: IListeningPort) -> None:
-    await port.stopListening()  # type: ignore[misc]
+            self._queue.hold()
+            running = [job.finished for job in self._queue.running]
+            if running:
+                log.info(
+                    "stopping: waiting up to {grace:g}s for {count} running job(s)",
+                    grace=self.config.daemon.stop_grace,
+                    count=len(running),
+                )
+                deadline = self._reactor.callLater(
+                    self.config.daemon.stop_grace, self._runner.stop_all
+                )
+                await DeferredList(running)
+                if deadline.active():
+                    deadline.cancel()
+        for port in self._ports:
+            await maybeDeferred(port.stopListening)
+        self._ports = []
+        for output in self._outputs.values():
+            output.close()
+        self._outputs.clear()
+        await self.journal.stop()

@@ -151,6 +151,8 @@ class HookApp:
         self._accept = accept
         self._jobs = jobs
         self._status_token = status_token
+        self.stopping = False
+        """Set while the daemon stops: deliveries get 503 so the forge tries again later."""
 
     def _refuse_status(self, request: Request) -> bytes | None:
         authorization = request.getHeader(b"authorization")
@@ -221,6 +223,9 @@ class HookApp:
         if request.method != b"POST":
             request.setHeader(b"allow", b"POST")
             return json_answer(request, 405, {"error": "use POST"})
+        if self.stopping:
+            request.setHeader(b"retry-after", b"30")
+            return json_answer(request, 503, {"error": "shutting down; try again shortly"})
         if getattr(request, "too_large", False):
             request.setHeader(b"connection", b"close")
             return json_answer(request, 413, {"error": "body larger than max_body"})

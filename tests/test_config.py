@@ -160,7 +160,8 @@ class UnknownNamesTests(ConfigTestCase):
             self.problems(HOOK + "comand = true\n"),
             [
                 f"{SOURCE}: [hook:site] comand: unknown key (known keys: allow_from, branches, "
-                "burst, command, env, events, forge, repository, secret, shell, signature_header, "
+                "burst, command, env, events, forge, kill_grace, repository, secret, shell, "
+                "signature_header, "
                 "tags, timeout, workdir)"
             ],
         )
@@ -171,7 +172,7 @@ class UnknownNamesTests(ConfigTestCase):
             [
                 f"{SOURCE}: [hookdaemon] port: unknown key (known keys: history, listen, "
                 "log_dir, log_keep, log_max_bytes, max_body, max_parallel, state_dir, "
-                "status_token, trusted_proxies)"
+                "status_token, stop_grace, trusted_proxies)"
             ],
         )
 
@@ -237,7 +238,7 @@ class AllProblemsAtOnceTests(ConfigTestCase):
             [
                 f"{SOURCE}: [hookdaemon] colour: unknown key (known keys: history, listen, "
                 "log_dir, log_keep, log_max_bytes, max_body, max_parallel, state_dir, "
-                "status_token, trusted_proxies)",
+                "status_token, stop_grace, trusted_proxies)",
                 f"{SOURCE}: [hookdaemon] log_keep: 'none' is not a whole number",
                 f"{SOURCE}: [hook:api] forge: 'githab' is not one of: "
                 "auto, github, gitlab, gitea, forgejo, gogs, bitbucket, "

@@ -223,18 +223,60 @@ def _alive(pid: int) -> bool:
 
 
 class StopTests(TestCase):
-    async def test_stoppingTheServiceInterruptsRunningJobs(self) -> None:
-        workdir = os.path.abspath(self.mktemp())
-        os.makedirs(workdir)
-        daemon = await start_daemon(self, hook("site", workdir, WAITER))
+    def setUp(self) -> None:
+        self.workdir = os.path.abspath(self.mktemp())
+        os.makedirs(self.workdir)
+
+    async def test_jobsStillRunningAfterStopGraceAreInterrupted(self) -> None:
+        daemon = await start_daemon(
+            self, hook("site", self.workdir, WAITER), daemon="stop_grace = 0.2\n"
+        )
         job_id = await trigger(daemon, "site")
         await wait_for(lambda: "stdout tick" in daemon.log_text("site"), "the job to run")
         log_path = daemon.service.output("site").path
-        await daemon.service.stopService()
         job = daemon.job(job_id)
+        await daemon.service.stopService()
         self.assertEqual(job.state, "interrupted")
         with open(log_path) as f:
             self.assertIn(f"{job_id} hookdaemon job interrupted", f.read())
+
+    async def test_stopRefusesDeliveriesAndLetsRunningJobsFinish(self) -> None:
+        daemon = await start_daemon(
+            self, hook("site", self.workdir, WAITER), daemon="stop_grace = 60\n"
+        )
+        job_id = await trigger(daemon, "site")
+        waiting = await trigger(daemon, "site")
+        await wait_for(lambda: "stdout tick" in daemon.log_text("site"), "the job to run")
+        job = daemon.job(job_id)
+        stopped = daemon.service.stopService()
+        code, answer, response = await post(daemon.hook_url("site"), b"", {})
+        self.assertEqual((code, answer), (503, {"error": "shutting down; try again shortly"}))
+        self.assertEqual(response.headers.getRawHeaders("retry-after"), ["30"])
+        self.assertFalse(stopped.called)
+        self.release(job_id)
+        await stopped
+        self.assertEqual(job.state, "succeeded")
+        self.assertEqual(daemon.job(waiting).state, "queued")
+
+    def release(self, job_id: int) -> None:
+        open(os.path.join(self.workdir, f"release-{job_id}"), "w").close()
+
+    async def test_killGraceEndsAGroupThatIgnoresSigterm(self) -> None:
+        stubborn = (
+            'sh -c \'trap "" TERM; sh -c "trap \\"\\" TERM; sleep 60" & echo grandchild $!; wait\''
+        )
+        daemon = await start_daemon(
+            self,
+            hook("site", self.workdir, stubborn, extra="timeout = 0.3\nkill_grace = 0.3\n"),
+        )
+        job = await finished(daemon, await trigger(daemon, "site"))
+        self.assertEqual(job.state, "timed_out")
+        assert job.result is not None
+        self.assertEqual(job.result.signal, "SIGKILL")
+        log = daemon.log_text("site")
+        self.assertIn("still running 0.3s later; SIGKILL", log)
+        pid = int(log.split("stdout grandchild ")[1].split()[0])
+        await wait_for(lambda: not _alive(pid), f"grandchild {pid} to die")
 
 
 class BurstTests(TestCase):

@@ -81,7 +81,7 @@ class TwistdTests(SynchronousTestCase):
             [
                 f"{path}: [hookdaemon] colour: unknown key (known keys: history, listen, "
                 "log_dir, log_keep, log_max_bytes, max_body, max_parallel, state_dir, "
-                "status_token, trusted_proxies)",
+                "status_token, stop_grace, trusted_proxies)",
                 f"{path}: [hookdaemon] max_parallel: 'lots' is not a whole number",
                 f"{path}: [hook:site] forge: 'githab' is not one of: "
                 "auto, github, gitlab, gitea, forgejo, gogs, bitbucket, "
@@ -256,7 +256,7 @@ class CrashTests(SynchronousTestCase):
         self.path = os.path.join(self.directory, "tap.cfg")
         with open(self.path, "w") as f:
             f.write(
-                f"[hookdaemon]\nlisten = tcp:{self.port}:interface=127.0.0.1\n"
+                f"[hookdaemon]\nlisten = tcp:{self.port}:interface=127.0.0.1\nstop_grace = 1\n"
                 "[hook:site]\nforge = generic\nallow_from = 127.0.0.1\nworkdir = .\n"
                 "burst = queue\n"
                 "command = sh -c 'echo started $HOOK_JOB $$ $HOOK_AFTER; "
@@ -335,6 +335,7 @@ class CrashTests(SynchronousTestCase):
         self.assertIn(" " + "1" * 40, log.split(f"stdout started {retry} ")[1].splitlines()[0])
         code, answer = self.post("4" * 40)
         self.assertEqual((code, answer["job"]), (202, retry + 1))
+        self.release(retry + 1)
         journal = Journal(os.path.join(self.directory, "var", "journal.sqlite"))
         self.addCleanup(journal.close)
         states = {record.id: record.state for record in journal.recent("site")}
