@@ -46,8 +46,14 @@ class Job:
     tail: bytearray = field(factory=bytearray)
     """The last L{TAIL_BYTES} of output, as the output log has it, for the journal."""
 
+    followers: list[Callable[[bytes], None]] = field(factory=list)
+    """Live readers of the output (GET /jobs/ID/log?follow=1)."""
+
     def keep(self, stream: str, lines: list[bytes]) -> None:
-        self.tail += b"".join(b"%s %s\n" % (stream.encode(), line) for line in lines)
+        chunk = b"".join(b"%s %s\n" % (stream.encode(), line) for line in lines)
+        for follower in list(self.followers):
+            follower(chunk)
+        self.tail += chunk
         if len(self.tail) > TAIL_BYTES:
             del self.tail[: len(self.tail) - TAIL_BYTES]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+from collections.abc import Callable
 from typing import Any
 
 from twisted.application.service import Service
@@ -240,6 +241,34 @@ class HookService(Service):
             return None if record is None else record.output_tail
 
         return self.journal.call(read)
+
+    def follow(self, job_id: int, write: Callable[[bytes], None]) -> Deferred[bool]:
+        job = self.jobs.get(job_id)
+        if job is None or job.state not in ("queued", "running"):
+            # Finished (or unknown): its recorded tail is all there is.
+            def written(output: bytes | None) -> bool:
+                if output is not None:
+                    write(output)
+                return output is not None
+
+            return self.job_output(job_id).addCallback(written)
+        write(bytes(job.tail))
+        job.followers.append(write)
+
+        def stop_following(result: object) -> object:
+            if write in job.followers:
+                job.followers.remove(write)
+            return result
+
+        def ended(_: object) -> None:
+            if not following.called:
+                following.callback(True)
+
+        # Cancelled when the reader goes away; fires when the job ends.
+        following: Deferred[bool] = Deferred(lambda cancelled: None)
+        following.addBoth(stop_following)
+        job.finished.addCallback(ended)
+        return following
 
     def _forget_job(self, job_id: int) -> None:
         now = self._reactor.seconds()

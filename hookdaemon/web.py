@@ -131,6 +131,9 @@ class JobSource(Protocol):
 
     def job_output(self, job_id: int) -> Deferred[bytes | None]: ...
 
+    def follow(self, job_id: int, write: Callable[[bytes], None]) -> Deferred[bool]:
+        """Pass the output so far and then each new chunk to C{write} until the job ends."""
+
 
 MAX_LIMIT = 1000
 
@@ -203,8 +206,8 @@ class HookApp:
         refused = self._refuse_status(request)
         if refused is not None:
             return refused
-        if b"follow" in (request.args or {}):
-            return json_answer(request, 400, {"error": "follow is not supported yet"})
+        if parse_qs(urlsplit(request.uri.decode("latin-1")).query).get("follow") == ["1"]:
+            return self._follow(request, job_id)
 
         def answer(output: bytes | None) -> bytes:
             if output is None:
@@ -214,6 +217,22 @@ class HookApp:
             return output
 
         return self._jobs.job_output(job_id).addCallback(answer)
+
+    def _follow(self, request: Request, job_id: int) -> Deferred[bytes]:
+        """Stream a job's output as it is written; the answer ends when the job does."""
+
+        def write(chunk: bytes) -> None:
+            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+            request.setHeader(b"cache-control", b"no-store")
+            if chunk:
+                request.write(chunk)
+
+        def ended(found: bool) -> bytes:
+            if not found:
+                return json_answer(request, 404, {"error": f"no job {job_id}"})
+            return b""
+
+        return self._jobs.follow(job_id, write).addCallback(ended)
 
     @app.route("/hooks/<string:name>", branch=False)
     def hook(self, request: Request, name: str) -> bytes | Deferred[bytes]:

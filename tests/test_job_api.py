@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 
+import treq
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from hookdaemon.config import Secret
@@ -134,3 +136,44 @@ class StatusRefusalTests(SynchronousTestCase):
         self.assertEqual(status_refusal(self.TOKEN, None, "127.0.0.1"), 401)
         self.assertEqual(status_refusal(self.TOKEN, "Bearer t0ke", "127.0.0.1"), 401)
         self.assertEqual(status_refusal(self.TOKEN, "Basic t0ken", "127.0.0.1"), 401)
+
+
+WAITING_HOOK = """
+[hook:slow]
+forge = generic
+allow_from = 127.0.0.1
+workdir = {workdir}
+command = sh -c 'while [ ! -e release ]; do echo tick; sleep 0.01; done; echo done'
+"""
+
+
+class FollowTests(TestCase):
+    async def test_followStreamsUntilTheJobEnds(self) -> None:
+        workdir = os.path.abspath(self.mktemp())
+        os.makedirs(workdir)
+        daemon = await start_daemon(self, WAITING_HOOK.format(workdir=workdir))
+        job_id = await trigger(daemon.hook_url("slow"), "d" * 40)
+        response = await http_client().get(f"{daemon.url}/jobs/{job_id}/log?follow=1")
+        self.assertEqual(response.code, 200)
+        chunks: list[bytes] = []
+
+        def arrived(chunk: bytes) -> None:
+            chunks.append(chunk)
+            if b"stdout tick" in b"".join(chunks):
+                # Only now, with output already streamed, may the job end.
+                open(os.path.join(workdir, "release"), "w").close()
+
+        await treq.collect(response, arrived)
+        self.assertTrue(b"".join(chunks).endswith(b"stdout done\n"))
+        self.assertGreater(len(chunks), 1)
+        self.assertEqual(daemon.job(job_id).state, "succeeded")
+
+    async def test_followOfAFinishedJobIsItsTail(self) -> None:
+        daemon = await start_daemon(self, HOOKS)
+        job_id = await trigger(daemon.hook_url("site"), "e" * 40)
+        await finished(daemon, job_id)
+        code, content = await get(f"{daemon.url}/jobs/{job_id}/log?follow=1")
+        self.assertEqual(code, 200)
+        self.assertIn(b"stdout out-" + b"e" * 40 + b"\n", content)
+        code, _ = await get(f"{daemon.url}/jobs/999/log?follow=1")
+        self.assertEqual(code, 404)
