@@ -22,7 +22,11 @@ def iso(seconds: float | None) -> str | None:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
 
 
-def job_json(record: JobRecord, covers: list[int]) -> dict[str, Any]:
+def job_json(record: JobRecord, covers: list[int], covered_by: int | None) -> dict[str, Any]:
+    """
+    C{covers}: every delivery this run stood in for; C{covered_by}: the job whose
+    run stood in for this one (the end of a chain of replacements).
+    """
     delivery = record.delivery
     return {
         "id": record.id,
@@ -47,7 +51,7 @@ def job_json(record: JobRecord, covers: list[int]) -> dict[str, Any]:
         "queued_at": iso(record.queued_at),
         "started_at": iso(record.started_at),
         "finished_at": iso(record.finished_at),
-        "covered_by": record.covered_by,
+        "covered_by": covered_by,
         "covers": covers,
         "retry_of": record.retry_of,
     }

@@ -53,6 +53,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS jobs_delivery
     ON jobs (hook, delivery_id) WHERE delivery_id IS NOT NULL AND retry_of IS NULL;
 CREATE INDEX IF NOT EXISTS jobs_hook ON jobs (hook, id);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, id);
+CREATE INDEX IF NOT EXISTS jobs_covered_by ON jobs (covered_by);
 """
 
 _DELIVERY_COLUMNS = (
@@ -188,7 +189,10 @@ class Journal:
         )
 
     def superseded(self, job_id: int, covered_by: int, now: float) -> None:
-        """A queued job replaced by a newer delivery's job, which covers it."""
+        """
+        A queued job replaced by a newer delivery's job. Replacements chain (each
+        names the job that replaced it); L{covers} and L{covering} follow the chain.
+        """
         self._db.execute(
             "UPDATE jobs SET state = 'superseded', covered_by = ?, finished_at = ?"
             " WHERE id = ? AND state = 'queued'",
@@ -229,11 +233,26 @@ class Journal:
         return found[0] if found else None
 
     def covers(self, job_id: int) -> list[int]:
-        """The superseded jobs whose deliveries this job's run covered."""
+        """Every superseded job whose delivery this job's run stood in for, oldest first."""
         rows = self._db.execute(
-            "SELECT id FROM jobs WHERE covered_by = ? ORDER BY id", (job_id,)
+            "WITH RECURSIVE covered(id) AS ("
+            " SELECT id FROM jobs WHERE covered_by = ?"
+            " UNION SELECT jobs.id FROM jobs JOIN covered ON jobs.covered_by = covered.id)"
+            " SELECT id FROM covered ORDER BY id",
+            (job_id,),
         ).fetchall()
         return [row[0] for row in rows]
+
+    def covering(self, job_id: int) -> int | None:
+        """The job that finally stood in for a superseded one: the end of its chain."""
+        row = self._db.execute(
+            "WITH RECURSIVE chain(id, next) AS ("
+            " SELECT id, covered_by FROM jobs WHERE id = ?"
+            " UNION SELECT jobs.id, jobs.covered_by FROM jobs JOIN chain ON jobs.id = chain.next)"
+            " SELECT id FROM chain WHERE next IS NULL",
+            (job_id,),
+        ).fetchone()
+        return None if row is None or row[0] == job_id else int(row[0])
 
     def recent(self, hook: str | None = None, limit: int = 50) -> list[JobRecord]:
         """Newest first."""

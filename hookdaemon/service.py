@@ -218,7 +218,7 @@ class HookService(Service):
         """The newest jobs, as the status API shows them."""
         return self.journal.call(
             lambda journal: [
-                job_json(record, journal.covers(record.id))
+                job_json(record, journal.covers(record.id), journal.covering(record.id))
                 for record in journal.recent(hook, limit)
             ]
         )
@@ -226,7 +226,9 @@ class HookService(Service):
     def one(self, job_id: int) -> Deferred[dict[str, Any] | None]:
         def read(journal: Journal) -> dict[str, Any] | None:
             record = journal.get(job_id)
-            return None if record is None else job_json(record, journal.covers(job_id))
+            if record is None:
+                return None
+            return job_json(record, journal.covers(job_id), journal.covering(job_id))
 
         return self.journal.call(read)
 

@@ -334,7 +334,8 @@ class BurstTests(TestCase):
         record = journal.get(second)
         assert record is not None
         self.assertEqual((record.state, record.covered_by), ("superseded", third))
-        self.assertEqual(journal.covers(fourth), [third])
+        self.assertEqual(journal.covers(fourth), [second, third])
+        self.assertEqual(journal.covering(second), fourth)
 
     async def test_queueRunsEveryDeliveryInOrder(self) -> None:
         daemon, jobs = await self.burst("queue")

@@ -104,6 +104,15 @@ class JournalTests(SynchronousTestCase):
         self.assertEqual((record.state, record.covered_by), ("superseded", new))
         self.assertEqual(self.journal.covers(new), [old])
 
+    def test_supersedingAReplacementPassesOnWhatItCovered(self) -> None:
+        first, second, third = (self.add(push(after=str(n) * 40)).job_id for n in (1, 2, 3))
+        self.journal.superseded(first, covered_by=second, now=101.0)
+        self.journal.superseded(second, covered_by=third, now=102.0)
+        self.assertEqual(self.journal.covers(third), [first, second])
+        self.assertEqual(self.journal.covering(first), third)
+        self.assertEqual(self.journal.covering(second), third)
+        self.assertIsNone(self.journal.covering(third))
+
     def test_recoverInterruptsRunningAndQueuesItOnceMore(self) -> None:
         running = self.add(push(delivery_id="d-1"), payload=b"body-1").job_id
         queued = self.add(push(delivery_id="d-2")).job_id
