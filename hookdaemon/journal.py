@@ -9,7 +9,8 @@ so SQLite never stalls the reactor; several deliveries can share one commit
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from attrs import frozen
@@ -120,18 +121,34 @@ class Journal:
     def close(self) -> None:
         self._db.close()
 
-    def add_many(self, deliveries: Sequence[NewDelivery]) -> list[Added]:
-        """Journal several deliveries in one transaction, so they share one fsync."""
-        added = []
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """
+        One atomic unit: a transaction, or inside one a savepoint, so a failing
+        part of a grouped commit is undone alone.
+        """
+        if self._db.in_transaction:
+            self._db.execute("SAVEPOINT part")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK TO part")
+                self._db.execute("RELEASE part")
+                raise
+            self._db.execute("RELEASE part")
+            return
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            for new in deliveries:
-                added.append(self._add(new))
+            yield
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
-        return added
+
+    def add_many(self, deliveries: Sequence[NewDelivery]) -> list[Added]:
+        """Journal several deliveries in one transaction, so they share one fsync."""
+        with self.transaction():
+            return [self._add(new) for new in deliveries]
 
     def add(self, new: NewDelivery) -> Added:
         return self.add_many([new])[0]
@@ -205,8 +222,7 @@ class Journal:
         again once (never a retry of a retry); return every queued job in the order
         its delivery was accepted.
         """
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self.transaction():
             for record in self._select("WHERE state = 'running' ORDER BY id"):
                 self._db.execute(
                     "UPDATE jobs SET state = 'interrupted', finished_at = ? WHERE id = ?",
@@ -215,10 +231,6 @@ class Journal:
                 if record.retry_of is None:
                     payload = self.payload(record.id)
                     self._insert(record.hook, record.delivery, payload, now, record.id)
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
         # In the order deliveries were first accepted: a retry takes its original's place.
         return self._select("WHERE state = 'queued' ORDER BY COALESCE(retry_of, id), id")
 

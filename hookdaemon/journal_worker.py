@@ -1,9 +1,12 @@
 """
 The journal on a thread of its own, so SQLite never stalls the reactor.
 
-One thread runs every journal call in order. Deliveries that arrive while a
-commit is in progress wait and then share the next one: under load many
-requests cost one fsync, and none is answered before its own commit.
+Every journal operation (accepting a delivery, recording a job's start or end,
+reading for the job API) joins one ordered queue. Operations that arrive while
+the thread is busy run together in the next transaction, so a burst of
+deliveries and the records their jobs cause cost one fsync, not one each; a
+delivery is answered only after the commit that holds it. Each operation runs
+in a savepoint of its own, so one that fails is undone alone.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from hookdaemon.journal import Added, Journal, NewDelivery
 T = TypeVar("T")
 log = Logger()
 
+Operation = Callable[[Journal], Any]
+
 
 class JournalWorker:
     def __init__(self, reactor: Any, path: str) -> None:
@@ -29,92 +34,110 @@ class JournalWorker:
         self._path = path
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name="hookdaemon-journal")
         self._journal: Journal | None = None
-        self._pending: list[tuple[NewDelivery, Deferred[Added]]] = []
+        self._pending: list[tuple[Operation, Deferred[Any]]] = []
         self._flushing = False
         self._idle: list[Deferred[None]] = []
         self._stopped: Deferred[None] | None = None
 
     def start(self) -> Deferred[None]:
-        """Start the thread and open the database; calls made meanwhile wait their turn."""
+        """Start the thread and open the database; operations queued meanwhile wait."""
         self._pool.start()
 
         def open_journal() -> None:
             self._journal = Journal(self._path)
 
-        return deferToThreadPool(self._reactor, self._pool, open_journal)
+        self._flushing = True
+        opened: Deferred[None] = deferToThreadPool(self._reactor, self._pool, open_journal)
+        return opened.addBoth(self._next_batch)
 
     def call(self, operation: Callable[[Journal], T]) -> Deferred[T]:
-        """Run C{operation} with the journal on its thread, after every earlier call."""
-
-        def run() -> T:
-            assert self._journal is not None, "the journal failed to open"
-            return operation(self._journal)
-
-        return deferToThreadPool(self._reactor, self._pool, run)
-
-    def record(self, operation: Callable[[Journal], object], what: str) -> None:
-        """A call nobody waits for; a failure is logged, since no request can report it."""
-        self.call(operation).addErrback(
-            lambda failure: log.failure("journal: cannot record {what}", failure, what=what)
-        )
+        """Run C{operation} with the journal, after every operation queued before it."""
+        done: Deferred[T] = Deferred()
+        self._pending.append((operation, done))
+        if not self._flushing:
+            self._flush()
+        return done
 
     def add(self, new: NewDelivery) -> Deferred[Added]:
         """Journal a delivery; fires once it is committed to disk."""
-        added: Deferred[Added] = Deferred()
-        self._pending.append((new, added))
-        if not self._flushing:
-            self._flush()
-        return added
+        return self.call(lambda journal: journal.add_many([new])[0])
+
+    def record(self, operation: Operation, what: str) -> None:
+        """A write nobody waits for; a failure is logged, since no request can report it."""
+        self.call(operation).addErrback(
+            lambda failure: log.failure("journal: cannot record {what}", failure, what=what)
+        )
 
     def _flush(self) -> None:
         batch, self._pending = self._pending, []
         self._flushing = True
 
-        def committed(results: list[Added]) -> None:
-            for (_, waiting), result in zip(batch, results, strict=True):
-                waiting.callback(result)
+        def run_batch() -> list[tuple[bool, Any]]:
+            journal = self._journal
+            outcomes: list[tuple[bool, Any]] = []
+            if journal is None:
+                error = Failure(RuntimeError("the journal is not open"))
+                return [(False, error)] * len(batch)
+            with journal.transaction():
+                for operation, _ in batch:
+                    try:
+                        with journal.transaction():
+                            outcomes.append((True, operation(journal)))
+                    except Exception:
+                        outcomes.append((False, Failure()))
+            return outcomes
+
+        def deliver(outcomes: list[tuple[bool, Any]]) -> None:
+            for (_, done), (ok, value) in zip(batch, outcomes, strict=True):
+                if ok:
+                    done.callback(value)
+                else:
+                    done.errback(value)
 
         def failed(failure: Failure) -> None:
-            for _, waiting in batch:
-                waiting.errback(failure)
+            # The commit itself failed: nothing in the batch is on disk.
+            for _, done in batch:
+                done.errback(failure)
 
-        def next_batch(_: object) -> None:
-            self._flushing = False
-            if self._pending:
-                self._flush()
-                return
-            idle, self._idle = self._idle, []
-            for waiting in idle:
-                waiting.callback(None)
+        deferToThreadPool(self._reactor, self._pool, run_batch).addCallbacks(
+            deliver, failed
+        ).addBoth(self._next_batch)
 
-        news = [new for new, _ in batch]
-        self.call(lambda journal: journal.add_many(news)).addCallbacks(committed, failed).addBoth(
-            next_batch
-        )
+    def _next_batch(self, result: object) -> object:
+        self._flushing = False
+        if self._pending:
+            self._flush()
+            return result
+        idle, self._idle = self._idle, []
+        for waiting in idle:
+            waiting.callback(None)
+        return result
 
     def stop(self) -> Deferred[None]:
-        """Commit what is pending, close the database, then end the thread. Idempotent."""
-        if self._stopped is not None:
-            stopped: Deferred[None] = Deferred()
+        """Finish every queued operation, close the database, end the thread. Idempotent."""
+        if self._stopped is None:
+            idle: Deferred[None] = Deferred()
+            if self._flushing:
+                self._idle.append(idle)
+            else:
+                idle.callback(None)
 
-            def done(result: object) -> object:
-                stopped.callback(None)
-                return result
+            def close(_: object) -> Deferred[None]:
+                def close_journal() -> None:
+                    if self._journal is not None:
+                        self._journal.close()
 
-            self._stopped.addBoth(done)
-            return stopped
+                return deferToThreadPool(self._reactor, self._pool, close_journal)
 
-        def close(_: object) -> Deferred[None]:
-            return self.call(lambda journal: journal.close())
+            def stop_pool(result: object) -> None:
+                self._pool.stop()
 
-        def stop_pool(result: object) -> object:
-            self._pool.stop()
+            self._stopped = idle.addCallback(close).addBoth(stop_pool)
+        stopped: Deferred[None] = Deferred()
+
+        def done(result: object) -> object:
+            stopped.callback(None)
             return result
 
-        idle: Deferred[None] = Deferred()
-        if self._flushing:
-            self._idle.append(idle)
-        else:
-            idle.callback(None)
-        self._stopped = idle.addCallback(close).addBoth(stop_pool)
-        return self.stop()
+        self._stopped.addBoth(done)
+        return stopped
