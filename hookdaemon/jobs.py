@@ -66,7 +66,9 @@ class JobRunner:
         reactor: Any,
         outputs: Mapping[str, OutputLog],
         home: str,
+        step_started: Callable[[Job, int], None] = lambda job, pid: None,
     ) -> None:
+        self._step_started = step_started
         self._reactor: IReactorProcess = reactor
         self._clock: IReactorTime = reactor
         self._outputs = outputs
@@ -124,6 +126,8 @@ class JobRunner:
                     sink,
                 )
                 self._running[job.id] = (job, running)
+                if running.pid is not None:
+                    self._step_started(job, running.pid)
                 try:
                     result = await running.ended
                 finally:

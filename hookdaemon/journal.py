@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished_at REAL,
     covered_by INTEGER REFERENCES jobs(id),
     retry_of INTEGER REFERENCES jobs(id),
-    output_tail BLOB NOT NULL DEFAULT x''
+    output_tail BLOB NOT NULL DEFAULT x'',
+    process_group INTEGER
 );
 -- A forge's delivery id is accepted once per hook; a retry after a crash
 -- carries the same id and must not count as a second acceptance.
@@ -182,6 +183,18 @@ class Journal:
         )
         assert cursor.lastrowid is not None
         return cursor.lastrowid
+
+    def step_started(self, job_id: int, process_group: int) -> None:
+        """The process group of the job's current step, to end it if the daemon dies."""
+        self._db.execute("UPDATE jobs SET process_group = ? WHERE id = ?", (process_group, job_id))
+
+    def leftovers(self) -> list[tuple[int, int]]:
+        """(job, process group) of jobs a dead daemon left running."""
+        rows = self._db.execute(
+            "SELECT id, process_group FROM jobs"
+            " WHERE state = 'running' AND process_group IS NOT NULL ORDER BY id"
+        ).fetchall()
+        return [(row[0], row[1]) for row in rows]
 
     def started(self, job_id: int, now: float) -> None:
         self._db.execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, gatherResults, maybeDeferred, succeed
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IListeningPort
+from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.server import Site
@@ -22,10 +24,15 @@ from hookdaemon.job_views import job_json
 from hookdaemon.jobs import Job, JobQueue, JobRunner
 from hookdaemon.journal import Added, JobRecord, Journal, NewDelivery
 from hookdaemon.journal_worker import JournalWorker
+from hookdaemon.leftovers import members, signal_leftover
 from hookdaemon.output import OutputLog
 from hookdaemon.web import HookApp, access_log_formatter, limited_request_factory
 
 log = Logger()
+
+LEFTOVER_GRACE = 10.0
+"""Seconds a leftover process group gets between SIGTERM and SIGKILL."""
+LEFTOVER_POLL = 0.05
 
 RECENT_JOBS = 1000
 """Finished jobs kept in memory, besides the journal, for tests and introspection."""
@@ -89,7 +96,7 @@ class HookService(Service):
                 daemon.log_dir, name, daemon.log_max_bytes, daemon.log_keep
             )
         # Built here, after twistd's --uid switch, so HOME is the deploy user's.
-        self._runner = JobRunner(self._reactor, self._outputs, _home())
+        self._runner = JobRunner(self._reactor, self._outputs, _home(), self._step_started)
         self._queue = JobQueue(
             daemon.max_parallel,
             lambda job: Deferred.fromCoroutine(self._run(job)),
@@ -100,9 +107,16 @@ class HookService(Service):
         # delivery that arrives once the reactor runs.
         self.journal.start().addErrback(self._journal_failed)
         now = self._reactor.seconds()
-        self.journal.call(
-            lambda journal: [(r, journal.payload(r.id)) for r in journal.recover(now)]
-        ).addCallback(self._resume).addErrback(self._journal_failed)
+
+        def recover(
+            journal: Journal,
+        ) -> tuple[list[tuple[int, int]], list[tuple[JobRecord, bytes]]]:
+            leftovers = journal.leftovers()  # read before recover() marks them interrupted
+            return leftovers, [(r, journal.payload(r.id)) for r in journal.recover(now)]
+
+        self.journal.call(recover).addCallback(
+            lambda found: Deferred.fromCoroutine(self._recover(*found))
+        ).addErrback(self._journal_failed)
         if self.listening is None:
             self.listening = self._listen()
         for name, hook in self.config.hooks.items():
@@ -186,6 +200,33 @@ class HookService(Service):
         job.finished.addCallback(lambda _: self._forget_payload(job))
         assert self._queue is not None, "deliveries arrive only once the service runs"
         self._queue.submit(job)
+
+    def _step_started(self, job: Job, process_group: int) -> None:
+        self.journal.record(
+            lambda journal: journal.step_started(job.id, process_group),
+            f"job {job.id}'s process group",
+        )
+
+    async def _recover(
+        self, leftovers: list[tuple[int, int]], pending: list[tuple[JobRecord, bytes]]
+    ) -> None:
+        """End what a killed daemon left running, then queue the journal's jobs again."""
+        for job_id, group in leftovers:
+            if not signal_leftover(group, job_id, signal.SIGTERM):
+                continue
+            log.warn(
+                "job {job}: its process group {group} outlived the last daemon; ending it",
+                job=job_id,
+                group=group,
+            )
+            for signum in (signal.SIGKILL, None):
+                for _ in range(int(LEFTOVER_GRACE / LEFTOVER_POLL)):
+                    if not members(group, job_id):
+                        break
+                    await deferLater(self._reactor, LEFTOVER_POLL)
+                if signum is not None:
+                    signal_leftover(group, job_id, signum)
+        self._resume(pending)
 
     def _resume(self, pending: list[tuple[JobRecord, bytes]]) -> None:
         """Queue again what the journal holds as queued after a restart, oldest first."""

@@ -5,6 +5,7 @@ and a real `twistd -n hookdaemon` serving a delivery.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -41,6 +42,19 @@ command = git reset --hard ${HOOK_AFTR}
 def _read(path: str) -> bytes:
     with open(path, "rb") as f:
         return f.read()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except OSError:
+        return False
+
+
+def _kill_quietly(group: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGKILL)
 
 
 def free_port() -> int:
@@ -319,9 +333,11 @@ class CrashTests(SynchronousTestCase):
         self.wait_for(f"stdout started {jobs[0]} ")
         first.send_signal(signal.SIGKILL)
         first.wait(30)
-        # The killed daemon's job runs on in its own session; end it as a reboot would.
+        # The killed daemon's job runs on in its own session: the next daemon must
+        # end it before running that job again.
         orphan = int(self.log().split(f"stdout started {jobs[0]} ")[1].split()[0])
-        os.killpg(orphan, signal.SIGKILL)
+        self.addCleanup(_kill_quietly, orphan)
+        self.assertTrue(_alive(orphan))
 
         self.start()
         retry = jobs[-1] + 1
@@ -333,6 +349,12 @@ class CrashTests(SynchronousTestCase):
         self.assertEqual(order, sorted(order))
         self.assertIn(f"stdout started {retry} ", log)
         self.assertIn(" " + "1" * 40, log.split(f"stdout started {retry} ")[1].splitlines()[0])
+        self.assertFalse(_alive(orphan))
+        daemon_log = _read(os.path.join(self.directory, "twistd.log")).decode()
+        ended = daemon_log.index(
+            f"job {jobs[0]}: its process group {orphan} outlived the last daemon"
+        )
+        self.assertLess(ended, daemon_log.index(f"job {retry} for hook site started"))
         code, answer = self.post("4" * 40)
         self.assertEqual((code, answer["job"]), (202, retry + 1))
         self.release(retry + 1)

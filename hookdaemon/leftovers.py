@@ -1,0 +1,46 @@
+"""
+Ending the process groups of jobs a killed daemon left running.
+
+A job's steps run in sessions of their own, so SIGKILL on the daemon does not
+end them. Before a restarted daemon runs such a job again, its old process
+group must be gone, or two deploys would work on one checkout at once. A group
+is only signalled while a live member still carries that job's HOOK_JOB in its
+environment, so a reused process id is never hit. Linux only (/proc).
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def members(process_group: int, job_id: int) -> list[int]:
+    """Live processes of C{process_group} that belong to job C{job_id}."""
+    marker = b"HOOK_JOB=%d" % job_id
+    found = []
+    try:
+        pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            if fields[0] in (b"Z", b"X") or int(fields[2]) != process_group:
+                continue
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if marker in f.read().split(b"\0"):
+                    found.append(pid)
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def signal_leftover(process_group: int, job_id: int, signum: int) -> bool:
+    """Signal the group if job C{job_id} still has processes in it; True if it had."""
+    if not members(process_group, job_id):
+        return False
+    try:
+        os.killpg(process_group, signum)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
