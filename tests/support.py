@@ -165,3 +165,13 @@ async def finished(daemon: RunningDaemon, job_id: int) -> Job:
     job = daemon.job(job_id)
     await job.finished
     return job
+
+
+def alive(pid: int) -> bool:
+    """Is process C{pid} running (not gone, not a zombie)?"""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in (b"Z", b"X")

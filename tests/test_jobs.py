@@ -8,7 +8,7 @@ import os
 from twisted.trial.unittest import TestCase
 
 from hookdaemon.journal import Journal
-from tests.support import RunningDaemon, finished, get, post, start_daemon, wait_for
+from tests.support import RunningDaemon, alive, finished, get, post, start_daemon, wait_for
 
 # Prints a line every few milliseconds until the file release-<job> appears.
 WAITER = (
@@ -210,16 +210,7 @@ class JobTests(TestCase):
         self.assertEqual(job.result.signal, "SIGTERM")
         log = daemon.log_text("site")
         pid = int(log.split("stdout grandchild ")[1].split()[0])
-        await wait_for(lambda: not _alive(pid), f"grandchild {pid} to die")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state not in ("Z", "X")
+        await wait_for(lambda: not alive(pid), f"grandchild {pid} to die")
 
 
 class StopTests(TestCase):
@@ -276,7 +267,7 @@ class StopTests(TestCase):
         log = daemon.log_text("site")
         self.assertIn("still running 0.3s later; SIGKILL", log)
         pid = int(log.split("stdout grandchild ")[1].split()[0])
-        await wait_for(lambda: not _alive(pid), f"grandchild {pid} to die")
+        await wait_for(lambda: not alive(pid), f"grandchild {pid} to die")
 
 
 class BurstTests(TestCase):

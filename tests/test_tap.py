@@ -20,6 +20,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon.journal import Journal
 from hookdaemon.tap import endpoint_base_url
+from tests.support import alive
 
 TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
 
@@ -42,14 +43,6 @@ command = git reset --hard ${HOOK_AFTR}
 def _read(path: str) -> bytes:
     with open(path, "rb") as f:
         return f.read()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
-    except OSError:
-        return False
 
 
 def _kill_quietly(group: int) -> None:
@@ -337,7 +330,7 @@ class CrashTests(SynchronousTestCase):
         # end it before running that job again.
         orphan = int(self.log().split(f"stdout started {jobs[0]} ")[1].split()[0])
         self.addCleanup(_kill_quietly, orphan)
-        self.assertTrue(_alive(orphan))
+        self.assertTrue(alive(orphan))
 
         self.start()
         retry = jobs[-1] + 1
@@ -349,7 +342,7 @@ class CrashTests(SynchronousTestCase):
         self.assertEqual(order, sorted(order))
         self.assertIn(f"stdout started {retry} ", log)
         self.assertIn(" " + "1" * 40, log.split(f"stdout started {retry} ")[1].splitlines()[0])
-        self.assertFalse(_alive(orphan))
+        self.assertFalse(alive(orphan))
         daemon_log = _read(os.path.join(self.directory, "twistd.log")).decode()
         ended = daemon_log.index(
             f"job {jobs[0]}: its process group {orphan} outlived the last daemon"
