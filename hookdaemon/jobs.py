@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from attrs import define, field
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorProcess, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -200,10 +200,6 @@ class JobQueue:
     def running(self) -> list[Job]:
         return list(self._busy.values())
 
-    @property
-    def waiting(self) -> list[Job]:
-        return list(self._waiting)
-
     def submit(self, job: Job) -> None:
         """
         Queue C{job}; it starts on a later turn, so the request is answered first.
@@ -249,10 +245,3 @@ class JobQueue:
         del self._busy[job.hook.name]
         job.finished.callback(None)
         self._pump()
-
-    def drain(self) -> Deferred[Any]:
-        """Fires when the jobs running now have finished; waiting ones are dropped."""
-        self._waiting.clear()
-        if not self._busy:
-            return succeed(None)
-        return DeferredList([job.finished for job in self._busy.values()])

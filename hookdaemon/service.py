@@ -108,11 +108,9 @@ class HookService(Service):
         self.journal.start().addErrback(self._journal_failed)
         now = self._reactor.seconds()
 
-        def recover(
-            journal: Journal,
-        ) -> tuple[list[tuple[int, int]], list[tuple[JobRecord, bytes]]]:
+        def recover(journal: Journal) -> tuple[list[tuple[int, int]], list[JobRecord]]:
             leftovers = journal.leftovers()  # read before recover() marks them interrupted
-            return leftovers, [(r, journal.payload(r.id)) for r in journal.recover(now)]
+            return leftovers, journal.recover(now)
 
         self.journal.call(recover).addCallback(
             lambda found: Deferred.fromCoroutine(self._recover(*found))
@@ -168,7 +166,7 @@ class HookService(Service):
                     job=added.job_id,
                 )
             else:
-                self._submit(added.job_id, hook, delivery, body)
+                self._submit(added.job_id, hook, delivery)
             return added
 
         committed.addCallback(queue)
@@ -181,10 +179,8 @@ class HookService(Service):
         committed.addBoth(tell)
         return answer
 
-    def _submit(self, job_id: int, hook: HookConfig, delivery: Delivery, body: bytes) -> None:
+    def _submit(self, job_id: int, hook: HookConfig, delivery: Delivery) -> None:
         payload_path = os.path.join(self.payload_dir, f"{job_id}.body")
-        with open(payload_path, "wb") as f:
-            f.write(body)
         job = Job(id=job_id, hook=hook, delivery=delivery, payload_path=payload_path)
         self.jobs[job_id] = job
         log.info(
@@ -207,9 +203,7 @@ class HookService(Service):
             f"job {job.id}'s process group",
         )
 
-    async def _recover(
-        self, leftovers: list[tuple[int, int]], pending: list[tuple[JobRecord, bytes]]
-    ) -> None:
+    async def _recover(self, leftovers: list[tuple[int, int]], pending: list[JobRecord]) -> None:
         """End what a killed daemon left running, then queue the journal's jobs again."""
         for job_id, group in leftovers:
             if not signal_leftover(group, job_id, signal.SIGTERM):
@@ -228,9 +222,9 @@ class HookService(Service):
                     signal_leftover(group, job_id, signum)
         self._resume(pending)
 
-    def _resume(self, pending: list[tuple[JobRecord, bytes]]) -> None:
+    def _resume(self, pending: list[JobRecord]) -> None:
         """Queue again what the journal holds as queued after a restart, oldest first."""
-        for record, payload in pending:
+        for record in pending:
             hook = self.config.hooks.get(record.hook)
             if hook is None:
                 log.warn(
@@ -241,7 +235,7 @@ class HookService(Service):
                 self._forget_job(record.id)
                 continue
             log.info("job {job} for hook {hook} resumed", job=record.id, hook=record.hook)
-            self._submit(record.id, hook, record.delivery, payload)
+            self._submit(record.id, hook, record.delivery)
 
     def _superseded(self, old: Job, new: Job) -> None:
         log.info(
@@ -328,9 +322,17 @@ class HookService(Service):
     async def _run(self, job: Job) -> None:
         """Run a job, recording its start and end in the journal."""
         started = self._reactor.seconds()
-        self.journal.record(lambda j: j.started(job.id, started), f"job {job.id} started")
+
+        def start(journal: Journal) -> None:
+            journal.started(job.id, started)
+            # HOOK_PAYLOAD is written from the journal, on its thread, only for
+            # jobs that run: a superseded delivery never costs a file.
+            with open(job.payload_path, "wb") as f:
+                f.write(journal.payload(job.id))
+
         assert self._runner is not None
         try:
+            await self.journal.call(start)
             await self._runner.run(job)
         finally:
             result = job.result
@@ -351,8 +353,15 @@ class HookService(Service):
                 journal.prune(job.hook.name, history)
 
             self.journal.record(finish, f"the end of job {job.id}")
-            while len(self.jobs) > RECENT_JOBS:
-                del self.jobs[next(iter(self.jobs))]
+            self._trim_jobs()
+
+    def _trim_jobs(self) -> None:
+        """Keep at most L{RECENT_JOBS} finished jobs in memory; never forget a live one."""
+        finished = [
+            job_id for job_id, job in self.jobs.items() if job.state not in ("queued", "running")
+        ]
+        for job_id in finished[: max(0, len(self.jobs) - RECENT_JOBS)]:
+            del self.jobs[job_id]
 
     def _forget_payload(self, job: Job) -> None:
         with contextlib.suppress(FileNotFoundError):
