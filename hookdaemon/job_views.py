@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hookdaemon.config import Secret
-from hookdaemon.forges._base import same
+from hookdaemon.forges._base import bearer, same
+from hookdaemon.intake import client_allowed
 from hookdaemon.journal import JobRecord
 
 
@@ -57,17 +58,12 @@ def job_json(record: JobRecord, covers: list[int], covered_by: int | None) -> di
     }
 
 
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+
+
 def status_refusal(token: Secret | None, authorization: str | None, client: str) -> int | None:
     """None when the status endpoints may answer this client; else 401 or 403."""
     if token is not None:
-        scheme, _, given = (authorization or "").partition(" ")
-        if scheme.lower() == "bearer" and same(given.strip(), token.value):
-            return None
-        return 401
-    try:
-        address = ipaddress.ip_address(client)
-    except ValueError:
-        return 403
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return None if address.is_loopback else 403
+        given = bearer(authorization)
+        return None if given is not None and same(given, token.value) else 401
+    return None if client_allowed(LOOPBACK, client) else 403

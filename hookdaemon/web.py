@@ -88,19 +88,20 @@ def client_host(request: IRequest) -> str:
     return ""
 
 
+def url_query(request: IRequest) -> dict[str, list[str]]:
+    """
+    The URL's query parameters. Not request.args: twisted.web merges form-encoded
+    body fields into it, and a token must only ever come from the URL.
+    """
+    return parse_qs(urlsplit(request.uri.decode("latin-1")).query, keep_blank_values=True)
+
+
 def incoming_from(request: Request) -> Incoming:
     headers = {
         name.decode("latin-1"): ", ".join(v.decode("latin-1") for v in values)
         for name, values in request.requestHeaders.getAllRawHeaders()
     }
-    # Not request.args: twisted.web merges form-encoded body fields into it, and a
-    # token must only ever come from the URL.
-    query = {
-        name: values[0]
-        for name, values in parse_qs(
-            urlsplit(request.uri.decode("latin-1")).query, keep_blank_values=True
-        ).items()
-    }
+    query = {name: values[0] for name, values in url_query(request).items()}
     assert request.content is not None
     request.content.seek(0)
     return Incoming(
@@ -176,7 +177,7 @@ class HookApp:
         refused = self._refuse_status(request)
         if refused is not None:
             return refused
-        query = parse_qs(urlsplit(request.uri.decode("latin-1")).query)
+        query = url_query(request)
         hook = query.get("hook", [None])[0]
         try:
             limit = int(query.get("limit", ["50"])[0])
@@ -206,7 +207,7 @@ class HookApp:
         refused = self._refuse_status(request)
         if refused is not None:
             return refused
-        if parse_qs(urlsplit(request.uri.decode("latin-1")).query).get("follow") == ["1"]:
+        if url_query(request).get("follow") == ["1"]:
             return self._follow(request, job_id)
 
         def answer(output: bytes | None) -> bytes:

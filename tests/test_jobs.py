@@ -280,7 +280,7 @@ class BurstTests(TestCase):
 
     async def burst(self, burst: str) -> tuple[RunningDaemon, list[int]]:
         daemon = await start_daemon(
-            self, hook("site", self.workdir, WAITER + " $HOOK_AFTER", extra=f"burst = {burst}\n")
+            self, hook("site", self.workdir, WAITER, extra=f"burst = {burst}\n")
         )
         first = await trigger(
             daemon, "site", json.dumps({"ref": "refs/heads/main", "after": "1" * 40}).encode()

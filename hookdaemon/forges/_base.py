@@ -56,7 +56,11 @@ def prefixed_signature_ok(
 
 
 def bearer_token(incoming: Incoming) -> str | None:
-    value = incoming.header("authorization")
+    return bearer(incoming.header("authorization"))
+
+
+def bearer(value: str | None) -> str | None:
+    """The token of an C{Authorization: Bearer TOKEN} header value, if it is one."""
     if value is None:
         return None
     scheme, _, token = value.partition(" ")
