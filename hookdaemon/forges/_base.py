@@ -55,6 +55,14 @@ def prefixed_signature_ok(
     return same(header[len(prefix) :].strip().lower(), hmac_hex(secret, body, digest))
 
 
+def required_header(incoming: Incoming, name: str) -> str:
+    """A header the forge always sends (its event name); without it the request is not its."""
+    value = incoming.header(name)
+    if not value:
+        raise PayloadError(f"missing {name} header")
+    return value
+
+
 def bearer_token(incoming: Incoming) -> str | None:
     return bearer(incoming.header("authorization"))
 

@@ -21,6 +21,7 @@ from hookdaemon.forges._base import (
     load_object,
     prefixed_signature_ok,
     required,
+    required_header,
     text,
 )
 
@@ -49,9 +50,7 @@ class BitbucketCloud:
         )
 
     def parse(self, incoming: Incoming) -> Delivery:
-        event = incoming.header("x-event-key")
-        if not event:
-            raise PayloadError("missing X-Event-Key header")
+        event = required_header(incoming, "X-Event-Key")
         payload = load_object(incoming)
         common: dict[str, Any] = dict(
             forge=self.name,

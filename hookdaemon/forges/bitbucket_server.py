@@ -20,6 +20,7 @@ from hookdaemon.forges._base import (
     load_object,
     prefixed_signature_ok,
     required,
+    required_header,
     text,
 )
 
@@ -42,9 +43,7 @@ class BitbucketServer:
         )
 
     def parse(self, incoming: Incoming) -> Delivery:
-        event = incoming.header("x-event-key")
-        if not event:
-            raise PayloadError("missing X-Event-Key header")
+        event = required_header(incoming, "X-Event-Key")
         delivery_id = incoming.header("x-request-id") or ""
         if event == "diagnostics:ping":
             # "Test connection" sends {"test": true}: nothing to read.

@@ -13,11 +13,11 @@ from typing import Any
 
 from hookdaemon.delivery import BRANCH_PREFIX, TAG_PREFIX, Delivery, Incoming, split_ref
 from hookdaemon.forges._base import (
-    PayloadError,
     count,
     load_object,
     prefixed_signature_ok,
     required,
+    required_header,
     text,
 )
 
@@ -41,9 +41,7 @@ class GitHub:
         )
 
     def parse(self, incoming: Incoming) -> Delivery:
-        event = incoming.header("x-github-event")
-        if not event:
-            raise PayloadError("missing X-GitHub-Event header")
+        event = required_header(incoming, "X-GitHub-Event")
         payload = load_object(incoming)
         common: dict[str, Any] = dict(
             forge=self.name,
