@@ -68,6 +68,32 @@ class Secret:
 
 
 @frozen
+class Rate:
+    """At most C{count} requests per C{period} seconds, from one client to one hook."""
+
+    count: int
+    period: float
+
+    def __str__(self) -> str:
+        unit = {1.0: "second", 60.0: "minute", 3600.0: "hour"}[self.period]
+        return f"{self.count}/{unit}"
+
+
+RATE_PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
+
+
+def parse_rate(text: str) -> Rate | None:
+    """C{N/second}, C{N/minute} or C{N/hour}; empty means no limit."""
+    if not text:
+        return None
+    count, slash, unit = text.partition("/")
+    period = RATE_PERIODS.get(unit.strip().lower())
+    if not slash or period is None or not count.strip().isdigit() or int(count) < 1:
+        raise ValueError(f"{text!r} is not N/second, N/minute or N/hour with N at least 1")
+    return Rate(int(count), period)
+
+
+@frozen
 class HookConfig:
     name: str
     forge: str
@@ -85,6 +111,7 @@ class HookConfig:
     timeout: float
     kill_grace: float
     burst: str
+    rate: Rate | None = None
 
     @property
     def path(self) -> str:
@@ -104,6 +131,8 @@ class DaemonConfig:
     trusted_proxies: tuple[Network, ...]
     status_token: Secret | None
     stop_grace: float
+    request_timeout: float = 30.0
+    max_connections: int = 256
 
 
 @frozen
@@ -288,6 +317,8 @@ DAEMON_KEYS = frozenset(
         "trusted_proxies",
         "status_token",
         "stop_grace",
+        "request_timeout",
+        "max_connections",
     }
 )
 
@@ -308,6 +339,7 @@ HOOK_KEYS = frozenset(
         "timeout",
         "kill_grace",
         "burst",
+        "rate",
     }
 )
 
@@ -328,6 +360,8 @@ def _daemon(section: _Section) -> DaemonConfig:
         trusted_proxies=section.networks("trusted_proxies"),
         status_token=section.secret("status_token"),
         stop_grace=section.seconds("stop_grace", 30),
+        request_timeout=section.seconds("request_timeout", 30),
+        max_connections=section.integer("max_connections", 256, minimum=1),
     )
 
 
@@ -387,6 +421,7 @@ def _hook(section: _Section, name: str) -> HookConfig:
         timeout=section.seconds("timeout", 600),
         kill_grace=section.seconds("kill_grace", 10),
         burst=section.choice("burst", "coalesce", ("coalesce", "queue")),
+        rate=section.convert("rate", "", parse_rate, None),
     )
 
 

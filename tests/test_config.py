@@ -16,6 +16,7 @@ from hookdaemon.config import (
     DEFAULT_LISTEN,
     Config,
     ConfigError,
+    Rate,
     Secret,
     load_config,
     parse_config,
@@ -160,8 +161,8 @@ class UnknownNamesTests(ConfigTestCase):
             self.problems(HOOK + "comand = true\n"),
             [
                 f"{SOURCE}: [hook:site] comand: unknown key (known keys: allow_from, branches, "
-                "burst, command, env, events, forge, kill_grace, repository, secret, shell, "
-                "signature_header, "
+                "burst, command, env, events, forge, kill_grace, rate, repository, secret, "
+                "shell, signature_header, "
                 "tags, timeout, workdir)"
             ],
         )
@@ -171,8 +172,8 @@ class UnknownNamesTests(ConfigTestCase):
             self.problems("[hookdaemon]\nport = 9000\n"),
             [
                 f"{SOURCE}: [hookdaemon] port: unknown key (known keys: history, listen, "
-                "log_dir, log_keep, log_max_bytes, max_body, max_parallel, state_dir, "
-                "status_token, stop_grace, trusted_proxies)"
+                "log_dir, log_keep, log_max_bytes, max_body, max_connections, max_parallel, "
+                "request_timeout, state_dir, status_token, stop_grace, trusted_proxies)"
             ],
         )
 
@@ -237,8 +238,8 @@ class AllProblemsAtOnceTests(ConfigTestCase):
             ),
             [
                 f"{SOURCE}: [hookdaemon] colour: unknown key (known keys: history, listen, "
-                "log_dir, log_keep, log_max_bytes, max_body, max_parallel, state_dir, "
-                "status_token, stop_grace, trusted_proxies)",
+                "log_dir, log_keep, log_max_bytes, max_body, max_connections, max_parallel, "
+                "request_timeout, state_dir, status_token, stop_grace, trusted_proxies)",
                 f"{SOURCE}: [hookdaemon] log_keep: 'none' is not a whole number",
                 f"{SOURCE}: [hook:api] forge: 'githab' is not one of: "
                 "auto, github, gitlab, gitea, forgejo, gogs, bitbucket, "
@@ -646,4 +647,39 @@ class SignatureHeaderConfigTests(SynchronousTestCase):
         self.assertIn(
             "[hook:site] signature_header: needs a secret: the HMAC-SHA256 key",
             str(caught.exception),
+        )
+
+
+class LimitKeysTests(ConfigTestCase):
+    def test_rateDefaultsToNoLimit(self) -> None:
+        self.assertIsNone(read(HOOK).hooks["site"].rate)
+
+    def test_ratePerSecondMinuteHour(self) -> None:
+        for text, expected in [
+            ("5/second", Rate(5, 1.0)),
+            ("30/minute", Rate(30, 60.0)),
+            ("100/hour", Rate(100, 3600.0)),
+        ]:
+            self.assertEqual(read(HOOK + f"rate = {text}\n").hooks["site"].rate, expected)
+
+    def test_badRates(self) -> None:
+        for text in ("30", "0/minute", "x/minute", "30/day", "-1/second"):
+            self.assertEqual(
+                self.problems(HOOK + f"rate = {text}\n"),
+                [
+                    f"{SOURCE}: [hook:site] rate: {text!r} is not N/second, N/minute or "
+                    "N/hour with N at least 1"
+                ],
+            )
+
+    def test_requestTimeoutAndMaxConnections(self) -> None:
+        daemon = read("[hookdaemon]\nrequest_timeout = 5\nmax_connections = 20\n").daemon
+        self.assertEqual((daemon.request_timeout, daemon.max_connections), (5.0, 20))
+        defaults = read("").daemon
+        self.assertEqual((defaults.request_timeout, defaults.max_connections), (30.0, 256))
+
+    def test_badMaxConnections(self) -> None:
+        self.assertEqual(
+            self.problems("[hookdaemon]\nmax_connections = 0\n"),
+            [f"{SOURCE}: [hookdaemon] max_connections: 0 is less than 1"],
         )
