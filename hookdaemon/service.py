@@ -16,7 +16,6 @@ from twisted.internet.interfaces import IListeningPort
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.server import Site
 
 from hookdaemon.config import Config, HookConfig
 from hookdaemon.delivery import Delivery
@@ -26,7 +25,8 @@ from hookdaemon.journal import Added, JobRecord, Journal, NewDelivery
 from hookdaemon.journal_worker import JournalWorker
 from hookdaemon.leftovers import members, signal_leftover
 from hookdaemon.output import OutputLog
-from hookdaemon.web import HookApp, access_log_formatter, limited_request_factory
+from hookdaemon.site import HookSite
+from hookdaemon.web import HookApp, access_log_formatter
 
 log = Logger()
 
@@ -63,12 +63,17 @@ class HookService(Service):
         self.jobs: dict[int, Job] = {}
         self._runner: JobRunner | None = None
         self._queue: JobQueue | None = None
-        self.app = HookApp(config.hooks, self.accept, self, config.daemon.status_token)
-        self.site = Site(
-            self.app.resource(),
-            logFormatter=access_log_formatter,
+        self.app = HookApp(
+            config.hooks,
+            self.accept,
+            self,
+            config.daemon.status_token,
+            trusted_proxies=config.daemon.trusted_proxies,
+            clock=reactor,
         )
-        self.site.requestFactory = limited_request_factory(config.daemon.max_body)
+        self.site = HookSite(
+            self.app.resource(), config.daemon, reactor, logFormatter=access_log_formatter
+        )
         self.listening: Deferred[list[IListeningPort]] | None = None
 
     @property

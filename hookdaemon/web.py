@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 from klein import Klein
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import http
@@ -19,7 +20,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.server import Request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from hookdaemon.config import HookConfig, Secret
+from hookdaemon.config import HookConfig, Network, Secret
 from hookdaemon.delivery import Delivery, Incoming
 from hookdaemon.intake import Accepted, Ignored, Pong, Refused, judge
 from hookdaemon.job_views import status_refusal
@@ -28,29 +29,6 @@ from hookdaemon.journal import Added
 log = Logger()
 
 REDACTED_PARAMETERS = frozenset({"token", "secret", "access_token"})
-
-
-class LimitedRequest(Request):
-    """A request that stops storing its body past C{max_body} bytes."""
-
-    max_body = 10 * 1024 * 1024
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.body_length = 0
-        self.too_large = False
-
-    def handleContentChunk(self, data: bytes) -> None:
-        # twisted.web has no body limit of its own and spools large bodies to disk.
-        self.body_length += len(data)
-        if self.body_length > self.max_body:
-            self.too_large = True
-            return
-        super().handleContentChunk(data)
-
-
-def limited_request_factory(max_body: int) -> type[LimitedRequest]:
-    return type("LimitedRequest", (LimitedRequest,), {"max_body": max_body})
 
 
 def redact_uri(uri: bytes) -> bytes:
@@ -150,8 +128,12 @@ class HookApp:
         accept: Accept,
         jobs: JobSource,
         status_token: Secret | None,
+        trusted_proxies: tuple[Network, ...] = (),
+        clock: IReactorTime | None = None,
     ) -> None:
         self._hooks = hooks
+        self._trusted_proxies = trusted_proxies
+        self._clock = clock
         self._accept = accept
         self._jobs = jobs
         self._status_token = status_token

@@ -87,7 +87,8 @@ class TwistdTests(SynchronousTestCase):
             lines,
             [
                 f"{path}: [hookdaemon] colour: unknown key (known keys: history, listen, "
-                "log_dir, log_keep, log_max_bytes, max_body, max_parallel, state_dir, "
+                "log_dir, log_keep, log_max_bytes, max_body, max_connections, max_parallel, "
+                "request_timeout, state_dir, "
                 "status_token, stop_grace, trusted_proxies)",
                 f"{path}: [hookdaemon] max_parallel: 'lots' is not a whole number",
                 f"{path}: [hook:site] forge: 'githab' is not one of: "
