@@ -72,6 +72,11 @@ class Delivery:
     For a push that changes several refs at once (Bitbucket): one delivery per
     ref, oldest first. The hook runs once, for the newest change it wants.
     """
+    changed_nothing: bool = False
+    """
+    A push whose list of changed refs is empty (Bitbucket Server sends one for
+    a pull request merged outside it): there is nothing for a hook to run for.
+    """
 
     @classmethod
     def of_push(cls, ref: str, before: str, after: str, **fields: Any) -> Delivery:
@@ -95,6 +100,25 @@ class Delivery:
     def is_ping(self) -> bool:
         return self.kind == "ping"
 
+    def unusable(self) -> str | None:
+        """
+        Why a field cannot reach a command as an environment variable or an
+        argument (exec refuses NUL and over-long strings; the journal, unpaired
+        surrogates), or None when every field can.
+        """
+        for delivery in (self, *self.changes):
+            for name, variable in _VARIABLES.items():
+                value: str = getattr(delivery, name)
+                if len(value) > MAX_FIELD:
+                    return f"{variable} would be longer than {MAX_FIELD} characters"
+                if "\0" in value:
+                    return f"{variable} would hold a NUL character"
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    return f"{variable} would hold invalid Unicode (an unpaired surrogate)"
+        return None
+
     def names(self) -> frozenset[str]:
         """The words in a hook's C{events} that select this delivery."""
         if self.kind == "delete":
@@ -103,6 +127,24 @@ class Delivery:
         if self.event == "push" or self.kind == self.event:
             return frozenset({self.kind})
         return frozenset({self.kind, self.event})
+
+
+MAX_FIELD = 65536
+"""Characters a field may have; Linux refuses exec for a string over 128 KiB."""
+
+_VARIABLES = {
+    "event": "HOOK_EVENT",
+    "delivery_id": "HOOK_DELIVERY",
+    "ref": "HOOK_REF",
+    "branch": "HOOK_BRANCH",
+    "tag": "HOOK_TAG",
+    "before": "HOOK_BEFORE",
+    "after": "HOOK_AFTER",
+    "repository": "HOOK_REPOSITORY",
+    "clone_url": "HOOK_CLONE_URL",
+    "pusher": "HOOK_PUSHER",
+}
+"""The delivery's fields commands see, by the variable that carries each."""
 
 
 def split_ref(ref: str) -> tuple[str, str]:

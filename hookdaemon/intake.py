@@ -14,7 +14,7 @@ from attrs import frozen
 from hookdaemon.config import HookConfig, Network
 from hookdaemon.delivery import Delivery, Incoming
 from hookdaemon.filters import ignore_reason
-from hookdaemon.forges import FORGES, Forge, PayloadError, detect
+from hookdaemon.forges import FORGES, Forge, PayloadError, detect, type_refusal
 from hookdaemon.forges.generic import Generic
 
 
@@ -69,6 +69,8 @@ def forge_for(hook: HookConfig, incoming: Incoming) -> Forge | None:
 
 def choose(hook: HookConfig, delivery: Delivery) -> Accepted | Ignored:
     """The newest of the delivery's changes that the hook wants, or why none is wanted."""
+    if delivery.changed_nothing:
+        return Ignored(delivery, "the push changed no branch or tag")
     candidates = delivery.candidates()
     for candidate in reversed(candidates):
         if ignore_reason(hook, candidate) is None:
@@ -90,10 +92,17 @@ def judge(hook: HookConfig, incoming: Incoming) -> Outcome:
         return Refused(400, "the request does not look like any known forge's")
     if hook.secret is not None and not forge.authenticate(incoming, hook.secret.value):
         return Refused(401, "signature mismatch")
+    # After the signature: an unsigned caller learns nothing about what we read.
+    unreadable = type_refusal(incoming)
+    if unreadable is not None:
+        return Refused(415, unreadable)
     try:
         delivery = forge.parse(incoming)
     except PayloadError as e:
         return Refused(400, str(e))
+    unusable = delivery.unusable()
+    if unusable is not None:
+        return Refused(400, unusable)
     if delivery.is_ping:
         return Pong(delivery)
     return choose(hook, delivery)

@@ -371,8 +371,15 @@ class CloudPushTests(SynchronousTestCase):
         delivery = cloud.parse(Incoming(json.dumps(body).encode(), CLOUD_HEADERS))
         self.assertEqual(delivery.clone_url, "https://ann@bitbucket.org/team/site.git")
 
-    def test_noChangesIsAPushOfNoRef(self) -> None:
-        self.assertEqual(cloud.parse(cloud_push()), CLOUD_PUSH)
+    def test_noChangesIsIgnored(self) -> None:
+        """An empty change list names no ref: ignored by every hook, never a deploy of nothing."""
+        delivery = cloud.parse(cloud_push())
+        self.assertEqual(delivery, evolve(CLOUD_PUSH, changed_nothing=True))
+        for keys in ["", "events = push tag delete repo:push"]:
+            self.assertEqual(
+                choose(bitbucket_hook(keys), delivery),
+                Ignored(delivery, "the push changed no branch or tag"),
+            )
 
     def test_brokenChangesRefused(self) -> None:
         broken: list[list[Any]] = [
@@ -555,8 +562,15 @@ class ServerTests(SynchronousTestCase):
         )
         self.assertEqual((delivery.branch, delivery.after), ("main", B))
 
-    def test_noChangesIsAPushOfNoRef(self) -> None:
-        self.assertEqual(server.parse(server_push()), SERVER_PUSH)
+    def test_noChangesIsIgnored(self) -> None:
+        """Bitbucket Server sends no changes for a pull request merged outside it."""
+        delivery = server.parse(server_push())
+        self.assertEqual(delivery, evolve(SERVER_PUSH, changed_nothing=True))
+        for keys in ["", "events = push tag delete repo:refs_changed"]:
+            self.assertEqual(
+                choose(bitbucket_hook(keys), delivery),
+                Ignored(delivery, "the push changed no branch or tag"),
+            )
 
     def test_brokenChangesRefused(self) -> None:
         broken: list[list[Any]] = [[None], [{"fromHash": A, "toHash": B, "type": "UPDATE"}]]

@@ -19,6 +19,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from hookdaemon.delivery import ZERO_SHA, Delivery, Incoming
 from hookdaemon.filters import ignore_reason
 from hookdaemon.forges import FORGES, Forge, PayloadError
+from hookdaemon.forges._base import MAX_COUNT, body_format, count
 from hookdaemon.forges.generic import forge as generic
 from hookdaemon.forges.github import forge as github
 from hookdaemon.forges.gitlab import forge as gitlab
@@ -1126,6 +1127,43 @@ JSON_VALUES = json_payloads(
         "x",
     ]
 )
+
+
+class PayloadHelperTests(SynchronousTestCase):
+    def test_countIsANumberOfThings(self) -> None:
+        """Never negative, never more than the journal's INTEGER column holds."""
+        for value, expected in [
+            ([1, 2], 2),
+            (7, 7),
+            (MAX_COUNT, MAX_COUNT),
+            (MAX_COUNT + 1, 0),
+            (10**4000, 0),
+            (-1, 0),
+            (True, 0),
+            (2.0, 0),
+            ("3", 0),
+        ]:
+            self.assertEqual(count({"n": value}, "n"), expected, value)
+
+    def test_emptyBodyNamed(self) -> None:
+        for body in [b"", b" \n"]:
+            error = self.assertRaises(PayloadError, github.parse, github_incoming(body, {}))
+            self.assertEqual(str(error), "body is empty; the forge's JSON was expected")
+
+    def test_bodyFormat(self) -> None:
+        form = "application/x-www-form-urlencoded"
+        for content_type, body, expected in [
+            ("", b"{}", "json"),
+            ("application/json", b"x", "json"),
+            ("application/merge-patch+json", b"{}", "json"),
+            (form, b"payload=%7B%7D", "form"),
+            (form, b"", "form"),
+            (form, b" [1]", "json"),
+            ("text/plain", b"", "json"),
+            ("text/plain", b"{}", None),
+        ]:
+            headers = {"Content-Type": content_type} if content_type else {}
+            self.assertEqual(body_format(Incoming(body, headers)), expected, content_type)
 
 
 class AnyPayloadTests(SynchronousTestCase):

@@ -5,19 +5,25 @@ values in the order DESIGN.md's HTTP table implies.
 
 from __future__ import annotations
 
+import json
+import os
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon.config import HookConfig
-from hookdaemon.delivery import Incoming
+from hookdaemon.delivery import Delivery, Incoming
+from hookdaemon.forges import type_refusal
 from hookdaemon.forges.github import forge as github
 from hookdaemon.intake import Accepted, Ignored, Pong, Refused, client_allowed, judge
 from tests.forgefixtures import (
+    FIXTURES,
     fixture_body,
     fixture_incoming,
     github_signatures,
     make_hook,
+    signed_headers,
 )
 
 SECRET = "topsecret"
@@ -282,3 +288,198 @@ class SignatureHeaderTests(SynchronousTestCase):
             b"{}", {"Authorization": f"Bearer {SECRET}"}, query={"token": SECRET}, client="::1"
         )
         self.assertEqual(judge(hook(self.HOOK), incoming), Refused(401, "signature mismatch"))
+
+
+GENERIC = "secret = env:SITE_SECRET"
+BEARER = {"Authorization": f"Bearer {SECRET}"}
+REFUSED_TYPE = "is not accepted; send application/json or application/x-www-form-urlencoded"
+
+
+def generic(body: bytes, headers: dict[str, str] | None = None) -> Incoming:
+    return Incoming(body, {**BEARER, **(headers or {})}, client="127.0.0.1")
+
+
+class ContentTypeTests(SynchronousTestCase):
+    """
+    JSON and forms are read, whatever the case or parameters; any other type of
+    body is a 415 that says what to send instead.
+    """
+
+    def test_everyRecordedDeliveryIsRead(self) -> None:
+        """The types the forges really send: JSON, with or without a charset, and forms."""
+        seen = set()
+        for forge in sorted(os.listdir(FIXTURES)):
+            if not os.path.isdir(os.path.join(FIXTURES, forge)):
+                continue
+            for name in sorted(os.listdir(os.path.join(FIXTURES, forge))):
+                if name.endswith(".headers"):
+                    continue
+                incoming = fixture_incoming(forge, name)
+                seen.add(incoming.header("content-type"))
+                self.assertIsNone(type_refusal(incoming), f"{forge}/{name}")
+        self.assertEqual(
+            seen,
+            {
+                "application/json",
+                "application/json; charset=utf-8",
+                "application/x-www-form-urlencoded",
+            },
+        )
+
+    def test_otherTypesAre415(self) -> None:
+        body = b'{"ref": "refs/heads/main"}'
+        for content_type, shown in [
+            ("text/plain", "Content-Type text/plain"),
+            ("multipart/form-data; boundary=x", "Content-Type multipart/form-data"),
+            ("application/octet-stream", "Content-Type application/octet-stream"),
+            ("Application/XML", "Content-Type application/xml"),
+            ("application/jsonx", "Content-Type application/jsonx"),
+            ("}{\x01", "this Content-Type"),
+            ("a/" + "b" * 200, "this Content-Type"),
+        ]:
+            self.assertEqual(
+                judge(hook(GENERIC), generic(body, {"Content-Type": content_type})),
+                Refused(415, f"{shown} {REFUSED_TYPE}"),
+            )
+
+    def test_jsonTypesAnyCaseAndParameters(self) -> None:
+        body = b'{"ref": "refs/heads/main"}'
+        for content_type in [
+            "application/json",
+            "APPLICATION/JSON",
+            "application/json;charset=UTF-8",
+            "application/json ; charset=utf-8",
+            "application/vnd.example.push+json",
+            "Application/Problem+JSON; charset=utf-8",
+        ]:
+            outcome = judge(hook(GENERIC), generic(body, {"Content-Type": content_type}))
+            assert isinstance(outcome, Accepted), (content_type, outcome)
+            self.assertEqual(outcome.delivery.branch, "main")
+
+    def test_noContentTypeIsReadAsJSON(self) -> None:
+        """Scripts often send no type at all; JSON is what every forge sends."""
+        outcome = judge(hook(GENERIC), generic(b'{"ref": "refs/heads/main"}'))
+        assert isinstance(outcome, Accepted)
+        self.assertEqual(outcome.delivery.branch, "main")
+        outcome = judge(hook(GENERIC), generic(b"ref=main"))
+        assert isinstance(outcome, Refused)
+        self.assertEqual(outcome.code, 400)
+        self.assertTrue(outcome.reason.startswith("body is not valid JSON: "), outcome.reason)
+
+    def test_curlDataJSONIsReadAsJSON(self) -> None:
+        """C{curl -d '{...}'} labels JSON as a form; JSON never looks like one."""
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        for body in [b'{"ref": "refs/heads/main"}', b'\n  {"ref": "refs/heads/main"}']:
+            outcome = judge(hook(GENERIC), generic(body, form))
+            assert isinstance(outcome, Accepted)
+            self.assertEqual(outcome.delivery.branch, "main")
+
+    def test_emptyBodyIsABareTriggerWhateverItsType(self) -> None:
+        """C{curl -X POST}: nothing sent, so nothing sent in the wrong type."""
+        for headers in [{}, {"Content-Type": "text/plain"}, {"Content-Type": "application/json"}]:
+            for body in [b"", b"\r\n"]:
+                self.assertEqual(
+                    judge(hook(GENERIC), generic(body, headers)),
+                    Accepted(Delivery(forge="generic", event="push", kind="push")),
+                )
+
+    def test_signatureCheckedBeforeType(self) -> None:
+        """An unsigned caller learns nothing about what we read: 401, not 415."""
+        incoming = Incoming(b"junk", {"Content-Type": "text/plain"}, client="127.0.0.1")
+        self.assertEqual(judge(hook(GENERIC), incoming), Refused(401, "signature mismatch"))
+        github_junk = fixture_incoming(
+            "github", "push.json", {"Content-Type": "text/plain"}, body=b"junk"
+        )
+        self.assertEqual(judge(hook(GITHUB), github_junk), Refused(401, "signature mismatch"))
+
+    def test_signedOtherTypeIs415(self) -> None:
+        body = fixture_body("github", "push.json")
+        incoming = fixture_incoming(
+            "github",
+            "push.json",
+            {"Content-Type": "text/plain", **github_signatures(SECRET.encode(), body)},
+        )
+        self.assertEqual(
+            judge(hook(GITHUB), incoming),
+            Refused(415, f"Content-Type text/plain {REFUSED_TYPE}"),
+        )
+
+
+class HostileBodyTests(SynchronousTestCase):
+    """Signed bodies built to hurt a parser get a 400 with a one-line reason, at once."""
+
+    def refusal(self, body: bytes) -> str:
+        outcome = judge(hook(GENERIC), generic(body, {"Content-Type": "application/json"}))
+        assert isinstance(outcome, Refused), outcome
+        self.assertEqual(outcome.code, 400)
+        self.assertNotIn("\n", outcome.reason)
+        return outcome.reason
+
+    def test_deepNesting(self) -> None:
+        for body in [b"[" * 100000, b'{"a":' * 100000, b"[" * 100000 + b"]" * 100000]:
+            self.assertEqual(self.refusal(body), "body is nested too deeply")
+
+    def test_enormousIntegers(self) -> None:
+        """Python 3.11 refuses to convert more than 4300 digits (CVE-2020-10735)."""
+        for body in [b"1" * 1_000_000, b'{"ref": "refs/heads/main", "n": -' + b"9" * 5000 + b"}"]:
+            self.assertEqual(self.refusal(body), "body has a number too long to read")
+
+    def test_infiniteFloats(self) -> None:
+        for number in [b"1e999999", b"-1e999999", b"1" * 400 + b".0"]:
+            body = b'{"ref": "refs/heads/main", "n": ' + number + b"}"
+            self.assertEqual(self.refusal(body), "body has a number too large to read")
+
+    def test_nonStandardConstants(self) -> None:
+        for name in ["NaN", "Infinity", "-Infinity"]:
+            body = b'{"ref": "refs/heads/main", "n": ' + name.encode() + b"}"
+            self.assertEqual(
+                self.refusal(body), f"body is not valid JSON: {name} is not a JSON value"
+            )
+
+    def test_largeButFiniteNumbersAreRead(self) -> None:
+        body = b'{"ref": "refs/heads/main", "n": 1e308, "m": ' + b"9" * 4300 + b"}"
+        self.assertIsInstance(judge(hook(GENERIC), generic(body)), Accepted)
+
+    def test_textNoCommandCanBeGiven(self) -> None:
+        for body, reason in [
+            (b'{"ref": "refs/heads/a\\u0000b"}', "HOOK_REF would hold a NUL character"),
+            (
+                b'{"ref": "refs/heads/main", "pusher": "\\ud800"}',
+                "HOOK_PUSHER would hold invalid Unicode (an unpaired surrogate)",
+            ),
+            (
+                b'{"ref": "refs/heads/' + b"x" * 70000 + b'"}',
+                "HOOK_REF would be longer than 65536 characters",
+            ),
+        ]:
+            self.assertEqual(self.refusal(body), reason)
+
+    def test_headerNoCommandCanBeGiven(self) -> None:
+        outcome = judge(hook(GENERIC), generic(b"", {"X-Request-Id": "a\x00b"}))
+        self.assertEqual(outcome, Refused(400, "HOOK_DELIVERY would hold a NUL character"))
+
+    def test_everyChangeIsChecked(self) -> None:
+        """A Bitbucket push's older changes reach no command, but are journaled: checked too."""
+        change = {
+            "old": None,
+            "new": {"type": "branch", "name": "a\x00", "target": {"hash": "1" * 40}},
+        }
+        newest = {
+            "old": None,
+            "new": {
+                "type": "branch",
+                "name": "main",
+                "target": {"hash": "2" * 40, "date": "2030-01-01T00:00:00+00:00"},
+            },
+        }
+        body = json.dumps({"push": {"changes": [change, newest]}}).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Event-Key": "repo:push",
+            "X-Request-UUID": "r",
+            **signed_headers("bitbucket", body, SECRET),
+        }
+        outcome = judge(
+            hook("forge = bitbucket\nsecret = env:SITE_SECRET"), Incoming(body, headers)
+        )
+        self.assertEqual(outcome, Refused(400, "HOOK_REF would hold a NUL character"))

@@ -7,7 +7,7 @@ L{DETECTION_ORDER} if C{forge = auto} should recognise it).
 
 from hookdaemon.delivery import Incoming
 from hookdaemon.forges import bitbucket, bitbucket_server, generic, gitea, github, gitlab
-from hookdaemon.forges._base import Forge, PayloadError
+from hookdaemon.forges._base import Forge, PayloadError, type_refusal
 
 FORGES: dict[str, Forge] = {
     forge.name: forge
@@ -46,4 +46,4 @@ def detect(incoming: Incoming) -> Forge | None:
     return None
 
 
-__all__ = ["DETECTION_ORDER", "FORGES", "Forge", "PayloadError", "detect"]
+__all__ = ["DETECTION_ORDER", "FORGES", "Forge", "PayloadError", "detect", "type_refusal"]

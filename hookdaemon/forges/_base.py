@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
+import re
 from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import parse_qs
@@ -77,27 +79,88 @@ def bearer(value: str | None) -> str | None:
     return token.strip()
 
 
+FORM = "application/x-www-form-urlencoded"
+
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
+
+
+def body_format(incoming: Incoming) -> str | None:
+    """
+    How the body is read: C{"json"}, C{"form"} (C{payload=<json>}, as GitHub,
+    Gitea and Gogs send for a hook whose content type is "form"), or None for a
+    body in a type no forge sends.
+    """
+    media = incoming.content_type
+    if media == FORM:
+        # curl -d sends its data as a form unless told otherwise; JSON is never a form.
+        return "json" if incoming.body.lstrip()[:1] in (b"{", b"[") else "form"
+    if media in ("", "application/json") or media.endswith("+json"):
+        # No type at all: a script that did not say; JSON is what every forge sends.
+        return "json"
+    if not incoming.body.strip():
+        # Nothing to read, so nothing in the wrong type: a bare trigger.
+        return "json"
+    return None
+
+
+def type_refusal(incoming: Incoming) -> str | None:
+    """The one-line reason a body's Content-Type is refused, or None when it is read."""
+    if body_format(incoming) is not None:
+        return None
+    media = incoming.content_type
+    # Echo the type only when it is one: the header is the caller's text, not ours.
+    shown = f"Content-Type {media}" if _MEDIA_TYPE.fullmatch(media) else "this Content-Type"
+    return f"{shown} is not accepted; send application/json or {FORM}"
+
+
+def json_document(incoming: Incoming) -> str | bytes:
+    """The JSON text of a delivery: the body, or a form's C{payload} field."""
+    body_is = body_format(incoming)
+    if body_is is None:
+        raise PayloadError(type_refusal(incoming) or "")
+    if body_is == "json":
+        return incoming.body
+    try:
+        form = parse_qs(incoming.body.decode("utf-8"), strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        raise PayloadError("form body is not valid URL encoding") from None
+    if "payload" not in form:
+        raise PayloadError("form body has no payload field")
+    return form["payload"][0]
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        # 1e999999 reads as inf, which no field of ours can hold and JSON cannot write back.
+        raise PayloadError("body has a number too large to read")
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise PayloadError(f"body is not valid JSON: {name} is not a JSON value")
+
+
 def load_json(incoming: Incoming) -> Any:
     """
-    Decode a JSON body, or GitHub's form encoding (C{payload=<json>}).
+    Decode a JSON body, or GitHub's form encoding (C{payload=<json>}). Hostile
+    bodies fail fast with a one-line reason: nesting stops at the interpreter's
+    recursion limit, integers at its 4300-digit limit.
     """
-    body = incoming.body
-    if incoming.content_type == "application/x-www-form-urlencoded":
-        try:
-            form = parse_qs(body.decode("utf-8"), strict_parsing=True)
-        except (UnicodeDecodeError, ValueError):
-            raise PayloadError("form body is not valid URL encoding") from None
-        if "payload" not in form:
-            raise PayloadError("form body has no payload field")
-        text: str | bytes = form["payload"][0]
-    else:
-        text = body
+    document = json_document(incoming)
+    if not document.strip():
+        raise PayloadError("body is empty; the forge's JSON was expected")
     try:
-        return json.loads(text)
+        return json.loads(document, parse_float=_finite, parse_constant=_constant)
+    except PayloadError:
+        raise
     except RecursionError:
         raise PayloadError("body is nested too deeply") from None
-    except ValueError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise PayloadError(f"body is not valid JSON: {e}") from None
+    except ValueError:
+        # int() refuses more than sys.get_int_max_str_digits() digits (Python 3.11+).
+        raise PayloadError("body has a number too long to read") from None
 
 
 def load_object(incoming: Incoming) -> dict[str, Any]:
@@ -129,7 +192,12 @@ def required(payload: Any, event: str, *path: str) -> str:
     return value
 
 
+MAX_COUNT = 2**63 - 1
+"""The largest count kept: SQLite's INTEGER, where the journal stores it."""
+
+
 def count(payload: Any, *path: str) -> int:
+    """A list's length or a number of things at C{path}; 0 when absent or not a count."""
     value = payload
     for key in path:
         if not isinstance(value, dict):
@@ -137,6 +205,6 @@ def count(payload: Any, *path: str) -> int:
         value = value.get(key)
     if isinstance(value, list):
         return len(value)
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT:
         return value
     return 0

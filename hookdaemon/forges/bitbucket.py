@@ -92,8 +92,9 @@ def _push(payload: dict[str, Any], common: dict[str, Any]) -> Delivery:
     if not isinstance(changes, list):
         raise PayloadError("repo:push payload has no push.changes list")
     if not changes:
-        # Nothing to describe: a push of no ref in particular, for filters to judge.
-        return Delivery(kind="push", **common)
+        # Well-formed and seen in the wild (Zulip's and Woodpecker's Bitbucket
+        # integrations ignore it too): nothing to run for.
+        return Delivery(kind="push", changed_nothing=True, **common)
     dated = [_change(index, change, common) for index, change in enumerate(changes)]
     ordered = tuple(delivery for _, delivery in sorted(dated, key=lambda pair: pair[0]))
     return evolve(ordered[-1], changes=ordered)

@@ -97,8 +97,9 @@ def _refs_changed(payload: dict[str, Any], common: dict[str, Any]) -> Delivery:
     if not isinstance(changes, list):
         raise PayloadError("repo:refs_changed payload has no changes list")
     if not changes:
-        # Nothing to describe: a push of no ref in particular, for filters to judge.
-        return Delivery(kind="push", **common)
+        # It happens (a pull request merged outside Bitbucket Server, see its
+        # RepositoryRefsChangedEvent javadoc): well-formed, and nothing to run for.
+        return Delivery(kind="push", changed_nothing=True, **common)
     deliveries = tuple(_change(index, change, common) for index, change in enumerate(changes))
     return evolve(deliveries[-1], changes=deliveries)
 

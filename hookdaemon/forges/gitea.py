@@ -10,15 +10,16 @@ See https://docs.gitea.com/usage/webhooks and https://forgejo.org/docs/latest/us
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs
 
 from attrs import frozen
 
 from hookdaemon.delivery import Delivery, Incoming
 from hookdaemon.forges._base import (
     PayloadError,
+    body_format,
     count,
     hmac_hex,
+    json_document,
     load_object,
     required,
     same,
@@ -97,16 +98,14 @@ def _signed_bytes(incoming: Incoming) -> bytes | None:
     type "form" is the C{payload} field, not the body Gitea and Gogs send.
     See services/webhook/deliver.go in go-gitea/gitea.
     """
-    if incoming.content_type != "application/x-www-form-urlencoded":
+    if body_format(incoming) != "form":
         return incoming.body
-    # Decoded exactly as load_json decodes it, so what is verified is what is read.
+    # Found exactly as load_json finds it, so what is verified is what is read.
     try:
-        form = parse_qs(incoming.body.decode("utf-8"), strict_parsing=True)
-    except (UnicodeDecodeError, ValueError):
+        document = json_document(incoming)
+    except PayloadError:
         return None
-    if "payload" not in form:
-        return None
-    return form["payload"][0].encode("utf-8")
+    return document.encode("utf-8") if isinstance(document, str) else document
 
 
 def _login(payload: dict[str, Any], user: str) -> str:
