@@ -2,7 +2,9 @@
 What the status endpoints show, and who may see it, from plain values.
 
 C{/jobs} reveals refs, commits and output: with a C{status_token} it needs that
-token; without one only loopback clients may look.
+token; without one only loopback clients may look. The client is the one behind
+a trusted proxy (L{hookdaemon.client_address}): behind nginx on 127.0.0.1 every
+caller would otherwise be loopback.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """
-The Klein app: HTTP in, answers out. Decisions are made in L{hookdaemon.intake}.
+The Klein app: HTTP in, answers out. Decisions are made in L{hookdaemon.intake},
+L{hookdaemon.client_address} and L{hookdaemon.ratelimit}.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from klein import Klein
+from twisted.internet import reactor
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
@@ -17,14 +19,17 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import http
 from twisted.web.iweb import IRequest
+from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
+from hookdaemon.client_address import UNKNOWN, client_address, status_client
 from hookdaemon.config import HookConfig, Network, Secret
 from hookdaemon.delivery import Delivery, Incoming
-from hookdaemon.intake import Accepted, Ignored, Pong, Refused, judge
+from hookdaemon.intake import Accepted, Ignored, Pong, Refused, client_allowed, judge
 from hookdaemon.job_views import status_refusal
 from hookdaemon.journal import Added
+from hookdaemon.ratelimit import RateLimiter
 
 log = Logger()
 
@@ -46,24 +51,45 @@ def redact_uri(uri: bytes) -> bytes:
 
 
 class _RedactedRequest:
+    """The request as the access log shows it: no secrets, the resolved client."""
+
     def __init__(self, request: Request) -> None:
         self._request = request
         self.uri = redact_uri(request.uri)
+
+    def getClientAddress(self) -> IPv4Address | IPv6Address | None:
+        client = getattr(self._request, _CLIENT, None)
+        if client is None:
+            # Never reached the app (a malformed request): the peer is all we know.
+            address = self._request.getClientAddress()
+            return address if isinstance(address, IPv4Address | IPv6Address) else None
+        if client == UNKNOWN:
+            return None
+        return (IPv6Address if ":" in client else IPv4Address)("TCP", client, 0)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._request, name)
 
 
 def access_log_formatter(timestamp: str, request: Request) -> str:
-    """Twisted's combined log format, without tokens from the query string."""
+    """Twisted's combined log format, with the client behind a trusted proxy and no tokens."""
     return http.combinedLogFormatter(timestamp, _RedactedRequest(request))  # type: ignore[no-any-return]
 
 
+_CLIENT = "hookdaemon_client"
+"""The request attribute holding the client's address once it is resolved."""
+
+
 def client_host(request: IRequest) -> str:
+    """The host of the connection's peer address; empty for a UNIX socket."""
     address = request.getClientAddress()
     if isinstance(address, IPv4Address | IPv6Address):
         return address.host
     return ""
+
+
+def header_values(request: IRequest, name: bytes) -> list[str]:
+    return [v.decode("latin-1") for v in request.requestHeaders.getRawHeaders(name, [])]
 
 
 def url_query(request: IRequest) -> dict[str, list[str]]:
@@ -74,7 +100,7 @@ def url_query(request: IRequest) -> dict[str, list[str]]:
     return parse_qs(urlsplit(request.uri.decode("latin-1")).query, keep_blank_values=True)
 
 
-def incoming_from(request: Request) -> Incoming:
+def incoming_from(request: Request, client: str) -> Incoming:
     headers = {
         name.decode("latin-1"): ", ".join(v.decode("latin-1") for v in values)
         for name, values in request.requestHeaders.getAllRawHeaders()
@@ -86,7 +112,7 @@ def incoming_from(request: Request) -> Incoming:
         body=request.content.read(),
         headers=headers,
         query=query,
-        client=client_host(request),
+        client=client,
     )
 
 
@@ -133,19 +159,41 @@ class HookApp:
     ) -> None:
         self._hooks = hooks
         self._trusted_proxies = trusted_proxies
-        self._clock = clock
+        self._clock: IReactorTime = reactor if clock is None else clock
+        self._limiters = {
+            name: RateLimiter(hook.rate) for name, hook in hooks.items() if hook.rate is not None
+        }
         self._accept = accept
         self._jobs = jobs
         self._status_token = status_token
         self.stopping = False
         """Set while the daemon stops: deliveries get 503 so the forge tries again later."""
 
+    def client(self, request: IRequest) -> str:
+        """The caller's address, behind a trusted proxy the one it names; see L{client_address}."""
+        client: str | None = getattr(request, _CLIENT, None)
+        if client is None:
+            client = client_address(
+                client_host(request),
+                header_values(request, b"x-forwarded-for"),
+                header_values(request, b"x-real-ip"),
+                self._trusted_proxies,
+            )
+            setattr(request, _CLIENT, client)
+        return client
+
     def _refuse_status(self, request: Request) -> bytes | None:
         authorization = request.getHeader(b"authorization")
         code = status_refusal(
             self._status_token,
             authorization.decode("latin-1") if authorization else None,
-            client_host(request),
+            status_client(
+                self.client(request),
+                client_host(request),
+                bool(header_values(request, b"x-forwarded-for"))
+                or bool(header_values(request, b"x-real-ip")),
+                self._trusted_proxies,
+            ),
         )
         if code is None:
             return None
@@ -231,17 +279,21 @@ class HookApp:
         if getattr(request, "too_large", False):
             request.setHeader(b"connection", b"close")
             return json_answer(request, 413, {"error": "body larger than max_body"})
-        incoming = incoming_from(request)
+        client = self.client(request)
+        if not client_allowed(hook.allow_from, client):
+            return self._refused(request, name, client, Refused(403, "client address not allowed"))
+        limiter = self._limiters.get(name)
+        if limiter is not None:
+            over = self._over_rate(request, name, client, limiter)
+            if over is not None:
+                return over
+        incoming = incoming_from(request, client)
         outcome = judge(hook, incoming)
         if isinstance(outcome, Refused):
-            log.info(
-                "hook {hook}: refused {code} from {client}: {reason}",
-                hook=name,
-                code=outcome.code,
-                client=incoming.client or "-",
-                reason=outcome.reason,
-            )
-            return json_answer(request, outcome.code, {"error": outcome.reason})
+            if outcome.code == 401 and limiter is not None:
+                # A wrong secret costs double, so guessing runs out twice as fast.
+                limiter.charge(client, self._clock.seconds())
+            return self._refused(request, name, client, outcome)
         delivery = outcome.delivery
         if isinstance(outcome, Pong):
             log.info("hook {hook}: ping from {forge}", hook=name, forge=delivery.forge)
@@ -251,6 +303,40 @@ class HookApp:
             return json_answer(request, 200, {"status": "ignored", "reason": outcome.reason})
         assert isinstance(outcome, Accepted)
         return self._accept(hook, delivery, incoming.body).addCallback(self._accepted, request)
+
+    def _over_rate(
+        self, request: Request, name: str, client: str, limiter: RateLimiter
+    ) -> bytes | None:
+        """Charge the call to the client; a 429 if it has none left."""
+        refusal = limiter.take(client, self._clock.seconds())
+        if refusal is None:
+            return None
+        if refusal.report:
+            log.info(
+                "hook {hook}: {client} is over the rate of {rate}; answering 429"
+                " (said once per {period:g} s)",
+                hook=name,
+                client=client or "-",
+                rate=str(limiter.rate),
+                period=limiter.rate.period,
+            )
+        wait = refusal.retry_after_header
+        request.setHeader(b"retry-after", str(wait).encode())
+        return json_answer(
+            request,
+            429,
+            {"error": f"more than {limiter.rate} calls from this address; try again in {wait} s"},
+        )
+
+    def _refused(self, request: Request, name: str, client: str, refused: Refused) -> bytes:
+        log.info(
+            "hook {hook}: refused {code} from {client}: {reason}",
+            hook=name,
+            code=refused.code,
+            client=client or "-",
+            reason=refused.reason,
+        )
+        return json_answer(request, refused.code, {"error": refused.reason})
 
     def _accepted(self, added: Added, request: Request) -> bytes:
         if added.duplicate:
@@ -271,5 +357,24 @@ class HookApp:
     def not_allowed(self, request: IRequest, failure: Failure) -> bytes:
         return json_answer(request, 405, {"error": "method not allowed"})
 
-    def resource(self) -> Any:
-        return self.app.resource()
+    def resource(self) -> IResource:
+        """The app as a resource that resolves each request's client before routing it."""
+        return _ResolvingClient(self, self.app.resource())
+
+
+class _ResolvingClient(Resource):
+    """
+    Resolve the client of every request, so the access log shows it even for
+    answers no route gave (Klein's own 404 and 405).
+    """
+
+    isLeaf = True
+
+    def __init__(self, app: HookApp, routes: IResource) -> None:
+        super().__init__()
+        self._app = app
+        self._routes = routes
+
+    def render(self, request: IRequest) -> Any:
+        self._app.client(request)
+        return self._routes.render(request)

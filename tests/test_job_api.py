@@ -8,6 +8,7 @@ import os
 import treq
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from hookdaemon.client_address import UNKNOWN
 from hookdaemon.config import Secret
 from hookdaemon.job_views import status_refusal
 from tests.support import finished, get, http_client, post, start_daemon
@@ -120,6 +121,62 @@ class StatusTokenTests(TestCase):
             (response.code, json.loads(await response.content())), (200, {"jobs": []})
         )
 
+    async def test_everyStatusPathAsksForTheBearerToken(self) -> None:
+        daemon = await start_daemon(
+            self, HOOKS, daemon="status_token = env:STATUS\n", environ={"STATUS": "let-me-see"}
+        )
+        job_id = await trigger(daemon.hook_url("api"), "a" * 40)
+        await finished(daemon, job_id)
+        for path in ("/jobs", f"/jobs/{job_id}", f"/jobs/{job_id}/log"):
+            for given in ([], ["Bearer wrong"], ["Bearer let-me-seeX"], ["Basic let-me-see"]):
+                response = await http_client().get(
+                    daemon.url + path, headers={"Authorization": given}
+                )
+                await response.content()
+                self.assertEqual(response.code, 401, (path, given))
+                self.assertEqual(response.headers.getRawHeaders("www-authenticate"), ["Bearer"])
+            response = await http_client().get(
+                daemon.url + path, headers={"Authorization": ["Bearer let-me-see"]}
+            )
+            await response.content()
+            self.assertEqual(response.code, 200, path)
+
+
+async def status_code(url: str, headers: dict[str, list[str]]) -> int:
+    response = await http_client().get(url, headers=headers)
+    await response.content()
+    return int(response.code)
+
+
+class ProxiedStatusTests(TestCase):
+    """The daemon behind a reverse proxy on 127.0.0.1, as the README suggests."""
+
+    async def test_clientBehindATrustedLoopbackProxyIsNotLocal(self) -> None:
+        daemon = await start_daemon(self, HOOKS, daemon="trusted_proxies = 127.0.0.1\n")
+        job_id = await trigger(daemon.hook_url("api"), "a" * 40)
+        await finished(daemon, job_id)
+        for path in ("/jobs", f"/jobs/{job_id}", f"/jobs/{job_id}/log"):
+            url = daemon.url + path
+            self.assertEqual(
+                await status_code(url, {"X-Forwarded-For": ["203.0.113.9"]}), 403, path
+            )
+            # What the caller writes itself is to the left of what the proxy appends.
+            self.assertEqual(
+                await status_code(url, {"X-Forwarded-For": ["127.0.0.1, 203.0.113.9"]}),
+                403,
+                path,
+            )
+            self.assertEqual(await status_code(url, {"X-Forwarded-For": ["unknown"]}), 403)
+            self.assertEqual(await status_code(url, {}), 200, path)
+
+    async def test_forwardedByAnUntrustedLoopbackProxyIsNotLocal(self) -> None:
+        """trusted_proxies forgotten: forwarded requests are not taken for local ones."""
+        daemon = await start_daemon(self, HOOKS)
+        url = daemon.url + "/jobs"
+        self.assertEqual(await status_code(url, {"X-Forwarded-For": ["203.0.113.9"]}), 403)
+        self.assertEqual(await status_code(url, {"X-Real-IP": ["203.0.113.9"]}), 403)
+        self.assertEqual(await status_code(url, {}), 200)
+
 
 class StatusRefusalTests(SynchronousTestCase):
     TOKEN = Secret(origin="env:STATUS", value=b"t0ken")
@@ -129,6 +186,9 @@ class StatusRefusalTests(SynchronousTestCase):
             self.assertIsNone(status_refusal(None, None, client), client)
         for client in ("10.0.0.1", "2001:db8::1", "", "not an address"):
             self.assertEqual(status_refusal(None, None, client), 403, client)
+
+    def test_unknownClientIsNotLoopback(self) -> None:
+        self.assertEqual(status_refusal(None, None, UNKNOWN), 403)
 
     def test_withTokenAnyClientWithTheToken(self) -> None:
         self.assertIsNone(status_refusal(self.TOKEN, "Bearer t0ken", "203.0.113.9"))

@@ -1,13 +1,26 @@
-"""Live HTTP against a real listening port: the answers of DESIGN.md's table."""
+"""
+The answers of DESIGN.md's table: live HTTP against a real listening port, and
+exact tests of L{HookApp} in memory with a fake clock.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import sqlite3
+from collections.abc import Mapping
+from typing import Any
 
+from treq.testing import StubTreq
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.task import Clock
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from hookdaemon.web import redact_uri
+from hookdaemon.config import HookConfig, Secret, parse_config
+from hookdaemon.delivery import Delivery
+from hookdaemon.journal import Added
+from hookdaemon.web import HookApp, redact_uri
 from tests.support import (
     ZERO,
     finished,
@@ -264,3 +277,382 @@ class RedactUriTests(SynchronousTestCase):
     def test_uriWithoutSecretsIsUnchanged(self) -> None:
         self.assertEqual(redact_uri(b"/hooks/a?x=1"), b"/hooks/a?x=1")
         self.assertEqual(redact_uri(b"/hooks/a"), b"/hooks/a")
+
+
+def journal_rows(path: str) -> int:
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        (rows,) = connection.execute("SELECT count(*) FROM jobs").fetchone()
+    finally:
+        connection.close()
+    return int(rows)
+
+
+def access_lines(case: TestCase) -> list[str]:
+    """The access log lines the daemon writes while the test runs."""
+    lines: list[str] = []
+
+    def observe(event: dict[str, Any]) -> None:
+        # Site writes its access log to twisted.python.log's file-like logfile.
+        if "log_io" in event:
+            lines.append(str(event["log_io"]))
+
+    globalLogPublisher.addObserver(observe)
+    case.addCleanup(globalLogPublisher.removeObserver, observe)
+    return lines
+
+
+JSON = {"Content-Type": "application/json"}
+
+PROXIED_HOOKS = """
+[hook:walled]
+forge = generic
+allow_from = 10.0.0.0/8 2001:db8::/32
+workdir = .
+command = true
+
+[hook:local]
+forge = generic
+allow_from = 127.0.0.1
+workdir = .
+command = true
+"""
+
+
+class TrustedProxyTests(TestCase):
+    """Behind a reverse proxy on 127.0.0.1 that appends to X-Forwarded-For."""
+
+    async def setUp(self) -> None:
+        self.daemon = await start_daemon(
+            self, PROXIED_HOOKS, daemon="trusted_proxies = 127.0.0.1\n"
+        )
+
+    async def forwarded(self, hook: str, *xff: str) -> int:
+        headers = {**JSON} if not xff else {**JSON, "X-Forwarded-For": ", ".join(xff)}
+        code, _, _ = await post(self.daemon.hook_url(hook), b"{}", headers)
+        return code
+
+    async def test_allowFromSeesTheForwardedClient(self) -> None:
+        self.assertEqual(await self.forwarded("walled", "10.1.2.3"), 202)
+        self.assertEqual(await self.forwarded("walled", "[2001:db8::7]:443"), 202)
+        self.assertEqual(await self.forwarded("walled", "203.0.113.9"), 403)
+
+    async def test_aClientCannotClaimAnAllowedAddress(self) -> None:
+        """The proxy appends the real peer; what the caller wrote is to its left."""
+        self.assertEqual(await self.forwarded("walled", "10.1.2.3", "203.0.113.9"), 403)
+
+    async def test_unreadableForwardedForIsNotTheProxy(self) -> None:
+        self.assertEqual(await self.forwarded("local"), 202)
+        self.assertEqual(await self.forwarded("local", "unknown"), 403)
+        self.assertEqual(await self.forwarded("local", "10.1.2.3, garbage"), 403)
+
+    async def test_accessLogShowsTheForwardedClient(self) -> None:
+        lines = access_lines(self)
+        self.assertEqual(await self.forwarded("walled", "10.1.2.3"), 202)
+        [line] = [line for line in lines if "/hooks/walled" in line]
+        self.assertTrue(line.startswith('"10.1.2.3" '), line)
+
+    async def test_accessLogOfAnUnreadableClientIsADash(self) -> None:
+        lines = access_lines(self)
+        self.assertEqual(await self.forwarded("local", "unknown"), 403)
+        [line] = [line for line in lines if "/hooks/local" in line]
+        self.assertTrue(line.startswith('"-" '), line)
+
+
+class UntrustedProxyTests(TestCase):
+    async def test_forwardedForFromAnUntrustedPeerIsIgnored(self) -> None:
+        daemon = await start_daemon(self, PROXIED_HOOKS)
+        lines = access_lines(self)
+        code, _, _ = await post(
+            daemon.hook_url("walled"), b"{}", {**JSON, "X-Forwarded-For": "10.1.2.3"}
+        )
+        self.assertEqual(code, 403)
+        [line] = [line for line in lines if "/hooks/walled" in line]
+        self.assertTrue(line.startswith('"127.0.0.1" '), line)
+
+
+class RateLimitLiveTests(TestCase):
+    async def test_overTheRateIs429AndNeverJournaled(self) -> None:
+        daemon = await start_daemon(
+            self,
+            "[hook:site]\nforge = generic\nsecret = env:SITE_SECRET\nrate = 2/minute\n"
+            "workdir = .\ncommand = true\n",
+            environ={"SITE_SECRET": SECRET},
+        )
+        good = {**JSON, "Authorization": f"Bearer {SECRET}"}
+        code, answer, _ = await post(daemon.hook_url("site"), b"{}", good)
+        self.assertEqual(code, 202)
+        await finished(daemon, answer["job"])
+        code, _, _ = await post(
+            daemon.hook_url("site"), b"{}", {**JSON, "Authorization": "Bearer no"}
+        )
+        self.assertEqual(code, 401)
+        # The failed check cost two of the two a minute: the good call must wait.
+        code, answer, response = await post(daemon.hook_url("site"), b"{}", good)
+        self.assertEqual(code, 429)
+        self.assertIn("2/minute", answer["error"])
+        [retry_after] = response.headers.getRawHeaders("retry-after")
+        self.assertTrue(1 <= int(retry_after) <= 60, retry_after)
+        self.assertEqual(journal_rows(daemon.journal_path), 1)
+
+
+class Accepting:
+    """Stands in for the journal: every accepted delivery becomes a new job."""
+
+    def __init__(self) -> None:
+        self.accepted: list[Delivery] = []
+
+    def __call__(self, hook: HookConfig, delivery: Delivery, body: bytes) -> Deferred[Added]:
+        self.accepted.append(delivery)
+        return succeed(Added(job_id=len(self.accepted), duplicate=False))
+
+
+class NoJobs:
+    def recent(self, hook: str | None, limit: int) -> Deferred[list[dict[str, Any]]]:
+        return succeed([])
+
+    def one(self, job_id: int) -> Deferred[dict[str, Any] | None]:
+        return succeed({"id": job_id})
+
+    def job_output(self, job_id: int) -> Deferred[bytes | None]:
+        return succeed(b"out\n")
+
+    def follow(self, job_id: int, write: Any) -> Deferred[bool]:
+        write(b"out\n")
+        return succeed(True)
+
+
+MEMORY_HOOKS = """
+[hook:site]
+forge = generic
+secret = env:SITE_SECRET
+rate = 2/minute
+workdir = .
+command = true
+
+[hook:walled]
+forge = generic
+allow_from = 10.0.0.0/8
+rate = 1/hour
+workdir = .
+command = true
+
+[hook:open]
+forge = generic
+workdir = .
+command = true
+"""
+
+
+def hooks_from(text: str) -> Mapping[str, HookConfig]:
+    def no_files(path: str) -> bytes:
+        raise FileNotFoundError(path)
+
+    config = parse_config(
+        "[hookdaemon]\n" + text, "/etc/hookdaemon/tap.cfg", {"SITE_SECRET": SECRET}, no_files
+    )
+    return config.hooks
+
+
+class InMemory:
+    """A L{HookApp} behind StubTreq, whose peer is always 127.0.0.1, with a fake clock."""
+
+    def __init__(
+        self,
+        case: SynchronousTestCase,
+        trusted_proxies: str = "127.0.0.0/8",
+        status_token: Secret | None = None,
+    ) -> None:
+        self.case = case
+        self.clock = Clock()
+        self.accept = Accepting()
+        self.app = HookApp(
+            hooks_from(MEMORY_HOOKS),
+            self.accept,
+            NoJobs(),
+            status_token,
+            trusted_proxies=tuple(ipaddress.ip_network(n) for n in trusted_proxies.split()),
+            clock=self.clock,
+        )
+        self.stub = StubTreq(self.app.resource())
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        client: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, Any, Any]:
+        all_headers = {"Content-Type": ["application/json"]}
+        all_headers.update({k: [v] for k, v in (headers or {}).items()})
+        if client is not None:
+            all_headers["X-Forwarded-For"] = [client]
+        d = self.stub.request(
+            method,
+            f"http://hookdaemon.test{path}",
+            headers=all_headers,
+            data=b"{}" if method == "POST" else None,
+        )
+        self.stub.flush()
+        response = self.case.successResultOf(d)
+        content = self.case.successResultOf(self.stub.content(response))
+        try:
+            decoded = json.loads(content)
+        except ValueError:
+            decoded = content
+        return response.code, decoded, response
+
+    def post(
+        self, hook: str, client: str | None = None, token: str | None = SECRET
+    ) -> tuple[int, Any, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        return self.request("POST", f"/hooks/{hook}", client, headers)
+
+
+class RateLimitTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.memory = InMemory(self)
+
+    def test_overTheRateIs429WithRetryAfter(self) -> None:
+        self.assertEqual(self.memory.post("site", "203.0.113.9")[0], 202)
+        self.memory.clock.advance(10)
+        self.assertEqual(self.memory.post("site", "203.0.113.9")[0], 202)
+        code, answer, response = self.memory.post("site", "203.0.113.9")
+        self.assertEqual(
+            (code, answer),
+            (429, {"error": "more than 2/minute calls from this address; try again in 20 s"}),
+        )
+        self.assertEqual(response.headers.getRawHeaders("retry-after"), ["20"])
+        self.assertEqual(response.headers.getRawHeaders("content-type"), ["application/json"])
+        self.memory.clock.advance(19.5)
+        self.assertEqual(
+            self.memory.post("site", "203.0.113.9")[2].headers.getRawHeaders("retry-after"),
+            ["1"],
+        )
+        self.memory.clock.advance(0.5)
+        self.assertEqual(self.memory.post("site", "203.0.113.9")[0], 202)
+        self.assertEqual(len(self.memory.accept.accepted), 3)
+
+    def test_eachClientHasItsOwnAllowance(self) -> None:
+        for client in ("203.0.113.9", "203.0.113.10", "2001:db8:1:1::1"):
+            self.assertEqual(self.memory.post("site", client)[0], 202)
+            self.assertEqual(self.memory.post("site", client)[0], 202)
+            self.assertEqual(self.memory.post("site", client)[0], 429)
+
+    def test_ipv6ClientsAreCountedByTheirSlash64(self) -> None:
+        self.assertEqual(self.memory.post("site", "2001:db8:1:1::1")[0], 202)
+        self.assertEqual(self.memory.post("site", "2001:db8:1:1::2")[0], 202)
+        self.assertEqual(self.memory.post("site", "2001:db8:1:1:ffff::3")[0], 429)
+        self.assertEqual(self.memory.post("site", "2001:db8:1:2::1")[0], 202)
+
+    def test_failedCheckCountsDouble(self) -> None:
+        self.assertEqual(self.memory.post("site", "203.0.113.9", token="guess")[0], 401)
+        self.assertEqual(self.memory.post("site", "203.0.113.9")[0], 429)
+        self.memory.clock.advance(30)
+        self.assertEqual(self.memory.post("site", "203.0.113.9")[0], 202)
+        self.assertEqual(len(self.memory.accept.accepted), 1)
+
+    def test_refusedRequestsAreNeverAccepted(self) -> None:
+        for _ in range(5):
+            self.memory.post("site", "203.0.113.9", token="guess")
+        self.assertEqual(self.memory.accept.accepted, [])
+
+    def test_notAllowedComesBeforeTheRate(self) -> None:
+        """A 403 costs nothing and never turns into a 429: the address alone decides."""
+        for _ in range(3):
+            self.assertEqual(self.memory.post("walled", "203.0.113.9")[0], 403)
+        self.assertEqual(self.memory.post("walled", "10.0.0.7")[0], 202)
+        self.assertEqual(self.memory.post("walled", "10.0.0.7")[0], 429)
+
+    def test_wrongMethodAndStoppingCostNothing(self) -> None:
+        self.assertEqual(self.memory.request("GET", "/hooks/walled", "10.0.0.7")[0], 405)
+        self.memory.app.stopping = True
+        self.assertEqual(self.memory.post("walled", "10.0.0.7")[0], 503)
+        self.memory.app.stopping = False
+        self.assertEqual(self.memory.post("walled", "10.0.0.7")[0], 202)
+
+    def test_hookWithoutRateIsNotLimited(self) -> None:
+        for _ in range(20):
+            self.assertEqual(self.memory.post("open", "203.0.113.9")[0], 202)
+
+    def test_429IsLoggedOncePerClientAndWindow(self) -> None:
+        events: list[dict[str, Any]] = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+
+        def reports() -> list[str]:
+            return [e["client"] for e in events if "over the rate" in e.get("log_format", "")]
+
+        for _ in range(2):
+            self.memory.post("site", "203.0.113.9")
+            self.memory.post("site", "203.0.113.10")
+        for _ in range(10):
+            self.assertEqual(self.memory.post("site", "203.0.113.9")[0], 429)
+            self.assertEqual(self.memory.post("site", "203.0.113.10")[0], 429)
+        self.assertEqual(reports(), ["203.0.113.9", "203.0.113.10"])
+        self.memory.clock.advance(30)
+        self.memory.post("site", "203.0.113.9")
+        self.assertEqual(self.memory.post("site", "203.0.113.9")[0], 429)
+        self.assertEqual(len(reports()), 2)
+        self.memory.clock.advance(30)
+        self.memory.post("site", "203.0.113.9")
+        self.assertEqual(self.memory.post("site", "203.0.113.9")[0], 429)
+        self.assertEqual(len(reports()), 3)
+
+
+class ClientAddressInMemoryTests(SynchronousTestCase):
+    def test_allowFromSeesTheForwardedClientOnlyFromATrustedPeer(self) -> None:
+        trusted = InMemory(self)
+        self.assertEqual(trusted.post("walled", "10.0.0.7")[0], 202)
+        untrusted = InMemory(self, trusted_proxies="")
+        self.assertEqual(untrusted.post("walled", "10.0.0.7")[0], 403)
+
+    def test_realIpWithoutForwardedFor(self) -> None:
+        memory = InMemory(self)
+        code, _, _ = memory.request("POST", "/hooks/walled", headers={"X-Real-IP": "10.0.0.7"})
+        self.assertEqual(code, 202)
+
+
+STATUS_PATHS = ("/jobs", "/jobs/1", "/jobs/1/log", "/jobs/1/log?follow=1")
+
+
+class StatusClientTests(SynchronousTestCase):
+    """Who may read /jobs: the resolved client, not the proxy in front of the daemon."""
+
+    def test_loopbackProxysClientsAreNotLocal(self) -> None:
+        memory = InMemory(self)
+        for path in STATUS_PATHS:
+            code, answer, _ = memory.request("GET", path, "203.0.113.9")
+            self.assertEqual(
+                (code, answer), (403, {"error": "status is shown to loopback clients only"}), path
+            )
+            self.assertEqual(memory.request("GET", path)[0], 200, path)
+
+    def test_untrustedProxyOnLoopbackMakesNobodyLocal(self) -> None:
+        """A loopback nginx nobody listed in trusted_proxies: its callers are not local."""
+        memory = InMemory(self, trusted_proxies="")
+        for path in STATUS_PATHS:
+            self.assertEqual(memory.request("GET", path, "127.0.0.1")[0], 403, path)
+            code, _, _ = memory.request("GET", path, headers={"X-Real-IP": "127.0.0.1"})
+            self.assertEqual(code, 403, path)
+            self.assertEqual(memory.request("GET", path)[0], 200, path)
+
+    def test_tokenAdmitsAProxiedClient(self) -> None:
+        memory = InMemory(self, status_token=Secret("env:STATUS", b"let-me-see"))
+        for path in STATUS_PATHS:
+            code, _, response = memory.request(
+                "GET", path, "203.0.113.9", {"Authorization": "Bearer wrong"}
+            )
+            self.assertEqual(code, 401, path)
+            self.assertEqual(response.headers.getRawHeaders("www-authenticate"), ["Bearer"])
+            code, _, _ = memory.request(
+                "GET", path, "203.0.113.9", {"Authorization": "Bearer let-me-see"}
+            )
+            self.assertEqual(code, 200, path)
+
+    def test_withATokenLoopbackIsNotEnough(self) -> None:
+        memory = InMemory(self, status_token=Secret("env:STATUS", b"let-me-see"))
+        for path in STATUS_PATHS:
+            code, _, response = memory.request("GET", path)
+            self.assertEqual(code, 401, path)
+            self.assertEqual(response.headers.getRawHeaders("www-authenticate"), ["Bearer"])
