@@ -23,13 +23,24 @@ def _lower_keys(headers: Mapping[str, str]) -> Mapping[str, str]:
     return {name.lower(): value for name, value in headers.items()}
 
 
+CREDENTIALS = frozenset({"authorization", "x-gitlab-token", "token"})
+"""Headers and query parameters that carry a secret as it is: never shown."""
+
+
+def _hidden(values: Mapping[str, str]) -> str:
+    """A repr that a traceback or a log line may show: credentials hidden."""
+    return repr(
+        {name: "(hidden)" if name.lower() in CREDENTIALS else v for name, v in values.items()}
+    )
+
+
 @frozen
 class Incoming:
     """An HTTP request reduced to plain values, so forges are tested without a server."""
 
     body: bytes
-    headers: Mapping[str, str] = field(factory=dict, converter=_lower_keys)
-    query: Mapping[str, str] = field(factory=dict)
+    headers: Mapping[str, str] = field(factory=dict, converter=_lower_keys, repr=_hidden)
+    query: Mapping[str, str] = field(factory=dict, repr=_hidden)
     client: str = ""
     received_at: float = field(factory=time.time)
     """Seconds since the epoch, for forges whose signatures carry a timestamp."""

@@ -1,0 +1,354 @@
+"""
+Secrets never leave the daemon: a real C{twistd -n hookdaemon} with a secret of
+every kind takes genuine, forged and malformed deliveries and status calls, and
+then everything it wrote or answered is searched for every secret's bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Mapping
+
+from twisted.trial.unittest import SynchronousTestCase
+
+from hookdaemon.config import parse_config
+from hookdaemon.delivery import Incoming
+from tests.forgefixtures import fixture_body, fixture_headers, signed_headers
+from tests.test_tap import TWISTD, free_port
+
+# Letters, digits and '-' only, so no encoding (URL, JSON, shell) can disguise them.
+SECRETS = {
+    "github, env:": "gh-env-5ecret-7f3a9c21",
+    "gitlab, file:": "gl-file-5ecret-51be02aa",
+    "generic, literal": "gen-literal-5ecret-c0ffee11",
+    "bitbucket, env:": "bb-env-5ecret-d15ea5e0",
+    "gitea, literal": "tea-literal-5ecret-facade99",
+    "status_token, env:": "status-env-5ecret-8badf00d",
+}
+ENVIRON = {
+    "HOOKDAEMON_TEST_GH": SECRETS["github, env:"],
+    "HOOKDAEMON_TEST_BB": SECRETS["bitbucket, env:"],
+    "HOOKDAEMON_TEST_STATUS": SECRETS["status_token, env:"],
+}
+
+# Every step prints the child's whole environment and the payload file it was given.
+COMMAND = "burst = queue\ncommand =\n    env\n    cat ${HOOK_PAYLOAD}\n"
+
+CONFIG = """\
+[hookdaemon]
+listen = tcp:{port}:interface=127.0.0.1
+status_token = env:HOOKDAEMON_TEST_STATUS
+
+[hook:gh]
+forge = github
+secret = env:HOOKDAEMON_TEST_GH
+workdir = .
+{command}
+[hook:gl]
+forge = gitlab
+secret = file:gitlab.secret
+workdir = .
+{command}
+[hook:gen]
+forge = generic
+secret = {generic}
+workdir = .
+env = DEPLOY_ENV=test
+{command}
+[hook:bb]
+forge = bitbucket
+secret = env:HOOKDAEMON_TEST_BB
+workdir = .
+{command}
+[hook:tea]
+forge = gitea
+secret = {gitea}
+workdir = .
+{command}"""
+
+
+def _hex(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class SecretsTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.directory = os.path.abspath(self.mktemp())
+        os.makedirs(self.directory)
+        self.port = free_port()
+        self.config = os.path.join(self.directory, "tap.cfg")
+        with open(self.config, "w") as f:
+            f.write(
+                CONFIG.format(
+                    port=self.port,
+                    command=COMMAND,
+                    generic=SECRETS["generic, literal"],
+                    gitea=SECRETS["gitea, literal"],
+                )
+            )
+        with open(os.path.join(self.directory, "gitlab.secret"), "w") as f:
+            f.write(SECRETS["gitlab, file:"] + "\n")
+        self.env = {**os.environ, **ENVIRON}
+        # Everything the daemon showed anyone: (where, bytes).
+        self.seen: list[tuple[str, bytes]] = []
+
+    def twistd(self, *args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [*TWISTD, *args], cwd=self.directory, env=self.env, capture_output=True, timeout=60
+        )
+
+    def daemon_args(self) -> list[str]:
+        return ["hookdaemon", "--config", self.config]
+
+    def start(self) -> subprocess.Popen[bytes]:
+        """twistd in the foreground; its own stdout and stderr are searched too."""
+        with (
+            open(os.path.join(self.directory, "twistd.stdout"), "wb") as stdout,
+            open(os.path.join(self.directory, "twistd.stderr"), "wb") as stderr,
+        ):
+            process = subprocess.Popen(
+                [*TWISTD, "-n", "--pidfile=", "--logfile=twistd.log", *self.daemon_args()],
+                cwd=self.directory,
+                env=self.env,
+                stdout=stdout,
+                stderr=stderr,
+            )
+        self.addCleanup(process.wait, 30)
+        self.addCleanup(lambda: process.poll() is None and process.terminate())
+        for _ in range(1500):
+            self.assertIsNone(process.poll(), "twistd exited")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=5).close()
+                return process
+            except OSError:
+                time.sleep(0.02)
+        raise AssertionError("twistd never listened")
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        """Send one request; record the whole answer, status line and headers included."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            connection.request(method, path, body=body or None, headers=dict(headers or {}))
+            response = connection.getresponse()
+            content = response.read()
+        finally:
+            connection.close()
+        raw = f"{response.status} {response.reason}\n{response.headers}".encode() + content
+        self.seen.append((f"answer to {method} {path}", raw))
+        return response.status, content
+
+    def raw(self, request: bytes) -> None:
+        """Send bytes no HTTP client would, and record whatever comes back."""
+        answer = b""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
+            s.sendall(request)
+            try:
+                while chunk := s.recv(65536):
+                    answer += chunk
+            except TimeoutError:
+                answer += b"(no end of answer within 10 s)"
+        self.seen.append((f"answer to {request[:40]!r}", answer))
+
+    def deliveries(self) -> list[int]:
+        """Genuine, forged and malformed deliveries to every hook; the jobs accepted."""
+        gh, gl, gen = (SECRETS[k] for k in ("github, env:", "gitlab, file:", "generic, literal"))
+        bb, tea = SECRETS["bitbucket, env:"], SECRETS["gitea, literal"]
+        jobs = []
+        expected: list[tuple[int, str, str, bytes, dict[str, str]]] = []
+
+        def fixture(
+            forge: str, name: str, secret: str, sign_as: str
+        ) -> tuple[bytes, dict[str, str]]:
+            body = fixture_body(forge, name)
+            return body, {**fixture_headers(forge, name), **signed_headers(sign_as, body, secret)}
+
+        for hook, forge, name, secret, sign_as in [
+            ("gh", "github", "push.json", gh, "github"),
+            ("gl", "gitlab", "push.json", gl, "gitlab"),
+            ("bb", "bitbucket-cloud", "repo-push.json", bb, "bitbucket"),
+            ("tea", "gitea", "push.json", tea, "gitea"),
+        ]:
+            body, headers = fixture(forge, name, secret, sign_as)
+            expected.append((202, hook, "", body, headers))
+            # Forged: signed or tokened with the secret plus one letter, so an echo of
+            # what the caller sent would contain the secret itself.
+            body, headers = fixture(forge, name, secret + "x", sign_as)
+            expected.append((401, hook, "", body, headers))
+            # Signed, but in a type no forge sends, or not JSON at all.
+            body = b"\x00not json " + secret.encode()
+            headers = {**fixture_headers(forge, name), **signed_headers(sign_as, body, secret)}
+            expected.append((400, hook, "", body, headers))
+            expected.append((415, hook, "", body, {**headers, "Content-Type": "text/plain"}))
+        gen_body = b'{"ref": "refs/heads/main", "after": "' + b"1" * 40 + b'"}'
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        expected += [
+            (202, "gen", f"token={gen}", gen_body, form),
+            (202, "gen", "", b"", {"Authorization": f"Bearer {gen}"}),
+            (401, "gen", f"token={gen}x", gen_body, form),
+            (401, "gen", "", gen_body, {"Authorization": f"Bearer {gen}x"}),
+            (401, "gen", f"token={gl}", gen_body, {"X-Gitlab-Token": gen}),
+            (400, "gen", f"token={gen}", b"[" * 100000, {}),
+            (400, "gen", f"token={gen}", b'{"n": 1e999999}', {}),
+            (400, "gen", f"token={gen}", b"9" * 1000000, {}),
+            (400, "gen", f"token={gen}", b'{"ref": "refs/heads/\\u0000"}', {}),
+            (415, "gen", f"token={gen}", gen_body, {"Content-Type": "text/plain"}),
+            (
+                202,
+                "gl",
+                f"token={gl}",
+                fixture_body("gitlab", "push.json"),
+                {
+                    **fixture_headers("gitlab", "push.json"),
+                    "Idempotency-Key": "second-push",
+                },
+            ),
+            (
+                401,
+                "gl",
+                f"token={gl}x",
+                fixture_body("gitlab", "push.json"),
+                {
+                    **fixture_headers("gitlab", "push.json"),
+                },
+            ),
+        ]
+        for code, hook, query, body, headers in expected:
+            path = f"/hooks/{hook}" + (f"?{query}" if query else "")
+            status, content = self.request("POST", path, body, headers)
+            self.assertEqual(status, code, (path, headers, content[:200]))
+            if code == 202:
+                jobs.append(json.loads(content)["job"])
+        self.request("GET", f"/hooks/gen?token={gen}")
+        self.request("POST", f"/hooks/nothing?token={gen}", gen_body)
+        self.raw(
+            f"POST http://127.0.0.1:{self.port}/hooks/gen?token={gen} HTTP/1.1\r\n"
+            f"Host: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode()
+        )
+        self.raw(
+            f"POST http://[bad/hooks/gen?token={gen} HTTP/1.1\r\n"
+            f"Host: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode()
+        )
+        self.raw(f"POST /hooks/gen?token={gen} HTTP/1.1\r\nHost: x\r\n\x01bad\r\n\r\n".encode())
+        return jobs
+
+    def status(self, jobs: list[int]) -> None:
+        """The status API, with the token, without it, and with a forged one."""
+        token = SECRETS["status_token, env:"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        for job in jobs:
+            for _ in range(1500):
+                status, content = self.request("GET", f"/jobs/{job}", headers=bearer)
+                self.assertEqual(status, 200)
+                if json.loads(content)["state"] in ("succeeded", "failed"):
+                    break
+                time.sleep(0.02)
+            self.assertEqual(json.loads(content)["state"], "succeeded", content)
+            self.assertEqual(self.request("GET", f"/jobs/{job}/log", headers=bearer)[0], 200)
+        self.assertEqual(self.request("GET", "/jobs?limit=1000", headers=bearer)[0], 200)
+        self.assertEqual(self.request("GET", "/jobs", headers={})[0], 401)
+        forged = {"Authorization": f"Bearer {token}x"}
+        self.assertEqual(self.request("GET", "/jobs", headers=forged)[0], 401)
+        self.assertEqual(self.request("GET", f"/jobs?token={token}")[0], 401)
+        self.request("GET", f"/metrics?token={token}", headers=bearer)
+
+    def files(self) -> None:
+        """Everything the daemon wrote: logs, output logs, journal, payloads."""
+        private = {self.config, os.path.join(self.directory, "gitlab.secret")}
+        for root, _, names in os.walk(self.directory):
+            for name in names:
+                path = os.path.join(root, name)
+                if path not in private:
+                    with open(path, "rb") as f:
+                        self.seen.append((os.path.relpath(path, self.directory), f.read()))
+
+    def test_noSecretAnywhere(self) -> None:
+        check = self.twistd("hookdaemon", "--config", self.config, "--check")
+        self.assertEqual(check.returncode, 0, check.stderr)
+        self.seen.append(("--check stdout", check.stdout))
+        self.seen.append(("--check stderr", check.stderr))
+        daemon = self.start()
+        jobs = self.deliveries()
+        self.assertEqual(len(jobs), 7)
+        self.status(jobs)
+        daemon.terminate()
+        # twistd ends by re-raising the signal that stopped it.
+        self.assertEqual(daemon.wait(30), -signal.SIGTERM)
+        self.files()
+
+        # The corpus holds what a leak would be in, so this test can fail.
+        corpus = {where: data for where, data in self.seen}
+        self.assertIn(b"(literal, hidden)", corpus["--check stdout"])
+        self.assertIn(b"env:HOOKDAEMON_TEST_GH", corpus["--check stdout"])
+        self.assertIn(b"secret is written in the file", corpus["--check stderr"])
+        self.assertIn(b"secret is written in the file", corpus["twistd.stderr"])
+        daemon_log = corpus["twistd.log"]
+        self.assertIn(b"signature mismatch", daemon_log)
+        self.assertIn(b'"POST /hooks/gen?token=REDACTED HTTP/1.1" 202', daemon_log)
+        for hook in ("gh", "gl", "gen", "bb", "tea"):
+            output = corpus[os.path.join("var", "log", f"{hook}.log")]
+            self.assertIn(f"HOOK_NAME={hook}".encode(), output)
+            self.assertIn(b"PATH=", output)
+        self.assertIn(b"DEPLOY_ENV=test", corpus[os.path.join("var", "log", "gen.log")])
+        self.assertTrue(any(where.startswith("var/journal") for where in corpus))
+        self.assertIn(b"signature mismatch", b"".join(corpus.values()))
+
+        leaks = [
+            f"{kind} secret in {where}"
+            for kind, secret in SECRETS.items()
+            for where, data in self.seen
+            if secret.encode() in data.lower()
+        ]
+        self.assertEqual(leaks, [])
+
+
+class ReprTests(SynchronousTestCase):
+    """What a traceback, a debugger or a careless log line would print hides every secret."""
+
+    def test_configRepr(self) -> None:
+        text = CONFIG.format(
+            port=9000,
+            command=COMMAND,
+            generic=SECRETS["generic, literal"],
+            gitea=SECRETS["gitea, literal"],
+        )
+
+        def read(path: str) -> bytes:
+            return SECRETS["gitlab, file:"].encode() + b"\n"
+
+        config = parse_config(text, "/etc/hookdaemon/tap.cfg", ENVIRON, read)
+        shown = repr(config) + "".join(str(w) for w in config.warnings)
+        self.assertIn("Secret(origin='file:gitlab.secret')", shown)
+        self.assertIn("Secret(origin='literal')", shown)
+        for hook in config.hooks.values():
+            assert hook.secret is not None
+            self.assertIn(hook.secret.value.decode(), SECRETS.values())
+        self.assertEqual([s for s in SECRETS.values() if s in shown], [])
+
+    def test_incomingRepr(self) -> None:
+        secret = SECRETS["generic, literal"]
+        incoming = Incoming(
+            b"{}",
+            {"Authorization": f"Bearer {secret}", "X-Gitlab-Token": secret, "X-Other": "shown"},
+            query={"token": secret, "page": "2"},
+        )
+        shown = repr(incoming)
+        self.assertNotIn(secret, shown)
+        self.assertIn("'authorization': '(hidden)'", shown)
+        self.assertIn("'x-gitlab-token': '(hidden)'", shown)
+        self.assertIn("'token': '(hidden)'", shown)
+        self.assertIn("'x-other': 'shown'", shown)
+        self.assertEqual(incoming.header("authorization"), f"Bearer {secret}")
