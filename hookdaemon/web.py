@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from klein import Klein
-from twisted.internet import reactor
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
@@ -159,7 +158,12 @@ class HookApp:
     ) -> None:
         self._hooks = hooks
         self._trusted_proxies = trusted_proxies
-        self._clock: IReactorTime = reactor if clock is None else clock
+        if clock is None:
+            # Imported here, not at the top, so twistd's --reactor can still choose.
+            from twisted.internet import reactor
+
+            clock = cast(IReactorTime, reactor)
+        self._clock = clock
         self._limiters = {
             name: RateLimiter(hook.rate) for name, hook in hooks.items() if hook.rate is not None
         }
