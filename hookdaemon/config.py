@@ -112,6 +112,7 @@ class HookConfig:
     kill_grace: float
     burst: str
     rate: Rate | None = None
+    max_queued: int = 100
 
     @property
     def path(self) -> str:
@@ -340,6 +341,7 @@ HOOK_KEYS = frozenset(
         "kill_grace",
         "burst",
         "rate",
+        "max_queued",
     }
 )
 
@@ -422,6 +424,7 @@ def _hook(section: _Section, name: str) -> HookConfig:
         kill_grace=section.seconds("kill_grace", 10),
         burst=section.choice("burst", "coalesce", ("coalesce", "queue")),
         rate=section.convert("rate", "", parse_rate, None),
+        max_queued=section.integer("max_queued", 100, minimum=1),
     )
 
 

@@ -178,6 +178,10 @@ class JobRunner:
             self.stop(job_id)
 
 
+class QueueFullError(Exception):
+    """A C{burst = queue} hook already has C{max_queued} jobs waiting."""
+
+
 class JobQueue:
     """Starts queued jobs in arrival order, one per hook and C{max_parallel} in all."""
 
@@ -199,6 +203,10 @@ class JobQueue:
     @property
     def running(self) -> list[Job]:
         return list(self._busy.values())
+
+    def waiting(self, hook_name: str) -> int:
+        """How many of C{hook_name}'s jobs wait to start."""
+        return sum(1 for job in self._waiting if job.hook.name == hook_name)
 
     def submit(self, job: Job) -> None:
         """

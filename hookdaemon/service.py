@@ -6,11 +6,19 @@ import contextlib
 import os
 import pwd
 import signal
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, DeferredList, gatherResults, maybeDeferred, succeed
+from twisted.internet.defer import (
+    Deferred,
+    DeferredList,
+    fail,
+    gatherResults,
+    maybeDeferred,
+    succeed,
+)
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.task import deferLater
@@ -20,7 +28,7 @@ from twisted.python.failure import Failure
 from hookdaemon.config import Config, HookConfig
 from hookdaemon.delivery import Delivery
 from hookdaemon.job_views import job_json
-from hookdaemon.jobs import Job, JobQueue, JobRunner
+from hookdaemon.jobs import Job, JobQueue, JobRunner, QueueFullError
 from hookdaemon.journal import Added, JobRecord, Journal, NewDelivery
 from hookdaemon.journal_worker import JournalWorker
 from hookdaemon.leftovers import members, signal_leftover
@@ -63,6 +71,8 @@ class HookService(Service):
         self.jobs: dict[int, Job] = {}
         self._runner: JobRunner | None = None
         self._queue: JobQueue | None = None
+        self._adding: Counter[str] = Counter()
+        """Deliveries per hook on their way into the journal, not yet queued."""
         self.app = HookApp(
             config.hooks,
             self.accept,
@@ -158,9 +168,24 @@ class HookService(Service):
         return listening
 
     def accept(self, hook: HookConfig, delivery: Delivery, body: bytes) -> Deferred[Added]:
-        """Journal a delivery and queue its job; fires once it is on disk."""
+        """
+        Journal a delivery and queue its job; fires once it is on disk, or fails
+        with L{QueueFullError} when a C{burst = queue} hook has C{max_queued} waiting.
+        """
+        if hook.burst == "queue":
+            assert self._queue is not None, "deliveries arrive only once the service runs"
+            waiting = self._queue.waiting(hook.name) + self._adding[hook.name]
+            if waiting >= hook.max_queued:
+                return fail(QueueFullError(f"{waiting} jobs of this hook are waiting already"))
         new = NewDelivery(hook.name, delivery, body, self._reactor.seconds())
+        self._adding[hook.name] += 1
         committed = self.journal.add(new)
+
+        def added(result: object) -> object:
+            self._adding[hook.name] -= 1
+            return result
+
+        committed.addBoth(added)
 
         def queue(added: Added) -> Added:
             if added.duplicate:

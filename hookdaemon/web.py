@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 from klein import Klein
 from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -25,8 +25,10 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from hookdaemon.client_address import UNKNOWN, client_address, status_client
 from hookdaemon.config import HookConfig, Network, Secret
 from hookdaemon.delivery import Delivery, Incoming
+from hookdaemon.follow import FollowStream
 from hookdaemon.intake import Accepted, Ignored, Pong, Refused, client_allowed, judge
 from hookdaemon.job_views import status_refusal
+from hookdaemon.jobs import QueueFullError
 from hookdaemon.journal import Added
 from hookdaemon.ratelimit import RateLimiter
 
@@ -37,7 +39,12 @@ REDACTED_PARAMETERS = frozenset({"token", "secret", "access_token"})
 
 def redact_uri(uri: bytes) -> bytes:
     """Hide the values of secret-bearing query parameters, for the access log."""
-    parts = urlsplit(uri.decode("latin-1"))
+    try:
+        parts = urlsplit(uri.decode("latin-1"))
+    except ValueError:
+        # Not a URL urlsplit can take apart (``http://[bad/...``): hide the whole query.
+        path, question, _ = uri.partition(b"?")
+        return path + (b"?REDACTED" if question else b"")
     if not parts.query:
         return uri
     pairs = parse_qsl(parts.query, keep_blank_values=True)
@@ -123,7 +130,10 @@ def json_answer(request: IRequest, code: int, body: Mapping[str, Any]) -> bytes:
 
 
 Accept = Callable[[HookConfig, Delivery, bytes], Deferred[Added]]
-"""Journal an accepted delivery and queue its job; fires once it is on disk."""
+"""
+Journal an accepted delivery and queue its job; fires once it is on disk, or
+fails with L{QueueFullError} when too many of the hook's jobs wait already.
+"""
 
 
 class JobSource(Protocol):
@@ -254,20 +264,29 @@ class HookApp:
         return self._jobs.job_output(job_id).addCallback(answer)
 
     def _follow(self, request: Request, job_id: int) -> Deferred[bytes]:
-        """Stream a job's output as it is written; the answer ends when the job does."""
-
-        def write(chunk: bytes) -> None:
-            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-            request.setHeader(b"cache-control", b"no-store")
-            if chunk:
-                request.write(chunk)
+        """
+        Stream a job's output as it is written; the answer ends when the job does,
+        or when the reader falls too far behind (L{FollowStream}).
+        """
+        request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+        request.setHeader(b"cache-control", b"no-store")
+        stream = FollowStream(request)
+        following = self._jobs.follow(job_id, stream.write)
+        stream.cut_off.addCallback(lambda _: following.cancel())
 
         def ended(found: bool) -> bytes:
+            stream.close()
             if not found:
                 return json_answer(request, 404, {"error": f"no job {job_id}"})
             return b""
 
-        return self._jobs.follow(job_id, write).addCallback(ended)
+        def cut_off(failure: Failure) -> bytes | Failure:
+            if stream.cut_off.called:
+                failure.trap(CancelledError)
+                return b""
+            return failure  # the reader went away
+
+        return following.addCallbacks(ended, cut_off)
 
     @app.route("/hooks/<string:name>", branch=False)
     def hook(self, request: Request, name: str) -> bytes | Deferred[bytes]:
@@ -280,9 +299,6 @@ class HookApp:
         if self.stopping:
             request.setHeader(b"retry-after", b"30")
             return json_answer(request, 503, {"error": "shutting down; try again shortly"})
-        if getattr(request, "too_large", False):
-            request.setHeader(b"connection", b"close")
-            return json_answer(request, 413, {"error": "body larger than max_body"})
         client = self.client(request)
         if not client_allowed(hook.allow_from, client):
             return self._refused(request, name, client, Refused(403, "client address not allowed"))
@@ -306,7 +322,19 @@ class HookApp:
             log.info("hook {hook}: ignored: {reason}", hook=name, reason=outcome.reason)
             return json_answer(request, 200, {"status": "ignored", "reason": outcome.reason})
         assert isinstance(outcome, Accepted)
-        return self._accept(hook, delivery, incoming.body).addCallback(self._accepted, request)
+        return (
+            self._accept(hook, delivery, incoming.body)
+            .addCallback(self._accepted, request)
+            .addErrback(self._queue_full, request, name)
+        )
+
+    def _queue_full(self, failure: Failure, request: Request, name: str) -> bytes:
+        failure.trap(QueueFullError)
+        log.info("hook {hook}: queue full, answering 503: {why}", hook=name, why=failure.value)
+        request.setHeader(b"retry-after", b"60")
+        return json_answer(
+            request, 503, {"error": "too many deliveries wait for this hook; try again later"}
+        )
 
     def _over_rate(
         self, request: Request, name: str, client: str, limiter: RateLimiter
@@ -340,6 +368,10 @@ class HookApp:
             client=client or "-",
             reason=refused.reason,
         )
+        if refused.code == 415:
+            request.setHeader(
+                b"accept-post", b"application/json, application/x-www-form-urlencoded"
+            )
         return json_answer(request, refused.code, {"error": refused.reason})
 
     def _accepted(self, added: Added, request: Request) -> bytes:

@@ -161,8 +161,8 @@ class UnknownNamesTests(ConfigTestCase):
             self.problems(HOOK + "comand = true\n"),
             [
                 f"{SOURCE}: [hook:site] comand: unknown key (known keys: allow_from, branches, "
-                "burst, command, env, events, forge, kill_grace, rate, repository, secret, "
-                "shell, signature_header, "
+                "burst, command, env, events, forge, kill_grace, max_queued, rate, repository, "
+                "secret, shell, signature_header, "
                 "tags, timeout, workdir)"
             ],
         )
@@ -677,6 +677,14 @@ class LimitKeysTests(ConfigTestCase):
         self.assertEqual((daemon.request_timeout, daemon.max_connections), (5.0, 20))
         defaults = read("").daemon
         self.assertEqual((defaults.request_timeout, defaults.max_connections), (30.0, 256))
+
+    def test_maxQueued(self) -> None:
+        self.assertEqual(read(HOOK).hooks["site"].max_queued, 100)
+        self.assertEqual(read(HOOK + "max_queued = 3\n").hooks["site"].max_queued, 3)
+        self.assertEqual(
+            self.problems(HOOK + "max_queued = 0\n"),
+            [f"{SOURCE}: [hook:site] max_queued: 0 is less than 1"],
+        )
 
     def test_badMaxConnections(self) -> None:
         self.assertEqual(

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import sys
 
 import treq
+from twisted.internet import reactor
+from twisted.internet.task import deferLater
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from hookdaemon.client_address import UNKNOWN
 from hookdaemon.config import Secret
+from hookdaemon.follow import CUT_OFF
 from hookdaemon.job_views import status_refusal
-from tests.support import finished, get, http_client, post, start_daemon
+from tests.support import finished, get, http_client, post, start_daemon, wait_for
 
 HOOKS = """
 [hook:site]
@@ -237,3 +242,52 @@ class FollowTests(TestCase):
         self.assertIn(b"stdout out-" + b"e" * 40 + b"\n", content)
         code, _ = await get(f"{daemon.url}/jobs/999/log?follow=1")
         self.assertEqual(code, 404)
+
+
+LOUD_HOOK = """
+[hook:loud]
+forge = generic
+allow_from = 127.0.0.1
+workdir = {workdir}
+shell = yes
+command = until [ -e release ]; do sleep 0.01; done; {python} -c "$LOUD"
+env = LOUD=import sys; sys.stdout.writelines("x" * 99 + chr(10) for _ in range(200000))
+"""
+
+
+class SlowFollowerTests(TestCase):
+    async def test_readerThatStopsReadingIsCutOffNotBufferedFor(self) -> None:
+        """20 MB of output for a reader that reads nothing: it gets a bounded part, then a note."""
+        workdir = os.path.abspath(self.mktemp())
+        os.makedirs(workdir)
+        daemon = await start_daemon(
+            self,
+            LOUD_HOOK.format(workdir=workdir, python=sys.executable),
+            daemon="log_max_bytes = 100000000\n",
+        )
+        job_id = await trigger(daemon.hook_url("loud"), "f" * 40)
+        reader = socket.socket()
+        self.addCleanup(reader.close)
+        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        reader.connect(("127.0.0.1", daemon.service.addresses()[0].port))
+        reader.sendall(
+            f"GET /jobs/{job_id}/log?follow=1 HTTP/1.1\r\nHost: x\r\n"
+            "Connection: close\r\n\r\n".encode()
+        )
+        reader.setblocking(False)
+        await wait_for(lambda: bool(daemon.job(job_id).followers), "the reader to follow")
+        open(os.path.join(workdir, "release"), "w").close()
+        self.assertEqual((await finished(daemon, job_id)).state, "succeeded")
+        self.assertGreater(os.path.getsize(daemon.service.output("loud").path), 20_000_000)
+        received = bytearray()
+        while True:
+            try:
+                chunk = reader.recv(65536)
+            except BlockingIOError:
+                await deferLater(reactor, 0.01)
+                continue
+            if not chunk:
+                break
+            received += chunk
+        self.assertIn(CUT_OFF, bytes(received))
+        self.assertLess(len(received), 10_000_000)

@@ -121,3 +121,49 @@ class ResumeTests(TestCase):
         await daemon.service.stopService()
         self.assertEqual(read_journal(daemon.journal_path, running).state, "interrupted")
         self.assertEqual(read_journal(daemon.journal_path, retry).state, "succeeded")
+
+
+QUEUE_HOOK = """
+[hook:line]
+forge = generic
+allow_from = 127.0.0.1
+workdir = {workdir}
+shell = yes
+command = until [ -e release ]; do sleep 0.01; done
+burst = queue
+max_queued = 2
+"""
+
+
+class QueueLimitTests(TestCase):
+    async def test_deliveriesBeyondMaxQueuedAre503AndNotJournaled(self) -> None:
+        """One job runs, two wait; the next delivery is told to come back later."""
+        workdir = os.path.abspath(self.mktemp())
+        os.makedirs(workdir)
+        daemon = await start_daemon(self, QUEUE_HOOK.format(workdir=workdir))
+        url = daemon.hook_url("line")
+        code, answer, _ = await post(url, b"", {})
+        self.assertEqual(code, 202)
+        first = int(answer["job"])
+        await wait_for(lambda: daemon.job(first).state == "running", "the first job to run")
+        accepted = [first]
+        for _ in range(2):
+            code, answer, _ = await post(url, b"", {})
+            self.assertEqual(code, 202)
+            accepted.append(int(answer["job"]))
+        code, answer, response = await post(url, b"", {})
+        self.assertEqual(code, 503)
+        self.assertEqual(
+            answer, {"error": "too many deliveries wait for this hook; try again later"}
+        )
+        self.assertEqual(response.headers.getRawHeaders("retry-after"), ["60"])
+        journal = Journal(daemon.journal_path)
+        try:
+            self.assertEqual([job.id for job in journal.recent("line", 10)], accepted[::-1])
+        finally:
+            journal.close()
+        open(os.path.join(workdir, "release"), "w").close()
+        for job_id in accepted:
+            self.assertEqual((await finished(daemon, job_id)).state, "succeeded")
+        code, _, _ = await post(url, b"", {})
+        self.assertEqual(code, 202)

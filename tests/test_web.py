@@ -278,6 +278,13 @@ class RedactUriTests(SynchronousTestCase):
         self.assertEqual(redact_uri(b"/hooks/a?x=1"), b"/hooks/a?x=1")
         self.assertEqual(redact_uri(b"/hooks/a"), b"/hooks/a")
 
+    def test_unsplittableUriHidesItsWholeQuery(self) -> None:
+        """An absolute-form target urlsplit refuses must not crash the access log."""
+        self.assertEqual(
+            redact_uri(b"http://[bad/hooks/a?token=abc"), b"http://[bad/hooks/a?REDACTED"
+        )
+        self.assertEqual(redact_uri(b"http://[bad/hooks/a"), b"http://[bad/hooks/a")
+
 
 def journal_rows(path: str) -> int:
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
