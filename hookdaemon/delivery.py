@@ -120,14 +120,15 @@ class Delivery:
         for delivery in (self, *self.changes):
             for name, variable in _VARIABLES.items():
                 value: str = getattr(delivery, name)
-                if len(value) > MAX_FIELD:
-                    return f"{variable} would be longer than {MAX_FIELD} characters"
                 if "\0" in value:
                     return f"{variable} would hold a NUL character"
                 try:
-                    value.encode("utf-8")
+                    encoded = value.encode("utf-8")
                 except UnicodeEncodeError:
                     return f"{variable} would hold invalid Unicode (an unpaired surrogate)"
+                if len(encoded) > MAX_FIELD:
+                    # Bytes, not characters: exec's limit is on the encoded string.
+                    return f"{variable} would be longer than {MAX_FIELD} bytes"
         return None
 
     def names(self) -> frozenset[str]:
@@ -141,7 +142,7 @@ class Delivery:
 
 
 MAX_FIELD = 65536
-"""Characters a field may have; Linux refuses exec for a string over 128 KiB."""
+"""UTF-8 bytes a field may have; Linux refuses exec for a string over 128 KiB."""
 
 _VARIABLES = {
     "event": "HOOK_EVENT",

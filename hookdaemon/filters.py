@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from fnmatch import fnmatchcase
 
 from hookdaemon.config import HookConfig
-from hookdaemon.delivery import Delivery
+from hookdaemon.delivery import TAG_PREFIX, Delivery
 
 
 def _matches(value: str, patterns: Iterable[str]) -> bool:
@@ -26,9 +26,10 @@ def ignore_reason(hook: HookConfig, delivery: Delivery) -> str | None:
         return f"event {event} is not in events ({' '.join(sorted(hook.events))})"
     if hook.repository and not _matches(delivery.repository, hook.repository):
         return f"repository {delivery.repository or '(none)'} does not match repository"
-    if delivery.tag:
+    if delivery.tag or delivery.ref.startswith(TAG_PREFIX):
+        # By the ref, not the name: an empty name (refs/tags/) must not pass as a branch.
         if hook.tags and not _matches(delivery.tag, hook.tags):
-            return f"tag {delivery.tag} does not match tags"
+            return f"tag {delivery.tag or '(empty)'} does not match tags"
     elif hook.branches:
         if not delivery.branch:
             return "the delivery names no branch and branches is set"

@@ -20,7 +20,7 @@ from twisted.web import http
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.exceptions import BadHost, MethodNotAllowed, NotFound
 
 from hookdaemon.client_address import UNKNOWN, client_address, status_client
 from hookdaemon.config import HookConfig, Network, Secret
@@ -413,4 +413,17 @@ class _ResolvingClient(Resource):
 
     def render(self, request: IRequest) -> Any:
         self._app.client(request)
-        return self._routes.render(request)
+        try:
+            # The path as Klein decodes it: segments already %-unquoted by twisted.web.
+            for segment in (*request.prepath, *request.postpath):
+                segment.decode("utf-8")
+            request.getRequestHostname().decode("utf-8")
+        except UnicodeDecodeError:
+            # Klein would answer in plain text and log a traceback per request.
+            return json_answer(request, 400, {"error": "the URL's path or host is not UTF-8"})
+        try:
+            return self._routes.render(request)
+        except BadHost:
+            # Raised by werkzeug while Klein binds its routes, for a Host header
+            # it cannot IDNA-encode (a..b, a label over 63 characters).
+            return json_answer(request, 400, {"error": "the Host header is not a host name"})

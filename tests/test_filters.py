@@ -215,6 +215,13 @@ class TagTests(SynchronousTestCase):
             ignore_reason(hook, tag_push("nightly")), "tag nightly does not match tags"
         )
 
+    def test_emptyTagNameIsATagThatMatchesNoPattern(self) -> None:
+        """refs/tags/ (found by fuzzing) must not slip past tags as if it were a branch push."""
+        self.assertEqual(
+            ignore_reason(make_hook("events = push tag\ntags = v*"), tag_push("")),
+            "tag (empty) does not match tags",
+        )
+
     def test_emptyTagsMeansAll(self) -> None:
         self.assertIsNone(ignore_reason(make_hook("events = tag"), tag_push("anything")))
 

@@ -449,7 +449,12 @@ class HostileBodyTests(SynchronousTestCase):
             ),
             (
                 b'{"ref": "refs/heads/' + b"x" * 70000 + b'"}',
-                "HOOK_REF would be longer than 65536 characters",
+                "HOOK_REF would be longer than 65536 bytes",
+            ),
+            (
+                # 40,000 characters but 160,000 bytes: exec counts bytes.
+                ('{"ref": "refs/heads/main", "after": "%s"}' % ("\U0001f642" * 40000)).encode(),
+                "HOOK_AFTER would be longer than 65536 bytes",
             ),
         ]:
             self.assertEqual(self.refusal(body), reason)
