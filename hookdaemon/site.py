@@ -21,6 +21,9 @@ from hookdaemon.config import DaemonConfig
 
 log = Logger()
 
+REASONS = {**RESPONSES, 431: b"Request Header Fields Too Large"}
+"""Reason phrases; twisted.web's table lacks RFC 6585's 431."""
+
 RETRY_AFTER = 5
 """Seconds a client refused for too many connections is asked to wait."""
 
@@ -30,7 +33,7 @@ def canned_answer(code: int, error: str, headers: bytes = b"") -> bytes:
     body = json.dumps({"error": error}).encode() + b"\n"
     return b"".join(
         [
-            b"HTTP/1.1 %d %s\r\n" % (code, RESPONSES[code]),
+            b"HTTP/1.1 %d %s\r\n" % (code, REASONS[code]),
             b"Content-Type: application/json\r\n",
             b"Cache-Control: no-store\r\n",
             headers,
@@ -114,6 +117,10 @@ class HookChannel(HTTPChannel):
             self._timed_out()
         else:
             super().timeoutConnection()
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        # LineReceiver would drop the connection without a word.
+        self._refuse(431, f"a request line or header is longer than {self.MAX_LENGTH} bytes")
 
     def _respondToBadRequestAndDisconnect(self) -> None:
         # Twisted answers a bare 400 here; every answer of the daemon is JSON.

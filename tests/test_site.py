@@ -129,6 +129,20 @@ class ChannelTests(SynchronousTestCase):
         self.assertEqual(transport.value(), written)
         self.assertEqual(recorder.requests, [])
 
+    def test_overLongLineAnswered431AsJSON(self) -> None:
+        channel, transport, _, recorder = self.connect()
+        channel.dataReceived(b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\n")
+        status, body = answer(transport)
+        self.assertEqual(
+            (status, body),
+            (
+                b"HTTP/1.1 431 Request Header Fields Too Large",
+                {"error": "a request line or header is longer than 16384 bytes"},
+            ),
+        )
+        self.assertTrue(transport.disconnecting)
+        self.assertEqual(recorder.requests, [])
+
     def test_malformedRequestAnswered400AsJSON(self) -> None:
         channel, transport, _, _ = self.connect()
         channel.dataReceived(b"NONSENSE\r\n")
