@@ -7,10 +7,9 @@ into HTTP; everything in between lives here, where it is tested without a server
 
 from __future__ import annotations
 
-import ipaddress
-
 from attrs import frozen
 
+from hookdaemon.client_address import parse_address
 from hookdaemon.config import HookConfig, Network
 from hookdaemon.delivery import Delivery, Incoming
 from hookdaemon.filters import ignore_reason
@@ -49,13 +48,8 @@ def client_allowed(allow_from: tuple[Network, ...], client: str) -> bool:
     """Empty C{allow_from} admits everyone; IPv4-mapped IPv6 peers match IPv4 networks."""
     if not allow_from:
         return True
-    try:
-        address = ipaddress.ip_address(client)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return any(address in network for network in allow_from)
+    address = parse_address(client)
+    return address is not None and any(address in network for network in allow_from)
 
 
 def forge_for(hook: HookConfig, incoming: Incoming) -> Forge | None:
