@@ -21,7 +21,7 @@ from twisted.python.failure import Failure
 from hookdaemon.command import base_environment, delivery_environment, step_environment
 from hookdaemon.config import HookConfig
 from hookdaemon.delivery import Delivery
-from hookdaemon.output import OutputLog
+from hookdaemon.output import OutputLog, prefixed
 from hookdaemon.process import RunningStep, StepResult
 
 TAIL_BYTES = 64 * 1024
@@ -43,19 +43,26 @@ class Job:
     covered_by: int | None = None
     covers: list[int] = field(factory=list)
     """Jobs this one replaced while they waited (C{burst = coalesce}), oldest first."""
-    tail: bytearray = field(factory=bytearray)
-    """The last L{TAIL_BYTES} of output, as the output log has it, for the journal."""
+    _recent: bytearray = field(factory=bytearray, init=False)
+    """At least the last L{TAIL_BYTES} of output, trimmed only when twice that."""
 
     followers: list[Callable[[bytes], None]] = field(factory=list)
     """Live readers of the output (GET /jobs/ID/log?follow=1)."""
 
-    def keep(self, stream: str, lines: list[bytes]) -> None:
-        chunk = b"".join(b"%s %s\n" % (stream.encode(), line) for line in lines)
+    def keep(self, stream: str, block: bytes) -> None:
+        """Keep a block of whole lines in the tail and pass it to live readers."""
+        chunk = prefixed(block, stream.encode() + b" ")
         for follower in list(self.followers):
             follower(chunk)
-        self.tail += chunk
-        if len(self.tail) > TAIL_BYTES:
-            del self.tail[: len(self.tail) - TAIL_BYTES]
+        self._recent += chunk
+        if len(self._recent) > 2 * TAIL_BYTES:
+            # Trimming on every chunk would move 64 KiB per read.
+            del self._recent[: len(self._recent) - TAIL_BYTES]
+
+    @property
+    def tail(self) -> bytes:
+        """The last L{TAIL_BYTES} of output, as C{/jobs/ID/log} shows it."""
+        return bytes(self._recent[-TAIL_BYTES:])
 
 
 class JobRunner:
@@ -103,9 +110,9 @@ class JobRunner:
             output.note(job.id, f"timed out after {hook.timeout:g}s; sending SIGTERM")
             self.stop(job.id)
 
-        def sink(stream: str, lines: list[bytes]) -> None:
-            output.write_lines(job.id, stream, lines)
-            job.keep(stream, lines)
+        def sink(stream: str, block: bytes) -> None:
+            output.write_block(job.id, stream, block)
+            job.keep(stream, block)
 
         deadline: IDelayedCall = self._clock.callLater(hook.timeout, on_timeout)
         result = StepResult(exit_code=0, signal=None)

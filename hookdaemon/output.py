@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from twisted.python.logfile import LogFile
 
@@ -21,8 +21,24 @@ def utc_stamp(seconds: float) -> bytes:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)).encode() + b".%03dZ" % millis
 
 
+def prefixed(block: bytes, prefix: bytes) -> bytes:
+    """C{prefix} before every line of C{block}, which ends in a newline."""
+    return prefix + block[:-1].replace(b"\n", b"\n" + prefix) + b"\n"
+
+
+FLUSH_BYTES = 262144
+"""Output held back at most: small writes to the log cost more than all the rest (bench/)."""
+
+
 class OutputLog:
-    """LOG_DIR/NAME.log, rotated at C{max_bytes}, keeping C{keep} old files."""
+    """
+    LOG_DIR/NAME.log, rotated at C{max_bytes}, keeping C{keep} old files.
+
+    With C{later} (the reactor's C{callLater(0, ...)}), blocks are gathered and
+    written together once L{FLUSH_BYTES} are waiting or at the end of the
+    reactor's turn, whichever comes first, so a line still reaches the file
+    as soon as the reactor is free; without it every block is written at once.
+    """
 
     def __init__(
         self,
@@ -31,24 +47,56 @@ class OutputLog:
         max_bytes: int,
         keep: int,
         clock: Callable[[], float] = time.time,
+        later: Callable[[Callable[[], None]], object] | None = None,
     ) -> None:
         os.makedirs(directory, exist_ok=True)
         self._file = LogFile(
             f"{name}.log", directory, rotateLength=max_bytes, maxRotatedFiles=keep
         )
         self._clock = clock
+        self._later = later
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._flush_planned = False
         self.path = self._file.path
 
-    def write_lines(self, job_id: int, stream: str, lines: Iterable[bytes]) -> None:
-        """Write lines (without their newline) in one system call."""
+    def write_block(self, job_id: int, stream: str, block: bytes) -> None:
+        """
+        Write a block of whole lines (each ending in a newline), each line
+        prefixed with the time, the job and the stream.
+        """
+        if not block:
+            return
         prefix = b"%s %d %s " % (utc_stamp(self._clock()), job_id, stream.encode())
-        chunk = b"".join(prefix + line + b"\n" for line in lines)
-        if chunk:
-            self._file.write(chunk)
+        data = prefixed(block, prefix)
+        if self._later is None:
+            self._file.write(data)
+            return
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        if self._pending_bytes >= FLUSH_BYTES:
+            self.flush()
+        elif not self._flush_planned:
+            self._flush_planned = True
+            self._later(self._planned_flush)
 
     def note(self, job_id: int, text: str) -> None:
         """A line from hookdaemon itself about the job (step started, exit status)."""
-        self.write_lines(job_id, "hookdaemon", [text.encode("utf-8", "replace")])
+        self.write_block(job_id, "hookdaemon", text.encode("utf-8", "replace") + b"\n")
+        self.flush()
+
+    def flush(self) -> None:
+        """Write what is held back, in one system call."""
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            self._pending_bytes = 0
+            self._file.write(data)
+
+    def _planned_flush(self) -> None:
+        self._flush_planned = False
+        self.flush()
 
     def close(self) -> None:
+        self.flush()
         self._file.close()

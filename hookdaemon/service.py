@@ -108,7 +108,11 @@ class HookService(Service):
         os.makedirs(self.payload_dir, mode=0o700, exist_ok=True)
         for name in self.config.hooks:
             self._outputs[name] = OutputLog(
-                daemon.log_dir, name, daemon.log_max_bytes, daemon.log_keep
+                daemon.log_dir,
+                name,
+                daemon.log_max_bytes,
+                daemon.log_keep,
+                later=lambda flush: self._reactor.callLater(0, flush),
             )
         # Built here, after twistd's --uid switch, so HOME is the deploy user's.
         self._runner = JobRunner(self._reactor, self._outputs, _home(), self._step_started)
@@ -301,7 +305,7 @@ class HookService(Service):
         """A running job's output so far, or a finished one's recorded tail."""
         job = self.jobs.get(job_id)
         if job is not None and job.state == "running":
-            return succeed(bytes(job.tail))
+            return succeed(job.tail)
 
         def read(journal: Journal) -> bytes | None:
             record = journal.get(job_id)
@@ -319,7 +323,7 @@ class HookService(Service):
                 return output is not None
 
             return self.job_output(job_id).addCallback(written)
-        write(bytes(job.tail))
+        write(job.tail)
         job.followers.append(write)
 
         def stop_following(result: object) -> object:
@@ -366,7 +370,7 @@ class HookService(Service):
             await self._runner.run(job)
         finally:
             result = job.result
-            tail = bytes(job.tail)
+            tail = job.tail
             state = job.state if job.state not in ("queued", "running") else "failed"
             ended = self._reactor.seconds()
             history = self.config.daemon.history

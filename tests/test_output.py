@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from hookdaemon.output import OutputLog, utc_stamp
+from hookdaemon.output import FLUSH_BYTES, OutputLog, prefixed, utc_stamp
 from hookdaemon.process import MAX_LINE, LineSplitter
 
 
@@ -21,7 +22,7 @@ class OutputLogTests(SynchronousTestCase):
 
     def test_linesCarryUtcTimeJobAndStream(self) -> None:
         log = self.open()
-        log.write_lines(7, "stdout", [b"hello", b"world"])
+        log.write_block(7, "stdout", b"hello\nworld\n")
         log.note(7, "step 1 ended: exit 0")
         with open(log.path, "rb") as f:
             self.assertEqual(
@@ -37,7 +38,7 @@ class OutputLogTests(SynchronousTestCase):
     def test_rotatesAtMaxBytesKeepingLogKeepFiles(self) -> None:
         log = self.open(max_bytes=1024, keep=3)
         for n in range(200):
-            log.write_lines(1, "stdout", [b"line %03d " % n + b"x" * 40])
+            log.write_block(1, "stdout", b"line %03d " % n + b"x" * 40 + b"\n")
         names = sorted(os.listdir(self.directory))
         self.assertEqual(names, ["site.log", "site.log.1", "site.log.2", "site.log.3"])
         for name in names:
@@ -47,19 +48,61 @@ class OutputLogTests(SynchronousTestCase):
             self.assertIn(b"line 199 ", f.read())
 
     def test_appendsToAnExistingLog(self) -> None:
-        self.open().write_lines(1, "stdout", [b"first"])
+        self.open().write_block(1, "stdout", b"first\n")
         second = OutputLog(self.directory, "site", 1024 * 1024, 3)
         self.addCleanup(second.close)
-        second.write_lines(2, "stdout", [b"second"])
+        second.write_block(2, "stdout", b"second\n")
         with open(second.path, "rb") as f:
             content = f.read()
         self.assertIn(b"1 stdout first\n", content)
         self.assertIn(b"2 stdout second\n", content)
 
 
+class GatheredWritesTests(SynchronousTestCase):
+    """With C{later}, blocks wait for the end of the reactor's turn or for L{FLUSH_BYTES}."""
+
+    def setUp(self) -> None:
+        self.planned: list[Callable[[], None]] = []
+        self.log = OutputLog(
+            self.mktemp(), "site", 100 * FLUSH_BYTES, 3, later=self.planned.append
+        )
+        self.addCleanup(self.log.close)
+
+    def content(self) -> bytes:
+        with open(self.log.path, "rb") as f:
+            return f.read()
+
+    def test_blocksWaitForTheEndOfTheTurn(self) -> None:
+        self.log.write_block(1, "stdout", b"one\n")
+        self.log.write_block(1, "stderr", b"two\n")
+        self.assertEqual(self.content(), b"")
+        self.assertEqual(len(self.planned), 1)
+        self.planned.pop()()
+        self.assertEqual(
+            [line.split(b" ", 1)[1] for line in self.content().splitlines()],
+            [b"1 stdout one", b"1 stderr two"],
+        )
+
+    def test_enoughWaitingIsWrittenAtOnce(self) -> None:
+        block = b"x" * 99 + b"\n"
+        while not self.content():
+            self.log.write_block(1, "stdout", block)
+        self.assertGreaterEqual(len(self.content()), FLUSH_BYTES)
+        self.assertLess(len(self.content()), FLUSH_BYTES + 200)
+
+    def test_noteWritesWhatWaitsFirst(self) -> None:
+        self.log.write_block(1, "stdout", b"output\n")
+        self.log.note(1, "job succeeded")
+        lines = self.content().splitlines()
+        self.assertEqual(
+            [line.split(b" ", 2)[2] for line in lines],
+            [b"stdout output", b"hookdaemon job succeeded"],
+        )
+
+
 class LineSplitterTests(SynchronousTestCase):
     def setUp(self) -> None:
-        self.seen: list[tuple[str, list[bytes]]] = []
+        self.seen: list[tuple[str, bytes]] = []
         self.splitter = LineSplitter("stdout", lambda s, lines: self.seen.append((s, lines)))
 
     def test_linesSplitAcrossChunksAreJoined(self) -> None:
@@ -69,16 +112,33 @@ class LineSplitterTests(SynchronousTestCase):
         self.splitter.close()
         self.assertEqual(
             self.seen,
-            [("stdout", [b"hello"]), ("stdout", [b"world"]), ("stdout", [b"last"])],
+            [("stdout", b"hello\n"), ("stdout", b"world\n"), ("stdout", b"last\n")],
         )
 
     def test_overlongLineIsWrittenInPiecesNotHeld(self) -> None:
         self.splitter.feed(b"x" * (MAX_LINE * 2 + 10))
-        self.assertEqual(self.seen, [("stdout", [b"x" * MAX_LINE, b"x" * MAX_LINE])])
+        self.assertEqual(
+            self.seen, [("stdout", b"x" * MAX_LINE + b"\n"), ("stdout", b"x" * MAX_LINE + b"\n")]
+        )
         self.splitter.close()
-        self.assertEqual(self.seen[-1], ("stdout", [b"x" * 10]))
+        self.assertEqual(self.seen[-1], ("stdout", b"x" * 10 + b"\n"))
 
     def test_closeWithNothingPendingWritesNothing(self) -> None:
         self.splitter.feed(b"one\n")
         self.splitter.close()
-        self.assertEqual(self.seen, [("stdout", [b"one"])])
+        self.assertEqual(self.seen, [("stdout", b"one\n")])
+
+    def test_wholeLinesOfAReadGoOnAsOneBlock(self) -> None:
+        self.splitter.feed(b"a\r\nb\nc\r\npartial")
+        self.splitter.feed(b" end\r\n")
+        self.assertEqual(self.seen, [("stdout", b"a\nb\nc\n"), ("stdout", b"partial end\n")])
+
+    def test_carriageReturnSplitAcrossReads(self) -> None:
+        self.splitter.feed(b"one\r")
+        self.splitter.feed(b"\ntwo\n")
+        self.assertEqual(self.seen, [("stdout", b"one\ntwo\n")])
+
+
+class PrefixedTests(SynchronousTestCase):
+    def test_everyLineGetsThePrefix(self) -> None:
+        self.assertEqual(prefixed(b"a\n\nb\n", b"> "), b"> a\n> \n> b\n")
