@@ -17,31 +17,13 @@ from __future__ import annotations
 
 import argparse
 import errno
-import os
 import select
 import shutil
 import socket
-import subprocess
-import sys
 import tempfile
 import time
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def memory(pid: int) -> dict[str, int]:
-    """VmHWM and VmRSS of a process, in kB."""
-    found = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmHWM", "VmRSS"):
-                found[key] = int(value.split()[0])
-    return found
+import daemons
 
 
 def upload(port: int, total: int, chunk_size: int, timeout: float) -> tuple[bytes, int]:
@@ -94,46 +76,26 @@ def main() -> None:
     args = parser.parse_args()
 
     directory = tempfile.mkdtemp(prefix="hookdaemon-upload-")
-    port = free_port()
-    config = os.path.join(directory, "tap.cfg")
-    with open(config, "w") as f:
-        f.write(
-            f"[hookdaemon]\nlisten = tcp:{port}:interface=127.0.0.1\n"
-            f"max_body = {args.max_body}\n"
-            "[hook:upload]\nforge = generic\nallow_from = 127.0.0.1\nworkdir = .\n"
-            "command = true\n"
-        )
-    daemon = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from twisted.scripts.twistd import run; run()",
-            "-n",
-            "--pidfile=",
-            "--logfile=twistd.log",
-            "hookdaemon",
-            "--config",
-            config,
-        ],
-        cwd=directory,
-    )
     try:
-        for _ in range(500):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.02)
-        before = memory(daemon.pid)
-        began = time.perf_counter()
-        received, sent = upload(port, args.megabytes * 1024 * 1024, args.chunk, args.timeout)
-        took = time.perf_counter() - began
-        time.sleep(0.5)  # let the daemon settle before reading its memory again
-        after = memory(daemon.pid)
+        daemon = daemons.start_hookdaemon(
+            directory,
+            {"max_body": args.max_body},
+            "[hook:upload]\nforge = generic\nallow_from = 127.0.0.1\nworkdir = .\n"
+            "command = true\n",
+        )
+        try:
+            before = daemon.memory()
+            began = time.perf_counter()
+            received, sent = upload(
+                daemon.port, args.megabytes * 1024 * 1024, args.chunk, args.timeout
+            )
+            took = time.perf_counter() - began
+            time.sleep(0.5)  # let the daemon settle before reading its memory again
+            after = daemon.memory()
+        finally:
+            daemon.stop()
     finally:
-        daemon.terminate()
-        daemon.wait(60)
-        shutil.rmtree(directory)
+        shutil.rmtree(directory, ignore_errors=True)
 
     status = received.split(b"\r\n", 1)[0].decode("latin-1") or "(no answer)"
     body = received.partition(b"\r\n\r\n")[2].decode("utf-8", "replace").strip()
