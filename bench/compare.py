@@ -676,6 +676,21 @@ def machine(run: Run) -> dict[str, Any]:
     with open("/proc/meminfo") as f:
         memory_kb = int(next(line for line in f if line.startswith("MemTotal")).split()[1])
     tree = run.args.hookdaemon_tree or daemons.REPO_DIR
+    environ = dict(os.environ)
+    if run.args.hookdaemon_tree:
+        environ["PYTHONPATH"] = os.path.abspath(run.args.hookdaemon_tree)
+    imported = subprocess.run(
+        [sys.executable, "-c", "import hookdaemon; print(hookdaemon.__file__)"],
+        capture_output=True,
+        text=True,
+        env=environ,
+        cwd="/",  # as twistd runs, in a directory without a hookdaemon/ of its own
+    ).stdout.strip()
+    described = subprocess.run(
+        ["git", "-C", tree, "describe", "--always", "--dirty", "--abbrev=12"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -687,10 +702,7 @@ def machine(run: Run) -> dict[str, Any]:
         "treq": metadata.version("treq"),
         "webhook": first_line([daemons.webhook_binary(), "-version"]),
         "wrk": first_line(["wrk", "-v"]),
-        "hookdaemon": first_line(
-            ["git", "-C", tree, "describe", "--always", "--dirty", "--abbrev=12"]
-        )
-        + f" ({os.path.abspath(tree)})",
+        "hookdaemon": f"{described or '(not a git checkout)'}, imported from {imported}",
     }
 
 
