@@ -71,6 +71,7 @@ class HookService(Service):
         self.jobs: dict[int, Job] = {}
         self._runner: JobRunner | None = None
         self._queue: JobQueue | None = None
+        self._runs_since_prune: Counter[str] = Counter()
         self._adding: Counter[str] = Counter()
         """Deliveries per hook on their way into the journal, not yet queued."""
         self.app = HookApp(
@@ -272,12 +273,8 @@ class HookService(Service):
             self._submit(record.id, hook, record.delivery)
 
     def _superseded(self, old: Job, new: Job) -> None:
-        log.info(
-            "hook {hook}: job {old} superseded by job {new}",
-            hook=old.hook.name,
-            old=old.id,
-            new=new.id,
-        )
+        # Not logged: in a burst that is a line per delivery, and the journal
+        # (GET /jobs/ID: covered_by, covers) already says it.
         now = self._reactor.seconds()
         self.journal.record(
             lambda journal: journal.superseded(old.id, new.id, now), f"job {old.id} superseded"
@@ -375,6 +372,8 @@ class HookService(Service):
             ended = self._reactor.seconds()
             history = self.config.daemon.history
 
+            prune = self._count_run(job.hook.name, history)
+
             def finish(journal: Journal) -> None:
                 journal.finished(
                     job.id,
@@ -384,10 +383,22 @@ class HookService(Service):
                     tail,
                     ended,
                 )
-                journal.prune(job.hook.name, history)
+                if prune:
+                    journal.prune(job.hook.name, history)
 
             self.journal.record(finish, f"the end of job {job.id}")
             self._trim_jobs()
+
+    def _count_run(self, hook_name: str, history: int) -> bool:
+        """
+        Is it time to prune this hook's history? Once per tenth of C{history}
+        runs: pruning scans the hook's jobs, too much to do after every run.
+        """
+        self._runs_since_prune[hook_name] += 1
+        if self._runs_since_prune[hook_name] < max(1, history // 10):
+            return False
+        self._runs_since_prune[hook_name] = 0
+        return True
 
     def _trim_jobs(self) -> None:
         """Keep at most L{RECENT_JOBS} finished jobs in memory; never forget a live one."""

@@ -191,8 +191,15 @@ class HookSite(Site):
         self, resource: IResource, daemon: DaemonConfig, reactor: Any, **kwargs: Any
     ) -> None:
         # Site's idle timeout closes keep-alive connections idle between requests.
+        # No form parsing into request.args: nothing reads it (tokens come from the
+        # URL only), and it parsed every Content-Type with the email package.
         super().__init__(
-            resource, LimitedRequest, reactor=reactor, timeout=daemon.request_timeout, **kwargs
+            resource,
+            LimitedRequest,
+            reactor=reactor,
+            timeout=daemon.request_timeout,
+            parsePOSTFormSubmission=False,
+            **kwargs,
         )
         self.daemon = daemon
         self.connections = 0

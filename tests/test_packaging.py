@@ -84,6 +84,9 @@ class WheelTests(SynchronousTestCase):
             "install",
             "--no-deps",
             "--no-index",
+            # The same version may already be installed (editable) in the
+            # site-packages this venv sees; without this pip would skip the wheel.
+            "--force-reinstall",
             self.wheel,
             cwd=self.directory,
         )

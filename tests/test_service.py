@@ -167,3 +167,23 @@ class QueueLimitTests(TestCase):
             self.assertEqual((await finished(daemon, job_id)).state, "succeeded")
         code, _, _ = await post(url, b"", {})
         self.assertEqual(code, 202)
+
+
+class HistoryTests(TestCase):
+    async def test_finishedJobsArePrunedToHistory(self) -> None:
+        daemon = await start_daemon(self, HOOKS, daemon="history = 2\n", environ=ENVIRON)
+        ids = []
+        for n in range(4):
+            body = github_push_body(after=f"{n + 1}" * 40)
+            code, answer, _ = await post(
+                daemon.hook_url("site"), body, github_headers(body, SECRET)
+            )
+            self.assertEqual(code, 202)
+            ids.append(int(answer["job"]))
+            await finished(daemon, ids[-1])
+        await daemon.service.journal.call(lambda journal: None)  # the last end is recorded
+        journal = Journal(daemon.journal_path)
+        try:
+            self.assertEqual([job.id for job in journal.recent("site", 10)], ids[:-3:-1])
+        finally:
+            journal.close()
