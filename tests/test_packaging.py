@@ -17,7 +17,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run(*args: str, cwd: str) -> str:
-    result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=300)
+    # trial -j hands its workers its sys.path as PYTHONPATH, which would put the
+    # checkout ahead of the venv.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
         raise AssertionError(f"{args} failed:\n{result.stdout}\n{result.stderr}")
     return result.stdout
