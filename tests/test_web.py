@@ -607,6 +607,72 @@ class RateLimitTests(SynchronousTestCase):
         self.assertEqual(len(reports()), 3)
 
 
+class DeliveryRouteTests(SynchronousTestCase):
+    """
+    POST /hooks/NAME is answered without Klein's routing (see
+    L{hookdaemon.web._ResolvingClient}); it must behave as the route did.
+    """
+
+    def setUp(self) -> None:
+        self.memory = InMemory(self)
+        self.waiting: list[Deferred[Added]] = []
+        self.cancelled: list[Deferred[Added]] = []
+
+        def accept(hook: HookConfig, delivery: Delivery, body: bytes) -> Deferred[Added]:
+            committed: Deferred[Added] = Deferred(self.cancelled.append)
+            self.waiting.append(committed)
+            return committed
+
+        self.memory.app._accept = accept
+
+    def send(self) -> Deferred[Any]:
+        d = self.memory.stub.request(
+            "POST",
+            "http://hookdaemon.test/hooks/open",
+            headers={"Content-Type": ["application/json"]},
+            data=b"{}",
+        )
+        self.memory.stub.flush()
+        return d
+
+    def test_answeredOnceTheJournalHasIt(self) -> None:
+        response = self.send()
+        self.assertNoResult(response)
+        [committed] = self.waiting
+        committed.callback(Added(job_id=7, duplicate=False))
+        self.memory.stub.flush()
+        answer = self.successResultOf(response)
+        self.assertEqual(answer.code, 202)
+        self.assertEqual(
+            json.loads(self.successResultOf(self.memory.stub.content(answer))),
+            {"job": 7, "status": "queued", "url": "/jobs/7"},
+        )
+
+    def test_aClientThatHangsUpStopsOnlyTheWait(self) -> None:
+        response = self.send()
+        response.cancel()
+        self.memory.stub.flush()
+        self.failureResultOf(response)
+        self.assertEqual(self.cancelled, self.waiting)
+        self.assertEqual(len(self.waiting), 1)
+        self.assertEqual(self.flushLoggedErrors(), [])
+
+    def test_anUnexpectedFailureIs500AndLogged(self) -> None:
+        response = self.send()
+        self.waiting[0].errback(RuntimeError("the disk is on fire"))
+        self.memory.stub.flush()
+        self.assertEqual(self.successResultOf(response).code, 500)
+        self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
+
+    def test_otherPathsUnderHooksAreKleins(self) -> None:
+        for path in ("/hooks/open/", "/hooks/open/x", "/hooks/a%2Fb", "/hooks/", "/hooks"):
+            code, answer, _ = self.memory.request("POST", path)
+            self.assertEqual((path, code, answer), (path, 404, {"error": "not found"}))
+        code, answer, _ = self.memory.request("POST", "/hooks/nope")
+        self.assertEqual((code, answer), (404, {"error": "no hook named nope"}))
+        self.assertEqual(self.waiting, [])
+
+
 class ClientAddressInMemoryTests(SynchronousTestCase):
     def test_allowFromSeesTheForwardedClientOnlyFromATrustedPeer(self) -> None:
         trusted = InMemory(self)
