@@ -41,8 +41,6 @@ class Job:
     result: StepResult | None = None
     finished: Deferred[None] = field(factory=Deferred)
     covered_by: int | None = None
-    covers: list[int] = field(factory=list)
-    """Jobs this one replaced while they waited (C{burst = coalesce}), oldest first."""
     _recent: bytearray = field(factory=bytearray, init=False)
     """At least the last L{TAIL_BYTES} of output, trimmed only when twice that."""
 
@@ -232,7 +230,8 @@ class JobQueue:
         self._waiting.remove(old)
         old.state = "superseded"
         old.covered_by = new.id
-        new.covers.extend([*old.covers, old.id])
+        # Which jobs the new one covers is the journal's to say (L{Journal.covers}):
+        # a list here would be copied on every replacement of a long burst.
         self._superseded(old, new)
         old.finished.callback(None)
 

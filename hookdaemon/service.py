@@ -6,7 +6,7 @@ import contextlib
 import os
 import pwd
 import signal
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -69,6 +69,8 @@ class HookService(Service):
         self._outputs: dict[str, OutputLog] = {}
         self._ports: list[IListeningPort] = []
         self.jobs: dict[int, Job] = {}
+        self._ended_jobs: deque[int] = deque()
+        """Ids of the jobs in L{jobs} that have ended, in the order they ended."""
         self._runner: JobRunner | None = None
         self._queue: JobQueue | None = None
         self._runs_since_prune: Counter[str] = Counter()
@@ -228,7 +230,7 @@ class HookService(Service):
             after=delivery.after or "-",
             id=delivery.delivery_id or "-",
         )
-        job.finished.addCallback(lambda _: self._forget_payload(job))
+        job.finished.addCallback(lambda _: self._ended(job))
         assert self._queue is not None, "deliveries arrive only once the service runs"
         self._queue.submit(job)
 
@@ -387,7 +389,6 @@ class HookService(Service):
                     journal.prune(job.hook.name, history)
 
             self.journal.record(finish, f"the end of job {job.id}")
-            self._trim_jobs()
 
     def _count_run(self, hook_name: str, history: int) -> bool:
         """
@@ -400,17 +401,17 @@ class HookService(Service):
         self._runs_since_prune[hook_name] = 0
         return True
 
-    def _trim_jobs(self) -> None:
-        """Keep at most L{RECENT_JOBS} finished jobs in memory; never forget a live one."""
-        finished = [
-            job_id for job_id, job in self.jobs.items() if job.state not in ("queued", "running")
-        ]
-        for job_id in finished[: max(0, len(self.jobs) - RECENT_JOBS)]:
-            del self.jobs[job_id]
-
-    def _forget_payload(self, job: Job) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(job.payload_path)
+    def _ended(self, job: Job) -> None:
+        """
+        Forget a finished or superseded job's payload file, and keep at most
+        L{RECENT_JOBS} ended jobs in memory, forgetting the ones that ended first.
+        """
+        if job.state != "superseded":  # a superseded job never started: it has no file
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(job.payload_path)
+        self._ended_jobs.append(job.id)
+        while len(self._ended_jobs) > RECENT_JOBS:
+            self.jobs.pop(self._ended_jobs.popleft(), None)
 
     def addresses(self) -> list[Any]:
         return [port.getHost() for port in self._ports]

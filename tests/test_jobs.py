@@ -308,7 +308,6 @@ class BurstTests(TestCase):
             [(jobs[j].state, jobs[j].covered_by) for j in (second, third)],
             [("superseded", third), ("superseded", fourth)],
         )
-        self.assertEqual(jobs[fourth].covers, [second, third])
         self.assertEqual(jobs[fourth].delivery.after, "4" * 40)
         log = daemon.log_text("site")
         self.assertNotIn(f"{second} stdout", log)

@@ -6,6 +6,7 @@ import os
 
 from twisted.trial.unittest import TestCase
 
+from hookdaemon import service
 from hookdaemon.delivery import Delivery
 from hookdaemon.journal import JobRecord, Journal, NewDelivery
 from tests.support import (
@@ -187,3 +188,29 @@ class HistoryTests(TestCase):
             self.assertEqual([job.id for job in journal.recent("site", 10)], ids[:-3:-1])
         finally:
             journal.close()
+
+
+class MemoryTests(TestCase):
+    async def test_onlyTheJobsThatEndedLastStayInMemory(self) -> None:
+        """
+        The service keeps L{service.RECENT_JOBS} ended jobs besides the journal,
+        dropping the ones that ended first; a waiting job is never dropped.
+        """
+        self.patch(service, "RECENT_JOBS", 2)
+        daemon = await start_daemon(
+            self,
+            HOOKS.replace("echo deployed ${HOOK_AFTER}", "sleep 0.2"),
+            environ=ENVIRON,
+        )
+        ids = []
+        for n in range(4):
+            body = github_push_body(after=f"{n + 1}" * 40)
+            code, answer, _ = await post(
+                daemon.hook_url("site"), body, github_headers(body, SECRET)
+            )
+            self.assertEqual(code, 202)
+            ids.append(int(answer["job"]))
+        await finished(daemon, ids[0])
+        self.assertEqual(list(daemon.service.jobs), ids)  # one ended, three to go
+        await finished(daemon, ids[-1])
+        self.assertEqual(list(daemon.service.jobs), ids[2:])
