@@ -286,11 +286,17 @@ class Journal:
         return self._select("WHERE hook = ? ORDER BY id DESC LIMIT ?", (hook, limit))
 
     def prune(self, hook: str, keep: int) -> int:
-        """Forget all but the newest C{keep} finished jobs of C{hook}; return how many went."""
+        """
+        Forget all but the newest C{keep} finished jobs of C{hook}; return how many went.
+
+        A job a retry names (C{retry_of}) stays while the retry does. Superseded jobs
+        go like any other: C{covered_by} names a newer job, which outlives them, and
+        L{covers} then lists only the replaced jobs still kept. (Sparing every job
+        some C{covered_by} named kept all but the first of each burst for ever.)
+        """
         cursor = self._db.execute(
             "DELETE FROM jobs WHERE hook = ? AND state IN ({}) AND id NOT IN"
             " (SELECT id FROM jobs WHERE hook = ? AND state IN ({}) ORDER BY id DESC LIMIT ?)"
-            " AND id NOT IN (SELECT covered_by FROM jobs WHERE covered_by IS NOT NULL)"
             " AND id NOT IN (SELECT retry_of FROM jobs WHERE retry_of IS NOT NULL)".format(
                 *(", ".join("?" * len(FINAL_STATES)),) * 2
             ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 
@@ -148,6 +149,17 @@ class JournalTests(SynchronousTestCase):
             self.add(push(), hook=hook)
         self.assertEqual([r.id for r in self.journal.recent(limit=3)], [4, 3, 2])
         self.assertEqual([r.id for r in self.journal.recent("site")], [4, 3, 1])
+
+    def test_pruneForgetsSupersededJobsLikeAnyOther(self) -> None:
+        """A burst of replaced deliveries is pruned to C{keep} like any other jobs."""
+        ids = [self.add(push()).job_id for _ in range(6)]
+        for old, new in itertools.pairwise(ids[:5]):
+            self.journal.superseded(old, new, 1.0)
+        self.journal.finished(ids[4], "succeeded", 0, None, b"", 2.0)
+        self.assertEqual(self.journal.prune("site", keep=2), 3)
+        self.assertEqual([r.id for r in self.journal.recent("site")], ids[:2:-1])
+        self.assertEqual(self.journal.covers(ids[4]), [ids[3]])
+        self.assertEqual(self.journal.covering(ids[3]), ids[4])
 
     def test_pruneKeepsTheNewestFinishedAndEverythingUnfinished(self) -> None:
         ids = [self.add(push()).job_id for _ in range(5)]
