@@ -1,0 +1,122 @@
+"""
+What bounds ingest (issue 6, item 1): requests/s and CPU time per request, under
+the same wrk load as bench/compare.py's ingest, for
+
+  hookdaemon      twistd hookdaemon, one hook running `true`, burst = coalesce
+  raw x1          bench/raw_server.py: a bare twisted.web Resource that checks the
+                  signature, parses the JSON and answers 202 (no routing, journal,
+                  log or job): the most one Twisted process can do on this path
+  raw x2          the same in two processes sharing the port (SO_REUSEPORT)
+  webhook         adnanh/webhook, spawning `true` per request
+
+CPU per request is the server's user + system time (its threads, and its children
+that were reaped, such as the `true` commands) over the requests wrk completed.
+
+    python bench/ceiling.py [--seconds 10]
+
+Run by hand; not part of the test suite. Traffic goes to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import compare
+import daemons
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system time of C{pids}, including their reaped children's."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += sum(int(n) for n in fields[11:15])  # utime stime cutime cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def raw_server(run: compare.Run, processes: int) -> daemons.Daemon:
+    directory = run.directory(f"raw-x{processes}")
+    port = daemons.free_port()
+    log = os.path.join(directory, "raw.log")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            os.path.join(daemons.BENCH_DIR, "raw_server.py"),
+            str(port),
+            run.secret,
+            str(processes),
+        ],
+        cwd=directory,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=open(log, "wb"),  # noqa: SIM115
+        start_new_session=True,
+    )
+    daemon = daemons.Daemon(f"raw x{processes}", process, port, directory, log)
+    daemons.wait_listening(port, process, daemon.name, log)
+    time.sleep(0.5)  # let every forked process listen
+    return daemon
+
+
+def measure(run: compare.Run, daemon: daemons.Daemon, seconds: int) -> dict[str, Any]:
+    pids = (
+        [daemon.pid, *daemons.descendants(daemon.pid)]
+        if daemon.name.startswith("raw")
+        else [daemon.pid]
+    )
+    before = cpu_seconds(pids)
+    result = compare.run_wrk(run, daemon, "ingest", seconds)
+    used = cpu_seconds(pids) - before
+    result["cpu_seconds"] = used
+    result["cpu_us_per_request"] = 1e6 * used / max(1, result["requests"])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    args = parser.parse_args()
+    run = compare.Run(
+        argparse.Namespace(scale=1.0, config_line=[], hookdaemon_tree=None, webhook_verbose=False)
+    )
+    results: dict[str, dict[str, Any]] = {}
+    starters = {
+        "hookdaemon": lambda: run.hookdaemon(
+            "ingest", {"ingest": "true"}, {"max_connections": 1024}
+        ),
+        "raw x1": lambda: raw_server(run, 1),
+        "raw x2": lambda: raw_server(run, 2),
+        "webhook": lambda: run.webhook("ingest", {"ingest": ["true"]}),
+    }
+    try:
+        for name, start in starters.items():
+            compare.progress(f"{name}: wrk for {args.seconds} s")
+            daemon = start()
+            try:
+                if name in ("hookdaemon", "webhook"):
+                    run.check_signing(daemon, "ingest", 202 if name == "hookdaemon" else 200)
+                results[name] = measure(run, daemon, args.seconds)
+            finally:
+                daemon.stop()
+    finally:
+        daemons.stop_all()
+    webhook = results["webhook"]["requests_per_second"]
+    print("| server | requests/s | vs webhook | CPU per request | non-2xx |")
+    print("|---|---|---|---|---|")
+    for name, r in results.items():
+        print(
+            f"| {name} | {r['requests_per_second']:,.0f}"
+            f" | {r['requests_per_second'] / webhook:.2f}x"
+            f" | {r['cpu_us_per_request']:.0f} µs | {r['non_2xx_3xx']} |"
+        )
+    print(f"\nReproduce: `python {' '.join(sys.argv)}`")
+
+
+if __name__ == "__main__":
+    main()
