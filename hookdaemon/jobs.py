@@ -7,8 +7,10 @@ its C{timeout} gets SIGTERM on its whole process group, then SIGKILL.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -201,9 +203,12 @@ class JobQueue:
         self._run = run
         self._clock = clock
         self._superseded = superseded
-        self._waiting: list[Job] = []
+        self._waiting: dict[str, deque[tuple[int, Job]]] = {}
+        """Per hook, its waiting jobs with their place in the arrival order."""
+        self._arrivals = itertools.count()
         self._busy: dict[str, Job] = {}
         self._held = False
+        self._pump_due: IDelayedCall | None = None
 
     @property
     def running(self) -> list[Job]:
@@ -211,23 +216,23 @@ class JobQueue:
 
     def waiting(self, hook_name: str) -> int:
         """How many of C{hook_name}'s jobs wait to start."""
-        return sum(1 for job in self._waiting if job.hook.name == hook_name)
+        return len(self._waiting.get(hook_name, ()))
 
     def submit(self, job: Job) -> None:
         """
         Queue C{job}; it starts on a later turn, so the request is answered first.
         Under C{burst = coalesce} it replaces the job of its hook that is waiting.
         """
-        if job.hook.burst == "coalesce":
-            for old in self._waiting:
-                if old.hook.name == job.hook.name:
-                    self._supersede(old, job)
-                    break
-        self._waiting.append(job)
-        self._clock.callLater(0, self._pump)
+        waiting = self._waiting.setdefault(job.hook.name, deque())
+        if job.hook.burst == "coalesce" and waiting:
+            _, old = waiting.popleft()  # coalescing leaves at most one waiting
+            self._supersede(old, job)
+        waiting.append((next(self._arrivals), job))
+        if self._pump_due is None or not self._pump_due.active():
+            # One pump per turn, however many deliveries the turn brought.
+            self._pump_due = self._clock.callLater(0, self._pump)
 
     def _supersede(self, old: Job, new: Job) -> None:
-        self._waiting.remove(old)
         old.state = "superseded"
         old.covered_by = new.id
         # Which jobs the new one covers is the journal's to say (L{Journal.covers}):
@@ -240,15 +245,21 @@ class JobQueue:
         self._held = True
 
     def _pump(self) -> None:
-        if self._held:
-            return
-        for job in list(self._waiting):
-            if len(self._busy) >= self._max_parallel:
+        """Start the longest-waiting jobs of idle hooks, up to C{max_parallel} running."""
+        while not self._held and len(self._busy) < self._max_parallel:
+            ready = [
+                (waiting[0][0], name)
+                for name, waiting in self._waiting.items()
+                if name not in self._busy
+            ]
+            if not ready:
                 return
-            if job.hook.name in self._busy:
-                continue
-            self._waiting.remove(job)
-            self._busy[job.hook.name] = job
+            _, name = min(ready)
+            waiting = self._waiting[name]
+            _, job = waiting.popleft()
+            if not waiting:
+                del self._waiting[name]
+            self._busy[name] = job
             self._run(job).addErrback(self._crashed, job).addBoth(self._done, job)
 
     def _crashed(self, failure: Failure, job: Job) -> None:
