@@ -10,6 +10,7 @@ from hookdaemon import service
 from hookdaemon.delivery import Delivery
 from hookdaemon.journal import JobRecord, Journal, NewDelivery
 from tests.support import (
+    RunningDaemon,
     finished,
     github_headers,
     github_push_body,
@@ -170,17 +171,20 @@ class QueueLimitTests(TestCase):
         self.assertEqual(code, 202)
 
 
+async def push(daemon: RunningDaemon, after: str) -> int:
+    """A signed push to the site hook; the id of the job it queued."""
+    body = github_push_body(after=after)
+    code, answer, _ = await post(daemon.hook_url("site"), body, github_headers(body, SECRET))
+    assert code == 202, (code, answer)
+    return int(answer["job"])
+
+
 class HistoryTests(TestCase):
     async def test_finishedJobsArePrunedToHistory(self) -> None:
         daemon = await start_daemon(self, HOOKS, daemon="history = 2\n", environ=ENVIRON)
         ids = []
         for n in range(4):
-            body = github_push_body(after=f"{n + 1}" * 40)
-            code, answer, _ = await post(
-                daemon.hook_url("site"), body, github_headers(body, SECRET)
-            )
-            self.assertEqual(code, 202)
-            ids.append(int(answer["job"]))
+            ids.append(await push(daemon, after=f"{n + 1}" * 40))
             await finished(daemon, ids[-1])
         await daemon.service.journal.call(lambda journal: None)  # the last end is recorded
         journal = Journal(daemon.journal_path)
@@ -204,12 +208,7 @@ class MemoryTests(TestCase):
         )
         ids = []
         for n in range(4):
-            body = github_push_body(after=f"{n + 1}" * 40)
-            code, answer, _ = await post(
-                daemon.hook_url("site"), body, github_headers(body, SECRET)
-            )
-            self.assertEqual(code, 202)
-            ids.append(int(answer["job"]))
+            ids.append(await push(daemon, after=f"{n + 1}" * 40))
         await finished(daemon, ids[0])
         self.assertEqual(list(daemon.service.jobs), ids)  # one ended, three to go
         await finished(daemon, ids[-1])
