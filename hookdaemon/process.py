@@ -50,8 +50,10 @@ def _launcher() -> Callable[[str], list[str]]:
     env = shutil.which("env", path=BASE_PATH)
     setsid = shutil.which("setsid", path=BASE_PATH)
     if env and setsid:
-        # Does this env take -C? (Without a command, env prints the environment.)
-        probe = subprocess.run([env, "-C", "/"], stdin=subprocess.DEVNULL, capture_output=True)
+        # Does this env take -C? (It wants a command: env itself, which prints the environment.)
+        probe = subprocess.run(
+            [env, "-C", "/", env], stdin=subprocess.DEVNULL, capture_output=True
+        )
         if probe.returncode == 0:
             return lambda workdir: [env, "-C", workdir, setsid]
     return lambda workdir: [sys.executable, "-c", TRAMPOLINE, workdir]

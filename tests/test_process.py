@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
 
 from twisted.internet import reactor
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SkipTest, TestCase
 
 from hookdaemon import process
+from hookdaemon.command import BASE_PATH
 from hookdaemon.process import RunningStep
 
 REPORT = (
@@ -43,3 +46,17 @@ class LaunchTests(TestCase):
             process.launch_prefix("/w")[:3], [sys.executable, "-c", process.TRAMPOLINE]
         )
         await self.run_step()
+
+    def test_envAndSetsidAreUsedWhereTheyWork(self) -> None:
+        """
+        Not the trampoline where env -C and setsid work: it would start a Python
+        interpreter before every step.
+        """
+        env = shutil.which("env", path=BASE_PATH)
+        setsid = shutil.which("setsid", path=BASE_PATH)
+        if not (env and setsid):
+            raise SkipTest("no env or setsid on this machine")
+        entered = subprocess.run([env, "-C", "/", "pwd"], capture_output=True, text=True)
+        if entered.stdout != "/\n":
+            raise SkipTest(f"{env} does not take -C")
+        self.assertEqual(process._launcher.__wrapped__()("/w"), [env, "-C", "/w", setsid])
