@@ -56,6 +56,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS jobs_delivery
 CREATE INDEX IF NOT EXISTS jobs_hook ON jobs (hook, id);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, id);
 CREATE INDEX IF NOT EXISTS jobs_covered_by ON jobs (covered_by);
+-- Pruning spares the jobs retries name; few jobs are retries.
+CREATE INDEX IF NOT EXISTS jobs_retry_of ON jobs (retry_of) WHERE retry_of IS NOT NULL;
 """
 
 _DELIVERY_COLUMNS = (

@@ -73,7 +73,6 @@ class HookService(Service):
         """Ids of the jobs in L{jobs} that have ended, in the order they ended."""
         self._runner: JobRunner | None = None
         self._queue: JobQueue | None = None
-        self._runs_since_prune: Counter[str] = Counter()
         self._adding: Counter[str] = Counter()
         """Deliveries per hook on their way into the journal, not yet queued."""
         self.app = HookApp(
@@ -374,8 +373,6 @@ class HookService(Service):
             ended = self._reactor.seconds()
             history = self.config.daemon.history
 
-            prune = self._count_run(job.hook.name, history)
-
             def finish(journal: Journal) -> None:
                 journal.finished(
                     job.id,
@@ -385,21 +382,12 @@ class HookService(Service):
                     tail,
                     ended,
                 )
-                if prune:
-                    journal.prune(job.hook.name, history)
+                # Every run: the rows since the last run go in small steps, where a
+                # prune every few runs stalled the journal (and every delivery's
+                # answer) for tens of milliseconds under load.
+                journal.prune(job.hook.name, history)
 
             self.journal.record(finish, f"the end of job {job.id}")
-
-    def _count_run(self, hook_name: str, history: int) -> bool:
-        """
-        Is it time to prune this hook's history? Once per tenth of C{history}
-        runs: pruning scans the hook's jobs, too much to do after every run.
-        """
-        self._runs_since_prune[hook_name] += 1
-        if self._runs_since_prune[hook_name] < max(1, history // 10):
-            return False
-        self._runs_since_prune[hook_name] = 0
-        return True
 
     def _ended(self, job: Job) -> None:
         """

@@ -150,6 +150,16 @@ class JournalTests(SynchronousTestCase):
         self.assertEqual([r.id for r in self.journal.recent(limit=3)], [4, 3, 2])
         self.assertEqual([r.id for r in self.journal.recent("site")], [4, 3, 1])
 
+    def test_pruneSparesTheJobARetryNames(self) -> None:
+        interrupted = self.add(push()).job_id
+        self.journal.started(interrupted, 101.0)
+        older, newer = self.add(push()).job_id, self.add(push()).job_id
+        for job_id in (older, newer):
+            self.journal.finished(job_id, "succeeded", 0, None, b"", 150.0)
+        retry = self.journal.recover(now=200.0)[0].id
+        self.assertEqual(self.journal.prune("site", keep=1), 1)
+        self.assertEqual([r.id for r in self.journal.recent("site")], [retry, newer, interrupted])
+
     def test_pruneForgetsSupersededJobsLikeAnyOther(self) -> None:
         """A burst of replaced deliveries is pruned to C{keep} like any other jobs."""
         ids = [self.add(push()).job_id for _ in range(6)]
