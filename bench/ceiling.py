@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from typing import Any
@@ -44,7 +43,8 @@ def raw_server(run: compare.Run, processes: int) -> daemons.Daemon:
     directory = run.directory(f"raw-x{processes}")
     port = daemons.free_port()
     log = os.path.join(directory, "raw.log")
-    process = subprocess.Popen(
+    daemon = daemons.launch(
+        f"raw x{processes}",
         [
             sys.executable,
             os.path.join(daemons.BENCH_DIR, "raw_server.py"),
@@ -52,14 +52,11 @@ def raw_server(run: compare.Run, processes: int) -> daemons.Daemon:
             run.secret,
             str(processes),
         ],
-        cwd=directory,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=open(log, "wb"),  # noqa: SIM115
-        start_new_session=True,
+        directory,
+        port,
+        log,
+        stderr=log,
     )
-    daemon = daemons.Daemon(f"raw x{processes}", process, port, directory, log)
-    daemons.wait_listening(port, process, daemon.name, log)
     time.sleep(0.5)  # let every forked process listen
     return daemon
 

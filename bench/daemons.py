@@ -200,18 +200,47 @@ def start_hookdaemon(
             [os.path.abspath(tree), *filter(None, [environ.get("PYTHONPATH")])]
         )
     log = os.path.join(directory, "twistd.log")
-    process = subprocess.Popen(
+    return launch(
+        "hookdaemon",
         [*TWISTD, "-n", "--pidfile=", f"--logfile={log}", "hookdaemon", "--config", config],
-        cwd=directory,
+        directory,
+        port,
+        log,
         env=environ,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=open(os.path.join(directory, "twistd.stderr"), "wb"),  # noqa: SIM115
-        start_new_session=True,
+        stderr=os.path.join(directory, "twistd.stderr"),
     )
-    daemon = Daemon("hookdaemon", process, port, directory, log)
+
+
+def launch(
+    name: str,
+    command: list[str],
+    directory: str,
+    port: int,
+    log: str,
+    env: Mapping[str, str] | None = None,
+    stdout: str | None = None,
+    stderr: str | None = None,
+) -> Daemon:
+    """
+    Start C{command} in C{directory}, in a session of its own (so Ctrl-C reaches
+    only the benchmark, which then stops it); return once it listens on C{port}.
+    C{stdout} and C{stderr}: files to write them to (stderr defaults to stdout's).
+    """
+    with contextlib.ExitStack() as files:
+        out = files.enter_context(open(stdout, "wb")) if stdout else subprocess.DEVNULL
+        err = files.enter_context(open(stderr, "wb")) if stderr else subprocess.STDOUT
+        process = subprocess.Popen(
+            command,
+            cwd=directory,
+            env=None if env is None else dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err if stdout or stderr else subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    daemon = Daemon(name, process, port, directory, log)
     try:
-        wait_listening(port, process, "twistd hookdaemon", log)
+        wait_listening(port, process, name, log)
     except BaseException:
         daemon.stop()
         raise
@@ -231,21 +260,7 @@ def start_webhook(directory: str, hooks: list[dict[str, Any]], verbose: bool = F
     command = [webhook_binary(), "-hooks", path, "-ip", "127.0.0.1", "-port", str(port)]
     if verbose:
         command.append("-verbose")
-    process = subprocess.Popen(
-        command,
-        cwd=directory,
-        stdin=subprocess.DEVNULL,
-        stdout=open(log, "wb"),  # noqa: SIM115
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    daemon = Daemon("webhook", process, port, directory, log)
-    try:
-        wait_listening(port, process, "webhook", log)
-    except BaseException:
-        daemon.stop()
-        raise
-    return daemon
+    return launch("webhook", command, directory, port, log, stdout=log)
 
 
 def webhook_binary() -> str:
