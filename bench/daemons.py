@@ -188,6 +188,10 @@ def start_hookdaemon(
     session (so Ctrl-C reaches only the benchmark, which then stops it), logging
     to C{directory}/twistd.log; return once it listens. C{tree}: run hookdaemon
     from that checkout instead of the installed one.
+
+    The daemon runs in /, as systemd starts it, not in C{directory}: a hook's
+    workdir is then not the daemon's current directory, as on a real server
+    (where it matters to how Twisted spawns a step).
     """
     port = free_port()
     config = os.path.join(directory, "tap.cfg")
@@ -208,6 +212,7 @@ def start_hookdaemon(
         log,
         env=environ,
         stderr=os.path.join(directory, "twistd.stderr"),
+        cwd="/",
     )
 
 
@@ -220,18 +225,20 @@ def launch(
     env: Mapping[str, str] | None = None,
     stdout: str | None = None,
     stderr: str | None = None,
+    cwd: str | None = None,
 ) -> Daemon:
     """
-    Start C{command} in C{directory}, in a session of its own (so Ctrl-C reaches
-    only the benchmark, which then stops it); return once it listens on C{port}.
-    C{stdout} and C{stderr}: files to write them to (stderr defaults to stdout's).
+    Start C{command} in C{cwd} (by default C{directory}), in a session of its own
+    (so Ctrl-C reaches only the benchmark, which then stops it); return once it
+    listens on C{port}. C{stdout} and C{stderr}: files to write them to (stderr
+    defaults to stdout's).
     """
     with contextlib.ExitStack() as files:
         out = files.enter_context(open(stdout, "wb")) if stdout else subprocess.DEVNULL
         err = files.enter_context(open(stderr, "wb")) if stderr else subprocess.STDOUT
         process = subprocess.Popen(
             command,
-            cwd=directory,
+            cwd=directory if cwd is None else cwd,
             env=None if env is None else dict(env),
             stdin=subprocess.DEVNULL,
             stdout=out,
