@@ -110,9 +110,23 @@ class JobRunner:
             output.note(job.id, f"timed out after {hook.timeout:g}s; sending SIGTERM")
             self.stop(job.id)
 
+        paused: list[RunningStep] = []
+
         def sink(stream: str, block: bytes) -> None:
             output.write_block(job.id, stream, block)
             job.keep(stream, block)
+            if output.congested and running is not None and not paused:
+                # The disk is behind: let the child wait on its full pipe rather
+                # than hold its output here.
+                paused.append(running)
+                running.pause()
+                output.when_relieved(resume)
+
+        def resume() -> None:
+            if paused:
+                paused.pop().resume()
+
+        running: RunningStep | None = None
 
         deadline: IDelayedCall = self._clock.callLater(hook.timeout, on_timeout)
         result = StepResult(exit_code=0, signal=None)
@@ -151,6 +165,7 @@ class JobRunner:
         else:
             job.state = "interrupted" if self._stopping else "failed"
         output.note(job.id, f"job {job.state}")
+        await output.written()  # a finished job's output is in the file
         log.info(
             "job {job} for hook {hook} {state}: {status}",
             job=job.id,

@@ -2,7 +2,8 @@
 Rotating per-hook output logs.
 
 Each line is written as it arrives with its UTC time, job id and stream, so
-`tail -f` shows a deploy as it happens; nothing is held longer than a line.
+`tail -f` shows a deploy as it happens; nothing is held longer than the
+reactor's turn (and the writer thread's queue, L{hookdaemon.disk_writer}).
 """
 
 from __future__ import annotations
@@ -10,8 +11,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from functools import partial
 
+from twisted.internet.defer import Deferred, succeed
 from twisted.python.logfile import LogFile
+
+from hookdaemon.disk_writer import DiskWriter
 
 
 def utc_stamp(seconds: float) -> bytes:
@@ -38,6 +43,8 @@ class OutputLog:
     written together once L{FLUSH_BYTES} are waiting or at the end of the
     reactor's turn, whichever comes first, so a line still reaches the file
     as soon as the reactor is free; without it every block is written at once.
+    With C{writer}, the writes (and rotations) are done on its thread, not the
+    caller's.
     """
 
     def __init__(
@@ -48,6 +55,7 @@ class OutputLog:
         keep: int,
         clock: Callable[[], float] = time.time,
         later: Callable[[Callable[[], None]], object] | None = None,
+        writer: DiskWriter | None = None,
     ) -> None:
         os.makedirs(directory, exist_ok=True)
         self._file = LogFile(
@@ -55,6 +63,7 @@ class OutputLog:
         )
         self._clock = clock
         self._later = later
+        self._writer = writer
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._flush_planned = False
@@ -86,12 +95,32 @@ class OutputLog:
         self.flush()
 
     def flush(self) -> None:
-        """Write what is held back, in one system call."""
+        """Write what is held back, in one system call (on the writer's thread, if any)."""
         if self._pending:
             data = b"".join(self._pending)
             self._pending.clear()
             self._pending_bytes = 0
-            self._file.write(data)
+            if self._writer is None:
+                self._file.write(data)
+            else:
+                self._writer.submit(partial(self._file.write, data), len(data))
+
+    @property
+    def congested(self) -> bool:
+        """Is the writer behind by more than it should hold? Then pause the producers."""
+        return self._writer is not None and self._writer.congested
+
+    def when_relieved(self, resume: Callable[[], object]) -> None:
+        """Call C{resume} once the writer has caught up (at once without a writer)."""
+        if self._writer is None:
+            resume()
+        else:
+            self._writer.when_relieved(resume)
+
+    def written(self) -> Deferred[None]:
+        """Fires once everything given so far is in the file."""
+        self.flush()
+        return succeed(None) if self._writer is None else self._writer.drained()
 
     def _planned_flush(self) -> None:
         self._flush_planned = False
@@ -99,4 +128,7 @@ class OutputLog:
 
     def close(self) -> None:
         self.flush()
-        self._file.close()
+        if self._writer is None:
+            self._file.close()
+        else:
+            self._writer.submit(self._file.close)

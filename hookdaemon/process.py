@@ -200,6 +200,13 @@ class RunningStep:
     def ended(self) -> Deferred[StepResult]:
         return self.protocol.ended
 
+    def pause(self) -> None:
+        """Stop reading the step's output: the child blocks once its pipes are full."""
+        getattr(self._transport, "pauseProducing", lambda: None)()
+
+    def resume(self) -> None:
+        getattr(self._transport, "resumeProducing", lambda: None)()
+
     def signal_group(self, signum: int) -> None:
         """Signal every process of the step; the group outlives its leader."""
         if self.pid is None:

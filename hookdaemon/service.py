@@ -27,6 +27,7 @@ from twisted.python.failure import Failure
 
 from hookdaemon.config import Config, HookConfig
 from hookdaemon.delivery import Delivery
+from hookdaemon.disk_writer import DiskWriter
 from hookdaemon.job_views import job_json
 from hookdaemon.jobs import Job, JobQueue, JobRunner, QueueFullError
 from hookdaemon.journal import Added, JobRecord, Journal, NewDelivery
@@ -67,6 +68,7 @@ class HookService(Service):
             reactor, os.path.join(config.daemon.state_dir, "journal.sqlite")
         )
         self._outputs: dict[str, OutputLog] = {}
+        self._writer: DiskWriter | None = None
         self._ports: list[IListeningPort] = []
         self.jobs: dict[int, Job] = {}
         self._ended_jobs: deque[int] = deque()
@@ -108,6 +110,7 @@ class HookService(Service):
         super().startService()
         daemon = self.config.daemon
         os.makedirs(self.payload_dir, mode=0o700, exist_ok=True)
+        self._writer = DiskWriter(self._reactor.callFromThread)
         for name in self.config.hooks:
             self._outputs[name] = OutputLog(
                 daemon.log_dir,
@@ -115,6 +118,7 @@ class HookService(Service):
                 daemon.log_max_bytes,
                 daemon.log_keep,
                 later=lambda flush: self._reactor.callLater(0, flush),
+                writer=self._writer,
             )
         # Built here, after twistd's --uid switch, so HOME is the deploy user's.
         self._runner = JobRunner(self._reactor, self._outputs, _home(), self._step_started)
@@ -436,4 +440,6 @@ class HookService(Service):
         for output in self._outputs.values():
             output.close()
         self._outputs.clear()
+        if self._writer is not None:
+            await self._writer.stop()
         await self.journal.stop()
