@@ -13,9 +13,9 @@ in memory without end.
 from __future__ import annotations
 
 import threading
-from collections import deque
 from collections.abc import Callable
 from functools import partial
+from queue import SimpleQueue
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -30,39 +30,50 @@ CallFromThread = Callable[[Callable[[], object]], object]
 
 
 class DiskWriter:
+    """
+    The reactor hands work over through a C{SimpleQueue}, whose C{put} never waits:
+    a lock shared with the writer could leave the reactor waiting on a writer
+    thread the kernel has not scheduled, which on a busy machine is milliseconds.
+    The byte counts are each written by one thread only (submitted by the
+    reactor's, done by the writer's), so no lock guards them either.
+    """
+
     def __init__(self, call_from_thread: CallFromThread, limit: int | None = None) -> None:
         self._call_from_thread = call_from_thread
         self._limit = BACKLOG_BYTES if limit is None else limit
-        self._lock = threading.Condition()
-        self._actions: deque[tuple[Callable[[], object] | None, int]] = deque()
-        self._backlog = 0
+        self._actions: SimpleQueue[tuple[Callable[[], object] | None, int]] = SimpleQueue()
+        self._submitted = 0
+        self._done = 0
         self._relieved: list[Callable[[], object]] = []
+        self._want_relief = False
         self._thread = threading.Thread(target=self._work, name="hookdaemon-output", daemon=True)
         self._thread.start()
         self._stopped: Deferred[None] | None = None
 
     @property
+    def backlog(self) -> int:
+        """Bytes handed over and not yet written."""
+        return self._submitted - self._done
+
+    @property
     def congested(self) -> bool:
         """Is more than the limit waiting to be written?"""
-        return self._backlog >= self._limit
+        return self.backlog >= self._limit
 
     def submit(self, action: Callable[[], object], size: int = 0) -> None:
         """Run C{action} on the writer's thread after everything submitted before it."""
-        with self._lock:
-            self._actions.append((action, size))
-            self._backlog += size
-            self._lock.notify()
+        self._submitted += size
+        self._actions.put((action, size))
 
     def when_relieved(self, resume: Callable[[], object]) -> None:
         """
         Call C{resume} on the reactor once the backlog is down to a quarter of the
         limit; at once if it is already.
         """
-        with self._lock:
-            if self._backlog > self._limit // 4:
-                self._relieved.append(resume)
-                return
-        resume()
+        self._relieved.append(resume)
+        self._want_relief = True
+        # The writer may have caught up before it could see the flag: look again.
+        self._relieve()
 
     def drained(self) -> Deferred[None]:
         """Fires on the reactor once everything submitted so far has been done."""
@@ -74,9 +85,7 @@ class DiskWriter:
         """Do what was submitted, then end the thread; idempotent."""
         if self._stopped is None:
             self._stopped = self.drained()
-            with self._lock:
-                self._actions.append((None, 0))
-                self._lock.notify()
+            self._actions.put((None, 0))
         stopped: Deferred[None] = Deferred()
 
         def done(result: object) -> object:
@@ -86,22 +95,24 @@ class DiskWriter:
         self._stopped.addBoth(done)
         return stopped
 
+    def _relieve(self) -> None:
+        """On the reactor: resume what waits, if the writer has caught up."""
+        if not self._relieved or self.backlog > self._limit // 4:
+            return
+        self._want_relief = False
+        relieved, self._relieved = self._relieved, []
+        for resume in relieved:
+            resume()
+
     def _work(self) -> None:
         while True:
-            with self._lock:
-                while not self._actions:
-                    self._lock.wait()
-                action, size = self._actions.popleft()
+            action, size = self._actions.get()
             if action is None:
                 return
             try:
                 action()
             except Exception:
                 self._call_from_thread(partial(log.failure, "writing an output log", Failure()))
-            with self._lock:
-                self._backlog -= size
-                if not self._relieved or self._backlog > self._limit // 4:
-                    continue
-                relieved, self._relieved = self._relieved, []
-            for resume in relieved:
-                self._call_from_thread(resume)
+            self._done += size
+            if self._want_relief and self.backlog <= self._limit // 4:
+                self._call_from_thread(self._relieve)
