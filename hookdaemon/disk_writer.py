@@ -21,6 +21,8 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from hookdaemon.deferreds import when_done
+
 log = Logger()
 
 BACKLOG_BYTES = 8 * 1024 * 1024
@@ -86,14 +88,7 @@ class DiskWriter:
         if self._stopped is None:
             self._stopped = self.drained()
             self._actions.put((None, 0))
-        stopped: Deferred[None] = Deferred()
-
-        def done(result: object) -> object:
-            stopped.callback(None)
-            return result
-
-        self._stopped.addBoth(done)
-        return stopped
+        return when_done(self._stopped)
 
     def _relieve(self) -> None:
         """On the reactor: resume what waits, if the writer has caught up."""

