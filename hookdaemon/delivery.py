@@ -111,26 +111,6 @@ class Delivery:
     def is_ping(self) -> bool:
         return self.kind == "ping"
 
-    def unusable(self) -> str | None:
-        """
-        Why a field cannot reach a command as an environment variable or an
-        argument (exec refuses NUL and over-long strings; the journal, unpaired
-        surrogates), or None when every field can.
-        """
-        for delivery in (self, *self.changes):
-            for name, variable in _VARIABLES.items():
-                value: str = getattr(delivery, name)
-                if "\0" in value:
-                    return f"{variable} would hold a NUL character"
-                try:
-                    encoded = value.encode("utf-8")
-                except UnicodeEncodeError:
-                    return f"{variable} would hold invalid Unicode (an unpaired surrogate)"
-                if len(encoded) > MAX_FIELD:
-                    # Bytes, not characters: exec's limit is on the encoded string.
-                    return f"{variable} would be longer than {MAX_FIELD} bytes"
-        return None
-
     def names(self) -> frozenset[str]:
         """The words in a hook's C{events} that select this delivery."""
         if self.kind == "delete":
@@ -139,24 +119,6 @@ class Delivery:
         if self.event == "push" or self.kind == self.event:
             return frozenset({self.kind})
         return frozenset({self.kind, self.event})
-
-
-MAX_FIELD = 65536
-"""UTF-8 bytes a field may have; Linux refuses exec for a string over 128 KiB."""
-
-_VARIABLES = {
-    "event": "HOOK_EVENT",
-    "delivery_id": "HOOK_DELIVERY",
-    "ref": "HOOK_REF",
-    "branch": "HOOK_BRANCH",
-    "tag": "HOOK_TAG",
-    "before": "HOOK_BEFORE",
-    "after": "HOOK_AFTER",
-    "repository": "HOOK_REPOSITORY",
-    "clone_url": "HOOK_CLONE_URL",
-    "pusher": "HOOK_PUSHER",
-}
-"""The delivery's fields commands see, by the variable that carries each."""
 
 
 def split_ref(ref: str) -> tuple[str, str]:

@@ -12,6 +12,7 @@ from attrs import frozen
 from hookdaemon.client_address import parse_address
 from hookdaemon.config import HookConfig, Network
 from hookdaemon.delivery import Delivery, Incoming
+from hookdaemon.field_rules import refusal
 from hookdaemon.filters import ignore_reason
 from hookdaemon.forges import FORGES, Forge, PayloadError, detect, type_refusal
 from hookdaemon.forges.generic import Generic
@@ -94,7 +95,8 @@ def judge(hook: HookConfig, incoming: Incoming) -> Outcome:
         delivery = forge.parse(incoming)
     except PayloadError as e:
         return Refused(400, str(e))
-    unusable = delivery.unusable()
+    # One check for every forge, so a new forge cannot forget it.
+    unusable = refusal(delivery, forge.delivery_ids, forge.events)
     if unusable is not None:
         return Refused(400, unusable)
     if delivery.is_ping:

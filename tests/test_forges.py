@@ -558,11 +558,12 @@ class GitLabTests(SynchronousTestCase):
             gitlab.parse(incoming).delivery_id, "9cebe914-4827-408f-b014-cfa23a47a35f"
         )
 
-    def test_deliveryIdFallsBackToWebhookId(self) -> None:
+    def test_unsignedWebhookIdIsNotTheDeliveryId(self) -> None:
+        """Without the signed form, webhook-id is one more unsigned header: not read."""
         headers = fixture_headers("gitlab", "push.json")
         del headers["Idempotency-Key"], headers["X-Gitlab-Event-UUID"]
         incoming = Incoming(fixture_body("gitlab", "push.json"), {**headers, "webhook-id": "m-1"})
-        self.assertEqual(gitlab.parse(incoming).delivery_id, "m-1")
+        self.assertEqual(gitlab.parse(incoming).delivery_id, "")
 
     def test_objectKindWithoutEventHeader(self) -> None:
         """Old GitLab sends no X-Gitlab-Event; object_kind says what it is."""
@@ -785,7 +786,9 @@ class GitLabSignedFormTests(SynchronousTestCase):
         }
         incoming = Incoming(self.body, headers, received_at=NOW)
         self.assertTrue(gitlab.authenticate(incoming, SIGNING_SECRET.encode()))
-        self.assertEqual(gitlab.parse(incoming).delivery_id, GITLAB_IDEMPOTENCY_KEY)
+        # The signed id, not the unsigned Idempotency-Key beside it.
+        self.assertEqual(gitlab.parse(incoming).delivery_id, headers["webhook-id"])
+        self.assertNotEqual(headers["webhook-id"], GITLAB_IDEMPOTENCY_KEY)
 
     def test_webhookIdIsTheLastDeliveryId(self) -> None:
         headers = gitlab_signed(SIGNING_SECRET, self.body, NOW)

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unicodedata
 import uuid
 from fnmatch import fnmatchcase
 from typing import Any, ClassVar
@@ -623,6 +624,7 @@ class Push:
     after: str
     repository: str
     pusher: str
+    clone_url: str = "https://example.com/a/b.git"
 
 
 SAFE_PUSH = Push(
@@ -640,6 +642,12 @@ pushes = st.builds(
     after=st.one_of(hex_commit, hex_commit, injection, hostile, st.just(ZERO)),
     repository=st.one_of(st.just("example/site"), injection, hostile),
     pusher=st.one_of(st.just("octocat"), injection, hostile),
+    clone_url=st.one_of(
+        st.just("https://example.com/a/b.git"),
+        st.just("ext::sh -c touch% " + MARKERS + "/ext"),
+        injection,
+        hostile,
+    ),
 )
 
 
@@ -652,7 +660,7 @@ def as_read(push: Push) -> Push:
     return Push(**values)
 
 
-PUSH_FIELDS = ("ref", "before", "after", "repository", "pusher")
+PUSH_FIELDS = ("ref", "before", "after", "repository", "pusher", "clone_url")
 
 
 def push_body(hook: str, push: Push) -> dict[str, Any]:
@@ -661,7 +669,7 @@ def push_body(hook: str, push: Push) -> dict[str, Any]:
             "ref": push.ref,
             "before": push.before,
             "after": push.after,
-            "repository": {"full_name": push.repository},
+            "repository": {"full_name": push.repository, "clone_url": push.clone_url},
             "pusher": {"name": push.pusher},
         }
     if hook == "gitlab":
@@ -670,7 +678,7 @@ def push_body(hook: str, push: Push) -> dict[str, Any]:
             "ref": push.ref,
             "before": push.before,
             "after": push.after,
-            "project": {"path_with_namespace": push.repository},
+            "project": {"path_with_namespace": push.repository, "git_http_url": push.clone_url},
             "user_username": push.pusher,
         }
     return {
@@ -679,6 +687,7 @@ def push_body(hook: str, push: Push) -> dict[str, Any]:
         "after": push.after,
         "repository": push.repository,
         "pusher": push.pusher,
+        "clone_url": push.clone_url,
     }
 
 
@@ -695,6 +704,7 @@ def seen_fields(hook: str, push: Push) -> dict[str, str]:
             "HOOK_AFTER": "",
             "HOOK_REPOSITORY": push.repository,
             "HOOK_PUSHER": push.pusher,
+            "HOOK_CLONE_URL": push.clone_url,
         }
     branch, tag = _branch_and_tag(ref)
     return {
@@ -705,11 +715,30 @@ def seen_fields(hook: str, push: Push) -> dict[str, str]:
         "HOOK_AFTER": push.after,
         "HOOK_REPOSITORY": push.repository,
         "HOOK_PUSHER": push.pusher,
+        "HOOK_CLONE_URL": push.clone_url,
     }
 
 
+def git_accepts_ref(name: str) -> bool:
+    """Does git itself (C{git check-ref-format --allow-onelevel}) take C{name} as a ref name?"""
+    result = subprocess.run(
+        ["git", "check-ref-format", "--allow-onelevel", name.encode("utf-8")],
+        capture_output=True,
+    )
+    return result.returncode == 0
+
+
+COMMIT = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
+REMOTE_HELPER = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*::")
+"""git's <transport>::<address> (see gitremote-helpers(1)): ext:: runs a command."""
+
+
 def refused_field(fields: dict[str, str]) -> str | None:
-    """Why the daemon refuses these values whatever the filters say (NUL, surrogates, length)."""
+    """
+    Why the daemon refuses these values whatever the filters say: NUL, surrogates,
+    length, an option's leading '-', a control character, a ref git would not
+    take, a commit id that is not one, a clone URL naming a remote helper.
+    """
     for name, value in fields.items():
         if "\0" in value:
             return f"{name} holds NUL"
@@ -719,6 +748,19 @@ def refused_field(fields: dict[str, str]) -> str | None:
             return f"{name} holds a surrogate"
         if len(encoded) > MAX_FIELD:
             return f"{name} is over {MAX_FIELD} bytes"
+        if value.startswith("-"):
+            return f"{name} starts with -"
+        if any(unicodedata.category(c) == "Cc" for c in value):
+            return f"{name} holds a control character"
+    named_refs = (("HOOK_REF", ""), ("HOOK_BRANCH", "refs/heads/"), ("HOOK_TAG", "refs/tags/"))
+    for name, prefix in named_refs:
+        if fields[name] and not git_accepts_ref(prefix + fields[name]):
+            return f"git check-ref-format refuses {name}"
+    for name in ("HOOK_BEFORE", "HOOK_AFTER"):
+        if fields[name] and not COMMIT.fullmatch(fields[name]):
+            return f"{name} is not a commit id"
+    if REMOTE_HELPER.match(fields["HOOK_CLONE_URL"]):
+        return "HOOK_CLONE_URL names a remote helper"
     return None
 
 
@@ -1303,18 +1345,20 @@ class FoundByFuzzingTests(LiveDaemonCase):
         )
         return self.send(request, "github")
 
-    def test_emptyTagNameIsFilteredByTags(self) -> None:
+    def test_emptyTagNameIsRefused(self) -> None:
         """
         A push of C{refs/tags/} (a tag with an empty name) to a hook with
-        C{events = push tag} and C{tags = v*}: "" does not match v*. It used to run,
-        because filters.ignore_reason checked tags only when the tag name was non-empty.
+        C{events = push tag} and C{tags = v*}. It used to run, because
+        filters.ignore_reason checked tags only when the tag name was non-empty;
+        then it was ignored; now it is no git ref name at all (a '/' at its end),
+        refused before any filter looks.
         """
         body = b'{"ref": "refs/tags/", "after": "' + b"1" * 40 + b'"}'
         answer = self.send_github_push(body)
         if answer.status == 202:
             self.daemon.finished_job(int(answer.json()["job"]))
-        self.assertEqual(answer.status, 200, answer)
-        self.assertEqual(answer.json()["status"], "ignored")
+        self.assertEqual(answer.status, 400, answer)
+        self.assertIn("HOOK_REF is not a git ref name", answer.json()["error"])
 
     def test_hostWerkzeugRejectsIsA400(self) -> None:
         """

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -442,26 +443,26 @@ class HostileBodyTests(SynchronousTestCase):
 
     def test_textNoCommandCanBeGiven(self) -> None:
         for body, reason in [
-            (b'{"ref": "refs/heads/a\\u0000b"}', "HOOK_REF would hold a NUL character"),
+            (b'{"ref": "refs/heads/a\\u0000b"}', "HOOK_REF holds a control character"),
             (
                 b'{"ref": "refs/heads/main", "pusher": "\\ud800"}',
-                "HOOK_PUSHER would hold invalid Unicode (an unpaired surrogate)",
+                "HOOK_PUSHER holds invalid Unicode (an unpaired surrogate)",
             ),
             (
                 b'{"ref": "refs/heads/' + b"x" * 70000 + b'"}',
-                "HOOK_REF would be longer than 65536 bytes",
+                "HOOK_REF is longer than 65536 bytes",
             ),
             (
                 # 40,000 characters but 160,000 bytes: exec counts bytes.
-                ('{"ref": "refs/heads/main", "after": "%s"}' % ("\U0001f642" * 40000)).encode(),
-                "HOOK_AFTER would be longer than 65536 bytes",
+                ('{"ref": "refs/heads/main", "pusher": "%s"}' % ("\U0001f642" * 40000)).encode(),
+                "HOOK_PUSHER is longer than 65536 bytes",
             ),
         ]:
             self.assertEqual(self.refusal(body), reason)
 
     def test_headerNoCommandCanBeGiven(self) -> None:
         outcome = judge(hook(GENERIC), generic(b"", {"X-Request-Id": "a\x00b"}))
-        self.assertEqual(outcome, Refused(400, "HOOK_DELIVERY would hold a NUL character"))
+        self.assertEqual(outcome, Refused(400, "HOOK_DELIVERY holds a control character"))
 
     def test_everyChangeIsChecked(self) -> None:
         """A Bitbucket push's older changes reach no command, but are journaled: checked too."""
@@ -481,10 +482,12 @@ class HostileBodyTests(SynchronousTestCase):
         headers = {
             "Content-Type": "application/json",
             "X-Event-Key": "repo:push",
-            "X-Request-UUID": "r",
+            "X-Request-UUID": str(uuid.uuid4()),
             **signed_headers("bitbucket", body, SECRET),
         }
         outcome = judge(
             hook("forge = bitbucket\nsecret = env:SITE_SECRET"), Incoming(body, headers)
         )
-        self.assertEqual(outcome, Refused(400, "HOOK_REF would hold a NUL character"))
+        self.assertEqual(
+            outcome, Refused(400, "one of the push's changes: HOOK_REF holds a control character")
+        )

@@ -154,14 +154,15 @@ class JobTests(TestCase):
         daemon = await start_daemon(
             self, hook("site", self.workdir, "printf '[%s]\\n' ${HOOK_REF} $HOOK_REPOSITORY")
         )
-        hostile = "refs/heads/x; touch pwned $(touch pwned2) `touch pwned3`"
-        body = json.dumps({"ref": hostile, "repository": "a b\nc"}).encode()
+        # Shell code a git ref name may hold (no spaces), and a repository name with spaces.
+        hostile = "refs/heads/x;touch${IFS}pwned;$(touch${IFS}pwned2)|`touch${IFS}pwned3`"
+        repository = "a b; touch pwned4 > pwned5"
+        body = json.dumps({"ref": hostile, "repository": repository}).encode()
         job = await finished(daemon, await trigger(daemon, "site", body))
         self.assertEqual(job.state, "succeeded")
         log = daemon.log_text("site")
         self.assertIn(f"{job.id} stdout [{hostile}]", log)
-        self.assertIn(f"{job.id} stdout [a b", log)
-        self.assertIn(f"{job.id} stdout c]", log)
+        self.assertIn(f"{job.id} stdout [{repository}]", log)
         self.assertEqual(sorted(os.listdir(self.workdir)), [])
 
     async def test_shellYesRunsStepsThroughSh(self) -> None:

@@ -213,7 +213,7 @@ class SecretsTests(SynchronousTestCase):
                 fixture_body("gitlab", "push.json"),
                 {
                     **fixture_headers("gitlab", "push.json"),
-                    "Idempotency-Key": "second-push",
+                    "Idempotency-Key": "2d1b3c54-0f7e-4a53-9c1e-6c1d0e0a7b42",
                 },
             ),
             (

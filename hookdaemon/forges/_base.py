@@ -8,6 +8,7 @@ import json
 import math
 import re
 from collections.abc import Callable
+from re import Pattern
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
@@ -25,6 +26,14 @@ class Forge(Protocol):
     def name(self) -> str:
         """The name a hook's C{forge} key gives."""
 
+    @property
+    def delivery_ids(self) -> Pattern[str]:
+        """The form of the forge's delivery ids; any other id is refused (400)."""
+
+    @property
+    def events(self) -> Pattern[str]:
+        """The form of the forge's event names; any other event is refused (400)."""
+
     def detect(self, incoming: Incoming) -> bool:
         """Does this request look like it came from this forge?"""
 
@@ -33,6 +42,16 @@ class Forge(Protocol):
 
     def parse(self, incoming: Incoming) -> Delivery:
         """Read the delivery, raising L{PayloadError} for a body we cannot use."""
+
+
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+"""The delivery ids forges that document theirs send: a UUID, in any of its versions."""
+
+SNAKE_CASE_EVENT = re.compile(r"[a-z][a-z0-9_]{0,63}")
+"""GitHub's and Gitea's event names: C{push}, C{pull_request}, C{projects_v2_item}."""
+
+COLON_EVENT = re.compile(r"[a-z][a-z0-9_]{0,63}(?::[a-z][a-z0-9_]{0,63}){1,3}")
+"""Bitbucket's event keys: C{repo:push}, C{pullrequest:created}, C{pr:reviewer:approved}."""
 
 
 def same(given: str | bytes, expected: str | bytes) -> bool:

@@ -16,6 +16,8 @@ from attrs import evolve, frozen
 
 from hookdaemon.delivery import BRANCH_PREFIX, TAG_PREFIX, ZERO_SHA, Delivery, Incoming
 from hookdaemon.forges._base import (
+    COLON_EVENT,
+    UUID,
     PayloadError,
     count,
     load_object,
@@ -36,6 +38,10 @@ _UNDATED = datetime.min.replace(tzinfo=UTC)
 @frozen
 class BitbucketCloud:
     name = "bitbucket"
+    # X-Request-UUID is a UUID; event keys are "repo:push", "pullrequest:created".
+    # See https://support.atlassian.com/bitbucket-cloud/docs/event-payloads/#HTTP-headers
+    delivery_ids = UUID
+    events = COLON_EVENT
 
     def detect(self, incoming: Incoming) -> bool:
         # Bitbucket Server sends X-Event-Key too, but neither of these.

@@ -16,6 +16,8 @@ from attrs import evolve, frozen
 
 from hookdaemon.delivery import ZERO_SHA, Delivery, Incoming
 from hookdaemon.forges._base import (
+    COLON_EVENT,
+    UUID,
     PayloadError,
     load_object,
     prefixed_signature_ok,
@@ -28,6 +30,10 @@ from hookdaemon.forges._base import (
 @frozen
 class BitbucketServer:
     name = "bitbucket-server"
+    # X-Request-Id is a UUID; event keys are "repo:refs_changed", "pr:reviewer:approved".
+    # See https://confluence.atlassian.com/bitbucketserver/event-payload-938025882.html
+    delivery_ids = UUID
+    events = COLON_EVENT
 
     def detect(self, incoming: Incoming) -> bool:
         # X-Hook-UUID and X-Request-UUID are Bitbucket Cloud's; Server sends X-Request-Id.

@@ -8,12 +8,19 @@ C{after} and C{repository} so filters and commands can use them.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from attrs import frozen
 
 from hookdaemon.delivery import Delivery, Incoming
 from hookdaemon.forges._base import bearer_token, hmac_hex, load_object, same, text
+
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+"""
+Callers send X-Request-Id in no documented form (nginx's $request_id is hex, many
+are UUIDs): letters, digits and . _ : - only, so an id is never a path or an option.
+"""
 
 
 @frozen
@@ -26,6 +33,9 @@ class Generic:
 
     signature_header: str = ""
     name = "generic"
+    delivery_ids = SAFE_ID
+    events = re.compile("push")
+    """Every generic delivery is a push."""
 
     def detect(self, incoming: Incoming) -> bool:
         return False

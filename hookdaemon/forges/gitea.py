@@ -15,6 +15,8 @@ from attrs import frozen
 
 from hookdaemon.delivery import Delivery, Incoming
 from hookdaemon.forges._base import (
+    SNAKE_CASE_EVENT,
+    UUID,
     PayloadError,
     body_format,
     count,
@@ -36,6 +38,10 @@ class GiteaFamily:
 
     name: str
     families: tuple[str, ...]
+    # X-<Forge>-Delivery is a UUID (Gitea's and Gogs' webhook tasks make one with
+    # uuid.New / uuid.NewV4); events are snake case (Gitea's webhook_module.HookEventType).
+    delivery_ids = UUID
+    events = SNAKE_CASE_EVENT
     """
     The C{X-<family>-*} headers this forge reads, most specific first; the
     first family's event header is what L{detect} looks for.

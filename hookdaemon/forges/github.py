@@ -13,6 +13,8 @@ from typing import Any
 
 from hookdaemon.delivery import BRANCH_PREFIX, TAG_PREFIX, Delivery, Incoming, split_ref
 from hookdaemon.forges._base import (
+    SNAKE_CASE_EVENT,
+    UUID,
     count,
     load_object,
     prefixed_signature_ok,
@@ -28,6 +30,10 @@ _REF_PREFIXES = {"branch": BRANCH_PREFIX, "tag": TAG_PREFIX}
 
 class GitHub:
     name = "github"
+    # X-GitHub-Delivery is a GUID; events are named in snake case.
+    # See https://docs.github.com/en/webhooks/webhook-events-and-payloads#delivery-headers
+    delivery_ids = UUID
+    events = SNAKE_CASE_EVENT
 
     def detect(self, incoming: Incoming) -> bool:
         return incoming.header("x-github-event") is not None

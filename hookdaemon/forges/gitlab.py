@@ -1,7 +1,9 @@
 """
 GitLab: X-Gitlab-Event, X-Gitlab-Token (or the C{token} query parameter that
-old GitLab setups put in the hook URL), or the signed form; Idempotency-Key or
-X-Gitlab-Event-UUID as the delivery id.
+old GitLab setups put in the hook URL), or the signed form. The delivery id is
+the signed form's webhook-id, which the signature covers, so a recorded
+delivery sent again within the signature's window is a duplicate whatever else
+it says; without the signed form, Idempotency-Key or X-Gitlab-Event-UUID.
 See https://docs.gitlab.com/user/project/integrations/webhook_events/
 """
 
@@ -16,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hookdaemon.delivery import Delivery, Incoming
-from hookdaemon.forges._base import PayloadError, count, load_object, required, same, text
+from hookdaemon.forges._base import UUID, PayloadError, count, load_object, required, same, text
 
 # X-Gitlab-Event values whose object_kind we rely on, for payloads that lack it.
 _EVENT_KINDS = {
@@ -36,6 +38,13 @@ _SCP_LIKE = re.compile(r"[^/@:]+@[^/:]+:(.+)")
 
 class GitLab:
     name = "gitlab"
+    delivery_ids = re.compile(rf"{UUID.pattern}|msg_[A-Za-z0-9]{{1,64}}")
+    """
+    Idempotency-Key, X-Gitlab-Event-UUID and the signed form's webhook-id are
+    UUIDs; Standard Webhooks senders name messages C{msg_<id>}.
+    """
+    events = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}(?: [A-Za-z0-9_]{1,32}){0,7}")
+    """X-Gitlab-Event ("Push Hook", "Tag Push Hook", "System Hook") or an object_kind."""
 
     def detect(self, incoming: Incoming) -> bool:
         return any(
@@ -64,12 +73,7 @@ class GitLab:
         common: dict[str, Any] = dict(
             forge=self.name,
             event=event or object_kind,
-            delivery_id=(
-                incoming.header("idempotency-key")
-                or incoming.header("x-gitlab-event-uuid")
-                or incoming.header("webhook-id")
-                or ""
-            ),
+            delivery_id=_delivery_id(incoming),
             repository=_full_name(payload),
             clone_url=(
                 text(payload, "project", "git_http_url")
@@ -131,14 +135,45 @@ def _signed_form_ok(incoming: Incoming, signature: str, secret: bytes) -> bool:
     return matched
 
 
+def _delivery_id(incoming: Incoming) -> str:
+    if incoming.header("webhook-signature") is not None:
+        # Signed: only the signed id counts. GitLab sets it to the Idempotency-Key,
+        # but that header is not signed, and a replay may change it.
+        # See https://gitlab.com/gitlab-org/gitlab/-/merge_requests/230944
+        return incoming.header("webhook-id") or ""
+    return incoming.header("idempotency-key") or incoming.header("x-gitlab-event-uuid") or ""
+
+
+SIGNING_PREFIX = b"whsec_"
+
+
 def _signing_key(secret: bytes) -> bytes:
-    """GitLab shows the signing token as C{whsec_<base64 key>}; the key is what signs."""
-    if secret.startswith(b"whsec_"):
+    """
+    GitLab shows the signing token as C{whsec_<base64 key>}; the key is what
+    signs. Padding a paste lost is put back; a secret that is not such a token
+    signs as it is (the config refuses a C{whsec_} secret that is not base64).
+    """
+    if secret.startswith(SIGNING_PREFIX):
+        encoded = secret[len(SIGNING_PREFIX) :].rstrip(b"=")
         try:
-            return base64.b64decode(secret[len(b"whsec_") :], validate=True)
+            return base64.b64decode(encoded + b"=" * (-len(encoded) % 4), validate=True)
         except binascii.Error:
             pass
     return secret
+
+
+def signing_token_problem(secret: bytes) -> str | None:
+    """Why a C{whsec_} secret is not a signing token GitLab could have shown, or None."""
+    if not secret.startswith(SIGNING_PREFIX):
+        return None
+    encoded = secret[len(SIGNING_PREFIX) :].rstrip(b"=")
+    if not encoded or len(encoded) % 4 == 1:
+        return "starts with whsec_ but what follows is not a base64 key"
+    try:
+        base64.b64decode(encoded + b"=" * (-len(encoded) % 4), validate=True)
+    except binascii.Error:
+        return "starts with whsec_ but what follows is not a base64 key"
+    return None
 
 
 def _full_name(payload: dict[str, Any]) -> str:

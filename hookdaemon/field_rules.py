@@ -1,0 +1,159 @@
+"""
+What a delivery's values may be before they reach a command, the journal or an answer.
+
+A step gets payload values as single argv items, never through a shell, but a
+single argv item can still be an option: C{git fetch origin ${HOOK_AFTER}} with
+C{after} set to C{--upload-pack=touch /tmp/x} runs C{touch}. So every value a
+request brings is held to the shape its forge gives it, once, here, after
+whichever forge read it: commit ids are hexadecimal, refs are git ref names
+(by C{git check-ref-format}'s rules, see
+https://git-scm.com/docs/git-check-ref-format) whose branch or tag does not
+start with C{-}, ids and event names match their forge's format, and no value
+starts with C{-} or holds a control character.
+
+Reasons name the variable and the rule, never the value: it is the caller's text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from re import Pattern
+
+from hookdaemon.delivery import BRANCH_PREFIX, TAG_PREFIX, Delivery
+
+MAX_FIELD = 65536
+"""UTF-8 bytes a field may have; Linux refuses exec for a string over 128 KiB."""
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""Unicode's control characters (category Cc): C0, DEL and C1."""
+
+_COMMIT = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
+"""A full SHA-1 or SHA-256 object name."""
+
+_ABBREVIATED_COMMIT = re.compile(r"[0-9a-fA-F]{7,64}")
+"""
+An object name git may have shortened. Bitbucket Cloud's pull request payloads
+carry 12 digits (pullrequest.source.commit.hash), so events other than pushes
+may; pushes always name full commits, on every forge.
+"""
+
+PUSH_KINDS = frozenset({"push", "tag", "delete", "create"})
+
+KIND = re.compile(r"[A-Za-z][A-Za-z0-9_:. -]{0,99}")
+"""hookdaemon's word for an event, which a forge may take from the payload."""
+
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{")
+"""check-ref-format's rules 3, 4, 5, 8 and 10: characters and pairs no ref holds."""
+
+_TRANSPORT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*::")
+"""
+git's C{<transport>::<address>} form, which runs a remote helper (C{ext::} runs
+any command); forges send http(s), ssh and scp-like URLs.
+See https://git-scm.com/docs/gitremote-helpers
+"""
+
+
+def ref_name_problem(name: str) -> str | None:
+    """
+    Why C{name} is not a git ref name (one-level names allowed, as
+    C{git check-ref-format --allow-onelevel} allows them), or None.
+    """
+    if _REF_FORBIDDEN.search(name):
+        return (
+            "is not a git ref name: it holds a space, a control character, '..', '@{'"
+            " or one of ~ ^ : ? * [ \\"
+        )
+    if name == "@":
+        return "is not a git ref name: '@' alone"
+    if name.endswith("."):
+        return "is not a git ref name: it ends with '.'"
+    for component in name.split("/"):
+        if not component:
+            return "is not a git ref name: it has an empty part ('//', or '/' at either end)"
+        if component.startswith("."):
+            return "is not a git ref name: a part of it starts with '.'"
+        if component.endswith(".lock"):
+            return "is not a git ref name: a part of it ends with '.lock'"
+    return None
+
+
+def _text_problem(value: str) -> str | None:
+    """What no value may be: an option, a control character, invalid Unicode, too long."""
+    if value.startswith("-"):
+        return "starts with '-', so a command would read it as an option"
+    if CONTROL.search(value):
+        return "holds a control character"
+    try:
+        encoded = value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "holds invalid Unicode (an unpaired surrogate)"
+    if len(encoded) > MAX_FIELD:
+        # Bytes, not characters: exec's limit is on the encoded string.
+        return f"is longer than {MAX_FIELD} bytes"
+    return None
+
+
+def _commit_problem(value: str, kind: str) -> str | None:
+    if _COMMIT.fullmatch(value):
+        return None
+    if kind not in PUSH_KINDS and _ABBREVIATED_COMMIT.fullmatch(value):
+        return None
+    return "is not a commit id (40 or 64 hexadecimal digits)"
+
+
+def _clone_url_problem(value: str) -> str | None:
+    if _TRANSPORT.match(value):
+        return "names a git remote helper (transport::address), which could run any command"
+    return None
+
+
+def _matches(pattern: Pattern[str], what: str) -> Callable[[str], str | None]:
+    return lambda value: None if pattern.fullmatch(value) else f"is not {what}"
+
+
+def one_refusal(
+    delivery: Delivery, delivery_ids: Pattern[str], events: Pattern[str]
+) -> str | None:
+    """Why one delivery (not its changes) cannot be run, or None."""
+    kind = delivery.kind
+    checks: tuple[tuple[str, str, Callable[[str], str | None] | None], ...] = (
+        ("HOOK_EVENT", delivery.event, _matches(events, "an event name of its forge")),
+        ("HOOK_EVENT", kind, _matches(KIND, "an event name")),
+        (
+            "HOOK_DELIVERY",
+            delivery.delivery_id,
+            _matches(delivery_ids, "a delivery id of its forge"),
+        ),
+        ("HOOK_REF", delivery.ref, ref_name_problem),
+        ("HOOK_BRANCH", delivery.branch, lambda branch: ref_name_problem(BRANCH_PREFIX + branch)),
+        ("HOOK_TAG", delivery.tag, lambda tag: ref_name_problem(TAG_PREFIX + tag)),
+        ("HOOK_BEFORE", delivery.before, lambda commit: _commit_problem(commit, kind)),
+        ("HOOK_AFTER", delivery.after, lambda commit: _commit_problem(commit, kind)),
+        ("HOOK_REPOSITORY", delivery.repository, None),
+        ("HOOK_CLONE_URL", delivery.clone_url, _clone_url_problem),
+        ("HOOK_PUSHER", delivery.pusher, None),
+    )
+    for variable, value, rule in checks:
+        if not value:
+            # Absent: the variable is an empty string, which no command reads as an option.
+            continue
+        problem = _text_problem(value) or (rule(value) if rule is not None else None)
+        if problem is not None:
+            return f"{variable} {problem}"
+    return None
+
+
+def refusal(delivery: Delivery, delivery_ids: Pattern[str], events: Pattern[str]) -> str | None:
+    """
+    Why this delivery, or any of the changes it carries, cannot reach a command:
+    the one-line reason of a 400, or None when every value may.
+    """
+    reason = one_refusal(delivery, delivery_ids, events)
+    if reason is not None:
+        return reason
+    for change in delivery.changes:
+        reason = one_refusal(change, delivery_ids, events)
+        if reason is not None:
+            return f"one of the push's changes: {reason}"
+    return None
