@@ -11,6 +11,7 @@ at the first address that is not one of our proxies.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Sequence
 
 from hookdaemon.config import Network
@@ -107,18 +108,71 @@ def client_address(
     return str(address)
 
 
-def status_client(
-    client: str, peer: str, forwarded: bool, trusted_proxies: Sequence[Network]
-) -> str:
+PROXY_HEADERS = (
+    "Forwarded",  # RFC 7239: any proxy may add it
+    "Via",  # RFC 9110, 7.6.3: a proxy MUST send it (nginx does not)
+    "X-Forwarded-For",  # de facto: Squid, nginx's $proxy_add_x_forwarded_for, Apache, Caddy
+    "X-Forwarded-Host",  # Apache mod_proxy and Caddy by default
+    "X-Forwarded-Proto",  # AWS ELB, Caddy, Traefik
+    "X-Forwarded-Port",  # AWS ELB
+    "X-Forwarded-Server",  # Apache mod_proxy by default
+    "X-Real-IP",  # nginx: proxy_set_header X-Real-IP $remote_addr (ngx_http_realip_module)
+    "X-Client-IP",  # the client-address headers the npm request-ip package reads
+    "True-Client-IP",  # Akamai; Cloudflare Enterprise
+    "CF-Connecting-IP",  # Cloudflare's request headers
+    "Fastly-Client-IP",  # Fastly's request headers
+    "X-Cluster-Client-IP",  # Rackspace and Riverbed (Zeus) load balancers
+    "X-Original-Forwarded-For",  # Kubernetes ingress-nginx, keeping the caller's own XFF
+)
+"""
+Headers that proxies, load balancers and CDNs write to say whom they forward
+for. A request carrying any of them came through a proxy, or from someone
+pretending it did: either way it is not a local caller asking directly.
+"""
+
+_PROXY_HEADER_NAMES = {name.lower(): name for name in PROXY_HEADERS}
+
+
+def proxy_header(names: Iterable[str]) -> str | None:
+    """The first of L{PROXY_HEADERS} among these header names (in any case), or None."""
+    present = {name.lower() for name in names}
+    for lowered, name in _PROXY_HEADER_NAMES.items():
+        if lowered in present:
+            return name
+    return None
+
+
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\Z")
+_PORT = re.compile(r"(?::[0-9]{0,5})?\Z")
+
+
+def loopback_host(host: str) -> bool:
     """
-    The client as the loopback-only status check should see it: L{UNKNOWN} when
-    a peer we do not trust forwards a request. That peer is a proxy nobody put
-    in C{trusted_proxies}; behind a proxy on this machine every caller would
-    otherwise look local.
+    Does this C{Host} header name this machine, so that no DNS answer chose it?
+    C{localhost} and C{*.localhost} (RFC 6761, 6.3: they never leave the machine),
+    an address in 127.0.0.0/8, or C{[::1]}; with an optional port, in any case,
+    a trailing dot allowed on names. A page that rebinds its own domain to
+    127.0.0.1 still sends that domain here (DNS rebinding).
     """
-    if not forwarded:
-        return client
-    address = parse_address(peer)
-    if address is None or not _trusted(address, trusted_proxies):
-        return UNKNOWN
-    return client
+    host = host.strip().lower()
+    if host.startswith("["):
+        inside, bracket, port = host[1:].partition("]")
+        if not bracket or not _PORT.match(port):
+            return False
+        try:
+            address = ipaddress.IPv6Address(inside)
+        except ValueError:
+            return False
+        mapped = address.ipv4_mapped
+        return address.is_loopback or (mapped is not None and mapped.is_loopback)
+    name, _, port = host.partition(":")
+    if (port or host.endswith(":")) and not _PORT.match(":" + port):
+        return False
+    if name.endswith("."):
+        name = name[:-1]
+    try:
+        return ipaddress.IPv4Address(name).is_loopback
+    except ValueError:
+        pass
+    labels = name.split(".")
+    return labels[-1] == "localhost" and all(_LABEL.match(label) for label in labels)

@@ -1,6 +1,6 @@
 """
 The Klein app: HTTP in, answers out. Decisions are made in L{hookdaemon.intake},
-L{hookdaemon.client_address} and L{hookdaemon.ratelimit}.
+L{hookdaemon.client_address}, L{hookdaemon.job_views} and L{hookdaemon.ratelimit}.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Request
 from werkzeug.exceptions import BadHost, MethodNotAllowed, NotFound
 
-from hookdaemon.client_address import UNKNOWN, client_address, status_client
+from hookdaemon.client_address import UNKNOWN, client_address
 from hookdaemon.config import HookConfig, Network, Secret
 from hookdaemon.delivery import Delivery, Incoming
 from hookdaemon.follow import FollowStream
 from hookdaemon.intake import Accepted, Ignored, Pong, Refused, client_allowed, judge
-from hookdaemon.job_views import status_refusal
+from hookdaemon.job_views import StatusRequest, status_refusal
 from hookdaemon.jobs import QueueFullError
 from hookdaemon.journal import Added
 from hookdaemon.ratelimit import RateLimiter
@@ -198,23 +198,23 @@ class HookApp:
 
     def _refuse_status(self, request: Request) -> bytes | None:
         authorization = request.getHeader(b"authorization")
-        code = status_refusal(
+        refusal = status_refusal(
             self._status_token,
-            authorization.decode("latin-1") if authorization else None,
-            status_client(
-                self.client(request),
-                client_host(request),
-                bool(header_values(request, b"x-forwarded-for"))
-                or bool(header_values(request, b"x-real-ip")),
-                self._trusted_proxies,
+            StatusRequest(
+                peer=client_host(request),
+                version=request.clientproto.decode("latin-1"),
+                hosts=tuple(header_values(request, b"host")),
+                header_names=frozenset(
+                    name.decode("latin-1") for name, _ in request.requestHeaders.getAllRawHeaders()
+                ),
+                authorization=authorization.decode("latin-1") if authorization else None,
             ),
         )
-        if code is None:
+        if refusal is None:
             return None
-        if code == 401:
+        if refusal.code == 401:
             request.setHeader(b"www-authenticate", b"Bearer")
-            return json_answer(request, 401, {"error": "a valid status_token is required"})
-        return json_answer(request, 403, {"error": "status is shown to loopback clients only"})
+        return json_answer(request, refusal.code, {"error": refusal.reason})
 
     @app.route("/jobs", methods=["GET"])
     def list_jobs(self, request: Request) -> bytes | Deferred[bytes]:

@@ -1,4 +1,4 @@
-"""Tests for L{hookdaemon.client_address}: whom to believe about who is calling."""
+"""Tests for L{hookdaemon.client_address}: whom to believe about who is calling, and how."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from hookdaemon.client_address import UNKNOWN, client_address, parse_address, status_client
+from hookdaemon.client_address import (
+    PROXY_HEADERS,
+    UNKNOWN,
+    client_address,
+    loopback_host,
+    parse_address,
+    proxy_header,
+)
 from hookdaemon.config import Network
 from hookdaemon.intake import client_allowed
 
@@ -139,16 +146,89 @@ class ClientAddressTests(SynchronousTestCase):
         )
 
 
-class StatusClientTests(SynchronousTestCase):
-    def test_forwardedByAnUntrustedPeerIsUnknown(self) -> None:
-        """A loopback nginx missing from trusted_proxies must not make every caller local."""
-        self.assertEqual(status_client("127.0.0.1", "127.0.0.1", True, ()), UNKNOWN)
+class ProxyHeaderTests(SynchronousTestCase):
+    def test_eachProxyHeaderInAnyCase(self) -> None:
+        for name in PROXY_HEADERS:
+            for written in (name, name.lower(), name.upper()):
+                self.assertEqual(proxy_header(["Host", written, "Accept"]), name, written)
 
-    def test_notForwardedIsTheClient(self) -> None:
-        self.assertEqual(status_client("127.0.0.1", "127.0.0.1", False, ()), "127.0.0.1")
+    def test_headersClientsSendAreNotProxyHeaders(self) -> None:
+        """What curl, a browser and nginx's plain proxy_pass send (nginx adds only Connection)."""
+        names = ["Host", "User-Agent", "Accept", "Connection", "Authorization", "Cookie"]
+        names += ["Origin", "Referer", "Sec-Fetch-Site", "Content-Type", "X-Request-Id"]
+        self.assertIsNone(proxy_header(names))
+        self.assertIsNone(proxy_header([]))
 
-    def test_forwardedByATrustedPeerIsTheResolvedClient(self) -> None:
-        self.assertEqual(status_client("203.0.113.9", "127.0.0.1", True, PROXIES), "203.0.113.9")
+    def test_theListNamesTheHeadersTheIssueSaw(self) -> None:
+        for name in ("Forwarded", "Via", "X-Forwarded-For", "X-Real-IP"):
+            self.assertIn(name, PROXY_HEADERS)
+
+
+class LoopbackHostTests(SynchronousTestCase):
+    def test_namesAndAddressesOfThisMachine(self) -> None:
+        for host in [
+            "localhost",
+            "localhost:9000",
+            "LOCALHOST",
+            "localhost.",
+            "localhost.:9000",
+            "api.localhost",
+            "a-b.c_d.Localhost.:1",
+            "127.0.0.1",
+            "127.0.0.1:9000",
+            "127.255.3.4:65535",
+            "[::1]",
+            "[::1]:9000",
+            "[0:0:0:0:0:0:0:1]:80",
+            "[::ffff:127.0.0.1]",
+            " localhost ",
+            "localhost:",
+        ]:
+            self.assertTrue(loopback_host(host), host)
+
+    def test_namesADnsAnswerChooses(self) -> None:
+        for host in [
+            "",
+            "evil.example",
+            "evil.example:9000",
+            "localhost.evil.example",
+            "localhost-evil.example",
+            "evillocalhost",
+            "backend",
+            "127.0.0.1.nip.io",
+            "10.0.0.1",
+            "0.0.0.0",
+            "[::]",
+            "[::2]",
+            "[::ffff:10.0.0.1]",
+            "[2001:db8::1]:80",
+        ]:
+            self.assertFalse(loopback_host(host), host)
+
+    def test_malformedHostsAreNotLoopback(self) -> None:
+        for host in [
+            "::1",
+            "[::1",
+            "[::1]x",
+            "[::1]:80:",
+            "[localhost]",
+            "127.1",
+            "127.000.0.1",
+            "localhost:http",
+            "localhost:123456",
+            "localhost:80:80",
+            ":80",
+            "localhost..",
+            ".localhost",
+            "a..localhost",
+            "-a.localhost",
+            "user@localhost",
+            "localhost/x",
+            "local host",
+            "localhost\x00",
+            "x" * 64 + ".localhost",
+        ]:
+            self.assertFalse(loopback_host(host), host)
 
 
 ipv4 = st.ip_addresses(v=4).map(str)
@@ -208,3 +288,32 @@ class ClientAddressProperties(SynchronousTestCase):
                 isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None,
                 client,
             )
+
+
+dns_label = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?", fullmatch=True)
+dns_name = st.lists(dns_label, min_size=1, max_size=4).map(".".join)
+port = st.one_of(st.just(""), st.integers(0, 65535).map(lambda p: f":{p}"))
+
+
+class LoopbackHostProperties(SynchronousTestCase):
+    @given(name=dns_name, port=port, dot=st.sampled_from(["", "."]))
+    def test_onlyLocalhostNamesAmongDnsNames(self, name: str, port: str, dot: str) -> None:
+        host = name + dot + port
+        local = name.split(".")[-1] == "localhost"
+        self.assertEqual(loopback_host(host), local or _is_loopback_ipv4(name), host)
+
+    @given(address=st.ip_addresses(), port=port)
+    def test_anAddressIsLoopbackExactlyWhenItIs(
+        self, address: ipaddress.IPv4Address | ipaddress.IPv6Address, port: str
+    ) -> None:
+        text = str(address) if address.version == 4 else f"[{address}]"
+        mapped = getattr(address, "ipv4_mapped", None)
+        expected = address.is_loopback or (mapped is not None and mapped.is_loopback)
+        self.assertEqual(loopback_host(text + port), expected, text + port)
+
+
+def _is_loopback_ipv4(name: str) -> bool:
+    try:
+        return ipaddress.IPv4Address(name).is_loopback
+    except ValueError:
+        return False

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
+import subprocess
 import sys
+import time
+from typing import Any
 
 import treq
 from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.task import deferLater
-from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.python.failure import Failure
+from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
-from hookdaemon.client_address import UNKNOWN
-from hookdaemon.config import Secret
+from hookdaemon.client_address import PROXY_HEADERS
 from hookdaemon.follow import CUT_OFF
-from hookdaemon.job_views import status_refusal
 from tests.support import finished, get, http_client, post, start_daemon, wait_for
 
 HOOKS = """
@@ -183,24 +189,267 @@ class ProxiedStatusTests(TestCase):
         self.assertEqual(await status_code(url, {}), 200)
 
 
-class StatusRefusalTests(SynchronousTestCase):
-    TOKEN = Secret(origin="env:STATUS", value=b"t0ken")
+async def status_answer(url: str, headers: dict[str, list[str]]) -> tuple[int, Any]:
+    """(status, decoded JSON or the raw body) of one GET."""
+    response = await http_client().get(url, headers=headers)
+    content = await response.content()
+    try:
+        return response.code, json.loads(content)
+    except ValueError:
+        return response.code, content
 
-    def test_withoutTokenOnlyLoopback(self) -> None:
-        for client in ("127.0.0.1", "127.9.9.9", "::1", "::ffff:127.0.0.1"):
-            self.assertIsNone(status_refusal(None, None, client), client)
-        for client in ("10.0.0.1", "2001:db8::1", "", "not an address"):
-            self.assertEqual(status_refusal(None, None, client), 403, client)
 
-    def test_unknownClientIsNotLoopback(self) -> None:
-        self.assertEqual(status_refusal(None, None, UNKNOWN), 403)
+class _Exchange(Protocol):
+    """Send bytes as they are, read the answer until the server closes."""
 
-    def test_withTokenAnyClientWithTheToken(self) -> None:
-        self.assertIsNone(status_refusal(self.TOKEN, "Bearer t0ken", "203.0.113.9"))
-        self.assertIsNone(status_refusal(self.TOKEN, "bearer t0ken", "203.0.113.9"))
-        self.assertEqual(status_refusal(self.TOKEN, None, "127.0.0.1"), 401)
-        self.assertEqual(status_refusal(self.TOKEN, "Bearer t0ke", "127.0.0.1"), 401)
-        self.assertEqual(status_refusal(self.TOKEN, "Basic t0ken", "127.0.0.1"), 401)
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.received = bytearray()
+        self.done: Deferred[bytes] = Deferred()
+
+    def connectionMade(self) -> None:
+        assert self.transport is not None
+        self.transport.write(self.data)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.done.callback(bytes(self.received))
+
+
+async def raw_answer(port: int, data: bytes) -> tuple[int, Any]:
+    """(status, decoded JSON) of a request sent byte for byte; for HTTP/1.0, never chunked."""
+    exchange = _Exchange(data)
+    await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", port), exchange)
+    answer = await exchange.done
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), json.loads(body)
+
+
+def nginx_request(port: int, path: str, host: str | None) -> bytes:
+    """What nginx 1.22 sent upstream for a plain proxy_pass, as seen on the wire."""
+    lines = [f"GET {path} HTTP/1.0"]
+    if host is not None:
+        lines.append(f"Host: {host}")
+    lines += ["Connection: close", "User-Agent: curl/7.88.1", "Accept: */*"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+class LocalCallerTests(TestCase):
+    """
+    Without a status_token, only a caller on this machine asking directly: each
+    request the issue saw answered 200, sent as it was seen.
+    """
+
+    async def setUp(self) -> None:
+        self.daemon = await start_daemon(self, HOOKS)
+        self.port = self.daemon.service.addresses()[0].port
+        job_id = await trigger(self.daemon.hook_url("api"), "a" * 40)
+        await finished(self.daemon, job_id)
+        self.paths = (
+            "/jobs",
+            f"/jobs/{job_id}",
+            f"/jobs/{job_id}/log",
+            f"/jobs/{job_id}/log?follow=1",
+        )
+
+    async def assertRefused(self, headers: dict[str, list[str]], *words: str) -> None:
+        for path in self.paths:
+            code, answer = await status_answer(self.daemon.url + path, headers)
+            self.assertEqual(code, 403, (path, headers))
+            self.assertIn("set status_token", answer["error"])
+            for word in words:
+                self.assertIn(word, answer["error"], (path, headers))
+
+    async def test_forwardedHeaderIsAProxiedClient(self) -> None:
+        for value in ("for=203.0.113.9;proto=https", "for=127.0.0.1", 'for="[::1]"'):
+            await self.assertRefused({"Forwarded": [value]}, "unproxied", "Forwarded")
+
+    async def test_viaHeaderIsAProxiedClient(self) -> None:
+        await self.assertRefused({"Via": ["1.1 proxy.example (squid/5.7)"]}, "Via")
+
+    async def test_everyProxyHeaderIsAProxiedClient(self) -> None:
+        for name in PROXY_HEADERS:
+            code, answer = await status_answer(f"{self.daemon.url}/jobs", {name: ["127.0.0.1"]})
+            self.assertEqual((code, name in answer["error"]), (403, True), name)
+
+    async def test_http10AsNginxSendsItIsAProxiedClient(self) -> None:
+        """nginx's plain proxy_pass adds no proxy header, but speaks HTTP/1.0."""
+        for path in self.paths:
+            for host in (f"127.0.0.1:{self.port}", f"localhost:{self.port}", None):
+                code, answer = await raw_answer(self.port, nginx_request(self.port, path, host))
+                self.assertEqual(code, 403, (path, host))
+                self.assertIn("HTTP/1.0", answer["error"])
+                self.assertIn("set status_token", answer["error"])
+
+    async def test_hostOfAnotherSiteIsRefused(self) -> None:
+        """DNS rebinding: a page from evil.example whose name now resolves to 127.0.0.1."""
+        browser = {
+            "Origin": [f"http://evil.example:{self.port}"],
+            "Sec-Fetch-Site": ["same-origin"],
+        }
+        for host in ("evil.example", f"evil.example:{self.port}", "backend"):
+            await self.assertRefused({"Host": [host], **browser}, "DNS rebinding")
+
+    async def test_loopbackHostsAreAnswered(self) -> None:
+        for host in (
+            f"localhost:{self.port}",
+            "localhost",
+            f"127.0.0.1:{self.port}",
+            f"[::1]:{self.port}",
+        ):
+            for path in self.paths:
+                code, _ = await status_answer(self.daemon.url + path, {"Host": [host]})
+                self.assertEqual(code, 200, (path, host))
+        # treq's own Host, 127.0.0.1:PORT, as curl would send it.
+        self.assertEqual((await status_answer(f"{self.daemon.url}/jobs", {}))[0], 200)
+
+
+NGINX_CONF = """
+{user}
+worker_processes 1;
+daemon off;
+pid {directory}/nginx.pid;
+error_log stderr;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {directory}/body;
+    proxy_temp_path {directory}/proxy;
+    fastcgi_temp_path {directory}/fastcgi;
+    uwsgi_temp_path {directory}/uwsgi;
+    scgi_temp_path {directory}/scgi;
+    upstream backend {{ server 127.0.0.1:{upstream}; }}
+    server {{
+        listen 127.0.0.1:{port};
+        # What people write first: nginx adds no header, speaks HTTP/1.0, Host 127.0.0.1:PORT.
+        location /plain/ {{ proxy_pass http://127.0.0.1:{upstream}/; }}
+        location /upstream/ {{ proxy_pass http://backend/; proxy_http_version 1.1; }}
+        location /public/ {{
+            proxy_pass http://127.0.0.1:{upstream}/;
+            proxy_http_version 1.1;
+            proxy_set_header Host $host;
+        }}
+        location /forwarding/ {{
+            proxy_pass http://127.0.0.1:{upstream}/;
+            proxy_http_version 1.1;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        }}
+        # Nothing here that curl on this machine does not send too.
+        location /invisible/ {{ proxy_pass http://127.0.0.1:{upstream}/; proxy_http_version 1.1; }}
+    }}
+}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_nginx(case: TestCase | SynchronousTestCase, upstream: int) -> str:
+    """
+    A real nginx in front of 127.0.0.1:C{upstream}, as a child of the test (not a
+    daemon), stopped at cleanup; its URL. Skips the test when nginx is not installed.
+    """
+    nginx = shutil.which("nginx")
+    if nginx is None:
+        raise SkipTest("nginx is not on PATH (Debian: apt-get install nginx)")
+    directory = os.path.abspath(case.mktemp())
+    os.makedirs(directory)
+    port = free_port()
+    config = os.path.join(directory, "nginx.conf")
+    with open(config, "w") as f:
+        f.write(
+            NGINX_CONF.format(
+                # As root, nginx would run its workers as nobody, who cannot write here.
+                user="user root;" if os.geteuid() == 0 else "",
+                directory=directory,
+                upstream=upstream,
+                port=port,
+            )
+        )
+    with open(os.path.join(directory, "nginx.log"), "wb") as log:
+        # -e: the error log before the config is read (else /var/log/nginx/error.log).
+        process = subprocess.Popen(
+            [nginx, "-p", directory, "-c", config, "-e", "stderr"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def stop() -> None:
+        process.terminate()
+        process.wait(30)
+
+    case.addCleanup(stop)
+    for _ in range(1500):
+        if process.poll() is not None:
+            with open(os.path.join(directory, "nginx.log"), encoding="utf-8") as f:
+                raise AssertionError(f"nginx exited with {process.returncode}:\n{f.read()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.02)
+    raise AssertionError("nginx never listened")
+
+
+class BehindNginxTests(TestCase):
+    """A real nginx on 127.0.0.1 in front of the daemon, configured as people do."""
+
+    async def test_plainProxyPassIsRefused(self) -> None:
+        daemon = await start_daemon(self, HOOKS)
+        nginx = start_nginx(self, daemon.service.addresses()[0].port)
+        job_id = await trigger(daemon.hook_url("api"), "a" * 40)
+        await finished(daemon, job_id)
+        for path in (
+            "jobs",
+            f"jobs/{job_id}",
+            f"jobs/{job_id}/log",
+            f"jobs/{job_id}/log?follow=1",
+        ):
+            code, answer = await status_answer(f"{nginx}/plain/{path}", {})
+            self.assertEqual(code, 403, path)
+            self.assertIn("HTTP/1.0", answer["error"])
+        # The same daemon, asked directly, answers.
+        self.assertEqual((await status_answer(f"{daemon.url}/jobs", {}))[0], 200)
+
+    async def test_proxiesThatGiveThemselvesAwayAreRefused(self) -> None:
+        daemon = await start_daemon(self, HOOKS)
+        nginx = start_nginx(self, daemon.service.addresses()[0].port)
+        for location, host, says in [
+            ("upstream", None, "DNS rebinding"),  # Host: backend
+            ("public", "hooks.example.org", "DNS rebinding"),
+            ("forwarding", None, "X-Forwarded-For"),
+        ]:
+            headers = {"Host": [host]} if host else {}
+            code, answer = await status_answer(f"{nginx}/{location}/jobs", headers)
+            self.assertEqual(code, 403, location)
+            self.assertIn(says, answer["error"], location)
+            self.assertIn("set status_token", answer["error"], location)
+
+    async def test_nginxSpeakingHttp11WithNoHeaderLooksLocal(self) -> None:
+        """
+        What cannot be told apart: with C{proxy_http_version 1.1} and nothing else,
+        nginx sends what a local curl (or Python's urllib) sends. Only status_token
+        guards the job API behind such a proxy; the README says to set it.
+        """
+        daemon = await start_daemon(self, HOOKS)
+        nginx = start_nginx(self, daemon.service.addresses()[0].port)
+        self.assertEqual((await status_answer(f"{nginx}/invisible/jobs", {}))[0], 200)
+
+    async def test_statusTokenReachesThroughTheProxy(self) -> None:
+        daemon = await start_daemon(
+            self, HOOKS, daemon="status_token = env:STATUS\n", environ={"STATUS": "let-me-see"}
+        )
+        nginx = start_nginx(self, daemon.service.addresses()[0].port)
+        for location in ("plain", "upstream", "forwarding", "invisible"):
+            url = f"{nginx}/{location}/jobs"
+            self.assertEqual((await status_answer(url, {}))[0], 401, location)
+            given = {"Authorization": ["Bearer let-me-see"]}
+            self.assertEqual(await status_answer(url, given), (200, {"jobs": []}), location)
 
 
 WAITING_HOOK = """
@@ -271,7 +520,7 @@ class SlowFollowerTests(TestCase):
         reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
         reader.connect(("127.0.0.1", daemon.service.addresses()[0].port))
         reader.sendall(
-            f"GET /jobs/{job_id}/log?follow=1 HTTP/1.1\r\nHost: x\r\n"
+            f"GET /jobs/{job_id}/log?follow=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             "Connection: close\r\n\r\n".encode()
         )
         reader.setblocking(False)

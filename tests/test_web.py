@@ -689,26 +689,37 @@ class ClientAddressInMemoryTests(SynchronousTestCase):
 STATUS_PATHS = ("/jobs", "/jobs/1", "/jobs/1/log", "/jobs/1/log?follow=1")
 
 
+LOCAL = {"Host": "localhost"}
+"""StubTreq's Host is hookdaemon.test; without a token only a loopback Host is answered."""
+
+
 class StatusClientTests(SynchronousTestCase):
-    """Who may read /jobs: the resolved client, not the proxy in front of the daemon."""
+    """Who may read /jobs without a token: a loopback caller, never one a proxy forwards."""
 
     def test_loopbackProxysClientsAreNotLocal(self) -> None:
         memory = InMemory(self)
         for path in STATUS_PATHS:
-            code, answer, _ = memory.request("GET", path, "203.0.113.9")
-            self.assertEqual(
-                (code, answer), (403, {"error": "status is shown to loopback clients only"}), path
-            )
-            self.assertEqual(memory.request("GET", path)[0], 200, path)
+            code, answer, _ = memory.request("GET", path, "203.0.113.9", LOCAL)
+            self.assertEqual(code, 403, path)
+            self.assertIn("unproxied loopback clients only", answer["error"])
+            self.assertIn("set status_token", answer["error"])
+            # Even a loopback client the trusted proxy names is not asking directly.
+            self.assertEqual(memory.request("GET", path, "127.0.0.1", LOCAL)[0], 403, path)
+            self.assertEqual(memory.request("GET", path, headers=LOCAL)[0], 200, path)
 
     def test_untrustedProxyOnLoopbackMakesNobodyLocal(self) -> None:
         """A loopback nginx nobody listed in trusted_proxies: its callers are not local."""
         memory = InMemory(self, trusted_proxies="")
         for path in STATUS_PATHS:
-            self.assertEqual(memory.request("GET", path, "127.0.0.1")[0], 403, path)
-            code, _, _ = memory.request("GET", path, headers={"X-Real-IP": "127.0.0.1"})
+            self.assertEqual(memory.request("GET", path, "127.0.0.1", LOCAL)[0], 403, path)
+            code, _, _ = memory.request("GET", path, headers={"X-Real-IP": "127.0.0.1", **LOCAL})
             self.assertEqual(code, 403, path)
-            self.assertEqual(memory.request("GET", path)[0], 200, path)
+            self.assertEqual(memory.request("GET", path, headers=LOCAL)[0], 200, path)
+
+    def test_hostNamingAnotherSiteIsRefused(self) -> None:
+        code, answer, _ = InMemory(self).request("GET", "/jobs")
+        self.assertEqual(code, 403)
+        self.assertIn("DNS rebinding", answer["error"])
 
     def test_tokenAdmitsAProxiedClient(self) -> None:
         memory = InMemory(self, status_token=Secret("env:STATUS", b"let-me-see"))
