@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from typing import Any
 
 import treq
@@ -22,6 +24,7 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
 from hookdaemon.client_address import PROXY_HEADERS
 from hookdaemon.follow import CUT_OFF
+from tests.live import LiveDaemon, free_port
 from tests.support import finished, get, http_client, post, start_daemon, wait_for
 
 HOOKS = """
@@ -343,12 +346,6 @@ http {{
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_nginx(case: TestCase | SynchronousTestCase, upstream: int) -> str:
     """
     A real nginx in front of 127.0.0.1:C{upstream}, as a child of the test (not a
@@ -450,6 +447,33 @@ class BehindNginxTests(TestCase):
             self.assertEqual((await status_answer(url, {}))[0], 401, location)
             given = {"Authorization": ["Bearer let-me-see"]}
             self.assertEqual(await status_answer(url, given), (200, {"jobs": []}), location)
+
+
+def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """(status, decoded JSON) of a blocking GET, for a daemon in another process."""
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+class TwistdStatusTests(SynchronousTestCase):
+    """The daemon as installed, C{twistd -n hookdaemon}, asked as the issue asked it."""
+
+    def test_proxiedRequestsAreRefused(self) -> None:
+        daemon = LiveDaemon(self, HOOKS)
+        code, answer = fetch(f"{daemon.url}/jobs", {"Forwarded": "for=203.0.113.9"})
+        self.assertEqual(code, 403)
+        self.assertIn("Forwarded", answer["error"])
+        self.assertEqual(fetch(f"{daemon.url}/jobs", {"Via": "1.1 proxy"})[0], 403)
+        self.assertEqual(fetch(f"{daemon.url}/jobs", {"Host": "evil.example"})[0], 403)
+        self.assertEqual(fetch(f"{daemon.url}/jobs"), (200, {"jobs": []}))
+        nginx = start_nginx(self, daemon.port)
+        code, answer = fetch(f"{nginx}/plain/jobs")
+        self.assertEqual(code, 403)
+        self.assertIn("HTTP/1.0", answer["error"])
 
 
 WAITING_HOOK = """
