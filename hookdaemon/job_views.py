@@ -6,6 +6,11 @@ token. Without one it answers only a caller on this machine asking directly: a
 loopback peer, no proxy between (behind nginx on 127.0.0.1 every caller would
 otherwise be loopback), and a Host naming this machine (else a web page could
 read it by rebinding its own domain to 127.0.0.1).
+
+What cannot be told apart: a proxy that adds no header, speaks HTTP/1.1 and
+sends a loopback Host (nginx with C{proxy_http_version 1.1} and its default
+C{Host: 127.0.0.1:PORT}) sends what a local curl sends. Behind any proxy, only
+C{status_token} keeps the job API private.
 """
 
 from __future__ import annotations
