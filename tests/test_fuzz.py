@@ -1276,6 +1276,42 @@ class SignedPayloadFuzzTests(LiveDaemonCase):
                 for hook in SIGNED_HOOKS:
                     self.check_push(hook, push, "genuine")
 
+    def test_everyInjectionAsDeliveryIdAndEvent(self) -> None:
+        """
+        Each trick that can be a header value, as the delivery id and as the event
+        name of a genuine delivery to each hook: 400, and nothing runs.
+        """
+        headers_of = {
+            "github": ("X-GitHub-Delivery", "X-GitHub-Event"),
+            "shell": ("X-GitHub-Delivery", "X-GitHub-Event"),
+            "gitlab": ("X-Gitlab-Event-UUID", "X-Gitlab-Event"),
+            "generic": ("X-Request-Id", None),
+            "signed": ("X-Request-Id", None),
+        }
+        for template in INJECTIONS:
+            value = template.format(m=MARKERS).strip(" \t")
+            try:
+                raw = value.encode("latin-1")
+            except UnicodeEncodeError:
+                continue  # not a header value HTTP can carry
+            if not raw or any(c in raw for c in b"\r\n\0"):
+                continue
+            for hook, names in headers_of.items():
+                for name in names:
+                    if name is None:
+                        continue
+                    _, body = encode(push_body(hook, SAFE_PUSH), True, False)
+                    credential, query = credentials(hook, body, "genuine")
+                    kept = [h for h in forge_headers(hook) if not h.startswith(name.encode())]
+                    if name == "X-GitHub-Event":
+                        kept = [h for h in kept if not h.startswith(b"X-GitHub-Event")]
+                    lines = [*credential, b"Content-Type: application/json", *kept]
+                    lines.append(name.encode() + b": " + raw)
+                    request = http_request(b"POST", f"/hooks/{hook}".encode() + query, lines, body)
+                    answer = self.send(request, hook)
+                    self.assertEqual(answer.status, 400, (hook, name, value, answer))
+                    self.still_sound()
+
     @FUZZ
     @given(
         spoof=st.lists(
