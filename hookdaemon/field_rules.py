@@ -79,7 +79,26 @@ def ref_name_problem(name: str) -> str | None:
 
 
 def _text_problem(value: str) -> str | None:
-    """What no value may be: an option, a control character, invalid Unicode, too long."""
+    """
+    What no value may be: an option, a control character, invalid Unicode, too long.
+
+    No forge makes a repository or user name that starts with C{-} or holds a
+    control character, so refusing them loses nothing genuine:
+      - GitHub: repository names are letters, digits, C{-}, C{_} and C{.}; a
+        login is letters, digits and single hyphens, not at either end
+        (https://docs.github.com/en/repositories/creating-and-managing-repositories/about-repositories).
+      - GitLab: usernames and project or group slugs start with a letter or a
+        digit (https://docs.gitlab.com/user/reserved_names/).
+      - Gitea, Forgejo and Gogs: names are C{[-_.A-Za-z0-9]} and cannot start
+        with C{-} (Gitea's modules/validation, IsValidUsername and the repository
+        name pattern).
+      - Bitbucket Cloud: repository slugs are lower-case letters, digits, C{-},
+        C{_} and C{.}; display names (the pusher of older payloads) are free
+        text, so only the two rules here apply to them.
+      - Bitbucket Server: project keys start with a letter; repository slugs
+        with a letter or digit.
+    Clone URLs are forges' own https, ssh or scp-like addresses.
+    """
     if value.startswith("-"):
         return "starts with '-', so a command would read it as an option"
     if CONTROL.search(value):
