@@ -7,6 +7,12 @@ the thread is busy run together in the next transaction, so a burst of
 deliveries and the records their jobs cause cost one fsync, not one each; a
 delivery is answered only after the commit that holds it. Each operation runs
 in a savepoint of its own, so one that fails is undone alone.
+
+A batch holds at most L{BATCH_BYTES} of bodies, so a burst of large deliveries
+does not become one transaction the size of the burst (and a write-ahead log as
+large). When the thread has been idle for L{UPKEEP_DELAY} and the journal has
+dropped bodies or jobs, it gives the freed pages back (L{Journal.upkeep}) one
+bounded pass at a time; deliveries that arrive meanwhile go first.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -28,24 +35,33 @@ log = Logger()
 
 Operation = Callable[[Journal], Any]
 
+BATCH_BYTES = 8 * 1024 * 1024
+"""Bodies per transaction; a single larger delivery still goes alone."""
+UPKEEP_DELAY = 0.5
+"""Seconds idle before freed pages are given back: after a burst, not between its batches."""
+
 
 class JournalWorker:
-    def __init__(self, reactor: Any, path: str) -> None:
+    def __init__(self, reactor: Any, path: str, payload_budget: int | None = None) -> None:
         self._reactor = reactor
         self._path = path
+        self._payload_budget = payload_budget
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name="hookdaemon-journal")
         self._journal: Journal | None = None
-        self._pending: list[tuple[Operation, Deferred[Any]]] = []
+        self._pending: list[tuple[Operation, Deferred[Any], int]] = []
+        """Each operation, who waits for it, and the bytes of body it writes."""
         self._flushing = False
         self._idle: list[Deferred[None]] = []
         self._stopped: Deferred[None] | None = None
+        self._upkeep_due: IDelayedCall | None = None
+        self._upkeep_more = False
 
     def start(self) -> Deferred[None]:
         """Start the thread and open the database; operations queued meanwhile wait."""
         self._pool.start()
 
         def open_journal() -> None:
-            self._journal = Journal(self._path)
+            self._journal = Journal(self._path, self._payload_budget)
 
         self._flushing = True
         opened: Deferred[None] = deferToThreadPool(self._reactor, self._pool, open_journal)
@@ -53,15 +69,18 @@ class JournalWorker:
 
     def call(self, operation: Callable[[Journal], T]) -> Deferred[T]:
         """Run C{operation} with the journal, after every operation queued before it."""
+        return self._queue(operation, 0)
+
+    def _queue(self, operation: Callable[[Journal], T], size: int) -> Deferred[T]:
         done: Deferred[T] = Deferred()
-        self._pending.append((operation, done))
+        self._pending.append((operation, done, size))
         if not self._flushing:
             self._flush()
         return done
 
     def add(self, new: NewDelivery) -> Deferred[Added]:
         """Journal a delivery; fires once it is committed to disk."""
-        return self.call(lambda journal: journal.add_many([new])[0])
+        return self._queue(lambda journal: journal.add_many([new])[0], len(new.payload))
 
     def record(self, operation: Operation, what: str) -> None:
         """A write nobody waits for; a failure is logged, since no request can report it."""
@@ -70,7 +89,11 @@ class JournalWorker:
         )
 
     def _flush(self) -> None:
-        batch, self._pending = self._pending, []
+        taken, size = 1, self._pending[0][2]
+        while taken < len(self._pending) and size + self._pending[taken][2] <= BATCH_BYTES:
+            size += self._pending[taken][2]
+            taken += 1
+        batch, self._pending = self._pending[:taken], self._pending[taken:]
         self._flushing = True
 
         def run_batch() -> list[tuple[bool, Any]]:
@@ -80,7 +103,7 @@ class JournalWorker:
                 error = Failure(RuntimeError("the journal is not open"))
                 return [(False, error)] * len(batch)
             with journal.transaction():
-                for operation, _ in batch:
+                for operation, _, _ in batch:
                     try:
                         with journal.transaction():
                             outcomes.append((True, operation(journal)))
@@ -89,7 +112,7 @@ class JournalWorker:
             return outcomes
 
         def deliver(outcomes: list[tuple[bool, Any]]) -> None:
-            for (_, done), (ok, value) in zip(batch, outcomes, strict=True):
+            for (_, done, _), (ok, value) in zip(batch, outcomes, strict=True):
                 if ok:
                     done.callback(value)
                 else:
@@ -97,7 +120,7 @@ class JournalWorker:
 
         def failed(failure: Failure) -> None:
             # The commit itself failed: nothing in the batch is on disk.
-            for _, done in batch:
+            for _, done, _ in batch:
                 done.errback(failure)
 
         deferToThreadPool(self._reactor, self._pool, run_batch).addCallbacks(
@@ -109,14 +132,52 @@ class JournalWorker:
         if self._pending:
             self._flush()
             return result
+        self._schedule_upkeep()
         idle, self._idle = self._idle, []
         for waiting in idle:
             waiting.callback(None)
         return result
 
+    def _schedule_upkeep(self) -> None:
+        """
+        An attribute read per idle moment, nothing more, until the journal has
+        something to give back (a thread hop per batch would cost the reactor).
+        """
+        journal = self._journal
+        if (
+            journal is None
+            or not journal.needs_upkeep
+            or self._upkeep_due is not None
+            or self._stopped is not None
+        ):
+            return
+        delay = 0 if self._upkeep_more else UPKEEP_DELAY
+        self._upkeep_due = self._reactor.callLater(delay, self._upkeep)
+
+    def _upkeep(self) -> None:
+        self._upkeep_due = None
+        journal = self._journal
+        if self._flushing or journal is None or self._stopped is not None:
+            return  # busy: the end of the batch schedules it again
+
+        def passed(more: bool) -> None:
+            self._upkeep_more = more
+
+        def failed(failure: Failure) -> None:
+            self._upkeep_more = False
+            log.failure("journal: cannot give free pages back", failure)
+
+        self._flushing = True
+        deferToThreadPool(self._reactor, self._pool, journal.upkeep).addCallbacks(
+            passed, failed
+        ).addBoth(self._next_batch)
+
     def stop(self) -> Deferred[None]:
         """Finish every queued operation, close the database, end the thread. Idempotent."""
         if self._stopped is None:
+            if self._upkeep_due is not None:
+                self._upkeep_due.cancel()
+                self._upkeep_due = None
             idle: Deferred[None] = Deferred()
             if self._flushing:
                 self._idle.append(idle)

@@ -8,8 +8,21 @@ import sqlite3
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from hookdaemon import journal as journal_module
 from hookdaemon.delivery import Delivery
-from hookdaemon.journal import Added, Journal, NewDelivery
+from hookdaemon.journal import (
+    RECLAIM_MIN_BYTES,
+    RECLAIM_PASS_BYTES,
+    SCHEMA_VERSION,
+    WAL_LIMIT,
+    Added,
+    Journal,
+    NewDelivery,
+    NewerSchemaError,
+    PayloadDroppedError,
+)
+from tests import journal_c5ab9a6
+from tests.journal_c5ab9a6 import add_old
 
 
 def push(after: str = "a" * 40, delivery_id: str = "", branch: str = "main") -> Delivery:
@@ -43,8 +56,12 @@ class JournalTests(SynchronousTestCase):
         other = sqlite3.connect(self.path)
         self.addCleanup(other.close)
         self.assertEqual(
-            other.execute("SELECT hook, delivery_id, state, payload FROM jobs").fetchall(),
-            [("site", "d-1", "queued", b'{"raw": true}')],
+            other.execute("SELECT hook, delivery_id, state FROM jobs").fetchall(),
+            [("site", "d-1", "queued")],
+        )
+        self.assertEqual(
+            other.execute("SELECT job_id, body FROM payloads").fetchall(),
+            [(1, b'{"raw": true}')],
         )
 
     def test_recordKeepsTheDelivery(self) -> None:
@@ -179,3 +196,360 @@ class JournalTests(SynchronousTestCase):
         self.assertEqual(self.journal.prune("site", keep=2), 2)
         self.assertEqual([r.id for r in self.journal.recent("site")], [5, 4, 3])
         self.assertEqual(len(self.journal.recent("api")), 1)
+
+
+def finish(journal: Journal, job_id: int, now: float = 150.0) -> None:
+    journal.finished(job_id, "succeeded", 0, None, b"", now)
+
+
+def on_disk(path: str) -> int:
+    """The journal's bytes on disk: the file and its write-ahead log."""
+    return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
+
+
+def upkeep_until_done(journal: Journal) -> int:
+    """Every L{Journal.upkeep} pass it takes to give the free pages back; how many."""
+    passes = 1
+    while journal.upkeep():
+        passes += 1
+    return passes
+
+
+MIB = 1024 * 1024
+
+
+class PayloadTests(SynchronousTestCase):
+    """Which bodies the journal keeps, and what it says about the others."""
+
+    def setUp(self) -> None:
+        self.path = os.path.abspath(self.mktemp()) + ".sqlite"
+
+    def open(self, payload_budget: int | None = None) -> Journal:
+        journal = Journal(self.path, payload_budget)
+        self.addCleanup(journal.close)
+        return journal
+
+    def add(self, journal: Journal, payload: bytes, delivery_id: str = "") -> int:
+        new = NewDelivery("site", push(delivery_id=delivery_id), payload, queued_at=100.0)
+        return journal.add(new).job_id
+
+    def kept(self, journal: Journal) -> list[int]:
+        return [r.id for r in reversed(journal.recent(limit=1000)) if r.payload_kept]
+
+    def test_supersededJobDropsItsBodyInTheSameTransaction(self) -> None:
+        journal = self.open()
+        old, new = self.add(journal, b"old"), self.add(journal, b"new")
+        with self.assertRaises(ZeroDivisionError), journal.transaction():
+            journal.superseded(old, covered_by=new, now=101.0)
+            1 / 0  # noqa: B018
+        # Undone together: still queued, body and all.
+        self.assertEqual((journal.get(old).state, journal.payload(old)), ("queued", b"old"))  # type: ignore[union-attr]
+        journal.superseded(old, covered_by=new, now=101.0)
+        record = journal.get(old)
+        assert record is not None
+        self.assertEqual((record.state, record.payload_kept), ("superseded", False))
+        with self.assertRaises(PayloadDroppedError) as raised:
+            journal.payload(old)
+        self.assertEqual(str(raised.exception), f"the body of job {old} was dropped (superseded)")
+        self.assertEqual(journal.payload(new), b"new")
+
+    def test_payloadTellsAnUnknownJobFromADroppedBody(self) -> None:
+        journal = self.open(payload_budget=0)
+        job_id = self.add(journal, b"body")
+        finish(journal, job_id)
+        with self.assertRaises(PayloadDroppedError) as raised:
+            journal.payload(job_id)
+        self.assertEqual(
+            (str(raised.exception), raised.exception.reason),
+            (f"the body of job {job_id} was dropped (payload_budget)", "payload_budget"),
+        )
+        with self.assertRaises(KeyError):
+            journal.payload(job_id + 1)
+
+    def test_budgetDropsTheOldestFinishedBodiesFirst(self) -> None:
+        journal = self.open(payload_budget=2500)
+        ids = [self.add(journal, bytes(1000)) for _ in range(5)]
+        # They finish out of order; the oldest delivery's body goes first all the same.
+        for job_id in (ids[1], ids[0]):
+            finish(journal, job_id)
+        self.assertEqual(self.kept(journal), ids)
+        finish(journal, ids[2])
+        self.assertEqual(self.kept(journal), ids[1:])
+        finish(journal, ids[3])
+        self.assertEqual(self.kept(journal), ids[2:])
+        self.assertEqual(journal.payload(ids[2]), bytes(1000))
+
+    def test_queuedAndRunningBodiesAreNeverDropped(self) -> None:
+        """They do not count against the budget either: only finished bodies are dropped."""
+        journal = self.open(payload_budget=0)
+        queued, running, done = (self.add(journal, bytes(1000)) for _ in range(3))
+        journal.started(running, 101.0)
+        finish(journal, done)
+        self.assertEqual(self.kept(journal), [queued, running])
+        self.assertEqual(journal.payload(running), bytes(1000))
+        journal.close()
+        reopened = self.open(payload_budget=0)
+        self.assertEqual(self.kept(reopened), [queued, running])
+        self.assertEqual(reopened.payload(queued), bytes(1000))
+
+    def test_aSmallerBudgetAppliesWhenTheFileIsOpened(self) -> None:
+        journal = self.open()
+        ids = [self.add(journal, bytes(1000)) for _ in range(3)]
+        for job_id in ids:
+            finish(journal, job_id)
+        journal.close()
+        self.assertEqual(self.kept(self.open(payload_budget=2000)), ids[1:])
+
+    def test_prunedBodiesNoLongerCount(self) -> None:
+        journal = self.open(payload_budget=2000)
+        ids = [self.add(journal, bytes(1000)) for _ in range(3)]
+        for job_id in ids:
+            finish(journal, job_id)
+        self.assertEqual(self.kept(journal), ids[1:])
+        self.assertEqual(journal.prune("site", keep=1), 2)
+        last = self.add(journal, bytes(1000))
+        finish(journal, last)
+        # 2000 bytes kept: both fit, since the pruned bodies are gone.
+        self.assertEqual(self.kept(journal), [ids[2], last])
+
+    def test_aFinishUndoneIsNotCounted(self) -> None:
+        journal = self.open(payload_budget=1500)
+        first, second = self.add(journal, bytes(1000)), self.add(journal, bytes(1000))
+        with self.assertRaises(ZeroDivisionError), journal.transaction():
+            finish(journal, first)
+            1 / 0  # noqa: B018
+        finish(journal, second)
+        self.assertEqual(self.kept(journal), [first, second])
+
+    def test_finishingTwiceCountsOnce(self) -> None:
+        journal = self.open(payload_budget=1500)
+        first, second = self.add(journal, bytes(1000)), self.add(journal, bytes(500))
+        finish(journal, second)
+        finish(journal, second)
+        finish(journal, first)
+        self.assertEqual(self.kept(journal), [first, second])
+
+    def test_theRetryOfAnInterruptedJobHasItsBody(self) -> None:
+        journal = self.open(payload_budget=0)
+        running = self.add(journal, b"body-1")
+        journal.started(running, 101.0)
+        journal.close()
+        journal = self.open(payload_budget=0)
+        retry = journal.recover(now=200.0)[0].id
+        self.assertEqual(journal.payload(retry), b"body-1")
+        # The interrupted job is finished: with a budget of 0 its own copy goes.
+        self.assertEqual(self.kept(journal), [retry])
+
+
+class FileSizeTests(SynchronousTestCase):
+    """Dropped bodies and pruned jobs give their space back to the file system."""
+
+    def setUp(self) -> None:
+        self.path = os.path.abspath(self.mktemp()) + ".sqlite"
+
+    def open(self, payload_budget: int | None = None) -> Journal:
+        journal = Journal(self.path, payload_budget)
+        self.addCleanup(journal.close)
+        return journal
+
+    def fill(self, journal: Journal, count: int, size: int = MIB) -> list[int]:
+        news = [
+            NewDelivery("site", push(), os.urandom(size), queued_at=100.0) for _ in range(count)
+        ]
+        return [added.job_id for added in journal.add_many(news)]
+
+    def test_theFileShrinksWhenBodiesAreDropped(self) -> None:
+        journal = self.open(payload_budget=2 * MIB)
+        ids = self.fill(journal, 20)
+        self.assertFalse(journal.upkeep())  # a checkpoint: the bodies are in the file itself
+        self.assertGreater(on_disk(self.path), 20 * MIB)
+        for old, new in itertools.pairwise(ids[:10]):
+            journal.superseded(old, new, 101.0)
+        for job_id in ids[9:]:
+            finish(journal, job_id)
+        self.assertTrue(journal.needs_upkeep)
+        upkeep_until_done(journal)
+        after = on_disk(self.path)
+        # Two bodies are kept; less than one pass's minimum stays free.
+        self.assertLess(after, 2 * MIB + RECLAIM_MIN_BYTES + 256 * 1024)
+        self.assertEqual(os.path.getsize(self.path + "-wal"), 0)
+        self.assertFalse(journal.needs_upkeep)
+
+    def test_theFileShrinksWhenJobsArePruned(self) -> None:
+        journal = self.open()
+        ids = self.fill(journal, 12)
+        for job_id in ids:
+            finish(journal, job_id)
+        journal.upkeep()
+        self.assertGreater(on_disk(self.path), 12 * MIB)
+        journal.prune("site", keep=2)
+        upkeep_until_done(journal)
+        self.assertLess(on_disk(self.path), 2 * MIB + RECLAIM_MIN_BYTES + 256 * 1024)
+
+    def test_aPassGivesBackABoundedAmount(self) -> None:
+        journal = self.open(payload_budget=0)
+        for job_id in self.fill(journal, 12):
+            finish(journal, job_id)
+        free = journal_free_bytes(self.path)
+        self.assertGreater(free, 11 * MIB)
+        self.assertTrue(journal.upkeep())  # more to come
+        self.assertEqual(free - journal_free_bytes(self.path), RECLAIM_PASS_BYTES)
+        self.assertGreater(upkeep_until_done(journal), 1)
+        self.assertLess(journal_free_bytes(self.path), RECLAIM_MIN_BYTES)
+
+    def test_theWriteAheadLogIsCutBack(self) -> None:
+        """A burst's transaction grows the log; once checkpointed it is cut to WAL_LIMIT."""
+        journal = self.open()
+        self.fill(journal, 12)
+        self.assertGreater(os.path.getsize(self.path + "-wal"), 12 * MIB)
+        self.fill(journal, 1, size=100)  # the next commit after the checkpoint
+        self.assertLessEqual(os.path.getsize(self.path + "-wal"), WAL_LIMIT)
+
+    def test_anUpkeepWithNothingFreeLeavesTheFileAlone(self) -> None:
+        journal = self.open()
+        self.fill(journal, 2, size=1000)
+        before = os.path.getsize(self.path)
+        self.assertFalse(journal.upkeep())
+        self.assertEqual(os.path.getsize(self.path), before)
+
+
+def journal_free_bytes(path: str) -> int:
+    """Free pages in the journal file, in bytes, as another connection sees them."""
+    db = sqlite3.connect(path)
+    try:
+        pages = db.execute("PRAGMA freelist_count").fetchone()[0]
+        return int(pages) * int(db.execute("PRAGMA page_size").fetchone()[0])
+    finally:
+        db.close()
+
+
+class UpgradeTests(SynchronousTestCase):
+    """A journal file written by the release before bodies had a table of their own."""
+
+    def setUp(self) -> None:
+        self.path = os.path.abspath(self.mktemp()) + ".sqlite"
+
+    def open(self, payload_budget: int | None = None) -> Journal:
+        journal = Journal(self.path, payload_budget)
+        self.addCleanup(journal.close)
+        return journal
+
+    def old_file(self) -> dict[str, int]:
+        """One job in every state that release left, each with its own body."""
+        db = journal_c5ab9a6.open_old(self.path)
+        ids = {
+            "succeeded": add_old(db, b"body-ok", delivery_id="d-1", state="succeeded"),
+            "superseded": add_old(db, b"body-old", delivery_id="d-2", state="superseded"),
+            "running": add_old(db, b"body-run", delivery_id="d-3", state="running"),
+            "queued": add_old(db, b"body-new", delivery_id="d-4", state="queued"),
+        }
+        db.execute(
+            "UPDATE jobs SET covered_by = ? WHERE id = ?", (ids["queued"], ids["superseded"])
+        )
+        db.execute(
+            "UPDATE jobs SET output_tail = ? WHERE id = ?", (b"stdout ok\n", ids["succeeded"])
+        )
+        db.close()
+        return ids
+
+    def test_everyJobIsKeptWithItsBody(self) -> None:
+        ids = self.old_file()
+        old = sqlite3.connect(self.path)
+        self.addCleanup(old.close)
+        columns = "id, hook, delivery_id, state, after, covered_by, output_tail, finished_at"
+        rows = old.execute(f"SELECT {columns} FROM jobs ORDER BY id").fetchall()
+        old.close()
+
+        journal = self.open()
+        new = sqlite3.connect(self.path)
+        self.addCleanup(new.close)
+        self.assertEqual(new.execute(f"SELECT {columns} FROM jobs ORDER BY id").fetchall(), rows)
+        for state, body in [("succeeded", b"body-ok"), ("running", b"body-run")]:
+            self.assertEqual(journal.payload(ids[state]), body)
+        self.assertEqual(journal.payload(ids["queued"]), b"body-new")
+        # A superseded job's body goes, as it would have had it been superseded now.
+        self.assertFalse(journal.get(ids["superseded"]).payload_kept)  # type: ignore[union-attr]
+        self.assertEqual(journal.covers(ids["queued"]), [ids["superseded"]])
+        record = journal.get(ids["succeeded"])
+        assert record is not None
+        self.assertEqual(
+            (record.state, record.exit_code, record.output_tail, record.delivery.after),
+            ("succeeded", 0, b"stdout ok\n", "a" * 40),
+        )
+        duplicate = journal.add(NewDelivery("site", push(delivery_id="d-1"), b"", 200.0))
+        self.assertEqual(duplicate, Added(ids["succeeded"], duplicate=True))
+
+    def test_theInterruptedJobIsRetriedWithItsBody(self) -> None:
+        ids = self.old_file()
+        pending = self.open().recover(now=200.0)
+        retry = pending[0]
+        self.assertEqual([r.id for r in pending], [retry.id, ids["queued"]])
+        self.assertEqual(retry.retry_of, ids["running"])
+        journal = self.open()
+        self.assertEqual(journal.payload(retry.id), b"body-run")
+
+    def test_theFileBecomesIncrementalOnceAndShrinks(self) -> None:
+        """As the issue saw it: superseded bodies kept in an old file, given back on upgrade."""
+        db = journal_c5ab9a6.open_old(self.path)
+        ids = [add_old(db, os.urandom(MIB), state="superseded") for _ in range(12)]
+        add_old(db, b"{}", state="queued")
+        db.execute("UPDATE jobs SET covered_by = ? WHERE covered_by IS NULL", (ids[-1] + 1,))
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.assertEqual(db.execute("PRAGMA auto_vacuum").fetchone(), (0,))
+        db.close()
+        before = on_disk(self.path)
+        self.assertGreater(before, 12 * MIB)
+
+        vacuums: list[object] = []
+        original = journal_module._vacuum_into_incremental
+
+        def counted(db: sqlite3.Connection) -> None:
+            vacuums.append(db)
+            original(db)
+
+        self.patch(journal_module, "_vacuum_into_incremental", counted)
+        journal = self.open()
+        self.assertEqual(len(vacuums), 1)
+        self.assertLess(on_disk(self.path), 256 * 1024)
+        self.assertEqual(journal.payload(ids[-1] + 1), b"{}")
+        journal.close()
+
+        check = sqlite3.connect(self.path)
+        self.addCleanup(check.close)
+        self.assertEqual(
+            check.execute("PRAGMA auto_vacuum").fetchone()
+            + check.execute("PRAGMA user_version").fetchone(),
+            (2, SCHEMA_VERSION),
+        )
+        check.close()
+        self.open()
+        self.assertEqual(len(vacuums), 1)  # once: the second opening has nothing to do
+
+    def test_theSchemaMatchesANewFile(self) -> None:
+        """An upgraded file and a new one have the same columns, in the same order."""
+        self.old_file()
+        self.open()
+        fresh = os.path.abspath(self.mktemp()) + ".sqlite"
+        Journal(fresh).close()
+
+        def columns(path: str) -> list[tuple[str, str]]:
+            db = sqlite3.connect(path)
+            try:
+                return [
+                    (table, row[1])
+                    for table in ("jobs", "payloads")
+                    for row in db.execute(f"PRAGMA table_info({table})")
+                ]
+            finally:
+                db.close()
+
+        self.assertEqual(columns(self.path), columns(fresh))
+
+    def test_aNewerSchemaIsRefused(self) -> None:
+        Journal(self.path).close()
+        db = sqlite3.connect(self.path)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        db.close()
+        with self.assertRaises(NewerSchemaError) as raised:
+            Journal(self.path)
+        self.assertIn("run the newer release", str(raised.exception))

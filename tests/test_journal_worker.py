@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import os
 
+import attrs
 from twisted.internet import reactor
 from twisted.internet.defer import gatherResults
 from twisted.trial.unittest import TestCase
 
+from hookdaemon import journal_worker
 from hookdaemon.delivery import Delivery
-from hookdaemon.journal import Journal, NewDelivery
+from hookdaemon.journal import RECLAIM_MIN_BYTES, Journal, NewDelivery
 from hookdaemon.journal_worker import JournalWorker
+from tests.support import wait_for
+
+MIB = 1024 * 1024
 
 
 def new(n: int) -> NewDelivery:
@@ -68,3 +73,63 @@ class JournalWorkerTests(TestCase):
         await self.worker.stop()
         self.assertEqual([a.job_id for a in await gatherResults(pending)], [1, 2, 3])
         await self.worker.stop()  # again: nothing left to do, and no error
+
+
+def large(n: int, size: int) -> NewDelivery:
+    return attrs.evolve(new(n), payload=os.urandom(size))
+
+
+def on_disk(path: str) -> int:
+    return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
+
+
+class BodiesTests(TestCase):
+    """Large bodies: bounded transactions, and the space of dropped ones given back."""
+
+    async def start(self, payload_budget: int | None = None) -> JournalWorker:
+        self.path = os.path.abspath(self.mktemp()) + ".sqlite"
+        worker = JournalWorker(reactor, self.path, payload_budget)
+        self.addCleanup(worker.stop)
+        await worker.start()
+        return worker
+
+    async def test_aBatchHoldsAtMostBatchBytesOfBodies(self) -> None:
+        self.patch(journal_worker, "BATCH_BYTES", 2500)
+        worker = await self.start()
+        statements: list[str] = []
+        await worker.call(lambda j: j._db.set_trace_callback(statements.append))
+        added = [worker.add(large(n, 1000)) for n in range(1, 7)]
+        small = worker.call(lambda j: None)
+        await gatherResults([*added, small])
+        per_commit = [
+            part.count("INSERT INTO payloads")
+            for part in "\n".join(statements).split("BEGIN IMMEDIATE")[1:]
+        ]
+        self.assertEqual((sum(per_commit), max(per_commit)), (6, 2))
+
+    async def test_aBodyLargerThanABatchStillGoes(self) -> None:
+        self.patch(journal_worker, "BATCH_BYTES", 100)
+        worker = await self.start()
+        added = await gatherResults([worker.add(large(n, 1000)) for n in range(1, 4)])
+        self.assertEqual([a.job_id for a in added], [1, 2, 3])
+
+    async def test_droppedBodiesAreGivenBackOnceIdle(self) -> None:
+        self.patch(journal_worker, "UPKEEP_DELAY", 0.01)
+        worker = await self.start(payload_budget=0)
+        ids = [(await worker.add(large(n, MIB))).job_id for n in range(1, 13)]
+        self.assertGreater(on_disk(self.path), 12 * MIB)
+
+        def finish_all(journal: Journal) -> None:
+            for job_id in ids:
+                journal.finished(job_id, "succeeded", 0, None, b"", 2.0)
+
+        await worker.call(finish_all)
+        await wait_for(
+            lambda: on_disk(self.path) < 2 * RECLAIM_MIN_BYTES, "the free pages to be given back"
+        )
+
+    async def test_stopCancelsTheUpkeepDue(self) -> None:
+        worker = await self.start(payload_budget=0)
+        await worker.add(new(1))
+        await worker.call(lambda j: j.finished(1, "succeeded", 0, None, b"", 2.0))
+        await worker.stop()  # trial fails the test if the upkeep's call is left behind
