@@ -39,7 +39,18 @@ _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$(HOOK_[A-Za-z0-9_]*)"
 
 
 class StepError(ValueError):
-    """A command step that cannot be split into words."""
+    """
+    A command step that cannot be used. It names the step and its line within
+    C{command}, never the step's text: a step may carry a token.
+    """
+
+    def __init__(self, step: int, line: int, reason: str) -> None:
+        super().__init__(f"step {step} {reason}")
+        self.step = step
+        """The step's number, counting from 1."""
+        self.line = line
+        """The index of the step's line in the text given to L{parse_steps}."""
+        self.reason = reason
 
 
 @frozen
@@ -62,25 +73,139 @@ def parse_steps(text: str, shell: bool = False) -> tuple[Step, ...]:
     With C{shell}, other variables (C{${HOME}}, a loop's C{${f}}) are the shell's
     business; only names starting with C{HOOK_} must be ones we set.
     """
-    steps = []
-    for line in text.splitlines():
+    steps: list[Step] = []
+    for index, line in enumerate(text.split("\n")):
         line = line.strip()
         if not line:
             continue
+        number = len(steps) + 1
         try:
             words = tuple(shlex.split(line))
         except ValueError as e:
-            raise StepError(f"cannot split {line!r} into words: {e}") from None
+            reason = _SPLIT_REASONS.get(str(e), "its quoting is unbalanced")
+            raise StepError(number, index, f"cannot be split into words: {reason}") from None
         for word in words:
             for name in references(word):
                 if shell and not name.startswith("HOOK_"):
                     continue
                 if name not in HOOK_VARIABLES:
                     raise StepError(
-                        f"{line!r} uses ${name}, which is not one of {', '.join(HOOK_VARIABLES)}"
+                        number,
+                        index,
+                        f"uses ${name}, which is not one of {', '.join(HOOK_VARIABLES)}",
                     )
         steps.append(Step(text=line, words=words))
     return tuple(steps)
+
+
+# shlex's words for what it could not split, as a person would say them.
+_SPLIT_REASONS = {
+    "No closing quotation": "a quote is not closed",
+    "No escaped character": "it ends in a backslash that escapes nothing",
+}
+
+
+@frozen
+class Exposure:
+    """A C{$HOOK_X} in a C{shell = yes} step that sh does not read as one word."""
+
+    name: str
+    single_quoted: bool
+    """True: inside single quotes, never expanded; False: unquoted, split and globbed."""
+
+
+_SHELL_REFERENCE = re.compile(r"\$\{?(HOOK_[A-Za-z0-9_]*)")
+_WORD_BREAKS = frozenset(" \t;&|()<>")
+
+
+def shell_exposures(script: str) -> list[Exposure]:
+    """
+    Each C{$HOOK_X} or C{${HOOK_X}} in C{script} that sh would split into words
+    and glob (outside quotes) or leave unexpanded (inside single quotes). Quotes,
+    backslashes and comments are followed as sh follows them; the text of a
+    C{$(...)} or backquoted command is read in the quoting around it.
+    """
+    found = []
+    quote = ""
+    word_start = True
+    """Whether an unquoted # here would begin a comment."""
+    i = 0
+    while i < len(script):
+        c = script[i]
+        at_break = False
+        if quote == "'":
+            match = _SHELL_REFERENCE.match(script, i)
+            if match:
+                found.append(Exposure(match.group(1), single_quoted=True))
+                i = match.end()
+                continue
+            if c == "'":
+                quote = ""
+        elif c == "\\":
+            # Outside quotes it escapes any character; inside double quotes it
+            # escapes $, `, " and \\, and skipping any other character is harmless.
+            i += 2
+            word_start = False
+            continue
+        elif c == "$":
+            match = _SHELL_REFERENCE.match(script, i)
+            if match:
+                if not quote:
+                    found.append(Exposure(match.group(1), single_quoted=False))
+                i = match.end()
+                word_start = False
+                continue
+        elif c == '"':
+            quote = "" if quote else '"'
+        elif quote:
+            pass
+        elif c == "'":
+            quote = "'"
+        elif c == "#" and word_start:
+            break
+        else:
+            at_break = c in _WORD_BREAKS
+        word_start = at_break
+        i += 1
+    return found
+
+
+FIXED_FORM = frozenset({"HOOK_NAME", "HOOK_JOB", "HOOK_FORGE"})
+"""
+Variables whose values are ours and of a fixed form (a hook name, a number, a
+forge's name), with no space, glob character or shell syntax in them.
+"""
+
+SHELLS = frozenset({"sh", "bash", "dash", "ash", "ksh", "mksh", "zsh"})
+
+
+def script_references(step: Step) -> list[str]:
+    """
+    The HOOK_ names that C{shell = no} substitutes into the script of a
+    C{sh -c SCRIPT} in C{step} (also after C{sudo}, C{env} and the like): there
+    a value is not one argv item but text the shell parses as code. Names in
+    L{FIXED_FORM} are left out.
+    """
+    words = step.words
+    for at, word in enumerate(words):
+        if word.rsplit("/", 1)[-1] not in SHELLS:
+            continue
+        position = at + 1
+        runs_script = False
+        while position < len(words) and words[position][:1] in ("-", "+"):
+            option = words[position]
+            position += 1
+            if option == "--":
+                break
+            if option in ("-o", "+o"):
+                position += 1
+            elif option[:2] != "--" and "c" in option[1:]:
+                runs_script = True
+        if runs_script and position < len(words):
+            script = references(words[position])
+            return [name for name in script if name.startswith("HOOK_") and name not in FIXED_FORM]
+        return []
+    return []
 
 
 def references(word: str) -> list[str]:

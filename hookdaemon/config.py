@@ -2,7 +2,10 @@
 tap.cfg -> frozen objects. Every problem names the file, the section and the key.
 
 Reading is all-or-nothing: every problem in the file is collected and reported
-together, so a person fixes them in one pass.
+together, so a person fixes them in one pass. No message quotes a value: a
+command step, an env line or an endpoint may hold a token, and an indented line
+meant for one key continues whichever key is above it. Messages point at file
+lines instead.
 """
 
 from __future__ import annotations
@@ -11,13 +14,21 @@ import configparser
 import ipaddress
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
 from attrs import field, frozen
 
-from hookdaemon.command import Step, StepError, parse_steps
+from hookdaemon.command import (
+    FIXED_FORM,
+    Step,
+    StepError,
+    parse_steps,
+    script_references,
+    shell_exposures,
+)
 from hookdaemon.forges import FORGES
+from hookdaemon.forges.gitlab import signing_token_problem
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -89,7 +100,7 @@ def parse_rate(text: str) -> Rate | None:
     count, slash, unit = text.partition("/")
     period = RATE_PERIODS.get(unit.strip().lower())
     if not slash or period is None or not count.strip().isdigit() or int(count) < 1:
-        raise ValueError(f"{text!r} is not N/second, N/minute or N/hour with N at least 1")
+        raise ValueError("is not N/second, N/minute or N/hour with N at least 1")
     return Rate(int(count), period)
 
 
@@ -134,6 +145,8 @@ class DaemonConfig:
     stop_grace: float
     request_timeout: float = 30.0
     max_connections: int = 256
+    payload_budget: int = 100 * 1024 * 1024
+    """Bytes of finished jobs' bodies the journal keeps; queued and running ones come on top."""
 
 
 @frozen
@@ -145,6 +158,11 @@ class Config:
 
 
 VERBATIM_KEYS = frozenset({"command", "env"})
+MULTI_LINE_KEYS = frozenset(
+    {"listen", "trusted_proxies", "allow_from", "events", "branches", "tags", "repository"}
+    | VERBATIM_KEYS
+)
+"""Keys whose value may go on over several lines; every other key takes one line."""
 _INLINE_COMMENT = re.compile(r"\s;.*$")
 
 
@@ -154,11 +172,61 @@ def strip_comments(key: str, value: str) -> str:
 
     In C{command} and C{env} a ``;`` belongs to the text (``make ; make install``
     under C{shell = yes}); there only a line that starts with ``;`` is a comment.
+    A comment line is left empty, not removed, so lines keep their numbers.
     """
     lines = value.split("\n")
     if key in VERBATIM_KEYS:
-        return "\n".join(line for line in lines if not line.lstrip().startswith(";"))
+        return "\n".join("" if line.lstrip().startswith(";") else line for line in lines)
     return "\n".join(_INLINE_COMMENT.sub("", line) for line in lines)
+
+
+def network(text: str) -> Network:
+    """
+    One C{allow_from} or C{trusted_proxies} entry. An IPv4-mapped IPv6 one
+    (C{::ffff:a.b.c.d/N}) is read as the IPv4 network it maps, because clients
+    are (see L{hookdaemon.client_address.parse_address}): as written it would
+    match nobody.
+    """
+    try:
+        parsed = ipaddress.ip_network(text, strict=False)
+        written = ipaddress.ip_address(text.partition("/")[0])
+    except ValueError:
+        raise ValueError("is not an IP address or CIDR network") from None
+    mapped = written.ipv4_mapped if isinstance(written, ipaddress.IPv6Address) else None
+    if mapped is None:
+        return parsed
+    if parsed.prefixlen < 96:
+        raise ValueError(
+            "is an IPv4-mapped range wider than /96, which holds IPv6 addresses as well "
+            "as every IPv4 one; write the IPv4 network (::ffff:a.b.c.d/N is a.b.c.d/N-96)"
+        )
+    return ipaddress.IPv4Network((mapped, parsed.prefixlen - 96), strict=False)
+
+
+_KEY_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_SECTION_LINE = re.compile(r"\[(?P<header>.+)\]")
+_KEY_LINE = re.compile(r"(?P<key>.*?)\s*[=:]")
+
+
+def _key_lines(lines: list[str]) -> dict[tuple[str, str], int]:
+    """
+    The file line (from 1) of each C{key =} line, by section, read as configparser
+    reads them, since configparser keeps no line numbers.
+    """
+    found: dict[tuple[str, str], int] = {}
+    section = None
+    for number, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if not stripped or line[:1].isspace() or stripped.startswith((";", "#")):
+            continue
+        header = _SECTION_LINE.match(stripped)
+        if header:
+            section = header.group("header")
+            continue
+        key = _KEY_LINE.match(line)
+        if section is not None and key:
+            found.setdefault((section, key.group("key").rstrip()), number)
+    return found
 
 
 class _Section:
@@ -173,10 +241,41 @@ class _Section:
     ) -> None:
         self.reader = reader
         self.name = name
-        self.values = values
+        self.values = dict(values)
         for key in values:
             if key not in known:
-                self.problem(key, f"unknown key (known keys: {', '.join(sorted(known))})")
+                self._unknown(key, known)
+            elif key not in MULTI_LINE_KEYS and len(self.lines(key)) > 1:
+                # Most likely a line meant for another key (an env line, a step),
+                # indented under this one: its text may be anything, so never shown.
+                continued = self.lines(key)[1][0]
+                self.problem(
+                    key,
+                    f"goes on to {self.where(key, continued)}, but takes one line; "
+                    "an indented line continues the key above it",
+                )
+                del self.values[key]
+
+    def _unknown(self, key: str, known: frozenset[str]) -> None:
+        if _KEY_NAME.match(key):
+            self.problem(key, f"unknown key (known keys: {', '.join(sorted(known))})")
+            return
+        # Not a name at all: a line of some value that lost its indent, read up to
+        # its first = or : as a key. That text may hold a secret.
+        self.problem(
+            "",
+            f"{self.where(key, 0)} is not a key = value line of this section; "
+            "indent it if it continues the value above",
+        )
+
+    def lines(self, key: str) -> list[tuple[int, str]]:
+        """The non-empty lines of C{key}'s value, comments dropped, with their indexes."""
+        value = strip_comments(key, self.values.get(key, ""))
+        return [(i, line.strip()) for i, line in enumerate(value.split("\n")) if line.strip()]
+
+    def where(self, key: str, index: int) -> str:
+        """C{"line N"}, the file line of line C{index} of C{key}'s value."""
+        return self.reader.where(self.name, key, index)
 
     def problem(self, key: str, message: str) -> None:
         self.reader.problems.append(Problem(self.reader.source, self.name, key, message))
@@ -202,9 +301,9 @@ class _Section:
             try:
                 value = int(text)
             except ValueError:
-                raise ValueError(f"{text!r} is not a whole number") from None
+                raise ValueError(f"is not a whole number; write one such as {default}") from None
             if value < minimum:
-                raise ValueError(f"{value} is less than {minimum}")
+                raise ValueError(f"must be at least {minimum}")
             return value
 
         return self.convert(key, str(default), convert, default)
@@ -214,9 +313,9 @@ class _Section:
             try:
                 value = float(text)
             except ValueError:
-                raise ValueError(f"{text!r} is not a number of seconds") from None
-            if not value > 0 or value == float("inf"):
-                raise ValueError(f"{text} must be a positive number of seconds")
+                value = 0.0  # the same advice as for 0
+            if not 0 < value < float("inf"):
+                raise ValueError(f"must be a positive number of seconds, such as {default:g}")
             return value
 
         return self.convert(key, str(default), convert, default)
@@ -224,7 +323,7 @@ class _Section:
     def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
         def convert(text: str) -> str:
             if text not in choices:
-                raise ValueError(f"{text!r} is not one of: {', '.join(choices)}")
+                raise ValueError(f"must be one of: {', '.join(choices)}")
             return text
 
         return self.convert(key, default, convert, default)
@@ -236,7 +335,7 @@ class _Section:
                 return True
             if lowered in ("no", "false", "off", "0"):
                 return False
-            raise ValueError(f"{text!r} is not yes or no")
+            raise ValueError("must be yes or no")
 
         return self.convert(key, "yes" if default else "no", convert, default)
 
@@ -245,11 +344,14 @@ class _Section:
 
     def networks(self, key: str) -> tuple[Network, ...]:
         found = []
-        for word in self.words(key):
-            try:
-                found.append(ipaddress.ip_network(word, strict=False))
-            except ValueError:
-                self.problem(key, f"{word!r} is not an IP address or CIDR network")
+        entry = 0
+        for index, line in self.lines(key):
+            for word in line.split():
+                entry += 1
+                try:
+                    found.append(network(word))
+                except ValueError as e:
+                    self.problem(key, f"entry {entry} ({self.where(key, index)}) {e}")
         return tuple(found)
 
     def path(self, key: str, default: str) -> str:
@@ -259,6 +361,7 @@ class _Section:
         return self.reader.resolve(value)
 
     def secret(self, key: str) -> Secret | None:
+        """The secret C{key} names; messages show where it comes from, never the value."""
         origin = self.raw(key, "")
         if not origin:
             return None
@@ -290,6 +393,7 @@ class _Reader:
     def __init__(
         self,
         source: str,
+        text: str,
         environ: Mapping[str, str],
         read_file: Callable[[str], bytes],
     ) -> None:
@@ -299,6 +403,22 @@ class _Reader:
         self.read_file = read_file
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
+        self.lines = text.split("\n")
+        self.key_lines = _key_lines(self.lines)
+
+    def where(self, section: str, key: str, index: int) -> str:
+        """
+        C{"line N"}: the file line of line C{index} of C{key}'s value, counting
+        as configparser does (comment lines are not part of a value).
+        """
+        number = self.key_lines.get((section, key))
+        if number is None:
+            return f"line {index + 1} of the value"
+        while index > 0 and number < len(self.lines):
+            number += 1
+            if not self.lines[number - 1].strip().startswith((";", "#")):
+                index -= 1
+        return f"line {number}"
 
     def resolve(self, path: str) -> str:
         """Relative paths are relative to the config file, not to wherever twistd ran."""
@@ -320,6 +440,7 @@ DAEMON_KEYS = frozenset(
         "stop_grace",
         "request_timeout",
         "max_connections",
+        "payload_budget",
     }
 )
 
@@ -364,39 +485,96 @@ def _daemon(section: _Section) -> DaemonConfig:
         stop_grace=section.seconds("stop_grace", 30),
         request_timeout=section.seconds("request_timeout", 30),
         max_connections=section.integer("max_connections", 256, minimum=1),
+        payload_budget=section.integer("payload_budget", 100 * 1024 * 1024, minimum=0),
     )
 
 
 def _environment(section: _Section) -> dict[str, str]:
     env = {}
-    for line in section.raw("env", "").splitlines():
-        line = line.strip()
-        if not line:
-            continue
+    for index, line in section.lines("env"):
         name, equals, value = line.partition("=")
         name = name.strip()
         if not equals or not _ENV_NAME.match(name):
-            section.problem("env", f"{line!r} is not KEY=VALUE")
+            section.problem(
+                "env",
+                f"{section.where('env', index)} is not KEY=VALUE (KEY: letters, digits "
+                "and _, not starting with a digit)",
+            )
             continue
         env[name] = value.strip()
     return env
 
 
+def _steps(section: _Section, shell: bool) -> tuple[Step, ...]:
+    """The hook's steps; with warnings where sh would read a HOOK_ value as code or as words."""
+    text = strip_comments("command", section.values.get("command", ""))
+    try:
+        steps = parse_steps(text, shell)
+    except StepError as e:
+        where = section.where("command", e.line)
+        section.problem("command", f"step {e.step} ({where}) {e.reason}")
+        return ()
+    if not steps:
+        section.problem("command", "is required: one step per line")
+    lines = [index for index, _ in section.lines("command")]
+    for number, (step, index) in enumerate(zip(steps, lines, strict=True), 1):
+        at = f"step {number} ({section.where('command', index)})"
+        exposures = shell_exposures(step.text) if shell else []
+        unquoted = _names(
+            e.name for e in exposures if not e.single_quoted and e.name not in FIXED_FORM
+        )
+        if unquoted:
+            section.warn(
+                "command",
+                f"{at} leaves {unquoted[0]} unquoted, so sh splits its value into words and "
+                f'expands * and ? in it to file names; write "{unquoted[1]}" in double quotes',
+            )
+        single = _names(e.name for e in exposures if e.single_quoted)
+        if single:
+            section.warn(
+                "command",
+                f"{at} has {single[0]} inside single quotes, where sh does not expand it; "
+                f'write "{single[1]}" in double quotes for its value',
+            )
+        pasted = _names(() if shell else script_references(step))
+        if pasted:
+            section.warn(
+                "command",
+                f"{at} puts {pasted[0]} into the script a shell runs with -c, where a value "
+                "is read as shell code; pass it as an argument instead, as in "
+                f"sh -c 'git checkout \"$1\"' sh {pasted[1]}",
+            )
+    return steps
+
+
+def _names(names: Iterable[str]) -> tuple[str, str] | None:
+    """C{("$A and $B", "$A")}: the names as a message lists them, and the first one."""
+    unique = [f"${name}" for name in dict.fromkeys(names)]
+    if not unique:
+        return None
+    listed = unique[0] if len(unique) == 1 else ", ".join(unique[:-1]) + " and " + unique[-1]
+    return listed, unique[0]
+
+
 def _hook(section: _Section, name: str) -> HookConfig:
     forge = section.choice("forge", "generic", ("auto", *FORGES))
     workdir = section.raw("workdir", "")
-    if not workdir:
+    if not workdir and "workdir" not in section.problem_keys():
         section.problem("workdir", "is required: the directory the commands run in")
     shell = section.boolean("shell", False)
-    steps: tuple[Step, ...] = ()
-    try:
-        steps = parse_steps(section.raw("command", ""), shell)
-    except StepError as e:
-        section.problem("command", str(e))
-    else:
-        if not steps:
-            section.problem("command", "is required: one step per line")
+    steps = _steps(section, shell)
     secret = section.secret("secret")
+    if secret is not None and forge in ("gitlab", "auto"):
+        token_problem = signing_token_problem(secret.value)
+        if token_problem is not None:
+            # GitLab shows a signing token once, as whsec_ and a base64 key; one cut
+            # short would make every signed delivery a 401 while --check said OK.
+            origin = "the secret" if secret.literal else secret.origin
+            section.problem(
+                "secret",
+                f"{origin} {token_problem}; copy the signing token from GitLab again, whole",
+            )
+            secret = None
     signature_header = section.raw("signature_header", "")
     if signature_header and forge != "generic":
         section.problem("signature_header", "only applies to forge = generic")
@@ -435,7 +613,7 @@ def parse_config(
     read_file: Callable[[str], bytes],
 ) -> Config:
     """Read a configuration's text; raise L{ConfigError} listing every problem."""
-    reader = _Reader(source, environ, read_file)
+    reader = _Reader(source, text, environ, read_file)
     parser = configparser.ConfigParser(
         interpolation=None,
         comment_prefixes=(";", "#"),
@@ -451,8 +629,27 @@ def parse_config(
     except configparser.DuplicateSectionError as e:
         problem = Problem(source, e.section, "", f"appears twice (line {e.lineno})")
         raise ConfigError([problem]) from None
-    except configparser.Error as e:
-        raise ConfigError([Problem(source, "-", "", " ".join(e.message.split()))]) from None
+    except configparser.MissingSectionHeaderError as e:
+        # configparser's own messages quote the line, which may be anything.
+        message = (
+            f"line {e.lineno} comes before any section; begin with [hookdaemon] or [hook:NAME]"
+        )
+        raise ConfigError([Problem(source, "-", "", message)]) from None
+    except configparser.ParsingError as e:
+        raise ConfigError(
+            [
+                Problem(
+                    source,
+                    "-",
+                    "",
+                    f"line {number} is neither a [section] header, a key = value line, "
+                    "a comment, nor an indented line continuing a key's value",
+                )
+                for number, _ in e.errors
+            ]
+        ) from None
+    except configparser.Error:
+        raise ConfigError([Problem(source, "-", "", "cannot be read as an INI file")]) from None
 
     daemon_values = dict(parser["hookdaemon"]) if parser.has_section("hookdaemon") else {}
     daemon = _daemon(_Section(reader, "hookdaemon", daemon_values, DAEMON_KEYS))

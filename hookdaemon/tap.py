@@ -8,15 +8,30 @@ from typing import Any
 
 from twisted.application.service import IService
 from twisted.internet.endpoints import serverFromString
+from twisted.logger import Logger
 from twisted.python import usage
 
 from hookdaemon.config import Config, ConfigError, Problem, load_config
 
+log = Logger()
+
+
+KNOWN_KINDS = frozenset({"tcp", "tcp6", "ssl", "unix", "systemd"})
+"""Twisted's own endpoint types, whose names may be shown; any other word could be anything."""
+
+
+def _fields(description: str) -> tuple[str, list[str]]:
+    kind, *fields = re.split(r"(?<!\\):", description)
+    return kind, [f.replace("\\:", ":") for f in fields]
+
 
 def endpoint_base_url(description: str) -> str:
-    """The URL a forge would use for an endpoint string, for --check's listing."""
-    kind, *fields = re.split(r"(?<!\\):", description)
-    fields = [f.replace("\\:", ":") for f in fields]
+    """
+    The URL a forge would use for an endpoint string, for --check's listing.
+    Only what makes the address is shown: other options (a plugin's, say) may
+    carry a password.
+    """
+    kind, fields = _fields(description)
     options = dict(f.split("=", 1) for f in fields if "=" in f)
     positional = [f for f in fields if "=" not in f]
     if kind in ("tcp", "tcp6", "ssl"):
@@ -26,7 +41,22 @@ def endpoint_base_url(description: str) -> str:
             host = f"[{host}]"
         scheme = "https" if kind == "ssl" else "http"
         return f"{scheme}://{host}:{port}"
-    return description
+    if kind == "unix":
+        return f"unix:{positional[0] if positional else options.get('address', '?')}"
+    if kind == "systemd":
+        return description
+    return f"{kind}:(options not shown)"
+
+
+def _scrubbed(message: str, description: str) -> str:
+    """Twisted's reason, with every part of the endpoint string it quotes cut out."""
+    kind, fields = _fields(description)
+    parts = {description, kind, *fields, *(f.split("=", 1)[-1] for f in fields)}
+    # Parts shorter than 3 characters are ports' digits and the like; cutting
+    # those would cut "base 10" too.
+    for part in sorted((p for p in parts if len(p) >= 3), key=len, reverse=True):
+        message = message.replace(part, "...")
+    return message
 
 
 def check_endpoints(config: Config) -> list[Problem]:
@@ -34,19 +64,21 @@ def check_endpoints(config: Config) -> list[Problem]:
     from twisted.internet import reactor
 
     problems = []
-    for description in config.daemon.listen:
+    for number, description in enumerate(config.daemon.listen, 1):
         if description.startswith("systemd:"):
             # Only valid in a process systemd started with that socket; checked at bind.
             continue
         try:
             serverFromString(reactor, description)
         except Exception as e:
+            kind = _fields(description)[0]
+            which = f"endpoint {number} ({kind})" if kind in KNOWN_KINDS else f"endpoint {number}"
             problems.append(
                 Problem(
                     config.source,
                     "hookdaemon",
                     "listen",
-                    f"{description!r} is not a Twisted endpoint string: {e}",
+                    f"{which} is not a Twisted endpoint string: {_scrubbed(str(e), description)}",
                 )
             )
     return problems
@@ -98,4 +130,9 @@ class Options(usage.Options):
 def makeService(options: Any) -> IService:
     from hookdaemon.service import HookService
 
-    return HookService(options.loaded)
+    config: Config = options.loaded
+    # twistd starts its log after makeService and replays what came before, so
+    # these reach the log file as well as the terminal postOptions printed them to.
+    for warning in config.warnings:
+        log.warn("{warning} (warning)", warning=str(warning))
+    return HookService(config)

@@ -5,6 +5,9 @@ payload data becomes whole argv items or environment values, never syntax.
 
 from __future__ import annotations
 
+import os
+import subprocess
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
@@ -12,16 +15,22 @@ from twisted.trial.unittest import SynchronousTestCase
 from hookdaemon.command import (
     BASE_PATH,
     HOOK_VARIABLES,
+    Exposure,
     Step,
     StepError,
     base_environment,
     delivery_environment,
     parse_steps,
     references,
+    script_references,
+    shell_exposures,
     step_environment,
     substitute,
 )
 from hookdaemon.delivery import Delivery
+
+TOKEN = "ghp_" + "Q7x" * 12
+"""Shaped like a GitHub token, as a step or env line might carry one."""
 
 HOSTILE_VALUES = [
     "two words",
@@ -74,18 +83,31 @@ class ParseStepsTests(SynchronousTestCase):
         self.assertEqual(parse_steps("\n   \n"), ())
 
     def test_unbalancedQuote(self) -> None:
-        error = self.assertRaises(StepError, parse_steps, "true\necho 'oops\n")
-        self.assertEqual(str(error), 'cannot split "echo \'oops" into words: No closing quotation')
+        """The error names the step and its line, never the step's text."""
+        error = self.assertRaises(StepError, parse_steps, "true\n\necho 'oops\n")
+        self.assertEqual(str(error), "step 2 cannot be split into words: a quote is not closed")
+        self.assertEqual((error.step, error.line), (2, 2))
+
+    def test_trailingBackslash(self) -> None:
+        error = self.assertRaises(StepError, parse_steps, "echo \\")
+        self.assertEqual(
+            error.reason, "cannot be split into words: it ends in a backslash that escapes nothing"
+        )
 
     def test_unknownHookVariable(self) -> None:
         error = self.assertRaises(StepError, parse_steps, "echo $HOOK_COMMIT")
-        self.assertTrue(
-            str(error).startswith("'echo $HOOK_COMMIT' uses $HOOK_COMMIT, which is not one of ")
-        )
+        self.assertTrue(str(error).startswith("step 1 uses $HOOK_COMMIT, which is not one of "))
 
     def test_unknownBracedVariable(self) -> None:
-        error = self.assertRaises(StepError, parse_steps, "echo ${USER}")
-        self.assertTrue(str(error).startswith("'echo ${USER}' uses $USER, which is not one of "))
+        error = self.assertRaises(StepError, parse_steps, "true\necho ${USER}")
+        self.assertTrue(str(error).startswith("step 2 uses $USER, which is not one of "))
+        self.assertEqual(error.line, 1)
+
+    def test_errorsNeverQuoteTheStep(self) -> None:
+        for text in (f"curl -H 'Authorization: token {TOKEN}", f"curl {TOKEN}/$HOOK_SHA"):
+            error = self.assertRaises(StepError, parse_steps, text)
+            self.assertNotIn(TOKEN, str(error))
+            self.assertNotIn(TOKEN, error.reason)
 
     def test_everyHookVariableAccepted(self) -> None:
         text = "\n".join(f"echo ${{{name}}} ${name}" for name in HOOK_VARIABLES)
@@ -266,3 +288,102 @@ class EnvironmentTests(SynchronousTestCase):
         base = base_environment("/h")
         step_environment(base, {"PATH": "/x"}, {})
         self.assertEqual(base["PATH"], BASE_PATH)
+
+
+def unquoted(name: str) -> Exposure:
+    return Exposure(name, single_quoted=False)
+
+
+def single(name: str) -> Exposure:
+    return Exposure(name, single_quoted=True)
+
+
+class ShellExposureTests(SynchronousTestCase):
+    """Which $HOOK_X in a shell = yes step sh would split and glob, or not expand."""
+
+    def test_doubleQuotedIsOneWord(self) -> None:
+        for script in (
+            "printf '%s\\n' \"$HOOK_PUSHER\"",
+            'git checkout "${HOOK_BRANCH}"',
+            'echo "pushed by $HOOK_PUSHER to ${HOOK_REF}"',
+            'echo "it\'s $HOOK_REF"',
+            'echo "a\\"$HOOK_REF"',
+        ):
+            self.assertEqual(shell_exposures(script), [], script)
+
+    def test_unquotedIsSplitAndGlobbed(self) -> None:
+        self.assertEqual(shell_exposures("echo $HOOK_PUSHER"), [unquoted("HOOK_PUSHER")])
+        self.assertEqual(
+            shell_exposures("git checkout origin/${HOOK_BRANCH} && echo ${HOOK_REF:-none}"),
+            [unquoted("HOOK_BRANCH"), unquoted("HOOK_REF")],
+        )
+        self.assertEqual(shell_exposures('echo "$HOOK_REF"$HOOK_AFTER'), [unquoted("HOOK_AFTER")])
+
+    def test_singleQuotedIsNotExpanded(self) -> None:
+        self.assertEqual(shell_exposures("echo '$HOOK_REF'"), [single("HOOK_REF")])
+        self.assertEqual(shell_exposures("echo 'a \"$HOOK_REF\" b'"), [single("HOOK_REF")])
+
+    def test_backslashInSingleQuotesIsLiteral(self) -> None:
+        """'a\\' is a complete word: the quote after the backslash closes it."""
+        self.assertEqual(shell_exposures("echo 'a\\'$HOOK_REF"), [unquoted("HOOK_REF")])
+
+    def test_escapedDollarIsNoReference(self) -> None:
+        self.assertEqual(shell_exposures('echo \\$HOOK_REF "\\$HOOK_AFTER"'), [])
+
+    def test_commentsAreSkipped(self) -> None:
+        self.assertEqual(shell_exposures("make # then $HOOK_REF"), [])
+        self.assertEqual(shell_exposures("echo \\ #$HOOK_REF"), [unquoted("HOOK_REF")])
+        self.assertEqual(shell_exposures("echo a#$HOOK_REF"), [unquoted("HOOK_REF")])
+        self.assertEqual(shell_exposures("echo '#' $HOOK_REF"), [unquoted("HOOK_REF")])
+
+    def test_otherVariablesAreTheShells(self) -> None:
+        self.assertEqual(shell_exposures("for f in *; do echo $f ${HOME}; done"), [])
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        prefix=st.text(alphabet="'\"\\ .#", max_size=8),
+        suffix=st.text(alphabet="'\"\\ .#", max_size=8),
+        braced=st.booleans(),
+    )
+    def test_agreesWithSh(self, prefix: str, suffix: str, braced: bool) -> None:
+        """
+        /bin/sh itself, with HOOK_REF="a b": the scanner says unquoted exactly
+        when sh splits the value, and single-quoted only where sh leaves it as written.
+        """
+        reference = "${HOOK_REF}" if braced else "$HOOK_REF"
+        script = f"{prefix}{reference}{suffix}"
+        result = subprocess.run(
+            ["/bin/sh", "-c", f"printf '[%s]' {script}"],
+            env={**os.environ, "HOOK_REF": "a b"},
+            capture_output=True,
+            timeout=10,
+        )
+        if result.returncode != 0:
+            return  # quotes sh cannot close: parse_steps refuses those anyway
+        printed = result.stdout.decode()
+        found = shell_exposures(script)
+        self.assertEqual(bool(found and not found[0].single_quoted), "a][b" in printed, printed)
+        if found and found[0].single_quoted:
+            self.assertIn(reference, printed)
+
+
+class ScriptReferenceTests(SynchronousTestCase):
+    """shell = no: a HOOK_ value substituted into sh -c's script is shell code."""
+
+    def references(self, text: str) -> list[str]:
+        return script_references(step(text))
+
+    def test_inTheScript(self) -> None:
+        self.assertEqual(self.references("sh -c 'git checkout $HOOK_BRANCH'"), ["HOOK_BRANCH"])
+        self.assertEqual(
+            self.references("sudo -u deploy /bin/bash -o pipefail -ec 'echo ${HOOK_REF} | tee x'"),
+            ["HOOK_REF"],
+        )
+
+    def test_asAnArgumentIsData(self) -> None:
+        self.assertEqual(self.references("sh -c 'git checkout \"$1\"' sh ${HOOK_BRANCH}"), [])
+
+    def test_notAScript(self) -> None:
+        self.assertEqual(self.references("sh ./deploy.sh $HOOK_REF"), [])
+        self.assertEqual(self.references("git fetch origin $HOOK_AFTER"), [])
+        self.assertEqual(self.references("bash --login ./x $HOOK_AFTER"), [])

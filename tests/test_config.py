@@ -5,6 +5,7 @@ problem out, each as C{FILE: [section] key: what is wrong}.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 from collections.abc import Mapping
@@ -13,7 +14,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon.command import Step
 from hookdaemon.config import (
+    DAEMON_KEYS,
     DEFAULT_LISTEN,
+    HOOK_KEYS,
     Config,
     ConfigError,
     Rate,
@@ -26,6 +29,8 @@ SOURCE = "/etc/hookdaemon/tap.cfg"
 SHIPPED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tap.cfg")
 
 HOOK = "[hook:site]\nworkdir = /srv/site\ncommand = true\n"
+TOKEN = "ghp_" + "Q7x" * 12
+"""Shaped like a GitHub token: what a step, an env line or a secret may hold."""
 
 
 class FakeFiles:
@@ -122,10 +127,11 @@ class DaemonSectionTests(ConfigTestCase):
                 "max_body = lots\n"
             ),
             [
-                f"{SOURCE}: [hookdaemon] log_max_bytes: 100 is less than 1024",
-                f"{SOURCE}: [hookdaemon] log_keep: 0 is less than 1",
-                f"{SOURCE}: [hookdaemon] max_body: 'lots' is not a whole number",
-                f"{SOURCE}: [hookdaemon] max_parallel: -1 is less than 1",
+                f"{SOURCE}: [hookdaemon] log_max_bytes: must be at least 1024",
+                f"{SOURCE}: [hookdaemon] log_keep: must be at least 1",
+                f"{SOURCE}: [hookdaemon] max_body: is not a whole number; write one such as "
+                "10485760",
+                f"{SOURCE}: [hookdaemon] max_parallel: must be at least 1",
             ],
         )
 
@@ -149,7 +155,7 @@ class DaemonSectionTests(ConfigTestCase):
             self.problems("[hookdaemon]\ntrusted_proxies = proxy.local\n"),
             [
                 f"{SOURCE}: [hookdaemon] trusted_proxies: "
-                "'proxy.local' is not an IP address or CIDR network"
+                "entry 1 (line 2) is not an IP address or CIDR network"
             ],
         )
 
@@ -173,7 +179,8 @@ class UnknownNamesTests(ConfigTestCase):
             [
                 f"{SOURCE}: [hookdaemon] port: unknown key (known keys: history, listen, "
                 "log_dir, log_keep, log_max_bytes, max_body, max_connections, max_parallel, "
-                "request_timeout, state_dir, status_token, stop_grace, trusted_proxies)"
+                "payload_budget, request_timeout, state_dir, status_token, stop_grace, "
+                "trusted_proxies)"
             ],
         )
 
@@ -210,10 +217,41 @@ class UnknownNamesTests(ConfigTestCase):
         )
 
     def test_syntaxErrorNamesFile(self) -> None:
-        problems = self.problems("workdir = /srv\n")
-        self.assertEqual(len(problems), 1)
-        self.assertTrue(problems[0].startswith(f"{SOURCE}: "))
-        self.assertIn("no section headers", problems[0])
+        self.assertEqual(
+            self.problems("workdir = /srv\n"),
+            [
+                f"{SOURCE}: [-]: line 1 comes before any section; begin with [hookdaemon] "
+                "or [hook:NAME]"
+            ],
+        )
+
+    def test_unreadableLinesAreNamedNotQuoted(self) -> None:
+        """configparser's own messages quote the line: a token that lost its indent."""
+        self.assertEqual(
+            self.problems(f"{TOKEN}\n" + HOOK),
+            [
+                f"{SOURCE}: [-]: line 1 comes before any section; begin with [hookdaemon] "
+                "or [hook:NAME]"
+            ],
+        )
+        self.assertEqual(
+            self.problems(HOOK + f"{TOKEN}\n\n{TOKEN}\n"),
+            [
+                f"{SOURCE}: [-]: line {n} is neither a [section] header, a key = value line, "
+                "a comment, nor an indented line continuing a key's value"
+                for n in (4, 6)
+            ],
+        )
+
+    def test_lineReadAsAKeyIsNamedByItsLine(self) -> None:
+        """An unindented step with a = in it becomes a key holding whatever came before."""
+        self.assertEqual(
+            self.problems(HOOK + f'mysql -p{TOKEN} -e "SET x=1"\n'),
+            [
+                f"{SOURCE}: [hook:site]: line 4 is not a key = value line of this section; "
+                "indent it if it continues the value above"
+            ],
+        )
 
 
 class AllProblemsAtOnceTests(ConfigTestCase):
@@ -239,19 +277,20 @@ class AllProblemsAtOnceTests(ConfigTestCase):
             [
                 f"{SOURCE}: [hookdaemon] colour: unknown key (known keys: history, listen, "
                 "log_dir, log_keep, log_max_bytes, max_body, max_connections, max_parallel, "
-                "request_timeout, state_dir, status_token, stop_grace, trusted_proxies)",
-                f"{SOURCE}: [hookdaemon] log_keep: 'none' is not a whole number",
-                f"{SOURCE}: [hook:api] forge: 'githab' is not one of: "
+                "payload_budget, request_timeout, state_dir, status_token, stop_grace, "
+                "trusted_proxies)",
+                f"{SOURCE}: [hookdaemon] log_keep: is not a whole number; write one such as 10",
+                f"{SOURCE}: [hook:api] forge: must be one of: "
                 "auto, github, gitlab, gitea, forgejo, gogs, bitbucket, "
                 "bitbucket-server, generic",
                 f"{SOURCE}: [hook:api] workdir: is required: the directory the commands run in",
                 f"{SOURCE}: [hook:api] secret: env:API_SECRET is not set in the daemon's "
                 "environment",
-                f"{SOURCE}: [hook:api] timeout: 0 must be a positive number of seconds",
-                f"{SOURCE}: [hook:web] shell: 'maybe' is not yes or no",
-                f'{SOURCE}: [hook:web] command: cannot split "echo \'unbalanced" into words: '
-                "No closing quotation",
-                f"{SOURCE}: [hook:web] burst: 'all' is not one of: coalesce, queue",
+                f"{SOURCE}: [hook:api] timeout: must be a positive number of seconds, such as 600",
+                f"{SOURCE}: [hook:web] shell: must be yes or no",
+                f"{SOURCE}: [hook:web] command: step 1 (line 11) cannot be split into words: "
+                "a quote is not closed",
+                f"{SOURCE}: [hook:web] burst: must be one of: coalesce, queue",
                 f"{SOURCE}: [extra]: unknown section; use [hookdaemon] or [hook:NAME]",
             ],
         )
@@ -341,14 +380,14 @@ class HookSectionTests(ConfigTestCase):
         )
 
     def test_timeoutMustBeAPositiveNumber(self) -> None:
-        self.assertEqual(
-            self.problems(HOOK + "timeout = soon\n"),
-            [f"{SOURCE}: [hook:site] timeout: 'soon' is not a number of seconds"],
-        )
-        self.assertEqual(
-            self.problems(HOOK + "timeout = nan\n"),
-            [f"{SOURCE}: [hook:site] timeout: nan must be a positive number of seconds"],
-        )
+        for text in ("soon", "nan", "0", "-1", "inf"):
+            self.assertEqual(
+                self.problems(HOOK + f"timeout = {text}\n"),
+                [
+                    f"{SOURCE}: [hook:site] timeout: must be a positive number of seconds, "
+                    "such as 600"
+                ],
+            )
         self.assertEqual(read(HOOK + "timeout = 2.5\n").hooks["site"].timeout, 2.5)
 
     def test_shellYesAndNo(self) -> None:
@@ -489,16 +528,62 @@ class AllowFromTests(ConfigTestCase):
 
     def test_badValuesEachReported(self) -> None:
         self.assertEqual(
-            self.problems(HOOK + "allow_from = 10.0.0.300 10.0.0.1 git.example.com 10.0.0.0/33\n"),
+            self.problems(
+                HOOK + "allow_from = 10.0.0.300 10.0.0.1\n"
+                "    ; the office\n"
+                "    git.example.com 10.0.0.0/33\n"
+            ),
             [
-                f"{SOURCE}: [hook:site] allow_from: '10.0.0.300' is not an IP address or CIDR "
-                "network",
-                f"{SOURCE}: [hook:site] allow_from: 'git.example.com' is not an IP address or "
+                f"{SOURCE}: [hook:site] allow_from: entry 1 (line 4) is not an IP address or "
                 "CIDR network",
-                f"{SOURCE}: [hook:site] allow_from: '10.0.0.0/33' is not an IP address or CIDR "
-                "network",
+                f"{SOURCE}: [hook:site] allow_from: entry 3 (line 6) is not an IP address or "
+                "CIDR network",
+                f"{SOURCE}: [hook:site] allow_from: entry 4 (line 6) is not an IP address or "
+                "CIDR network",
             ],
         )
+
+    def test_IPv4MappedAddressIsItsIPv4Address(self) -> None:
+        """Clients are read as IPv4 (::ffff:10.0.0.7 is 10.0.0.7), so entries must be too."""
+        self.assertEqual(
+            self.networks("::ffff:10.0.0.7 ::ffff:a00:8"),
+            (ipaddress.IPv4Network("10.0.0.7/32"), ipaddress.IPv4Network("10.0.0.8/32")),
+        )
+
+    def test_IPv4MappedRangeIsItsIPv4Range(self) -> None:
+        self.assertEqual(
+            self.networks("::ffff:127.0.0.1/104 ::ffff:192.168.14.0/120 ::ffff:0.0.0.0/96"),
+            (
+                ipaddress.IPv4Network("127.0.0.0/8"),
+                ipaddress.IPv4Network("192.168.14.0/24"),
+                ipaddress.IPv4Network("0.0.0.0/0"),
+            ),
+        )
+
+    def test_IPv4MappedRangeWiderThan96IsAProblem(self) -> None:
+        self.assertEqual(
+            self.problems(HOOK + "allow_from = 10.0.0.1 ::ffff:10.0.0.0/95\n"),
+            [
+                f"{SOURCE}: [hook:site] allow_from: entry 2 (line 4) is an IPv4-mapped range "
+                "wider than /96, which holds IPv6 addresses as well as every IPv4 one; write "
+                "the IPv4 network (::ffff:a.b.c.d/N is a.b.c.d/N-96)"
+            ],
+        )
+
+    def test_otherIPv6RangesStayIPv6(self) -> None:
+        """::/0 is every IPv6 client; an IPv4 client is not one, however its socket is bound."""
+        self.assertEqual(
+            self.networks("::/0 ::1 64:ff9b::/96"),
+            (
+                ipaddress.IPv6Network("::/0"),
+                ipaddress.IPv6Network("::1/128"),
+                ipaddress.IPv6Network("64:ff9b::/96"),
+            ),
+        )
+
+    def test_trustedProxiesAreNormalisedTheSameWay(self) -> None:
+        daemon = read("[hookdaemon]\ntrusted_proxies = ::ffff:10.9.0.0/112\n").daemon
+        self.assertEqual(daemon.trusted_proxies, (ipaddress.IPv4Network("10.9.0.0/16"),))
 
 
 class CommandTests(ConfigTestCase):
@@ -524,8 +609,25 @@ class CommandTests(ConfigTestCase):
         self.assertEqual(
             self.problems('[hook:site]\nworkdir = /srv\ncommand = echo "oops\n'),
             [
-                f"{SOURCE}: [hook:site] command: cannot split 'echo \"oops' into words: "
-                "No closing quotation"
+                f"{SOURCE}: [hook:site] command: step 1 (line 3) cannot be split into words: "
+                "a quote is not closed"
+            ],
+        )
+
+    def test_stepAndFileLineAreNamed(self) -> None:
+        """Comment and blank lines inside the value count as the file counts them."""
+        self.assertEqual(
+            self.problems(
+                "[hook:site]\nworkdir = /srv\ncommand =\n"
+                "    git fetch origin\n"
+                "    # the deploy\n"
+                "\n"
+                "    ./build\n"
+                f"    curl -H 'Authorization: token {TOKEN}\n"
+            ),
+            [
+                f"{SOURCE}: [hook:site] command: step 3 (line 8) cannot be split into words: "
+                "a quote is not closed"
             ],
         )
 
@@ -533,7 +635,7 @@ class CommandTests(ConfigTestCase):
         self.assertEqual(
             self.problems("[hook:site]\nworkdir = /srv\ncommand = git reset --hard $HOOK_SHA\n"),
             [
-                f"{SOURCE}: [hook:site] command: 'git reset --hard $HOOK_SHA' uses $HOOK_SHA, "
+                f"{SOURCE}: [hook:site] command: step 1 (line 3) uses $HOOK_SHA, "
                 "which is not one of HOOK_NAME, HOOK_JOB, HOOK_FORGE, HOOK_EVENT, "
                 "HOOK_DELIVERY, HOOK_REF, HOOK_BRANCH, HOOK_TAG, HOOK_BEFORE, HOOK_AFTER, "
                 "HOOK_REPOSITORY, HOOK_CLONE_URL, HOOK_PUSHER, HOOK_PAYLOAD"
@@ -545,7 +647,7 @@ class CommandTests(ConfigTestCase):
         self.assertEqual(len(problems), 1)
         self.assertTrue(
             problems[0].startswith(
-                f"{SOURCE}: [hook:site] command: 'echo ${{HOME}}' uses $HOME, which is not one of"
+                f"{SOURCE}: [hook:site] command: step 1 (line 3) uses $HOME, which is not one of"
             )
         )
 
@@ -587,9 +689,19 @@ class EnvTests(ConfigTestCase):
         self.assertEqual(
             self.problems(HOOK + "env =\n    NOVALUE\n    1ST=x\n    =x\n    GOOD=1\n"),
             [
-                f"{SOURCE}: [hook:site] env: 'NOVALUE' is not KEY=VALUE",
-                f"{SOURCE}: [hook:site] env: '1ST=x' is not KEY=VALUE",
-                f"{SOURCE}: [hook:site] env: '=x' is not KEY=VALUE",
+                f"{SOURCE}: [hook:site] env: line {n} is not KEY=VALUE (KEY: letters, digits "
+                "and _, not starting with a digit)"
+                for n in (5, 6, 7)
+            ],
+        )
+
+    def test_badLineIsNamedNotQuoted(self) -> None:
+        """As issue 11 saw it: a '-' in the name, a token as the value."""
+        self.assertEqual(
+            self.problems(HOOK + f"env = DEPLOY_ENV=test\n    DEPLOY-TOKEN={TOKEN}\n"),
+            [
+                f"{SOURCE}: [hook:site] env: line 5 is not KEY=VALUE (KEY: letters, digits "
+                "and _, not starting with a digit)"
             ],
         )
 
@@ -667,7 +779,7 @@ class LimitKeysTests(ConfigTestCase):
             self.assertEqual(
                 self.problems(HOOK + f"rate = {text}\n"),
                 [
-                    f"{SOURCE}: [hook:site] rate: {text!r} is not N/second, N/minute or "
+                    f"{SOURCE}: [hook:site] rate: is not N/second, N/minute or "
                     "N/hour with N at least 1"
                 ],
             )
@@ -683,11 +795,198 @@ class LimitKeysTests(ConfigTestCase):
         self.assertEqual(read(HOOK + "max_queued = 3\n").hooks["site"].max_queued, 3)
         self.assertEqual(
             self.problems(HOOK + "max_queued = 0\n"),
-            [f"{SOURCE}: [hook:site] max_queued: 0 is less than 1"],
+            [f"{SOURCE}: [hook:site] max_queued: must be at least 1"],
         )
 
     def test_badMaxConnections(self) -> None:
         self.assertEqual(
             self.problems("[hookdaemon]\nmax_connections = 0\n"),
-            [f"{SOURCE}: [hookdaemon] max_connections: 0 is less than 1"],
+            [f"{SOURCE}: [hookdaemon] max_connections: must be at least 1"],
+        )
+
+
+class NoValueInMessagesTests(ConfigTestCase):
+    """
+    Issue 11 part 5: a step, an env line or an endpoint may hold a token, and an
+    indented line meant for one key continues whichever key is above it. No
+    problem or warning quotes a value, whatever key it landed under.
+    """
+
+    def messages(self, text: str, environ: Mapping[str, str] | None = None) -> list[str]:
+        try:
+            config = read(text, environ)
+        except ConfigError as e:
+            return [str(problem) for problem in e.problems]
+        return [str(warning) for warning in config.warnings]
+
+    def test_tokenUnderEveryKey(self) -> None:
+        keys = sorted(HOOK_KEYS - {"workdir", "command"})
+        for key in keys:
+            for value in (TOKEN, f"'{TOKEN}", f"x\n    {TOKEN}", f"x\n    A-B={TOKEN}"):
+                shown = self.messages(HOOK + f"{key} = {value}\n")
+                self.assertEqual([m for m in shown if TOKEN in m], [], (key, value))
+        for key in sorted(DAEMON_KEYS):
+            for value in (TOKEN, f"x\n    {TOKEN}"):
+                shown = self.messages(f"[hookdaemon]\n{key} = {value}\n" + HOOK)
+                self.assertEqual([m for m in shown if TOKEN in m], [], (key, value))
+
+    def test_tokenInCommandAndEnv(self) -> None:
+        for text in (
+            f"[hook:site]\nworkdir = /srv\ncommand = curl -H 'Authorization: token {TOKEN}\n",
+            f"[hook:site]\nworkdir = /srv\ncommand = curl {TOKEN}/$HOOK_SHA\n",
+            f"[hook:site]\nworkdir = /srv\ncommand = curl {TOKEN}\\\n",
+            f"[hook:site]\nworkdir = /srv\nshell = yes\ncommand = curl {TOKEN} $HOOK_REF\n",
+            f"[hook:site]\nworkdir = /srv\ncommand = sh -c 'curl {TOKEN} $HOOK_REF'\n",
+            HOOK + f"env =\n    DEPLOY-TOKEN={TOKEN}\n    {TOKEN}\n",
+        ):
+            shown = self.messages(text)
+            self.assertTrue(shown, text)
+            self.assertEqual([m for m in shown if TOKEN in m], [], text)
+
+    def test_tokenThatLostItsIndent(self) -> None:
+        for line in (TOKEN, f"curl -u deploy:{TOKEN} x", f"mysql -p{TOKEN} -e 'x=1'"):
+            shown = self.messages(HOOK + "env =\n    A=1\n" + line + "\n")
+            self.assertTrue(shown, line)
+            self.assertEqual([m for m in shown if TOKEN in m], [], line)
+
+    def test_secretsNeverShown(self) -> None:
+        for text, environ in [
+            (HOOK + f"forge = gitlab\nsecret = whsec_{TOKEN}!\n", {}),
+            (HOOK + "forge = gitlab\nsecret = env:S\n", {"S": f"whsec_{TOKEN}!"}),
+            (f"[hookdaemon]\nstatus_token = {TOKEN}\n" + HOOK, {}),
+        ]:
+            shown = self.messages(text, environ)
+            self.assertTrue(shown, text)
+            self.assertEqual([m for m in shown if TOKEN in m], [], text)
+
+    def test_oneLineKeyGoingOnIsAProblem(self) -> None:
+        """An env line indented under timeout would otherwise be quoted as a bad number."""
+        self.assertEqual(
+            self.problems(HOOK + "env = A=1\ntimeout = 600\n    ; more env\n    B=2\n"),
+            [
+                f"{SOURCE}: [hook:site] timeout: goes on to line 7, but takes one line; "
+                "an indented line continues the key above it"
+            ],
+        )
+
+    def test_valueOnTheNextLineIsOneLine(self) -> None:
+        config = read(HOOK + "secret =\n    env:S\n", environ={"S": "s3cret"})
+        self.assertEqual(config.hooks["site"].secret, Secret(origin="env:S", value=b"s3cret"))
+
+
+class GitLabSigningTokenTests(ConfigTestCase):
+    """Issue 11 part 7: a whsec_ secret is a base64 key, or the config says why not."""
+
+    KEY = base64.b64encode(bytes(range(32))).decode()
+
+    def test_keyWithoutPaddingIsAccepted(self) -> None:
+        self.assertTrue(self.KEY.endswith("="))
+        for forge in ("gitlab", "auto"):
+            secret = f"whsec_{self.KEY.rstrip('=')}"
+            hook = read(HOOK + f"forge = {forge}\nsecret = env:S\n", environ={"S": secret})
+            site = hook.hooks["site"]
+            assert site.secret is not None
+            self.assertEqual(site.secret.value, secret.encode())
+
+    def test_notBase64IsAProblem(self) -> None:
+        """Named by its origin; a literal is "the secret", never its text."""
+        for forge in ("gitlab", "auto"):
+            for origin, environ, named in [
+                ("env:GL_SECRET", {"GL_SECRET": "whsec_abc!def"}, "env:GL_SECRET"),
+                ("whsec_abcde", {}, "the secret"),
+                ("whsec_", {}, "the secret"),
+            ]:
+                self.assertEqual(
+                    self.problems(HOOK + f"forge = {forge}\nsecret = {origin}\n", environ),
+                    [
+                        f"{SOURCE}: [hook:site] secret: {named} starts with whsec_ but what "
+                        "follows is not a base64 key; copy the signing token from GitLab again, "
+                        "whole"
+                    ],
+                )
+
+    def test_fromAFile(self) -> None:
+        files = FakeFiles({"/run/gl": b"whsec_abc!def\n"})
+        self.assertEqual(
+            self.problems(HOOK + "forge = gitlab\nsecret = file:/run/gl\n", files=files),
+            [
+                f"{SOURCE}: [hook:site] secret: file:/run/gl starts with whsec_ but what "
+                "follows is not a base64 key; copy the signing token from GitLab again, whole"
+            ],
+        )
+
+    def test_otherForgesUseTheSecretAsItIs(self) -> None:
+        """GitHub or Gitea sign with the text itself: whsec_ means nothing to them."""
+        for forge in ("github", "gitea", "generic"):
+            site = read(HOOK + f"forge = {forge}\nsecret = env:S\n", {"S": "whsec_a!"})
+            assert site.hooks["site"].secret is not None
+
+
+class ShellQuotingWarningTests(ConfigTestCase):
+    """Issue 11 part 7: sh splits and globs an unquoted $HOOK_X; --check says so."""
+
+    def warnings(self, keys: str) -> list[str]:
+        text = "[hook:site]\nworkdir = /srv\nallow_from = 127.0.0.1\n" + keys
+        return [str(warning) for warning in read(text).warnings]
+
+    def test_unquotedIsWarned(self) -> None:
+        self.assertEqual(
+            self.warnings(
+                "shell = yes\ncommand =\n"
+                "    git fetch origin\n"
+                "    git checkout $HOOK_BRANCH && echo ${HOOK_PUSHER} $HOOK_BRANCH\n"
+            ),
+            [
+                f"{SOURCE}: [hook:site] command: step 2 (line 7) leaves $HOOK_BRANCH and "
+                "$HOOK_PUSHER unquoted, so sh splits its value into words and expands * and ? "
+                'in it to file names; write "$HOOK_BRANCH" in double quotes'
+            ],
+        )
+
+    def test_singleQuotedIsWarned(self) -> None:
+        self.assertEqual(
+            self.warnings("shell = yes\ncommand = git reset --hard 'origin/${HOOK_BRANCH}'\n"),
+            [
+                f"{SOURCE}: [hook:site] command: step 1 (line 5) has $HOOK_BRANCH inside single "
+                'quotes, where sh does not expand it; write "$HOOK_BRANCH" in double quotes '
+                "for its value"
+            ],
+        )
+
+    def test_fixedFormValuesMayGoUnquoted(self) -> None:
+        """A job number, a hook's or a forge's name: no space, glob or syntax in them."""
+        self.assertEqual(
+            self.warnings("shell = yes\ncommand = echo $HOOK_JOB $HOOK_NAME ${HOOK_FORGE}\n"), []
+        )
+
+    def test_doubleQuotedIsQuiet(self) -> None:
+        self.assertEqual(
+            self.warnings(
+                "shell = yes\ncommand =\n"
+                "    printf '%s\\n' \"$HOOK_PUSHER\"\n"
+                '    git checkout "origin/${HOOK_BRANCH}" && make  # $HOOK_REF\n'
+                "    for f in *; do echo $f; done\n"
+            ),
+            [],
+        )
+
+    def test_withoutAShellQuotesAreWords(self) -> None:
+        """shell = no: '${HOOK_BRANCH}' is substituted as one argv item, so nothing to warn."""
+        self.assertEqual(
+            self.warnings("command = git checkout '${HOOK_BRANCH}' $HOOK_AFTER\n"), []
+        )
+
+    def test_scriptOfShDashCIsWarned(self) -> None:
+        """shell = no pastes the value into the text sh -c parses: there it is code."""
+        self.assertEqual(
+            self.warnings("command = sh -c 'git checkout $HOOK_BRANCH'\n"),
+            [
+                f"{SOURCE}: [hook:site] command: step 1 (line 4) puts $HOOK_BRANCH into the "
+                "script a shell runs with -c, where a value is read as shell code; pass it as "
+                "an argument instead, as in sh -c 'git checkout \"$1\"' sh $HOOK_BRANCH"
+            ],
+        )
+        self.assertEqual(self.warnings("command = sh -c 'echo job $HOOK_JOB'\n"), [])
+        self.assertEqual(
+            self.warnings("command = sh -c 'git checkout \"$1\"' sh ${HOOK_BRANCH}\n"), []
         )

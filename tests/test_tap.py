@@ -5,6 +5,7 @@ and a real `twistd -n hookdaemon` serving a delivery.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -23,6 +24,7 @@ from hookdaemon.tap import endpoint_base_url
 from tests.support import alive
 
 TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
+TOKEN = "ghp_" + "Q7x" * 12
 
 BAD = """\
 [hookdaemon]
@@ -88,13 +90,13 @@ class TwistdTests(SynchronousTestCase):
             [
                 f"{path}: [hookdaemon] colour: unknown key (known keys: history, listen, "
                 "log_dir, log_keep, log_max_bytes, max_body, max_connections, max_parallel, "
-                "request_timeout, state_dir, "
+                "payload_budget, request_timeout, state_dir, "
                 "status_token, stop_grace, trusted_proxies)",
-                f"{path}: [hookdaemon] max_parallel: 'lots' is not a whole number",
-                f"{path}: [hook:site] forge: 'githab' is not one of: "
+                f"{path}: [hookdaemon] max_parallel: is not a whole number; write one such as 4",
+                f"{path}: [hook:site] forge: must be one of: "
                 "auto, github, gitlab, gitea, forgejo, gogs, bitbucket, "
                 "bitbucket-server, generic",
-                f"{path}: [hook:site] command: 'git reset --hard ${{HOOK_AFTR}}' uses "
+                f"{path}: [hook:site] command: step 1 (line 10) uses "
                 "$HOOK_AFTR, which is not one of HOOK_NAME, HOOK_JOB, HOOK_FORGE, HOOK_EVENT, "
                 "HOOK_DELIVERY, HOOK_REF, HOOK_BRANCH, HOOK_TAG, HOOK_BEFORE, HOOK_AFTER, "
                 "HOOK_REPOSITORY, HOOK_CLONE_URL, HOOK_PUSHER, HOOK_PAYLOAD",
@@ -110,7 +112,8 @@ class TwistdTests(SynchronousTestCase):
         result = self.twistd("-n", "--pidfile=", "--logfile=-", "hookdaemon", "--config", path)
         self.assertNotEqual(result.returncode, 0)
         self.assertIn(
-            f"{path}: [hookdaemon] max_parallel: 'lots' is not a whole number", result.stderr
+            f"{path}: [hookdaemon] max_parallel: is not a whole number; write one such as 4",
+            result.stderr,
         )
         self.assertNotIn("Traceback", result.stderr + result.stdout)
 
@@ -121,11 +124,16 @@ class TwistdTests(SynchronousTestCase):
         self.assertIn(f"{missing}: [-]: cannot read: No such file or directory", result.stderr)
 
     def test_badListenEndpointIsAConfigProblem(self) -> None:
-        path = self.write("[hookdaemon]\nlisten = tcp:notaport\n")
+        path = self.write("[hookdaemon]\nlisten = tcp:9000 tcp:notaport\n")
         result = self.twistd("hookdaemon", "--config", path, "--check")
         self.assertEqual(result.returncode, 1)
-        self.assertIn(
-            f"{path}: [hookdaemon] listen: 'tcp:notaport' is not a Twisted endpoint", result.stderr
+        self.assertEqual(
+            result.stderr.splitlines(),
+            [
+                f"{path}: [hookdaemon] listen: endpoint 2 (tcp) is not a Twisted endpoint "
+                "string: invalid literal for int() with base 10: '...'",
+                f"{path}: 1 problem(s); nothing started",
+            ],
         )
 
     def test_checkOnGoodConfigListsHooksAndUrls(self) -> None:
@@ -151,6 +159,74 @@ class TwistdTests(SynchronousTestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("[hook:site] secret: the secret is written in the file", result.stderr)
         self.assertNotIn("hunter2", result.stdout + result.stderr)
+
+    def test_checkRefusesASigningTokenThatIsNotBase64(self) -> None:
+        """A whsec_ secret GitLab could not have shown is refused, not used as a plain string."""
+        with open(os.path.join(self.directory, "gl.secret"), "w") as f:
+            f.write(f"whsec_{TOKEN}!\n")
+        path = self.write(
+            "[hook:gl]\nforge = gitlab\nsecret = file:gl.secret\nworkdir = .\ncommand = true\n"
+        )
+        result = self.twistd("hookdaemon", "--config", path, "--check")
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(
+            result.stderr.splitlines(),
+            [
+                f"{path}: [hook:gl] secret: file:gl.secret starts with whsec_ but what follows "
+                "is not a base64 key; copy the signing token from GitLab again, whole",
+                f"{path}: 1 problem(s); nothing started",
+            ],
+        )
+        self.assertNotIn(TOKEN, result.stdout + result.stderr)
+
+    def test_checkAcceptsASigningTokenWithoutItsPadding(self) -> None:
+        key = base64.b64encode(bytes(range(32))).decode()
+        with open(os.path.join(self.directory, "gl.secret"), "w") as f:
+            f.write(f"whsec_{key.rstrip('=')}\n")
+        path = self.write(
+            "[hook:gl]\nforge = gitlab\nsecret = file:gl.secret\nworkdir = .\ncommand = true\n"
+        )
+        result = self.twistd("hookdaemon", "--config", path, "--check")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("hook gl: forge gitlab, secret file:gl.secret", result.stdout)
+
+    def test_shellWarningsAtCheckAndAtStartup(self) -> None:
+        """On the terminal for --check and for a start, and in the daemon's log file."""
+        port = free_port()
+        path = self.write(
+            f"[hookdaemon]\nlisten = tcp:{port}:interface=127.0.0.1\n"
+            "[hook:site]\nallow_from = 127.0.0.1\nworkdir = .\nshell = yes\n"
+            "command = echo $HOOK_PUSHER\n"
+        )
+        warning = (
+            f"{path}: [hook:site] command: step 1 (line 7) leaves $HOOK_PUSHER unquoted, so sh "
+            "splits its value into words and expands * and ? in it to file names; write "
+            '"$HOOK_PUSHER" in double quotes (warning)'
+        )
+        check = self.twistd("hookdaemon", "--config", path, "--check")
+        self.assertEqual(check.returncode, 0, check.stderr)
+        self.assertEqual(check.stderr.splitlines(), [warning])
+
+        stderr_path = os.path.join(self.directory, "twistd.stderr")
+        daemon = ["hookdaemon", "--config", path]
+        with open(stderr_path, "wb") as stderr:
+            process = subprocess.Popen(
+                [*TWISTD, "-n", "--pidfile=", "--logfile=twistd.log", *daemon],
+                cwd=self.directory,
+                stderr=stderr,
+            )
+        self.addCleanup(process.wait, 30)
+        self.addCleanup(lambda: process.poll() is None and process.terminate())
+        for _ in range(1500):
+            self.assertIsNone(process.poll(), "twistd exited")
+            with contextlib.suppress(OSError):
+                socket.create_connection(("127.0.0.1", port), timeout=5).close()
+                break
+            time.sleep(0.02)
+        process.terminate()
+        process.wait(30)
+        self.assertEqual(_read(stderr_path).decode().splitlines(), [warning])
+        self.assertIn(warning, _read(os.path.join(self.directory, "twistd.log")).decode())
 
     def test_shippedTapCfgChecksClean(self) -> None:
         shipped = os.path.join(os.path.dirname(os.path.dirname(__file__)), "tap.cfg")
@@ -212,6 +288,19 @@ class EndpointUrlTests(SynchronousTestCase):
         self.assertEqual(endpoint_base_url("ssl:443:privateKey=k.pem"), "https://0.0.0.0:443")
         self.assertEqual(
             endpoint_base_url("unix:/run/hookdaemon.sock"), "unix:/run/hookdaemon.sock"
+        )
+        self.assertEqual(
+            endpoint_base_url("unix:address=/run/h.sock:mode=660:lockfile=1"), "unix:/run/h.sock"
+        )
+
+    def test_otherOptionsAreNotShown(self) -> None:
+        """Only what makes the address: a plugin's options may hold a password."""
+        self.assertEqual(
+            endpoint_base_url(f"onion:443:privateKey={TOKEN}"), "onion:(options not shown)"
+        )
+        self.assertEqual(
+            endpoint_base_url(f"ssl:443:privateKey=/etc/{TOKEN}.pem:interface=10.0.0.1"),
+            "https://10.0.0.1:443",
         )
 
 
