@@ -352,3 +352,171 @@ class ReprTests(SynchronousTestCase):
         self.assertIn("'token': '(hidden)'", shown)
         self.assertIn("'x-other': 'shown'", shown)
         self.assertEqual(incoming.header("authorization"), f"Bearer {secret}")
+
+
+TOKEN = "ghp_" + "5ecretT0ken" * 3 + "abc"
+"""A GitHub personal access token's shape: ghp_ and 36 letters and digits."""
+
+VALUE_PROBLEMS = f"""\
+[hookdaemon]
+listen = tcp:0:interface=127.0.0.1
+
+[hook:site]
+forge = gitlab
+secret = env:HOOKDAEMON_TEST_GL
+workdir = .
+env =
+    DEPLOY_ENV=test
+    DEPLOY-TOKEN={TOKEN}
+timeout = 600
+    GH_TOKEN={TOKEN}
+command =
+    git fetch origin
+    curl -H 'Authorization: token {TOKEN}
+allow_from = 127.0.0.1 {TOKEN}
+
+[hook:second]
+workdir = .
+command = curl https://{TOKEN}@example.com/$HOOK_SHA
+shell = {TOKEN}
+burst = {TOKEN}
+mysql -p{TOKEN} -e "SET x=1"
+"""
+
+LINES_WITHOUT_INDENT = f"""\
+[hook:site]
+workdir = .
+command =
+    git fetch origin
+curl -H "Authorization: token {TOKEN}"
+{TOKEN}
+"""
+
+ENDPOINTS = f"""\
+[hookdaemon]
+listen = ssl:0:privateKey={TOKEN}.pem tcp:0:backlog={TOKEN} {TOKEN}:0
+
+[hook:site]
+allow_from = 127.0.0.1
+workdir = .
+command = true
+"""
+
+
+class ConfigMessageTests(SynchronousTestCase):
+    """
+    Issue 11 part 5, as it was seen: a real twistd given configs with a token in
+    an env line, a step, a continued line, an endpoint and lines that lost their
+    indent names every problem without the token, for --check and for a start.
+    """
+
+    def setUp(self) -> None:
+        self.directory = os.path.abspath(self.mktemp())
+        os.makedirs(self.directory)
+        self.env = {**os.environ, "HOOKDAEMON_TEST_GL": f"whsec_{TOKEN}!"}
+
+    def refused(self, text: str, problems: int) -> list[str]:
+        """--check and a foreground start both refuse C{text}; everything they printed."""
+        path = os.path.join(self.directory, "tap.cfg")
+        with open(path, "w") as f:
+            f.write(text)
+        printed = []
+        for args in (["--check"], []):
+            start = [] if args else ["-n", "--pidfile=", "--logfile=-"]
+            result = subprocess.run(
+                [*TWISTD, *start, "hookdaemon", "--config", path, *args],
+                cwd=self.directory,
+                env=self.env,
+                capture_output=True,
+                timeout=60,
+            )
+            self.assertEqual(result.returncode, 1, result.stderr)
+            self.assertIn(
+                f"{path}: {problems} problem(s); nothing started".encode(), result.stderr
+            )
+            self.assertNotIn(b"Traceback", result.stdout + result.stderr)
+            printed.append(result.stdout.decode() + result.stderr.decode())
+        return printed
+
+    def assertNoToken(self, printed: list[str]) -> None:
+        self.assertEqual([text for text in printed if TOKEN in text], [])
+        # Nor any piece of it long enough to matter.
+        self.assertEqual([text for text in printed if TOKEN[4:20] in text], [])
+
+    def test_valueProblems(self) -> None:
+        printed = self.refused(VALUE_PROBLEMS, problems=9)
+        self.assertNoToken(printed)
+        for text in printed:
+            self.assertIn("[hook:site] env: line 10 is not KEY=VALUE", text)
+            self.assertIn("[hook:site] timeout: goes on to line 12", text)
+            self.assertIn(
+                "[hook:site] command: step 2 (line 15) cannot be split into words: "
+                "a quote is not closed",
+                text,
+            )
+            self.assertIn("[hook:site] allow_from: entry 2 (line 16) is not an IP address", text)
+            self.assertIn("[hook:site] secret: env:HOOKDAEMON_TEST_GL starts with whsec_", text)
+            self.assertIn("[hook:second] command: step 1 (line 20) uses $HOOK_SHA", text)
+            self.assertIn("[hook:second] shell: must be yes or no", text)
+            self.assertIn("[hook:second] burst: must be one of: coalesce, queue", text)
+            self.assertIn("[hook:second]: line 23 is not a key = value line", text)
+
+    def test_linesThatLostTheirIndent(self) -> None:
+        printed = self.refused(LINES_WITHOUT_INDENT, problems=1)
+        self.assertNoToken(printed)
+        for text in printed:
+            self.assertIn("[-]: line 6 is neither a [section] header", text)
+
+    def test_endpoints(self) -> None:
+        printed = self.refused(ENDPOINTS, problems=3)
+        self.assertNoToken(printed)
+        for text in printed:
+            self.assertIn("[hookdaemon] listen: endpoint 1 (ssl) is not a Twisted endpoint", text)
+            self.assertIn("[hookdaemon] listen: endpoint 3 is not a Twisted endpoint", text)
+
+    def test_warningsOfARunningDaemon(self) -> None:
+        """A config that starts: its warnings on the terminal and in the log, without the token."""
+        port = free_port()
+        path = os.path.join(self.directory, "tap.cfg")
+        with open(path, "w") as f:
+            f.write(
+                f"[hookdaemon]\nlisten = tcp:{port}:interface=127.0.0.1\n"
+                f"[hook:site]\nworkdir = .\nsecret = {TOKEN}\nshell = yes\n"
+                f"command = curl -H 'Authorization: token {TOKEN}' -d $HOOK_REF x\n"
+            )
+        check = subprocess.run(
+            [*TWISTD, "hookdaemon", "--config", path, "--check"],
+            cwd=self.directory,
+            capture_output=True,
+            timeout=60,
+        )
+        self.assertEqual(check.returncode, 0, check.stderr)
+        stderr_path = os.path.join(self.directory, "twistd.stderr")
+        daemon_args = ["hookdaemon", "--config", path]
+        with open(stderr_path, "wb") as stderr:
+            daemon = subprocess.Popen(
+                [*TWISTD, "-n", "--pidfile=", "--logfile=twistd.log", *daemon_args],
+                cwd=self.directory,
+                stdout=stderr,
+                stderr=stderr,
+            )
+        self.addCleanup(daemon.wait, 30)
+        self.addCleanup(lambda: daemon.poll() is None and daemon.terminate())
+        for _ in range(1500):
+            self.assertIsNone(daemon.poll(), "twistd exited")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=5).close()
+                break
+            except OSError:
+                time.sleep(0.02)
+        daemon.terminate()
+        daemon.wait(30)
+        with open(stderr_path) as f:
+            started = f.read()
+        with open(os.path.join(self.directory, "twistd.log")) as f:
+            logged = f.read()
+        printed = [check.stdout.decode() + check.stderr.decode(), started, logged]
+        for text in printed:
+            self.assertIn("[hook:site] command: step 1 (line 7) leaves $HOOK_REF unquoted", text)
+            self.assertIn("[hook:site] secret: the secret is written in the file", text)
+        self.assertNoToken(printed)
