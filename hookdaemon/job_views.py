@@ -64,6 +64,8 @@ def job_json(record: JobRecord, covers: list[int], covered_by: int | None) -> di
         "covered_by": covered_by,
         "covers": covers,
         "retry_of": record.retry_of,
+        # False once the journal dropped the body (superseded, or past payload_budget).
+        "payload_kept": record.payload_kept,
     }
 
 

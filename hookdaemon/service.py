@@ -65,7 +65,9 @@ class HookService(Service):
         self.config = config
         self._reactor = reactor
         self.journal = JournalWorker(
-            reactor, os.path.join(config.daemon.state_dir, "journal.sqlite")
+            reactor,
+            os.path.join(config.daemon.state_dir, "journal.sqlite"),
+            config.daemon.payload_budget,
         )
         self._outputs: dict[str, OutputLog] = {}
         self._writer: DiskWriter | None = None

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
+from collections import Counter
 
+from twisted.internet.defer import Deferred, DeferredSemaphore, gatherResults
 from twisted.trial.unittest import TestCase
 
 from hookdaemon import service
 from hookdaemon.delivery import Delivery
-from hookdaemon.journal import JobRecord, Journal, NewDelivery
+from hookdaemon.journal import RECLAIM_MIN_BYTES, WAL_LIMIT, JobRecord, Journal, NewDelivery
 from tests.support import (
     RunningDaemon,
     finished,
@@ -29,6 +32,7 @@ command = echo deployed ${HOOK_AFTER}
 burst = queue
 """
 ENVIRON = {"SITE_SECRET": SECRET}
+MIB = 1024 * 1024
 
 
 def read_journal(path: str, job_id: int) -> JobRecord:
@@ -213,3 +217,63 @@ class MemoryTests(TestCase):
         self.assertEqual(list(daemon.service.jobs), ids)  # one ended, three to go
         await finished(daemon, ids[-1])
         self.assertEqual(list(daemon.service.jobs), ids[2:])
+
+
+BUDGET = 2 * 1024 * 1024
+COALESCING = """
+[hook:site]
+forge = github
+secret = env:SITE_SECRET
+workdir = .
+command = echo deployed
+"""
+
+
+def on_disk(path: str) -> int:
+    """The journal's bytes on disk: the file and its write-ahead log."""
+    return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
+
+
+class PayloadBudgetTests(TestCase):
+    async def test_replayedLargeDeliveriesLeaveTheJournalNearItsBudget(self) -> None:
+        """
+        As issue 11 saw it: one 1 MiB delivery sent 300 times with fresh delivery
+        ids grew the journal by 300 MiB for good. Superseded bodies go at once,
+        finished ones beyond payload_budget (oldest first), and the file shrinks.
+        """
+        daemon = await start_daemon(
+            self, COALESCING, daemon=f"payload_budget = {BUDGET}\n", environ=ENVIRON
+        )
+        document = json.loads(github_push_body())
+        document["padding"] = ""
+        document["padding"] = "x" * (MIB - len(json.dumps(document)))
+        body = json.dumps(document).encode()
+        self.assertEqual(len(body), MIB)
+
+        async def deliver() -> int:
+            code, answer, _ = await post(
+                daemon.hook_url("site"), body, github_headers(body, SECRET)
+            )
+            self.assertEqual(code, 202, answer)
+            return int(answer["job"])
+
+        sending = DeferredSemaphore(20)
+        ids = await gatherResults(
+            [sending.run(lambda: Deferred.fromCoroutine(deliver())) for _ in range(300)]
+        )
+        self.assertEqual(len(set(ids)), 300)
+        for job_id in ids:
+            await finished(daemon, job_id)
+        path = daemon.journal_path
+        # What may stay: the bodies the budget allows, less than a pass's minimum
+        # of free pages, the job rows, and a write-ahead log cut back to WAL_LIMIT.
+        bound = BUDGET + RECLAIM_MIN_BYTES + WAL_LIMIT + MIB
+        await wait_for(lambda: on_disk(path) < bound, f"the journal to shrink under {bound}")
+
+        states = Counter(daemon.job(job_id).state for job_id in ids)
+        self.assertEqual(set(states), {"succeeded", "superseded"})
+        views = [await daemon.service.one(job_id) for job_id in sorted(ids)]
+        kept = [view["id"] for view in views if view is not None and view["payload_kept"]]
+        ran = [job_id for job_id in sorted(ids) if daemon.job(job_id).state == "succeeded"]
+        # Only the newest finished bodies, as many as fit the budget.
+        self.assertEqual(kept, ran[-(BUDGET // MIB) :])
