@@ -22,11 +22,14 @@ from contextlib import contextmanager
 from typing import Any
 
 from attrs import frozen
+from twisted.logger import Logger
 
 from hookdaemon.delivery import Delivery
 
 STATES = ("queued", "running", "succeeded", "failed", "timed_out", "interrupted", "superseded")
 FINAL_STATES = frozenset(STATES) - {"queued", "running"}
+
+log = Logger()
 
 SCHEMA_VERSION = 1
 """C{PRAGMA user_version}: 0 is the release before bodies had a table of their own."""
@@ -201,7 +204,17 @@ class Journal:
             with self.transaction():
                 self._enforce_budget()
         if self._pragma("auto_vacuum") != 2:  # 2: INCREMENTAL
-            _vacuum_into_incremental(self._db)
+            try:
+                _vacuum_into_incremental(self._db)
+            except sqlite3.Error as e:
+                # VACUUM needs room for a copy of the file; without it the journal
+                # still works, it only keeps its free pages until the next start.
+                log.warn(
+                    "journal: cannot rewrite {path} to give free pages back ({error});"
+                    " trying again at the next start",
+                    path=path,
+                    error=e,
+                )
         if self._pragma("freelist_count") >= self._reclaim_min:
             self.needs_upkeep = True
 

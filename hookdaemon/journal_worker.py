@@ -50,6 +50,7 @@ class JournalWorker:
         self._journal: Journal | None = None
         self._pending: list[tuple[Operation, Deferred[Any], int]] = []
         """Each operation, who waits for it, and the bytes of body it writes."""
+        self._pending_bytes = 0
         self._flushing = False
         self._idle: list[Deferred[None]] = []
         self._stopped: Deferred[None] | None = None
@@ -74,6 +75,7 @@ class JournalWorker:
     def _queue(self, operation: Callable[[Journal], T], size: int) -> Deferred[T]:
         done: Deferred[T] = Deferred()
         self._pending.append((operation, done, size))
+        self._pending_bytes += size
         if not self._flushing:
             self._flush()
         return done
@@ -89,11 +91,15 @@ class JournalWorker:
         )
 
     def _flush(self) -> None:
-        taken, size = 1, self._pending[0][2]
-        while taken < len(self._pending) and size + self._pending[taken][2] <= BATCH_BYTES:
-            size += self._pending[taken][2]
-            taken += 1
-        batch, self._pending = self._pending[:taken], self._pending[taken:]
+        if self._pending_bytes <= BATCH_BYTES:  # as good as always: no walk per delivery
+            batch, self._pending, self._pending_bytes = self._pending, [], 0
+        else:
+            taken, size = 1, self._pending[0][2]
+            while taken < len(self._pending) and size + self._pending[taken][2] <= BATCH_BYTES:
+                size += self._pending[taken][2]
+                taken += 1
+            batch, self._pending = self._pending[:taken], self._pending[taken:]
+            self._pending_bytes -= size
         self._flushing = True
 
         def run_batch() -> list[tuple[bool, Any]]:

@@ -6,6 +6,7 @@ import itertools
 import os
 import sqlite3
 
+from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon import journal as journal_module
@@ -524,6 +525,26 @@ class UpgradeTests(SynchronousTestCase):
         check.close()
         self.open()
         self.assertEqual(len(vacuums), 1)  # once: the second opening has nothing to do
+
+    def test_aVacuumThatFailsIsTriedAgainAtTheNextStart(self) -> None:
+        """VACUUM needs room for a copy: on a full disk the upgraded journal opens all the same."""
+        ids = self.old_file()
+
+        def full(db: sqlite3.Connection) -> None:
+            raise sqlite3.OperationalError("database or disk is full")
+
+        patched = self.patch(journal_module, "_vacuum_into_incremental", full)
+        with capturedLogs() as events:
+            journal = self.open()
+        self.assertEqual(journal.payload(ids["queued"]), b"body-new")
+        journal.close()
+        patched.restore()
+        self.assertEqual(len(events), 1)
+        self.assertIn("database or disk is full", formatEvent(events[0]))
+        self.open().close()
+        check = sqlite3.connect(self.path)
+        self.addCleanup(check.close)
+        self.assertEqual(check.execute("PRAGMA auto_vacuum").fetchone(), (2,))
 
     def test_theSchemaMatchesANewFile(self) -> None:
         """An upgraded file and a new one have the same columns, in the same order."""
