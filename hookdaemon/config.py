@@ -624,7 +624,17 @@ def parse_config(
     try:
         parser.read_string(text, source=source)
     except configparser.DuplicateOptionError as e:
-        problem = Problem(source, e.section, e.option, f"is set twice (line {e.lineno})")
+        if _KEY_NAME.match(e.option):
+            problem = Problem(source, e.section, e.option, f"is set twice (line {e.lineno})")
+        else:
+            # As in _Section._unknown: a line of a value read as a key, twice.
+            problem = Problem(
+                source,
+                e.section,
+                "",
+                f"line {e.lineno} is not a key = value line of this section; "
+                "indent it if it continues the value above",
+            )
         raise ConfigError([problem]) from None
     except configparser.DuplicateSectionError as e:
         problem = Problem(source, e.section, "", f"appears twice (line {e.lineno})")

@@ -253,6 +253,15 @@ class UnknownNamesTests(ConfigTestCase):
             ],
         )
 
+    def test_lineReadAsAKeyTwice(self) -> None:
+        self.assertEqual(
+            self.problems(HOOK + f'mysql -p{TOKEN} -e "SET x=1"\n' * 2),
+            [
+                f"{SOURCE}: [hook:site]: line 5 is not a key = value line of this section; "
+                "indent it if it continues the value above"
+            ],
+        )
+
 
 class AllProblemsAtOnceTests(ConfigTestCase):
     def test_everyProblemReportedTogether(self) -> None:
