@@ -188,8 +188,8 @@ class Journal:
         self.needs_upkeep = False
         """Pages may be free or the write-ahead log large: L{upkeep} has work."""
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        # Only a file with no table yet takes this at once; an older file gets it
-        # from the VACUUM in _upgrade. Before journal_mode, which writes the header.
+        # Only a file with no table yet takes this at once (and only before
+        # journal_mode writes its header); an older file gets it from a VACUUM below.
         self._db.execute("PRAGMA auto_vacuum = INCREMENTAL")
         self._db.execute("PRAGMA journal_mode = WAL")
         # FULL: a commit is on disk (WAL fsynced) before we answer 202.
