@@ -196,6 +196,10 @@ class Journal:
         self._db.execute("PRAGMA synchronous = FULL")
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT}")
+        # Debian's SQLite is built with SECURE_DELETE: every freed page is zeroed
+        # and written, so dropping forty 1 MiB bodies wrote 40 MiB and took 280 ms
+        # (FAST: 3 ms). The freed pages leave the file at the next upkeep anyway.
+        self._db.execute("PRAGMA secure_delete = FAST")
         page_size = self._pragma("page_size")
         self._reclaim_min = RECLAIM_MIN_BYTES // page_size
         self._reclaim_pass = RECLAIM_PASS_BYTES // page_size
