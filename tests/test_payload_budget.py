@@ -1,16 +1,25 @@
 """
-The C{payload_budget} key: how tap.cfg sets it, and how the job API says
-whether a job's body is still kept.
+The C{payload_budget} key: how tap.cfg sets it, how the job API says whether a
+job's body is still kept, and a real twistd's journal under the issue's load.
 """
 
 from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon.config import ConfigError, parse_config
 from hookdaemon.delivery import Delivery
 from hookdaemon.job_views import job_json
-from hookdaemon.journal import JobRecord
+from hookdaemon.journal import RECLAIM_MIN_BYTES, WAL_LIMIT, JobRecord
+from tests.live import LiveDaemon
+from tests.support import github_headers, github_push_body
 
 SOURCE = "/etc/hookdaemon/tap.cfg"
 HOOK = "[hook:site]\nworkdir = /srv/site\ncommand = true\n"
@@ -71,3 +80,78 @@ class PayloadKeptTests(SynchronousTestCase):
     def test_theJobSaysWhetherItsBodyIsKept(self) -> None:
         self.assertIs(job_json(record(None), [], None)["payload_kept"], True)
         self.assertIs(job_json(record("payload_budget"), [], None)["payload_kept"], False)
+
+
+BUDGET = 2 * 1024 * 1024
+MIB = 1024 * 1024
+SECRET = "budget-secret"
+COALESCING = """
+[hook:site]
+forge = github
+secret = env:SITE_SECRET
+workdir = .
+command = echo deployed
+"""
+
+
+def on_disk(path: str) -> int:
+    """The journal's bytes on disk: the file and its write-ahead log."""
+    return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
+
+
+def eventually(predicate: Callable[[], bool], what: str) -> None:
+    for _ in range(1500):
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+class ReplayedLargeDeliveryTests(SynchronousTestCase):
+    def test_theJournalStaysNearItsBudget(self) -> None:
+        """
+        As issue 11 saw it on a real twistd: one 1 MiB delivery sent 300 times with
+        fresh delivery ids grew the journal by 300 MiB for good. Superseded bodies
+        go at once, finished ones beyond payload_budget (oldest first), and the
+        file shrinks.
+        """
+        daemon = LiveDaemon(
+            self, COALESCING, f"payload_budget = {BUDGET}\n", {"SITE_SECRET": SECRET}
+        )
+        document = json.loads(github_push_body())
+        document["padding"] = ""
+        document["padding"] = "x" * (MIB - len(json.dumps(document)))
+        body = json.dumps(document).encode()
+        self.assertEqual(len(body), MIB)
+
+        def deliver(_: int) -> tuple[int, Any]:
+            return daemon.post("/hooks/site", body, github_headers(body, SECRET))
+
+        with ThreadPoolExecutor(8) as senders:
+            answers = list(senders.map(deliver, range(300)))
+        self.assertEqual([code for code, _ in answers], [202] * 300, answers[:3])
+        ids = sorted(int(answer["job"]) for _, answer in answers)
+        self.assertEqual(len(set(ids)), 300)
+
+        def jobs() -> list[dict[str, Any]]:
+            code, listing = daemon.request("GET", "/jobs?limit=1000")
+            assert code == 200, (code, listing)
+            return sorted(listing["jobs"], key=lambda job: int(job["id"]))
+
+        eventually(
+            lambda: all(job["state"] not in ("queued", "running") for job in jobs()),
+            "every job to end",
+        )
+        # What may stay: the bodies the budget allows, less than a pass's minimum
+        # of free pages, the job rows, and a write-ahead log cut back to WAL_LIMIT.
+        bound = BUDGET + RECLAIM_MIN_BYTES + WAL_LIMIT + MIB
+        path = daemon.journal_path
+        eventually(lambda: on_disk(path) < bound, f"the journal to shrink under {bound}")
+
+        ended = jobs()
+        self.assertEqual([int(job["id"]) for job in ended], ids)
+        self.assertEqual({job["state"] for job in ended}, {"succeeded", "superseded"})
+        ran = [job["id"] for job in ended if job["state"] == "succeeded"]
+        kept = [job["id"] for job in ended if job["payload_kept"]]
+        # Only the newest finished jobs' bodies, as many as fit the budget.
+        self.assertEqual(kept, ran[-(BUDGET // MIB) :])

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
-from collections import Counter
 
-from twisted.internet.defer import Deferred, DeferredSemaphore, gatherResults
 from twisted.trial.unittest import TestCase
 
 from hookdaemon import service
 from hookdaemon.delivery import Delivery
-from hookdaemon.journal import RECLAIM_MIN_BYTES, WAL_LIMIT, JobRecord, Journal, NewDelivery
+from hookdaemon.journal import JobRecord, Journal, NewDelivery
 from tests.support import (
     RunningDaemon,
     finished,
@@ -32,7 +29,6 @@ command = echo deployed ${HOOK_AFTER}
 burst = queue
 """
 ENVIRON = {"SITE_SECRET": SECRET}
-MIB = 1024 * 1024
 
 
 def read_journal(path: str, job_id: int) -> JobRecord:
@@ -129,6 +125,38 @@ class ResumeTests(TestCase):
         self.assertEqual(read_journal(daemon.journal_path, retry).state, "succeeded")
 
 
+class PayloadFileTests(TestCase):
+    async def test_aRetryReadsItsBodyWhateverTheBudget(self) -> None:
+        """
+        With payload_budget = 0 no finished job keeps its body, but a job that
+        runs, or runs again after a crash, always finds its own in HOOK_PAYLOAD.
+        """
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(os.path.join(directory, "var"))
+        journal = Journal(os.path.join(directory, "var", "journal.sqlite"))
+        delivery = Delivery.of_push(
+            "refs/heads/main", "0" * 40, "1" * 40, forge="github", event="push"
+        )
+        running = journal.add(NewDelivery("site", delivery, b"the body\n", 1.0)).job_id
+        journal.started(running, 2.0)
+        journal.close()  # as a SIGKILL would leave it
+
+        daemon = await start_daemon(
+            self,
+            HOOKS.replace("echo deployed ${HOOK_AFTER}", "cat ${HOOK_PAYLOAD}"),
+            daemon="payload_budget = 0\n",
+            environ=ENVIRON,
+            directory=directory,
+        )
+        retry = running + 1
+        await wait_for(lambda: retry in daemon.service.jobs, "the interrupted job to run again")
+        self.assertEqual((await finished(daemon, retry)).state, "succeeded")
+        self.assertIn(f"{retry} stdout the body", daemon.log_text("site"))
+        view = await daemon.service.one(retry)
+        assert view is not None
+        self.assertFalse(view["payload_kept"])  # finished: with a budget of 0 it went
+
+
 QUEUE_HOOK = """
 [hook:line]
 forge = generic
@@ -217,63 +245,3 @@ class MemoryTests(TestCase):
         self.assertEqual(list(daemon.service.jobs), ids)  # one ended, three to go
         await finished(daemon, ids[-1])
         self.assertEqual(list(daemon.service.jobs), ids[2:])
-
-
-BUDGET = 2 * 1024 * 1024
-COALESCING = """
-[hook:site]
-forge = github
-secret = env:SITE_SECRET
-workdir = .
-command = echo deployed
-"""
-
-
-def on_disk(path: str) -> int:
-    """The journal's bytes on disk: the file and its write-ahead log."""
-    return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
-
-
-class PayloadBudgetTests(TestCase):
-    async def test_replayedLargeDeliveriesLeaveTheJournalNearItsBudget(self) -> None:
-        """
-        As issue 11 saw it: one 1 MiB delivery sent 300 times with fresh delivery
-        ids grew the journal by 300 MiB for good. Superseded bodies go at once,
-        finished ones beyond payload_budget (oldest first), and the file shrinks.
-        """
-        daemon = await start_daemon(
-            self, COALESCING, daemon=f"payload_budget = {BUDGET}\n", environ=ENVIRON
-        )
-        document = json.loads(github_push_body())
-        document["padding"] = ""
-        document["padding"] = "x" * (MIB - len(json.dumps(document)))
-        body = json.dumps(document).encode()
-        self.assertEqual(len(body), MIB)
-
-        async def deliver() -> int:
-            code, answer, _ = await post(
-                daemon.hook_url("site"), body, github_headers(body, SECRET)
-            )
-            self.assertEqual(code, 202, answer)
-            return int(answer["job"])
-
-        sending = DeferredSemaphore(20)
-        ids = await gatherResults(
-            [sending.run(lambda: Deferred.fromCoroutine(deliver())) for _ in range(300)]
-        )
-        self.assertEqual(len(set(ids)), 300)
-        for job_id in ids:
-            await finished(daemon, job_id)
-        path = daemon.journal_path
-        # What may stay: the bodies the budget allows, less than a pass's minimum
-        # of free pages, the job rows, and a write-ahead log cut back to WAL_LIMIT.
-        bound = BUDGET + RECLAIM_MIN_BYTES + WAL_LIMIT + MIB
-        await wait_for(lambda: on_disk(path) < bound, f"the journal to shrink under {bound}")
-
-        states = Counter(daemon.job(job_id).state for job_id in ids)
-        self.assertEqual(set(states), {"succeeded", "superseded"})
-        views = [await daemon.service.one(job_id) for job_id in sorted(ids)]
-        kept = [view["id"] for view in views if view is not None and view["payload_kept"]]
-        ran = [job_id for job_id in sorted(ids) if daemon.job(job_id).state == "succeeded"]
-        # Only the newest finished bodies, as many as fit the budget.
-        self.assertEqual(kept, ran[-(BUDGET // MIB) :])
