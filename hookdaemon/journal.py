@@ -187,6 +187,8 @@ class Journal:
         """Finished jobs' bodies in bytes; None: count them again when needed."""
         self.needs_upkeep = False
         """Pages may be free or the write-ahead log large: L{upkeep} has work."""
+        self._checkpoint_due = False
+        """Pages were given back, but the main file shrinks only at a checkpoint."""
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         # Only a file with no table yet takes this at once (and only before
         # journal_mode writes its header); an older file gets it from a VACUUM below.
@@ -452,17 +454,30 @@ class Journal:
         """
         assert not self._db.in_transaction
         self.needs_upkeep = False
-        free = self._pragma("freelist_count")
-        vacuumed = free >= self._reclaim_min
-        if vacuumed:
+        if self._pragma("freelist_count") >= self._reclaim_min:
             # executescript steps the pragma to its end; execute() would free one page.
             self._db.executescript(f"PRAGMA incremental_vacuum({self._reclaim_pass})")
-        if vacuumed or _size(self._path + "-wal") > WAL_LIMIT:
-            # TRUNCATE: the main file shrinks only when the log is copied back.
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            self._checkpoint_due = True
+        if self._checkpoint_due or _size(self._path + "-wal") > WAL_LIMIT:
+            self._checkpoint_due = not self._checkpoint()
         more = self._pragma("freelist_count") >= self._reclaim_min
-        self.needs_upkeep = more
+        self.needs_upkeep = more or self._checkpoint_due
         return more
+
+    def _checkpoint(self) -> bool:
+        """
+        Copy the log back, so the main file shrinks, and empty it; False if a
+        reader (an operator's sqlite3 shell) is in the way. A TRUNCATE checkpoint
+        would wait for it for the busy timeout, 5 s, with every delivery behind
+        it: here it gives up at once, and a later upkeep tries again.
+        """
+        timeout = self._pragma("busy_timeout")
+        self._db.execute("PRAGMA busy_timeout = 0")
+        try:
+            busy, _, _ = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            self._db.execute(f"PRAGMA busy_timeout = {timeout}")
+        return not busy
 
     def get(self, job_id: int) -> JobRecord | None:
         found = self._select("WHERE id = ?", (job_id,))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import sqlite3
+import time
 
 from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
@@ -405,6 +406,28 @@ class FileSizeTests(SynchronousTestCase):
         self.assertGreater(os.path.getsize(self.path + "-wal"), 12 * MIB)
         self.fill(journal, 1, size=100)  # the next commit after the checkpoint
         self.assertLessEqual(os.path.getsize(self.path + "-wal"), WAL_LIMIT)
+
+    def test_aReaderDoesNotHoldUpkeepBack(self) -> None:
+        """
+        Another connection in a read transaction: the checkpoint gives up at once
+        instead of waiting the busy timeout (5 s) with every delivery behind it.
+        """
+        journal = self.open(payload_budget=0)
+        ids = self.fill(journal, 4)
+        reader = sqlite3.connect(self.path, isolation_level=None)
+        self.addCleanup(reader.close)
+        reader.execute("BEGIN")
+        reader.execute("SELECT COUNT(*) FROM jobs").fetchall()
+        for job_id in ids:
+            finish(journal, job_id)
+        started = time.monotonic()
+        upkeep_until_done(journal)
+        self.assertLess(time.monotonic() - started, 2.5)
+        self.assertTrue(journal.needs_upkeep)  # the checkpoint is still to come
+        reader.execute("COMMIT")
+        self.assertFalse(journal.upkeep())
+        self.assertFalse(journal.needs_upkeep)
+        self.assertLess(on_disk(self.path), RECLAIM_MIN_BYTES + 256 * 1024)
 
     def test_anUpkeepWithNothingFreeLeavesTheFileAlone(self) -> None:
         journal = self.open()
