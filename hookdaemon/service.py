@@ -28,6 +28,7 @@ from twisted.python.failure import Failure
 from hookdaemon.config import Config, HookConfig
 from hookdaemon.delivery import Delivery
 from hookdaemon.disk_writer import DiskWriter
+from hookdaemon.endpoint_text import endpoint_base_url, scrubbed
 from hookdaemon.job_views import job_json
 from hookdaemon.jobs import Job, JobQueue, JobRunner, QueueFullError
 from hookdaemon.journal import Added, JobRecord, Journal, NewDelivery
@@ -153,16 +154,19 @@ class HookService(Service):
                 endpoint = serverFromString(self._reactor, description)
                 return endpoint.listen(self.site)  # type: ignore[no-any-return]
 
+            # The address only: an endpoint string's options may hold a password.
+            shown = endpoint_base_url(description)
+
             def listening(port: IListeningPort) -> IListeningPort:
                 self._ports.append(port)
-                log.info("listening on {description}", description=description)
+                log.info("listening on {address}", address=shown)
                 return port
 
             def failed(failure: Failure) -> Failure:
                 log.critical(
-                    "cannot listen on {description}: {error}",
-                    description=description,
-                    error=failure.getErrorMessage(),
+                    "cannot listen on {address}: {error}",
+                    address=shown,
+                    error=scrubbed(failure.getErrorMessage(), description),
                 )
                 return failure
 

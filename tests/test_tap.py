@@ -19,12 +19,14 @@ import urllib.request
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from hookdaemon.endpoint_text import endpoint_base_url
 from hookdaemon.journal import Journal
-from hookdaemon.tap import endpoint_base_url
 from tests.support import alive
 
 TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
 TOKEN = "ghp_" + "Q7x" * 12
+TOKEN_DIGITS = "7391846205" * 3
+"""A numeric secret, which an integer option such as backlog takes."""
 
 BAD = """\
 [hookdaemon]
@@ -314,7 +316,9 @@ class ListenFailureTests(SynchronousTestCase):
             port = taken.getsockname()[1]
             path = os.path.join(directory, "tap.cfg")
             with open(path, "w") as f:
-                f.write(f"[hookdaemon]\nlisten = tcp:{port}:interface=127.0.0.1\n")
+                # An option no address needs, holding what might be a token.
+                listen = f"tcp:{port}:interface=127.0.0.1:backlog=50{TOKEN_DIGITS}"
+                f.write(f"[hookdaemon]\nlisten = {listen}\n")
             result = subprocess.run(
                 [*TWISTD, "-n", "--pidfile=", "--logfile=-", "hookdaemon", "--config", path],
                 cwd=directory,
@@ -323,8 +327,9 @@ class ListenFailureTests(SynchronousTestCase):
                 timeout=60,
             )
         self.assertEqual(result.returncode, 1)
-        self.assertIn(f"cannot listen on tcp:{port}:interface=127.0.0.1", result.stdout)
+        self.assertIn(f"cannot listen on http://127.0.0.1:{port}: ", result.stdout)
         self.assertIn("Address already in use", result.stdout)
+        self.assertNotIn(TOKEN_DIGITS, result.stdout + result.stderr)
 
     def test_systemdEndpointPassesCheck(self) -> None:
         directory = os.path.abspath(self.mktemp())
