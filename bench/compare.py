@@ -237,7 +237,7 @@ end
 local counter = 0
 function request()
   counter = counter + 1
-  wrk.headers["X-GitHub-Delivery"] = "{prefix}-" .. tid .. "-" .. counter
+  wrk.headers["X-GitHub-Delivery"] = string.format("{prefix}-%04x-4000-8000-%012x", tid, counter)
   return wrk.format()
 end
 """

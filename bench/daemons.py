@@ -336,18 +336,20 @@ def github_headers(secret: str, body: bytes, delivery: str) -> dict[str, str]:
 
 class GitHubDeliveries:
     """
-    Delivery C{n} of a run: the same signed push body, delivery id C{PREFIX-n}.
-    A plain picklable callable, so a client in another process can make them.
+    Delivery C{n} of a run: the same signed push body, its own delivery id, a
+    UUID as GitHub's are (hookdaemon refuses any other X-GitHub-Delivery): eight
+    hex digits from C{prefix}, then C{n}. A plain picklable callable, so a client
+    in another process can make them.
     """
 
     def __init__(self, secret: str, prefix: str, body: bytes | None = None) -> None:
         self.secret = secret
-        self.prefix = prefix
+        self.prefix = hashlib.sha256(prefix.encode()).hexdigest()[:8]
         self.body = github_push_body() if body is None else body
         self.signature = github_signature(secret, self.body)
 
     def delivery_id(self, n: int) -> str:
-        return f"{self.prefix}-{n}"
+        return f"{self.prefix}-0000-4000-8000-{n:012x}"
 
     def __call__(self, n: int) -> tuple[bytes, dict[str, str]]:
         return self.body, {
