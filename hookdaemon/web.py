@@ -1,6 +1,6 @@
 """
 The Klein app: HTTP in, answers out. Decisions are made in L{hookdaemon.intake},
-L{hookdaemon.client_address}, L{hookdaemon.job_views} and L{hookdaemon.ratelimit}.
+L{hookdaemon.client_address}, L{hookdaemon.status_access} and L{hookdaemon.ratelimit}.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from hookdaemon.config import HookConfig, Network, Secret
 from hookdaemon.delivery import Delivery, Incoming
 from hookdaemon.follow import FollowStream
 from hookdaemon.intake import Accepted, Ignored, Pong, Refused, client_allowed, judge
-from hookdaemon.job_views import StatusRequest, status_refusal
 from hookdaemon.jobs import QueueFullError
 from hookdaemon.journal import Added
 from hookdaemon.ratelimit import RateLimiter
+from hookdaemon.status_access import StatusRequest, status_refusal
 
 log = Logger()
 

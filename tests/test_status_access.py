@@ -1,4 +1,4 @@
-"""Tests for L{hookdaemon.job_views}: who may read the status endpoints, as function calls."""
+"""Tests for L{hookdaemon.status_access}: who may read the status endpoints, as function calls."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon.client_address import PROXY_HEADERS
 from hookdaemon.config import Secret
-from hookdaemon.job_views import StatusRequest, status_refusal
+from hookdaemon.status_access import StatusRequest, status_refusal
 
 CURL = StatusRequest(
     peer="127.0.0.1",
