@@ -14,6 +14,8 @@ from typing import Any
 from attrs import field, frozen
 
 ZERO_SHA = "0" * 40
+ZERO_SHA256 = "0" * 64
+"""What a deletion's new commit is in a SHA-256 repository."""
 
 BRANCH_PREFIX = "refs/heads/"
 TAG_PREFIX = "refs/tags/"
@@ -132,7 +134,7 @@ def split_ref(ref: str) -> tuple[str, str]:
 
 def push_kind(ref: str, after: str) -> str:
     """Classify a push as "push" (branch), "tag", or "delete"."""
-    if after == ZERO_SHA:
+    if after in (ZERO_SHA, ZERO_SHA256):
         return "delete"
     if ref.startswith(TAG_PREFIX):
         return "tag"

@@ -22,8 +22,25 @@ from re import Pattern
 
 from hookdaemon.delivery import BRANCH_PREFIX, TAG_PREFIX, Delivery
 
-MAX_FIELD = 65536
-"""UTF-8 bytes a field may have; Linux refuses exec for a string over 128 KiB."""
+LIMITS = {
+    "HOOK_EVENT": 128,
+    "HOOK_DELIVERY": 128,
+    "HOOK_REF": 1024,
+    "HOOK_BRANCH": 1024,
+    "HOOK_TAG": 1024,
+    "HOOK_BEFORE": 64,
+    "HOOK_AFTER": 64,
+    "HOOK_REPOSITORY": 4096,
+    "HOOK_CLONE_URL": 4096,
+    "HOOK_PUSHER": 1024,
+}
+"""
+UTF-8 bytes each value may have. The journal keeps every value of C{history}
+jobs per hook, whose bodies may be dropped (C{payload_budget}) but whose rows
+are not, so rows stay small: at most 13 KiB. Each bound is well above what a
+forge sends: a ref is a file name per part in git (NAME_MAX, 255 bytes) and
+forges refuse longer branch names; GitLab nests groups at most 20 deep.
+"""
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 """Unicode's control characters (category Cc): C0, DEL and C1."""
@@ -38,9 +55,9 @@ carry 12 digits (pullrequest.source.commit.hash), so events other than pushes
 may; pushes always name full commits, on every forge.
 """
 
-PUSH_KINDS = frozenset({"push", "tag", "delete", "create"})
+_PUSH_KINDS = frozenset({"push", "tag", "delete", "create"})
 
-KIND = re.compile(r"[A-Za-z][A-Za-z0-9_:. -]{0,99}")
+_KIND = re.compile(r"[A-Za-z][A-Za-z0-9_:. -]{0,99}")
 """hookdaemon's word for an event, which a forge may take from the payload."""
 
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{")
@@ -49,8 +66,19 @@ _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{")
 _TRANSPORT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*::")
 """
 git's C{<transport>::<address>} form, which runs a remote helper (C{ext::} runs
-any command); forges send http(s), ssh and scp-like URLs.
-See https://git-scm.com/docs/gitremote-helpers
+any command). See https://git-scm.com/docs/gitremote-helpers
+"""
+
+_CLONE_URL = re.compile(
+    r"(?:https?|ssh|git)://[^\s/?#]+(?:[/?#]\S*)?"
+    r"|(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9][A-Za-z0-9.-]*:(?!/)\S+"
+)
+"""
+What forges send as clone URLs: http(s), ssh and git URLs, and scp-like
+C{git@host:owner/repo.git}. Not a local path or C{file://}: with
+C{git clone ${HOOK_CLONE_URL}} a caller could copy any repository on the
+machine that the deploy user can read.
+See https://git-scm.com/docs/git-clone#_git_urls
 """
 
 
@@ -78,7 +106,7 @@ def ref_name_problem(name: str) -> str | None:
     return None
 
 
-def _text_problem(value: str) -> str | None:
+def _text_problem(value: str, limit: int) -> str | None:
     """
     What no value may be: an option, a control character, invalid Unicode, too long.
 
@@ -107,16 +135,16 @@ def _text_problem(value: str) -> str | None:
         encoded = value.encode("utf-8")
     except UnicodeEncodeError:
         return "holds invalid Unicode (an unpaired surrogate)"
-    if len(encoded) > MAX_FIELD:
+    if len(encoded) > limit:
         # Bytes, not characters: exec's limit is on the encoded string.
-        return f"is longer than {MAX_FIELD} bytes"
+        return f"is longer than {limit} bytes"
     return None
 
 
 def _commit_problem(value: str, kind: str) -> str | None:
     if _COMMIT.fullmatch(value):
         return None
-    if kind not in PUSH_KINDS and _ABBREVIATED_COMMIT.fullmatch(value):
+    if kind not in _PUSH_KINDS and _ABBREVIATED_COMMIT.fullmatch(value):
         return None
     return "is not a commit id (40 or 64 hexadecimal digits)"
 
@@ -124,6 +152,15 @@ def _commit_problem(value: str, kind: str) -> str | None:
 def _clone_url_problem(value: str) -> str | None:
     if _TRANSPORT.match(value):
         return "names a git remote helper (transport::address), which could run any command"
+    if not _CLONE_URL.fullmatch(value):
+        return "is not an http(s), ssh or git URL, nor an scp-like user@host:path"
+    return None
+
+
+def _repository_problem(value: str) -> str | None:
+    """A forge's repository name is never a path that climbs out of a directory."""
+    if any(part in ("", ".", "..") for part in value.split("/")):
+        return "is a path, not a repository name: it has an empty, '.' or '..' part"
     return None
 
 
@@ -131,14 +168,14 @@ def _matches(pattern: Pattern[str], what: str) -> Callable[[str], str | None]:
     return lambda value: None if pattern.fullmatch(value) else f"is not {what}"
 
 
-def one_refusal(
+def _one_refusal(
     delivery: Delivery, delivery_ids: Pattern[str], events: Pattern[str]
 ) -> str | None:
     """Why one delivery (not its changes) cannot be run, or None."""
     kind = delivery.kind
     checks: tuple[tuple[str, str, Callable[[str], str | None] | None], ...] = (
         ("HOOK_EVENT", delivery.event, _matches(events, "an event name of its forge")),
-        ("HOOK_EVENT", kind, _matches(KIND, "an event name")),
+        ("HOOK_EVENT", kind, _matches(_KIND, "an event name")),
         (
             "HOOK_DELIVERY",
             delivery.delivery_id,
@@ -149,7 +186,7 @@ def one_refusal(
         ("HOOK_TAG", delivery.tag, lambda tag: ref_name_problem(TAG_PREFIX + tag)),
         ("HOOK_BEFORE", delivery.before, lambda commit: _commit_problem(commit, kind)),
         ("HOOK_AFTER", delivery.after, lambda commit: _commit_problem(commit, kind)),
-        ("HOOK_REPOSITORY", delivery.repository, None),
+        ("HOOK_REPOSITORY", delivery.repository, _repository_problem),
         ("HOOK_CLONE_URL", delivery.clone_url, _clone_url_problem),
         ("HOOK_PUSHER", delivery.pusher, None),
     )
@@ -157,7 +194,9 @@ def one_refusal(
         if not value:
             # Absent: the variable is an empty string, which no command reads as an option.
             continue
-        problem = _text_problem(value) or (rule(value) if rule is not None else None)
+        problem = _text_problem(value, LIMITS[variable])
+        if problem is None and rule is not None:
+            problem = rule(value)
         if problem is not None:
             return f"{variable} {problem}"
     return None
@@ -168,11 +207,11 @@ def refusal(delivery: Delivery, delivery_ids: Pattern[str], events: Pattern[str]
     Why this delivery, or any of the changes it carries, cannot reach a command:
     the one-line reason of a 400, or None when every value may.
     """
-    reason = one_refusal(delivery, delivery_ids, events)
+    reason = _one_refusal(delivery, delivery_ids, events)
     if reason is not None:
         return reason
     for change in delivery.changes:
-        reason = one_refusal(change, delivery_ids, events)
+        reason = _one_refusal(change, delivery_ids, events)
         if reason is not None:
             return f"one of the push's changes: {reason}"
     return None

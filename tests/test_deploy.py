@@ -69,7 +69,7 @@ class GitDeployTests(TestCase):
         after = self.commit("second")
         git("push", "origin", "main", cwd=self.work)
 
-        body = github_push_body(before=before, after=after, clone_url=self.origin)
+        body = github_push_body(before=before, after=after)
         code, answer, _ = await post(daemon.hook_url("site"), body, github_headers(body, SECRET))
         self.assertEqual(code, 202)
         job = await finished(daemon, answer["job"])

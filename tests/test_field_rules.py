@@ -147,11 +147,66 @@ class RuleTests(SynchronousTestCase):
         for url in [
             "https://github.com/a/b.git",
             "git@github.com:a/b.git",
-            "/srv/git/a.git",
             "ssh://git@host:22/a/b.git",
             "https://[::1]:8080/a.git",
+            "http://try.gitea.io/gogits/hello-world.git",
+            "git://example.com/a.git",
         ]:
             self.assertIsNone(_github_refusal(_delivery(clone_url=url)), url)
+
+    def test_localCloneUrlIsRefused(self) -> None:
+        """git clone ${HOOK_CLONE_URL} with a path would copy any repository on the machine."""
+        for url in [
+            "/srv/git/secret.git",
+            "file:///srv/git/secret.git",
+            "../secret",
+            "host:/srv",
+            "https://",
+            "https:// x",
+            "ftp://example.com/a.git",
+        ]:
+            self.assertEqual(
+                _github_refusal(_delivery(clone_url=url)),
+                "HOOK_CLONE_URL is not an http(s), ssh or git URL, nor an scp-like user@host:path",
+                url,
+            )
+
+    def test_repositoryIsNeverAPath(self) -> None:
+        for name in ["../../etc", "a/../b", "/etc", "a/", "a//b", ".", "a/./b"]:
+            self.assertEqual(
+                _github_refusal(_delivery(repository=name)),
+                "HOOK_REPOSITORY is a path, not a repository name: it has an empty, '.' or"
+                " '..' part",
+                name,
+            )
+        for name in [
+            "octo/site",
+            "group/sub/project",
+            "~user/repo",
+            "PROJ/repo",
+            "Diaspora",
+            "a.b/c..d",
+            ".github/x",
+        ]:
+            self.assertIsNone(_github_refusal(_delivery(repository=name)), name)
+
+    def test_eachFieldIsBounded(self) -> None:
+        """The journal keeps every job's values for history jobs per hook: none may be huge."""
+        for field, variable, limit in [
+            ("repository", "HOOK_REPOSITORY", 4096),
+            ("pusher", "HOOK_PUSHER", 1024),
+            ("ref", "HOOK_REF", 1024),
+        ]:
+            value = "refs/heads/" + "é" * limit if field == "ref" else "é" * limit
+            self.assertEqual(
+                _github_refusal(_delivery(**{field: value})),
+                f"{variable} is longer than {limit} bytes",
+            )
+        self.assertIsNone(_github_refusal(_delivery(pusher="é" * 512)))
+
+    def test_sha256DeletionIsADeletion(self) -> None:
+        self.assertEqual(_delivery(after="0" * 64).kind, "delete")
+        self.assertEqual(_delivery(after="0" * 40).kind, "delete")
 
     def test_reasonsNeverEchoTheValue(self) -> None:
         value = "-secret-looking-value"

@@ -45,8 +45,17 @@ from tests.test_tap import TWISTD, free_port
 RECORDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz_recorder.py")
 
 MAX_BODY = 262144
-MAX_FIELD = 65536
-"""DESIGN's limit on one delivery field, in characters; over it is a 400."""
+LIMITS = {
+    "HOOK_REF": 1024,
+    "HOOK_BRANCH": 1024,
+    "HOOK_TAG": 1024,
+    "HOOK_BEFORE": 64,
+    "HOOK_AFTER": 64,
+    "HOOK_REPOSITORY": 4096,
+    "HOOK_CLONE_URL": 4096,
+    "HOOK_PUSHER": 1024,
+}
+"""The README's bound on each delivery field, in UTF-8 bytes; over it is a 400."""
 ARG_MAX_STRLEN = 131072
 """Linux's MAX_ARG_STRLEN: exec refuses an argv item or NAME=value over this (NUL included)."""
 
@@ -731,13 +740,26 @@ def git_accepts_ref(name: str) -> bool:
 COMMIT = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 REMOTE_HELPER = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*::")
 """git's <transport>::<address> (see gitremote-helpers(1)): ext:: runs a command."""
+SCP_LIKE = re.compile(r"(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9][A-Za-z0-9.-]*:[^/\s]\S*")
+
+
+def clone_url_taken(url: str) -> bool:
+    """An http(s), ssh or git URL with a host, or scp-like user@host:path (git-clone(1))."""
+    if any(c.isspace() for c in url):
+        return False
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        host = re.split(r"[/?#]", rest, maxsplit=1)[0]
+        return scheme in ("http", "https", "ssh", "git") and bool(host)
+    return bool(SCP_LIKE.fullmatch(url))
 
 
 def refused_field(fields: dict[str, str]) -> str | None:
     """
     Why the daemon refuses these values whatever the filters say: NUL, surrogates,
     length, an option's leading '-', a control character, a ref git would not
-    take, a commit id that is not one, a clone URL naming a remote helper.
+    take, a commit id that is not one, a clone URL that is not a forge's, a
+    repository name that is a path.
     """
     for name, value in fields.items():
         if "\0" in value:
@@ -746,8 +768,8 @@ def refused_field(fields: dict[str, str]) -> str | None:
             encoded = value.encode("utf-8")
         except UnicodeEncodeError:
             return f"{name} holds a surrogate"
-        if len(encoded) > MAX_FIELD:
-            return f"{name} is over {MAX_FIELD} bytes"
+        if len(encoded) > LIMITS[name]:
+            return f"{name} is over {LIMITS[name]} bytes"
         if value.startswith("-"):
             return f"{name} starts with -"
         if any(unicodedata.category(c) == "Cc" for c in value):
@@ -759,8 +781,12 @@ def refused_field(fields: dict[str, str]) -> str | None:
     for name in ("HOOK_BEFORE", "HOOK_AFTER"):
         if fields[name] and not COMMIT.fullmatch(fields[name]):
             return f"{name} is not a commit id"
-    if REMOTE_HELPER.match(fields["HOOK_CLONE_URL"]):
-        return "HOOK_CLONE_URL names a remote helper"
+    url = fields["HOOK_CLONE_URL"]
+    if url and (REMOTE_HELPER.match(url) or not clone_url_taken(url)):
+        return "HOOK_CLONE_URL is not a URL a forge sends"
+    repository = fields["HOOK_REPOSITORY"]
+    if repository and {"", ".", ".."} & set(repository.split("/")):
+        return "HOOK_REPOSITORY is a path"
     return None
 
 

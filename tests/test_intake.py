@@ -449,13 +449,13 @@ class HostileBodyTests(SynchronousTestCase):
                 "HOOK_PUSHER holds invalid Unicode (an unpaired surrogate)",
             ),
             (
-                b'{"ref": "refs/heads/' + b"x" * 70000 + b'"}',
-                "HOOK_REF is longer than 65536 bytes",
+                b'{"ref": "refs/heads/' + b"x" * 1100 + b'"}',
+                "HOOK_REF is longer than 1024 bytes",
             ),
             (
-                # 40,000 characters but 160,000 bytes: exec counts bytes.
-                ('{"ref": "refs/heads/main", "pusher": "%s"}' % ("\U0001f642" * 40000)).encode(),
-                "HOOK_PUSHER is longer than 65536 bytes",
+                # 300 characters but 1,200 bytes: the limit counts bytes.
+                ('{"ref": "refs/heads/main", "pusher": "%s"}' % ("\U0001f642" * 300)).encode(),
+                "HOOK_PUSHER is longer than 1024 bytes",
             ),
         ]:
             self.assertEqual(self.refusal(body), reason)

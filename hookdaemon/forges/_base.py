@@ -204,7 +204,10 @@ def text(payload: Any, *path: str) -> str:
 
 
 def required(payload: Any, event: str, *path: str) -> str:
-    """Like L{text}, but an C{event} delivery without this field cannot be used at all."""
+    """
+    Like L{text}, but an C{event} delivery without this field cannot be used at
+    all. C{event} is shown in the reason: a word of ours, never a header's text.
+    """
     value = text(payload, *path)
     if not value:
         raise PayloadError(f"{event} payload has no {'.'.join(path)}")

@@ -118,7 +118,8 @@ def _change(index: int, change: Any, common: dict[str, Any]) -> tuple[datetime, 
     kind = text(named, "type")
     prefix = _REF_PREFIXES.get(kind)
     if prefix is None:
-        raise PayloadError(f"repo:push change {index} is a {kind or 'ref'}, not a branch or tag")
+        # The type is the caller's text: say what it is not, never what it is.
+        raise PayloadError(f"repo:push change {index} is not a branch or tag")
     ref = prefix + required(named, f"repo:push change {index}", "name")
     delivery = Delivery.of_push(
         ref=ref,
@@ -144,7 +145,7 @@ def _pull_request(event: str, payload: dict[str, Any], common: dict[str, Any]) -
     Any pull request event, by its own key; Bitbucket has no ref for a pull
     request, so its branch is the one it targets and C{after} its source commit.
     """
-    required(payload, event, "pullrequest", "id")
+    required(payload, "pull request", "pullrequest", "id")
     return Delivery(
         kind=event,
         branch=text(payload, "pullrequest", "destination", "branch", "name"),

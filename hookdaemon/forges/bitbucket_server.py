@@ -129,7 +129,7 @@ def _pull_request(event: str, payload: dict[str, Any], common: dict[str, Any]) -
     Any pull request event, by its own key, named by the ref Bitbucket Server
     keeps for its source; its branch is the one it targets.
     """
-    number = required(payload, event, "pullRequest", "id")
+    number = required(payload, "pull request", "pullRequest", "id")
     return Delivery(
         kind=event,
         ref=f"refs/pull-requests/{number}/from",
