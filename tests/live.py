@@ -74,7 +74,13 @@ class LiveDaemon:
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-        self.process.wait(30)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            # Never leave a daemon behind the test run; the test still fails.
+            self.process.kill()
+            self.process.wait()
+            raise
 
     @property
     def log(self) -> str:

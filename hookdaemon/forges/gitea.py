@@ -38,14 +38,14 @@ class GiteaFamily:
 
     name: str
     families: tuple[str, ...]
-    # X-<Forge>-Delivery is a UUID (Gitea's and Gogs' webhook tasks make one with
-    # uuid.New / uuid.NewV4); events are snake case (Gitea's webhook_module.HookEventType).
-    delivery_ids = UUID
-    events = SNAKE_CASE_EVENT
     """
     The C{X-<family>-*} headers this forge reads, most specific first; the
     first family's event header is what L{detect} looks for.
     """
+    # X-<Forge>-Delivery is a UUID (Gitea's and Gogs' webhook tasks make one with
+    # uuid.New / uuid.NewV4); events are snake case (Gitea's webhook_module.HookEventType).
+    delivery_ids = UUID
+    events = SNAKE_CASE_EVENT
 
     def _header(self, incoming: Incoming, suffix: str) -> str | None:
         """The first of this forge's C{X-<family>-<suffix>} headers that was sent."""
