@@ -11,6 +11,10 @@ while the job is queued or running; a superseded job's body goes at once, and
 finished jobs keep theirs only within C{payload_budget} bytes, the oldest
 going first. Freed pages are given back to the file system a bounded number at
 a time (L{Journal.upkeep}): the file has C{auto_vacuum = INCREMENTAL}.
+
+It needs SQLite 3.20.0 or newer (L{MIN_SQLITE}) and refuses an older one: RHEL 9
+has 3.34 and Ubuntu 20.04 3.31, so nothing of 3.35 (C{RETURNING}, C{DROP COLUMN})
+is used.
 """
 
 from __future__ import annotations
@@ -33,6 +37,14 @@ log = Logger()
 
 SCHEMA_VERSION = 1
 """C{PRAGMA user_version}: 0 is the release before bodies had a table of their own."""
+
+MIN_SQLITE = (3, 20, 0)
+"""
+The oldest SQLite the journal runs on, for the newest of what it uses:
+C{secure_delete = FAST} (3.20.0); besides, write-ahead logging (3.7.0),
+partial indexes (3.8.0), C{WITH RECURSIVE} (3.8.3), C{wal_checkpoint(TRUNCATE)}
+(3.8.8). See https://www.sqlite.org/changes.html
+"""
 
 DROPPED_SUPERSEDED = "superseded"
 DROPPED_BUDGET = "payload_budget"
@@ -60,8 +72,8 @@ CREATE TABLE IF NOT EXISTS payloads (
 );
 """
 
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS jobs (
+_JOBS = """
+CREATE TABLE IF NOT EXISTS {name} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     hook TEXT NOT NULL,
     delivery_id TEXT,
@@ -90,6 +102,10 @@ CREATE TABLE IF NOT EXISTS jobs (
     payload_size INTEGER,   -- the bytes of the body in payloads, NULL if none is kept
     payload_dropped TEXT    -- why none is kept: superseded or payload_budget
 );
+"""
+
+_SCHEMA = f"""
+{_JOBS.format(name="jobs")}
 {_PAYLOADS}
 -- A forge's delivery id is accepted once per hook; a retry after a crash
 -- carries the same id and must not count as a second acceptance.
@@ -167,8 +183,32 @@ class PayloadDroppedError(LookupError):
         self.reason = reason
 
 
-class NewerSchemaError(Exception):
+class JournalUnusableError(Exception):
+    """The journal cannot be opened as it is; the message says why and what to do."""
+
+
+class NewerSchemaError(JournalUnusableError):
     """The journal was written by a newer hookdaemon; this one would misread it."""
+
+
+class SQLiteTooOldError(JournalUnusableError):
+    """Python's SQLite lacks what the journal uses (L{MIN_SQLITE})."""
+
+
+class UpgradeError(JournalUnusableError):
+    """An older file could not be brought to L{SCHEMA_VERSION}; it is left as it was."""
+
+
+def _check_sqlite(found: tuple[int, int, int]) -> None:
+    if found < MIN_SQLITE:
+        raise SQLiteTooOldError(
+            f"the journal needs SQLite {_dotted(MIN_SQLITE)} or newer and this Python"
+            f" has {_dotted(found)}: run hookdaemon with a Python built on a newer SQLite"
+        )
+
+
+def _dotted(version: tuple[int, ...]) -> str:
+    return ".".join(str(part) for part in version)
 
 
 class Journal:
@@ -189,6 +229,9 @@ class Journal:
         """Pages may be free or the write-ahead log large: L{upkeep} has work."""
         self._checkpoint_due = False
         """Pages were given back, but the main file shrinks only at a checkpoint."""
+        self.checkpoint_blocked = False
+        """The last L{upkeep}'s checkpoint gave up: another connection reads an older state."""
+        _check_sqlite(sqlite3.sqlite_version_info)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         # Only a file with no table yet takes this at once (and only before
         # journal_mode writes its header); an older file gets it from a VACUUM below.
@@ -237,15 +280,29 @@ class Journal:
                 f"{self._path} has journal schema {version}; this hookdaemon reads"
                 f" {SCHEMA_VERSION}: run the newer release, or move the file away"
             )
-        with self.transaction():
-            exists = self._db.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobs'"
-            ).fetchone()
-            if exists:
-                _bodies_into_their_table(self._db)
-            for statement in _statements(_SCHEMA):
-                self._db.execute(statement)
-            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        # SQLite's procedure for a change ALTER TABLE cannot make: foreign keys
+        # off outside the transaction (inside it the pragma does nothing), the
+        # table rebuilt, then checked. https://www.sqlite.org/lang_altertable.html#otheralter
+        self._db.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with self.transaction():
+                exists = self._db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobs'"
+                ).fetchone()
+                if exists:
+                    _bodies_into_their_table(self._db)
+                for statement in _statements(_SCHEMA):
+                    self._db.execute(statement)
+                broken = self._db.execute("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise UpgradeError(
+                        f"{self._path}: {len(broken)} row(s) would name a job that is not"
+                        " there (PRAGMA foreign_key_check lists them), so the journal is"
+                        " left as it was: delete those rows, or move the file away"
+                    )
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        finally:
+            self._db.execute("PRAGMA foreign_keys = ON")
 
     def close(self) -> None:
         self._db.close()
@@ -458,8 +515,10 @@ class Journal:
             # executescript steps the pragma to its end; execute() would free one page.
             self._db.executescript(f"PRAGMA incremental_vacuum({self._reclaim_pass})")
             self._checkpoint_due = True
+        self.checkpoint_blocked = False
         if self._checkpoint_due or _size(self._path + "-wal") > WAL_LIMIT:
-            self._checkpoint_due = not self._checkpoint()
+            self.checkpoint_blocked = not self._checkpoint()
+            self._checkpoint_due = self.checkpoint_blocked
         more = self._pragma("freelist_count") >= self._reclaim_min
         self.needs_upkeep = more or self._checkpoint_due
         return more
@@ -521,18 +580,21 @@ class Journal:
         L{covers} then lists only the replaced jobs still kept. (Sparing every job
         some C{covered_by} named kept all but the first of each burst for ever.)
         """
-        rows = self._db.execute(
-            f"DELETE FROM jobs WHERE hook = ? AND state IN ({_FINAL_LIST}) AND id NOT IN"
-            f" (SELECT id FROM jobs WHERE hook = ? AND state IN ({_FINAL_LIST})"
-            " ORDER BY id DESC LIMIT ?)"
-            " AND id NOT IN (SELECT retry_of FROM jobs WHERE retry_of IS NOT NULL)"
-            " RETURNING payload_size",
-            (hook, hook, keep),
-        ).fetchall()
+        with self.transaction():
+            rows = self._db.execute(
+                f"SELECT id, payload_size FROM jobs WHERE hook = ? AND state IN ({_FINAL_LIST})"
+                f" AND id NOT IN (SELECT id FROM jobs WHERE hook = ? AND state IN ({_FINAL_LIST})"
+                " ORDER BY id DESC LIMIT ?)"
+                " AND id NOT IN (SELECT retry_of FROM jobs WHERE retry_of IS NOT NULL)",
+                (hook, hook, keep),
+            ).fetchall()
+            self._db.executemany(
+                "DELETE FROM jobs WHERE id = ?", [(job_id,) for job_id, _ in rows]
+            )
         if rows:
             self.needs_upkeep = True
             if self._kept_bytes is not None:
-                self._kept_bytes -= sum(size for (size,) in rows if size is not None)
+                self._kept_bytes -= sum(size for _, size in rows if size is not None)
         return len(rows)
 
     def _select(self, where: str, parameters: Iterable[object] = ()) -> list[JobRecord]:
@@ -571,8 +633,10 @@ def _size(path: str) -> int:
 
 def _bodies_into_their_table(db: sqlite3.Connection) -> None:
     """
-    Schema 0 -> 1, inside the caller's transaction: bodies move from C{jobs.payload}
-    to C{payloads}; superseded jobs' bodies are dropped, as they would be now.
+    Schema 0 -> 1, inside the caller's transaction with foreign keys off: bodies
+    move from C{jobs.payload} to C{payloads} (superseded jobs' bodies are dropped,
+    as they would be now) and C{jobs} is rebuilt without the column, every job
+    kept with its id. The indexes went with the old table; the schema makes them.
     """
     for statement in _statements(_PAYLOADS):
         db.execute(statement)
@@ -580,17 +644,47 @@ def _bodies_into_their_table(db: sqlite3.Connection) -> None:
         "INSERT INTO payloads (job_id, body)"
         " SELECT id, payload FROM jobs WHERE state != 'superseded'"
     )
-    db.execute("ALTER TABLE jobs ADD COLUMN payload_size INTEGER")
-    db.execute("ALTER TABLE jobs ADD COLUMN payload_dropped TEXT")
-    # Emptying the column first frees its overflow pages, so DROP COLUMN rewrites
-    # small rows only.
+    db.execute(_JOBS.format(name="jobs_new"))
+    kept = ", ".join(_KEPT_COLUMNS)
     db.execute(
-        "UPDATE jobs SET payload = x'',"
-        " payload_size = CASE WHEN state = 'superseded' THEN NULL ELSE length(payload) END,"
-        " payload_dropped = CASE WHEN state = 'superseded' THEN ? END",
+        f"INSERT INTO jobs_new ({kept}, payload_size, payload_dropped)"
+        f" SELECT {kept},"
+        " CASE WHEN state = 'superseded' THEN NULL ELSE length(payload) END,"
+        " CASE WHEN state = 'superseded' THEN ? END"
+        " FROM jobs ORDER BY id",
         (DROPPED_SUPERSEDED,),
     )
-    db.execute("ALTER TABLE jobs DROP COLUMN payload")
+    # AUTOINCREMENT: ids of jobs already pruned are never given again, so the
+    # counter goes with the rows (DROP TABLE forgets it).
+    row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'").fetchone()
+    db.execute("DROP TABLE jobs")
+    db.execute("ALTER TABLE jobs_new RENAME TO jobs")
+    if row is not None:
+        db.execute("DELETE FROM sqlite_sequence WHERE name = 'jobs'")
+        db.execute(
+            "INSERT INTO sqlite_sequence (name, seq)"
+            " SELECT 'jobs', MAX(?, COALESCE(MAX(id), 0)) FROM jobs",
+            row,
+        )
+
+
+_KEPT_COLUMNS = (
+    "id",
+    "hook",
+    "delivery_id",
+    *_DELIVERY_COLUMNS,
+    "state",
+    "exit_code",
+    "signal",
+    "queued_at",
+    "started_at",
+    "finished_at",
+    "covered_by",
+    "retry_of",
+    "output_tail",
+    "process_group",
+)
+"""The columns of schema 0's C{jobs} that schema 1 keeps as they were."""
 
 
 def _vacuum_into_incremental(db: sqlite3.Connection) -> None:

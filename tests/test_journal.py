@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import sqlite3
-import time
 
 from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
@@ -13,6 +13,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from hookdaemon import journal as journal_module
 from hookdaemon.delivery import Delivery
 from hookdaemon.journal import (
+    MIN_SQLITE,
     RECLAIM_MIN_BYTES,
     RECLAIM_PASS_BYTES,
     SCHEMA_VERSION,
@@ -22,6 +23,8 @@ from hookdaemon.journal import (
     NewDelivery,
     NewerSchemaError,
     PayloadDroppedError,
+    SQLiteTooOldError,
+    UpgradeError,
 )
 from tests import journal_c5ab9a6
 from tests.journal_c5ab9a6 import add_old
@@ -189,6 +192,16 @@ class JournalTests(SynchronousTestCase):
         self.assertEqual([r.id for r in self.journal.recent("site")], ids[:2:-1])
         self.assertEqual(self.journal.covers(ids[4]), [ids[3]])
         self.assertEqual(self.journal.covering(ids[3]), ids[4])
+
+    def test_pruneIsUndoneWithTheTransactionItIsIn(self) -> None:
+        ids = [self.add(push()).job_id for _ in range(3)]
+        for job_id in ids:
+            self.journal.finished(job_id, "succeeded", 0, None, b"", 1.0)
+        with self.assertRaises(ZeroDivisionError), self.journal.transaction():
+            self.assertEqual(self.journal.prune("site", keep=1), 2)
+            1 / 0  # noqa: B018
+        self.assertEqual([r.id for r in self.journal.recent("site")], ids[::-1])
+        self.assertEqual(self.journal.payload(ids[0]), b"{}")
 
     def test_pruneKeepsTheNewestFinishedAndEverythingUnfinished(self) -> None:
         ids = [self.add(push()).job_id for _ in range(5)]
@@ -409,8 +422,9 @@ class FileSizeTests(SynchronousTestCase):
 
     def test_aReaderDoesNotHoldUpkeepBack(self) -> None:
         """
-        Another connection in a read transaction: the checkpoint gives up at once
-        instead of waiting the busy timeout (5 s) with every delivery behind it.
+        Another connection in a read transaction: the checkpoint runs with no busy
+        timeout, so it reports busy and gives up instead of waiting (5 s) with
+        every delivery behind it; the timeout is the connection's again after.
         """
         journal = self.open(payload_budget=0)
         ids = self.fill(journal, 4)
@@ -420,12 +434,27 @@ class FileSizeTests(SynchronousTestCase):
         reader.execute("SELECT COUNT(*) FROM jobs").fetchall()
         for job_id in ids:
             finish(journal, job_id)
-        started = time.monotonic()
+        journal._db.execute("PRAGMA busy_timeout = 1234")
+        statements: list[str] = []
+        journal._db.set_trace_callback(statements.append)
         upkeep_until_done(journal)
-        self.assertLess(time.monotonic() - started, 2.5)
+        journal._db.set_trace_callback(None)
+        self.assertTrue(journal.checkpoint_blocked)
         self.assertTrue(journal.needs_upkeep)  # the checkpoint is still to come
+        pragmas = [s for s in statements if "busy_timeout =" in s or "wal_checkpoint" in s]
+        self.assertEqual(
+            pragmas[-3:],
+            [
+                "PRAGMA busy_timeout = 0",
+                "PRAGMA wal_checkpoint(TRUNCATE)",
+                "PRAGMA busy_timeout = 1234",
+            ],
+        )
+        self.assertEqual(journal._pragma("busy_timeout"), 1234)
+        self.assertGreater(on_disk(self.path), 4 * MIB)  # the log still holds the file
         reader.execute("COMMIT")
         self.assertFalse(journal.upkeep())
+        self.assertFalse(journal.checkpoint_blocked)
         self.assertFalse(journal.needs_upkeep)
         self.assertLess(on_disk(self.path), RECLAIM_MIN_BYTES + 256 * 1024)
 
@@ -589,6 +618,61 @@ class UpgradeTests(SynchronousTestCase):
 
         self.assertEqual(columns(self.path), columns(fresh))
 
+    def test_theIndexesAndForeignKeysMatchANewFile(self) -> None:
+        """The rebuilt jobs table has every index and reference a new file has, and keys are on."""
+        self.old_file()
+        journal = self.open()
+        self.assertEqual(journal._pragma("foreign_keys"), 1)
+        fresh = os.path.abspath(self.mktemp()) + ".sqlite"
+        Journal(fresh).close()
+
+        def shape(path: str) -> list[object]:
+            db = sqlite3.connect(path)
+            try:
+                indexes = db.execute(
+                    "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index'"
+                    " AND sql IS NOT NULL ORDER BY name"
+                ).fetchall()
+                keys = [
+                    (table, *row[2:5], row[6])
+                    for table in ("jobs", "payloads")
+                    for row in db.execute(f"PRAGMA foreign_key_list({table})")
+                ]
+                tables = db.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+                ).fetchall()
+                return [indexes, sorted(keys), tables]
+            finally:
+                db.close()
+
+        self.assertEqual(shape(self.path), shape(fresh))
+
+    def test_idsOfPrunedJobsAreNotGivenAgain(self) -> None:
+        """AUTOINCREMENT's counter survives the rebuild: a pruned newest job's id stays used."""
+        db = journal_c5ab9a6.open_old(self.path)
+        ids = [add_old(db, b"{}", state="succeeded") for _ in range(3)]
+        db.execute("DELETE FROM jobs WHERE id = ?", (ids[-1],))
+        db.close()
+        journal = self.open()
+        self.assertEqual(self.add(journal), ids[-1] + 1)
+
+    def add(self, journal: Journal) -> int:
+        return journal.add(NewDelivery("site", push(), b"{}", 200.0)).job_id
+
+    def test_anUpgradeThatWouldBreakAReferenceLeavesTheFileAsItWas(self) -> None:
+        ids = self.old_file()
+        db = sqlite3.connect(self.path, isolation_level=None)
+        db.execute("UPDATE jobs SET covered_by = 99 WHERE id = ?", (ids["superseded"],))
+        db.close()
+        with self.assertRaises(UpgradeError) as raised:
+            Journal(self.path)
+        self.assertIn("1 row(s) would name a job that is not there", str(raised.exception))
+        check = sqlite3.connect(self.path)
+        self.addCleanup(check.close)
+        self.assertEqual(check.execute("PRAGMA user_version").fetchone(), (0,))
+        self.assertIn("payload", [row[1] for row in check.execute("PRAGMA table_info(jobs)")])
+        self.assertEqual(check.execute("SELECT COUNT(*) FROM jobs").fetchone(), (4,))
+
     def test_aNewerSchemaIsRefused(self) -> None:
         Journal(self.path).close()
         db = sqlite3.connect(self.path)
@@ -597,3 +681,81 @@ class UpgradeTests(SynchronousTestCase):
         with self.assertRaises(NewerSchemaError) as raised:
             Journal(self.path)
         self.assertIn("run the newer release", str(raised.exception))
+
+
+# What each SQL feature newer than MIN_SQLITE would need; none may be used.
+NEWER_FEATURES = {
+    r"\bRETURNING\b": (3, 35, 0),
+    r"\bDROP\s+COLUMN\b": (3, 35, 0),
+    r"\bUPDATE\b[^;]*\bFROM\b": (3, 33, 0),
+    r"\bIIF\s*\(": (3, 32, 0),
+    r"\bGENERATED\s+ALWAYS\b": (3, 31, 0),
+    r"\bNULLS\s+(FIRST|LAST)\b": (3, 30, 0),
+    r"\bRENAME\s+COLUMN\b": (3, 25, 0),
+    r"\bOVER\s*\(": (3, 25, 0),
+    r"\bON\s+CONFLICT\b": (3, 24, 0),
+    r"\bSTRICT\b": (3, 37, 0),
+    r"->": (3, 38, 0),
+}
+
+
+class SQLiteVersionTests(SynchronousTestCase):
+    """The journal runs on the SQLite of RHEL 9 (3.34) and Ubuntu 20.04 (3.31)."""
+
+    def setUp(self) -> None:
+        self.path = os.path.abspath(self.mktemp()) + ".sqlite"
+
+    def test_anOlderSQLiteIsRefusedInOneLine(self) -> None:
+        self.patch(journal_module.sqlite3, "sqlite_version_info", (3, 19, 4))
+        with self.assertRaises(SQLiteTooOldError) as raised:
+            Journal(self.path)
+        self.assertEqual(
+            str(raised.exception),
+            "the journal needs SQLite 3.20.0 or newer and this Python has 3.19.4:"
+            " run hookdaemon with a Python built on a newer SQLite",
+        )
+        self.assertFalse(os.path.exists(self.path))
+
+    def test_theOldestSQLiteNeededIsOpened(self) -> None:
+        self.patch(journal_module.sqlite3, "sqlite_version_info", MIN_SQLITE)
+        Journal(self.path).close()
+
+    def test_noStatementUsesANewerFeature(self) -> None:
+        """
+        Every statement of an upgrade, a day's work, pruning, a recovery and an
+        upkeep, against the features SQLite added after L{MIN_SQLITE}.
+        """
+        statements: list[str] = []
+        connect = sqlite3.connect
+
+        def traced(*args: object, **kwargs: object) -> sqlite3.Connection:
+            db = connect(*args, **kwargs)  # type: ignore[arg-type]
+            db.set_trace_callback(statements.append)
+            return db
+
+        db = journal_c5ab9a6.open_old(self.path)
+        for state in ("succeeded", "superseded", "running", "queued"):
+            add_old(db, b"{}", state=state)
+        db.close()
+        self.patch(journal_module.sqlite3, "connect", traced)
+        journal = Journal(self.path, payload_budget=0)
+        self.addCleanup(journal.close)
+        for _ in range(3):
+            job_id = journal.add(NewDelivery("site", push(), bytes(1000), 1.0)).job_id
+            journal.started(job_id, 2.0)
+            journal.step_started(job_id, 123)
+            journal.finished(job_id, "succeeded", 0, None, b"", 3.0)
+        old, new = (journal.add(NewDelivery("site", push(), b"", 4.0)).job_id for _ in range(2))
+        journal.superseded(old, new, 4.0)
+        journal.prune("site", keep=1)
+        journal.recover(5.0)
+        journal.leftovers()
+        journal.covers(1)
+        journal.covering(1)
+        journal.recent()
+        journal.upkeep()
+        self.assertGreater(len(statements), 30)
+        for pattern, version in NEWER_FEATURES.items():
+            self.assertGreater(version, MIN_SQLITE)
+            used = [s for s in statements if re.search(pattern, s, re.IGNORECASE)]
+            self.assertEqual(used, [], f"needs SQLite {version}")
