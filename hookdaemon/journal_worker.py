@@ -12,7 +12,11 @@ A batch holds at most L{BATCH_BYTES} of bodies, so a burst of large deliveries
 does not become one transaction the size of the burst (and a write-ahead log as
 large). When the thread has been idle for L{UPKEEP_DELAY} and the journal has
 dropped bodies or jobs, it gives the freed pages back (L{Journal.upkeep}) one
-bounded pass at a time; deliveries that arrive meanwhile go first.
+bounded pass at a time; deliveries that arrive meanwhile go first. While
+another connection (an operator's sqlite3 shell) holds a snapshot, the
+checkpoint that shrinks the file cannot finish: it is tried again after twice
+the last wait, up to L{UPKEEP_BACKOFF_MAX}, and the wait is back to
+L{UPKEEP_DELAY} once one goes through.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ BATCH_BYTES = 8 * 1024 * 1024
 """Bodies per transaction; a single larger delivery still goes alone."""
 UPKEEP_DELAY = 0.5
 """Seconds idle before freed pages are given back: after a burst, not between its batches."""
+UPKEEP_BACKOFF_MAX = 60.0
+"""The longest wait before trying a checkpoint a reader held up again."""
 
 
 class JournalWorker:
@@ -56,6 +62,8 @@ class JournalWorker:
         self._stopped: Deferred[None] | None = None
         self._upkeep_due: IDelayedCall | None = None
         self._upkeep_more = False
+        self._upkeep_delay = UPKEEP_DELAY
+        """The wait before the next upkeep: longer each time a reader blocks the checkpoint."""
 
     def start(self) -> Deferred[None]:
         """Start the thread and open the database; operations queued meanwhile wait."""
@@ -157,7 +165,7 @@ class JournalWorker:
             or self._stopped is not None
         ):
             return
-        delay = 0 if self._upkeep_more else UPKEEP_DELAY
+        delay = 0 if self._upkeep_more else self._upkeep_delay
         self._upkeep_due = self._reactor.callLater(delay, self._upkeep)
 
     def _upkeep(self) -> None:
@@ -168,6 +176,10 @@ class JournalWorker:
 
         def passed(more: bool) -> None:
             self._upkeep_more = more
+            if journal.checkpoint_blocked:
+                self._upkeep_delay = min(2 * self._upkeep_delay, UPKEEP_BACKOFF_MAX)
+            else:
+                self._upkeep_delay = UPKEEP_DELAY
 
         def failed(failure: Failure) -> None:
             self._upkeep_more = False

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+from typing import Any
 
 import attrs
 from twisted.internet import reactor
 from twisted.internet.defer import gatherResults
+from twisted.internet.task import Clock
 from twisted.trial.unittest import TestCase
 
 from hookdaemon import journal_worker
@@ -133,3 +136,62 @@ class BodiesTests(TestCase):
         await worker.add(new(1))
         await worker.call(lambda j: j.finished(1, "succeeded", 0, None, b"", 2.0))
         await worker.stop()  # trial fails the test if the upkeep's call is left behind
+
+
+class ClockedReactor:
+    """The real reactor for threads, a L{Clock} for C{callLater}: upkeep's waits on demand."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    def callLater(self, delay: float, f: Any, *args: Any, **kwargs: Any) -> Any:
+        return self.clock.callLater(delay, f, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(reactor, name)
+
+
+class UpkeepBackoffTests(TestCase):
+    """A reader holding a snapshot blocks the checkpoint; upkeep waits longer each time."""
+
+    async def setUp(self) -> None:
+        self.path = os.path.abspath(self.mktemp()) + ".sqlite"
+        self.clock = Clock()
+        self.worker = JournalWorker(ClockedReactor(self.clock), self.path, payload_budget=0)
+        self.addCleanup(self.worker.stop)
+        await self.worker.start()
+        self.reader = sqlite3.connect(self.path, isolation_level=None)
+        self.addCleanup(self.reader.close)
+
+    async def free_pages_under_a_reader(self, first: int) -> None:
+        """Two 1 MiB bodies dropped while another connection reads the state before."""
+        ids = [(await self.worker.add(large(n, MIB))).job_id for n in (first, first + 1)]
+        self.reader.execute("BEGIN")
+        self.reader.execute("SELECT COUNT(*) FROM jobs").fetchall()
+
+        def finish(journal: Journal) -> None:
+            for job_id in ids:
+                journal.finished(job_id, "succeeded", 0, None, b"", 2.0)
+
+        await self.worker.call(finish)
+
+    async def next_upkeep(self) -> float:
+        """Wait for the worker to plan its next upkeep and run it to its end; its wait."""
+        await wait_for(lambda: bool(self.clock.getDelayedCalls()), "an upkeep to be planned")
+        (call,) = self.clock.getDelayedCalls()
+        delay = call.getTime() - self.clock.seconds()
+        self.clock.advance(delay)
+        await self.worker.call(lambda journal: None)  # queued behind the upkeep
+        return delay
+
+    async def test_theWaitDoublesUpToAMinuteAndIsResetOnSuccess(self) -> None:
+        await self.free_pages_under_a_reader(1)
+        delays = [await self.next_upkeep() for _ in range(10)]
+        self.assertEqual(delays, [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0])
+        self.reader.execute("COMMIT")
+        self.assertEqual(await self.next_upkeep(), 60.0)  # this one goes through
+        self.assertEqual(self.clock.getDelayedCalls(), [])  # nothing left to do
+        self.assertLess(on_disk(self.path), 2 * RECLAIM_MIN_BYTES)
+
+        await self.free_pages_under_a_reader(3)
+        self.assertEqual([await self.next_upkeep() for _ in range(2)], [0.5, 1.0])
