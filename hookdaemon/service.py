@@ -29,9 +29,11 @@ from hookdaemon.config import Config, HookConfig
 from hookdaemon.delivery import Delivery
 from hookdaemon.disk_writer import DiskWriter
 from hookdaemon.endpoint_text import endpoint_base_url, scrubbed
+from hookdaemon.field_rules import refusal
+from hookdaemon.forges import FORGES
 from hookdaemon.job_views import job_json
 from hookdaemon.jobs import Job, JobQueue, JobRunner, QueueFullError
-from hookdaemon.journal import Added, JobRecord, Journal, NewDelivery
+from hookdaemon.journal import Added, JobRecord, Journal, JournalUnusableError, NewDelivery
 from hookdaemon.journal_worker import JournalWorker
 from hookdaemon.leftovers import members, signal_leftover
 from hookdaemon.output import OutputLog
@@ -280,8 +282,28 @@ class HookService(Service):
                 )
                 self._forget_job(record.id)
                 continue
+            # An older release journaled it without today's checks (an after of
+            # --upload-pack=... was accepted): it is held to them before it runs.
+            forge = FORGES.get(record.delivery.forge, FORGES["generic"])
+            reason = refusal(record.delivery, forge.delivery_ids, forge.events)
+            if reason is not None:
+                self._refuse_on_resume(record, reason)
+                continue
             log.info("job {job} for hook {hook} resumed", job=record.id, hook=record.hook)
             self._submit(record.id, hook, record.delivery)
+
+    def _refuse_on_resume(self, record: JobRecord, reason: str) -> None:
+        """A journaled job that today's delivery checks refuse ends failed, never run."""
+        line = f"refused on resume: {reason}; not run"
+        log.warn("hook {hook}: job {job} {line}", hook=record.hook, job=record.id, line=line)
+        self._outputs[record.hook].note(record.id, line)
+        now = self._reactor.seconds()
+        tail = f"hookdaemon {line}\n".encode()
+
+        def failed(journal: Journal) -> None:
+            journal.finished(record.id, "failed", None, None, tail, now)
+
+        self.journal.record(failed, f"job {record.id} as refused")
 
     def _superseded(self, old: Job, new: Job) -> None:
         # Not logged: in a burst that is a line per delivery, and the journal
@@ -358,7 +380,11 @@ class HookService(Service):
         self.journal.record(interrupted, f"job {job_id} as interrupted")
 
     def _journal_failed(self, failure: Failure) -> None:
-        log.failure("journal: cannot open or recover; stopping", failure)
+        if failure.check(JournalUnusableError):
+            # The message says what to do; a traceback would only bury it.
+            log.critical("journal: {error}; stopping", error=failure.getErrorMessage())
+        else:
+            log.failure("journal: cannot open or recover; stopping", failure)
         self._reactor.callWhenRunning(self._reactor.stop)
 
     async def _run(self, job: Job) -> None:
@@ -392,12 +418,17 @@ class HookService(Service):
                     tail,
                     ended,
                 )
+
+            def prune(journal: Journal) -> None:
                 # Every run: the rows since the last run go in small steps, where a
                 # prune every few runs stalled the journal (and every delivery's
                 # answer) for tens of milliseconds under load.
                 journal.prune(job.hook.name, history)
 
             self.journal.record(finish, f"the end of job {job.id}")
+            # An operation of its own, so a prune that fails never undoes the end
+            # (which would run the job again after a restart).
+            self.journal.record(prune, f"the history of hook {job.hook.name}")
 
     def _ended(self, job: Job) -> None:
         """

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import subprocess
 
+from twisted.internet.testing import MemoryReactorClock
+from twisted.logger import ILogObserver, LogEvent, formatEvent, globalLogPublisher
+from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
+from zope.interface import provider
 
 from hookdaemon import service
+from hookdaemon.config import parse_config
 from hookdaemon.delivery import Delivery
-from hookdaemon.journal import JobRecord, Journal, NewDelivery
+from hookdaemon.journal import JobRecord, Journal, NewDelivery, SQLiteTooOldError
+from tests import journal_c5ab9a6
 from tests.support import (
     RunningDaemon,
+    config_text,
     finished,
     github_headers,
     github_push_body,
@@ -125,6 +134,109 @@ class ResumeTests(TestCase):
         self.assertEqual(read_journal(daemon.journal_path, retry).state, "succeeded")
 
 
+def git(cwd: str, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.email=test@example.com", "-c", "user.name=test", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip()
+
+
+def daemon_log(case: TestCase) -> list[LogEvent]:
+    """The daemon's log events from here to the end of the test."""
+    events: list[LogEvent] = []
+
+    @provider(ILogObserver)
+    def observe(event: LogEvent) -> None:
+        events.append(event)
+
+    globalLogPublisher.addObserver(observe)
+    case.addCleanup(globalLogPublisher.removeObserver, observe)
+    return events
+
+
+FETCH_HOOK = """
+[hook:site]
+forge = github
+secret = env:SITE_SECRET
+workdir = {workdir}
+command = git fetch origin ${{HOOK_AFTER}}
+burst = queue
+"""
+
+
+class ResumeChecksTests(TestCase):
+    async def test_aJobAnOlderReleaseQueuedIsHeldToTodaysChecks(self) -> None:
+        """
+        The release at c5ab9a6 accepted an after of --upload-pack=...: such a job
+        still queued at the upgrade ends failed and never runs; its neighbour runs.
+        """
+        root = os.path.abspath(self.mktemp())
+        origin, clone = os.path.join(root, "origin"), os.path.join(root, "clone")
+        os.makedirs(origin)
+        git(origin, "init", "-q", "-b", "main")
+        git(origin, "commit", "-q", "--allow-empty", "-m", "one")
+        git(root, "clone", "-q", origin, clone)
+        git(origin, "commit", "-q", "--allow-empty", "-m", "two")
+        commit = git(origin, "rev-parse", "HEAD")
+        canary = os.path.join(root, "canary")
+        directory = os.path.join(root, "daemon")
+        os.makedirs(os.path.join(directory, "var"))
+        db = journal_c5ab9a6.open_old(os.path.join(directory, "var", "journal.sqlite"))
+        refused = journal_c5ab9a6.add_old(db, b"{}", after=f"--upload-pack=touch {canary}")
+        good = journal_c5ab9a6.add_old(db, b"{}", after=commit)
+        db.close()
+
+        events = daemon_log(self)
+        daemon = await start_daemon(
+            self, FETCH_HOOK.format(workdir=clone), environ=ENVIRON, directory=directory
+        )
+        await wait_for(lambda: good in daemon.service.jobs, "the good job to be queued")
+        self.assertEqual((await finished(daemon, good)).state, "succeeded")
+        self.assertFalse(os.path.exists(canary))  # it would be there: it ran first
+        self.assertNotIn(refused, daemon.service.jobs)
+        await daemon.service.stopService()
+
+        record = read_journal(daemon.journal_path, refused)
+        reason = "HOOK_AFTER starts with '-', so a command would read it as an option"
+        line = f"refused on resume: {reason}; not run"
+        self.assertEqual(
+            (record.state, record.exit_code, record.output_tail),
+            ("failed", None, f"hookdaemon {line}\n".encode()),
+        )
+        with open(os.path.join(directory, "var", "log", "site.log")) as f:
+            written = f.read()  # the service is stopped: every line is on disk
+        hook_log = [text for text in written.splitlines() if "refused" in text]
+        self.assertEqual(len(hook_log), 1)
+        self.assertTrue(hook_log[0].endswith(f" {refused} hookdaemon {line}"), hook_log)
+        said = [formatEvent(event) for event in events if "refused" in formatEvent(event)]
+        self.assertEqual(said, [f"hook site: job {refused} {line}"])
+        self.assertNotIn("upload-pack", written + "".join(said))
+        self.assertEqual(read_journal(daemon.journal_path, good).state, "succeeded")
+
+
+class JournalFailureTests(TestCase):
+    def test_anUnusableJournalIsOneLineAndStopsTheDaemon(self) -> None:
+        """An SQLite too old, a newer schema: the message says what to do, no traceback."""
+        directory = os.path.abspath(self.mktemp())
+        text = config_text(HOOKS, state=directory)
+        config = parse_config(text, "tap.cfg", ENVIRON, lambda path: b"")
+        reactor = MemoryReactorClock()
+        reactor.running = True
+        hooks = service.HookService(config, reactor)
+        events = daemon_log(self)
+        message = "the journal needs SQLite 3.20.0 or newer and this Python has 3.19.4: ..."
+        hooks._journal_failed(Failure(SQLiteTooOldError(message)))
+        self.assertEqual(
+            [formatEvent(event) for event in events], [f"journal: {message}; stopping"]
+        )
+        self.assertNotIn("log_failure", events[0])
+        self.assertTrue(reactor.hasStopped)
+
+
 class PayloadFileTests(TestCase):
     async def test_aRetryReadsItsBodyWhateverTheBudget(self) -> None:
         """
@@ -224,6 +336,21 @@ class HistoryTests(TestCase):
             self.assertEqual([job.id for job in journal.recent("site", 10)], ids[:-3:-1])
         finally:
             journal.close()
+
+    async def test_aPruneThatFailsLeavesTheJobsEndRecorded(self) -> None:
+        """Had the prune shared the end's savepoint, the job would run again at the next start."""
+
+        def broken(journal: Journal, hook: str, keep: int) -> int:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        self.patch(Journal, "prune", broken)
+        daemon = await start_daemon(self, HOOKS, daemon="history = 2\n", environ=ENVIRON)
+        job_id = await push(daemon, after="1" * 40)
+        await finished(daemon, job_id)
+        await daemon.service.journal.call(lambda journal: None)  # the end is recorded
+        self.assertEqual(len(self.flushLoggedErrors(sqlite3.OperationalError)), 1)
+        await daemon.service.stopService()
+        self.assertEqual(read_journal(daemon.journal_path, job_id).state, "succeeded")
 
 
 class MemoryTests(TestCase):
