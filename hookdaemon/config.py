@@ -521,7 +521,7 @@ def _steps(section: _Section, shell: bool) -> tuple[Step, ...]:
         at = f"step {number} ({section.where('command', index)})"
         exposures = shell_exposures(step.text) if shell else []
         unquoted = _names(
-            e.name for e in exposures if not e.single_quoted and e.name not in FIXED_FORM
+            e.name for e in exposures if e.reading == "split" and e.name not in FIXED_FORM
         )
         if unquoted:
             section.warn(
@@ -529,12 +529,32 @@ def _steps(section: _Section, shell: bool) -> tuple[Step, ...]:
                 f"{at} leaves {unquoted[0]} unquoted, so sh splits its value into words and "
                 f'expands * and ? in it to file names; write "{unquoted[1]}" in double quotes',
             )
-        single = _names(e.name for e in exposures if e.single_quoted)
+        output = _names(
+            e.name for e in exposures if e.reading == "split output" and e.name not in FIXED_FORM
+        )
+        if output:
+            section.warn(
+                "command",
+                f"{at} uses {output[0]} in a $(...) or `...` that is not in double quotes, so "
+                "sh splits its output into words and expands * and ? in it to file names; "
+                'write "$(...)" in double quotes',
+            )
+        single = _names(e.name for e in exposures if e.reading == "unexpanded")
         if single:
             section.warn(
                 "command",
                 f"{at} has {single[0]} inside single quotes, where sh does not expand it; "
                 f'write "{single[1]}" in double quotes for its value',
+            )
+        code = _names(
+            e.name for e in exposures if e.reading == "code" and e.name not in FIXED_FORM
+        )
+        if code:
+            section.warn(
+                "command",
+                f"{at} gives {code[0]} to eval or to the script of sh -c, where its value is "
+                "read as shell code and a ; or $(...) in it runs; pass it as an argument "
+                f'instead, as in sh -c \'... "$1"\' sh "{code[1]}"',
             )
         pasted = _names(() if shell else script_references(step))
         if pasted:

@@ -98,8 +98,10 @@ def gitlab_signed(secret: str, body: bytes, now: float | None = None) -> dict[st
     """
     GitLab's signed form (Standard Webhooks): C{whsec_<base64 key>} signs
     C{"<id>.<timestamp>.<body>"} with HMAC-SHA256, sent as C{v1,<base64>}.
+    GitLab's keys are 32 bytes; C{secret} may have lost its padding.
     """
-    key = base64.b64decode(secret.removeprefix("whsec_"))
+    encoded = secret.removeprefix("whsec_").rstrip("=")
+    key = base64.b64decode(encoded + "=" * (-len(encoded) % 4))
     webhook_id = f"msg_{uuid.uuid4().hex}"
     timestamp = str(int(time.time() if now is None else now))
     signed = f"{webhook_id}.{timestamp}.".encode() + body

@@ -5,7 +5,6 @@ payload data becomes whole argv items or environment values, never syntax.
 
 from __future__ import annotations
 
-import os
 import subprocess
 
 from hypothesis import given, settings
@@ -291,15 +290,23 @@ class EnvironmentTests(SynchronousTestCase):
 
 
 def unquoted(name: str) -> Exposure:
-    return Exposure(name, single_quoted=False)
+    return Exposure(name, "split")
 
 
 def single(name: str) -> Exposure:
-    return Exposure(name, single_quoted=True)
+    return Exposure(name, "unexpanded")
+
+
+def split_output(name: str) -> Exposure:
+    return Exposure(name, "split output")
+
+
+def code(name: str) -> Exposure:
+    return Exposure(name, "code")
 
 
 class ShellExposureTests(SynchronousTestCase):
-    """Which $HOOK_X in a shell = yes step sh would split and glob, or not expand."""
+    """Which $HOOK_X in a shell = yes step sh would split and glob, not expand, or run."""
 
     def test_doubleQuotedIsOneWord(self) -> None:
         for script in (
@@ -332,12 +339,114 @@ class ShellExposureTests(SynchronousTestCase):
 
     def test_commentsAreSkipped(self) -> None:
         self.assertEqual(shell_exposures("make # then $HOOK_REF"), [])
+        self.assertEqual(shell_exposures("make;# then $HOOK_REF"), [])
         self.assertEqual(shell_exposures("echo \\ #$HOOK_REF"), [unquoted("HOOK_REF")])
         self.assertEqual(shell_exposures("echo a#$HOOK_REF"), [unquoted("HOOK_REF")])
         self.assertEqual(shell_exposures("echo '#' $HOOK_REF"), [unquoted("HOOK_REF")])
 
     def test_otherVariablesAreTheShells(self) -> None:
         self.assertEqual(shell_exposures("for f in *; do echo $f ${HOME}; done"), [])
+
+    def test_commandSubstitutionHasItsOwnQuotes(self) -> None:
+        """
+        As the review saw it, with pusher 'Eve * Mallory': outer double quotes do
+        not quote what is inside $(...) or backquotes, which printed the workdir.
+        """
+        for script in (
+            "echo \"$(printf '%s|' $HOOK_PUSHER)\"",
+            "echo \"`printf '%s|' $HOOK_PUSHER`\"",
+            "echo \"$( (printf '%s|' $HOOK_PUSHER) )\"",
+            'echo "$(echo "$(printf \'%s|\' $HOOK_PUSHER)")"',
+            # Within backquotes \\$ is $: the command's text says $HOOK_PUSHER.
+            "echo \"`printf '%s|' \\$HOOK_PUSHER`\"",
+            "echo $(( $HOOK_PUSHER + 1 ))",
+        ):
+            self.assertEqual(shell_exposures(script), [unquoted("HOOK_PUSHER")], script)
+        self.assertEqual(
+            shell_exposures("echo $(printf '%s|' $HOOK_PUSHER)"),
+            [unquoted("HOOK_PUSHER"), split_output("HOOK_PUSHER")],
+        )
+        for script in (
+            'echo "$(printf \'%s|\' "$HOOK_PUSHER")"',
+            'echo "`printf \'%s|\' \\"$HOOK_PUSHER\\"`"',
+            'echo "$(printf \'%s|\' "$HOOK_PUSHER")" "$(echo \')\')"',
+        ):
+            self.assertEqual(shell_exposures(script), [], script)
+
+    def test_unquotedSubstitutionSplitsItsOutput(self) -> None:
+        """The value is quoted within, but sh splits and globs what $(...) prints."""
+        for script in (
+            'git checkout $(printf %s "$HOOK_BRANCH")',
+            'git checkout `printf %s "$HOOK_BRANCH"`',
+            'echo x$(echo "$(printf %s "$HOOK_BRANCH")")',
+        ):
+            self.assertEqual(shell_exposures(script), [split_output("HOOK_BRANCH")], script)
+        self.assertEqual(shell_exposures('echo $(printf %s "$HOME")'), [])
+        self.assertEqual(
+            shell_exposures("echo \"$(echo '$HOOK_REF')\" $(echo) $HOOK_AFTER"),
+            [single("HOOK_REF"), unquoted("HOOK_AFTER")],
+        )
+
+    def test_evalReadsItsArgumentsAsCode(self) -> None:
+        """eval "echo $HOOK_PUSHER" globbed the pusher, and would run a $(...) in it."""
+        for script in (
+            'eval "echo $HOOK_PUSHER"',
+            "eval echo $HOOK_PUSHER",
+            'eval echo "$HOOK_PUSHER"',
+            "eval \"echo '$HOOK_PUSHER'\"",
+            'make && eval "$(printf \'echo %s\' "$HOOK_PUSHER")"',
+        ):
+            self.assertEqual(shell_exposures(script), [code("HOOK_PUSHER")], script)
+
+    def test_evalOfQuotedTextIsReadAsAScript(self) -> None:
+        """Single-quoted, the reference is eval's to expand, with the quotes it writes."""
+        self.assertEqual(shell_exposures("eval 'echo \"$HOOK_PUSHER\"'"), [])
+        self.assertEqual(shell_exposures("eval 'echo $HOOK_PUSHER'"), [unquoted("HOOK_PUSHER")])
+        self.assertEqual(shell_exposures("eval echo \\$HOOK_PUSHER"), [unquoted("HOOK_PUSHER")])
+        self.assertEqual(shell_exposures("echo eval $HOOK_PUSHER"), [unquoted("HOOK_PUSHER")])
+
+    def test_scriptOfShDashC(self) -> None:
+        for script in (
+            'sh -c "git checkout $HOOK_BRANCH"',
+            'sudo -u deploy bash -ec "git checkout \\"$HOOK_BRANCH\\""',
+        ):
+            self.assertEqual(shell_exposures(script), [code("HOOK_BRANCH")], script)
+        for script in (
+            'sh -c \'git checkout "$1"\' sh "$HOOK_BRANCH"',
+            "sh -c 'git checkout \"$HOOK_BRANCH\"'",
+            'sh ./deploy.sh "$HOOK_BRANCH"',
+        ):
+            self.assertEqual(shell_exposures(script), [], script)
+        self.assertEqual(
+            shell_exposures("sh -c 'git checkout $HOOK_BRANCH'"), [unquoted("HOOK_BRANCH")]
+        )
+
+    def test_assignmentIsNotSplit(self) -> None:
+        """sh neither splits nor globs the value of an assignment word (POSIX 2.9.1)."""
+        for script in (
+            'A=$HOOK_PUSHER; echo "$A"',
+            'A=$HOOK_PUSHER B=${HOOK_REF} make "$A"',
+            'cd x && WHO=$HOOK_PUSHER; echo "$WHO"',
+            'A=$(printf %s "$HOOK_PUSHER")',
+        ):
+            self.assertEqual(shell_exposures(script), [], script)
+        self.assertEqual(shell_exposures("A='$HOOK_REF'"), [single("HOOK_REF")])
+        self.assertEqual(shell_exposures("A=$(echo $HOOK_REF)"), [unquoted("HOOK_REF")])
+
+    def test_argumentShapedLikeAnAssignmentIsSplit(self) -> None:
+        """
+        After the command name, NAME=$HOOK_X is an argument. dash before 0.5.11
+        (Ubuntu 20.04's /bin/sh) splits it after export, local and readonly too.
+        """
+        for script in (
+            "echo A=$HOOK_PUSHER",
+            "make A=$HOOK_PUSHER",
+            "export A=$HOOK_PUSHER",
+            "readonly A=$HOOK_PUSHER",
+            "f() { local A=$HOOK_PUSHER; }",
+            '"A"=$HOOK_PUSHER',
+        ):
+            self.assertEqual(shell_exposures(script), [unquoted("HOOK_PUSHER")], script)
 
     @settings(max_examples=300, deadline=None)
     @given(
@@ -347,24 +456,117 @@ class ShellExposureTests(SynchronousTestCase):
     )
     def test_agreesWithSh(self, prefix: str, suffix: str, braced: bool) -> None:
         """
-        /bin/sh itself, with HOOK_REF="a b": the scanner says unquoted exactly
-        when sh splits the value, and single-quoted only where sh leaves it as written.
+        /bin/sh itself, with a value that shows splitting: the scanner says
+        unquoted exactly when sh splits it, single-quoted only where sh leaves it as written.
         """
         reference = "${HOOK_REF}" if braced else "$HOOK_REF"
-        script = f"{prefix}{reference}{suffix}"
-        result = subprocess.run(
-            ["/bin/sh", "-c", f"printf '[%s]' {script}"],
-            env={**os.environ, "HOOK_REF": "a b"},
-            capture_output=True,
-            timeout=10,
-        )
-        if result.returncode != 0:
-            return  # quotes sh cannot close: parse_steps refuses those anyway
-        printed = result.stdout.decode()
-        found = shell_exposures(script)
-        self.assertEqual(bool(found and not found[0].single_quoted), "a][b" in printed, printed)
-        if found and found[0].single_quoted:
-            self.assertIn(reference, printed)
+        self.assertAgreesWithSh(f"printf '[%s]' {prefix}{reference}{suffix}", reference)
+
+    @settings(max_examples=300, deadline=None)
+    @given(
+        prefix=st.text(alphabet="'\"\\ `$()=;A", max_size=8),
+        suffix=st.text(alphabet="'\"\\ `)=;", max_size=8),
+    )
+    def test_agreesWithShAroundSubstitutions(self, prefix: str, suffix: str) -> None:
+        """The same, with backquotes, $(, ), assignments and separators around the reference."""
+        self.assertAgreesWithSh(f"printf '[%s]' {prefix}$HOOK_REF{suffix}", "$HOOK_REF")
+
+    def test_agreesWithShInEveryContext(self) -> None:
+        """
+        Every nesting up to two deep of double and single quotes, $(...) and
+        backquotes, in a plain command, an assignment, eval and sh -c: what
+        /bin/sh does with the value is what the scanner says.
+        """
+        wrappers = ['"{}"', "'{}'", "$(printf %s {})", "`printf %s {}`"]
+        statements = [
+            "printf '[%s]' {}",
+            "A={}; printf '[%s]' \"$A\"",
+            'A={} sh -c \'printf "[%s]" "$A"\'',
+            "eval \"printf '[%s]' {}\"",
+            "eval printf \"'[%s]'\" {}",
+            "sh -c \"printf '[%s]' {}\"",
+            'sh -c \'printf "[%s]" "$1"\' sh {}',
+            "echo \"$(printf '[%s]' {})\"",
+            "echo \"`printf '[%s]' {}`\"",
+        ]
+        compared = 0
+        for reference in ("$HOOK_REF", "${HOOK_REF}"):
+            words = [reference]
+            for _ in range(2):
+                words += [w.format(inner) for w in wrappers for inner in words]
+            for statement in statements:
+                for word in dict.fromkeys(words):
+                    compared += self.assertAgreesWithSh(statement.format(word), reference)
+        self.assertGreater(compared, 300)  # of 450: sh refuses or hides the rest
+
+    def assertAgreesWithSh(self, script: str, reference: str) -> bool:
+        """
+        The scanner reads HOOK_REF in C{script} as /bin/sh does; False where sh
+        refuses C{script}.
+        """
+        observed = sh_reading(script, reference)
+        if observed is None:
+            return False
+        said = reading(script)
+        if (observed, said) in (("unexpanded", ""), ("split", "code")):
+            # A reference sh prints as written may be escaped, meant literally;
+            # a $(...) whose output eval reads is code, whatever the value does there.
+            return True
+        self.assertEqual(observed, said, script)
+        return True
+
+
+PLAIN = "Eve  b$(printf @%s@ x)"
+"""
+A value for HOOK_REF that shows what sh did with it: split (the two spaces
+become a word break), code (sh ran the printf, printing @x@), or neither.
+"""
+BREAKOUTS = (
+    "$(printf${IFS}@%s@${IFS}x)",
+    "';printf${IFS}@%s@${IFS}x;'",
+    '";printf${IFS}@%s@${IFS}x;"',
+)
+"""
+Values that run the printf where sh reads them as code inside quotes or after
+they were split (they hold no space to be split at: eval's C{${IFS}} makes the words).
+"""
+
+
+def run_sh(script: str, value: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        ["/bin/sh", "-c", script],
+        env={"PATH": BASE_PATH, "HOOK_REF": value},
+        cwd="/",
+        capture_output=True,
+        timeout=10,
+    )
+
+
+def sh_reading(script: str, reference: str) -> str | None:
+    """What /bin/sh did with HOOK_REF in C{script}; None where sh refuses it or shows nothing."""
+    if any(b"@x@" in run_sh(script, value).stdout for value in (PLAIN, *BREAKOUTS)):
+        return "code"
+    result = run_sh(script, PLAIN)
+    if result.returncode != 0 or result.stderr:
+        return None  # quotes sh cannot close: parse_steps refuses most of these anyway
+    printed = result.stdout.decode()
+    if reference in printed:
+        return "unexpanded"
+    if "Eve" not in printed:
+        return None  # none of it printed (a comment, a word sh -c was not given)
+    return "" if PLAIN in printed else "split"
+
+
+def reading(script: str) -> str:
+    """The scanner's word for HOOK_REF in C{script}: its gravest reading, or ""."""
+    found = {e.reading for e in shell_exposures(script) if e.name == "HOOK_REF"}
+    if "code" in found:
+        return "code"
+    if found & {"split", "split output"}:
+        return "split"
+    if "unexpanded" in found:
+        return "unexpanded"
+    return ""
 
 
 class ScriptReferenceTests(SynchronousTestCase):

@@ -896,6 +896,8 @@ class GitLabSigningTokenTests(ConfigTestCase):
             site = hook.hooks["site"]
             assert site.secret is not None
             self.assertEqual(site.secret.value, secret.encode())
+            padded = read(HOOK + f"forge = {forge}\nsecret = env:S\n", {"S": f"whsec_{self.KEY}"})
+            self.assertIsNotNone(padded.hooks["site"].secret)
 
     def test_notBase64IsAProblem(self) -> None:
         """Named by its origin; a literal is "the secret", never its text."""
@@ -913,6 +915,44 @@ class GitLabSigningTokenTests(ConfigTestCase):
                         "whole"
                     ],
                 )
+
+    def test_keyNotOf32BytesIsAProblem(self) -> None:
+        """
+        A token cut short in a paste is still base64, of a shorter key: every
+        delivery would be a 401. The message gives the length, never the text.
+        """
+        short = "whsec_dGVzdHRlc3R0ZXN0dGVzdHRlc3R0ZXN0"  # 24 bytes
+        for secret, length in [
+            (short, 24),
+            (f"whsec_{self.KEY[:-4]}", 30),
+            (f"whsec_{self.KEY[:-2]}", 31),
+            ("whsec_" + base64.b64encode(bytes(range(33))).decode(), 33),
+            ("whsec_" + base64.b64encode(bytes(64)).decode(), 64),
+        ]:
+            for forge in ("gitlab", "auto"):
+                problems = self.problems(
+                    HOOK + f"forge = {forge}\nsecret = env:GL\n", {"GL": secret}
+                )
+                self.assertEqual(
+                    problems,
+                    [
+                        f"{SOURCE}: [hook:site] secret: env:GL starts with whsec_ but what "
+                        f"follows decodes to {length} bytes, and a GitLab signing key is 32; "
+                        "copy the signing token from GitLab again, whole"
+                    ],
+                    secret,
+                )
+                self.assertNotIn(secret.removeprefix("whsec_")[:8], problems[0])
+
+    def test_literalKeyCutShort(self) -> None:
+        self.assertEqual(
+            self.problems(HOOK + f"forge = gitlab\nsecret = whsec_{self.KEY[:-8]}\n"),
+            [
+                f"{SOURCE}: [hook:site] secret: the secret starts with whsec_ but what follows "
+                "decodes to 27 bytes, and a GitLab signing key is 32; copy the signing token "
+                "from GitLab again, whole"
+            ],
+        )
 
     def test_fromAFile(self) -> None:
         files = FakeFiles({"/run/gl": b"whsec_abc!def\n"})
@@ -977,6 +1017,47 @@ class ShellQuotingWarningTests(ConfigTestCase):
                 "    for f in *; do echo $f; done\n"
             ),
             [],
+        )
+
+    def test_evalAndShDashCAreWarnedAsCode(self) -> None:
+        """shell = yes: eval and sh -c parse the value; the warning says how to pass it instead."""
+        for command in ('eval "echo $HOOK_PUSHER"', 'sh -c "git checkout $HOOK_PUSHER"'):
+            self.assertEqual(
+                self.warnings(f"shell = yes\ncommand = {command}\n"),
+                [
+                    f"{SOURCE}: [hook:site] command: step 1 (line 5) gives $HOOK_PUSHER to eval "
+                    "or to the script of sh -c, where its value is read as shell code and a ; or "
+                    "$(...) in it runs; pass it as an argument instead, as in "
+                    'sh -c \'... "$1"\' sh "$HOOK_PUSHER"'
+                ],
+                command,
+            )
+        self.assertEqual(
+            self.warnings('shell = yes\ncommand = sh -c \'echo "$1"\' sh "$HOOK_PUSHER"\n'), []
+        )
+
+    def test_substitutionsHaveTheirOwnQuotes(self) -> None:
+        self.assertEqual(
+            self.warnings(
+                "shell = yes\ncommand =\n"
+                "    echo \"$(printf '%s|' $HOOK_PUSHER)\"\n"
+                '    git checkout $(printf %s "$HOOK_BRANCH")\n'
+            ),
+            [
+                f"{SOURCE}: [hook:site] command: step 1 (line 6) leaves $HOOK_PUSHER unquoted, "
+                "so sh splits its value into words and expands * and ? in it to file names; "
+                'write "$HOOK_PUSHER" in double quotes',
+                f"{SOURCE}: [hook:site] command: step 2 (line 7) uses $HOOK_BRANCH in a $(...) "
+                "or `...` that is not in double quotes, so sh splits its output into words and "
+                'expands * and ? in it to file names; write "$(...)" in double quotes',
+            ],
+        )
+
+    def test_assignmentIsQuiet(self) -> None:
+        """sh does not split the value of an assignment word; export's argument is warned."""
+        self.assertEqual(self.warnings('shell = yes\ncommand = A=$HOOK_PUSHER; echo "$A"\n'), [])
+        self.assertEqual(
+            len(self.warnings('shell = yes\ncommand = export A=$HOOK_PUSHER; echo "$A"\n')), 1
         )
 
     def test_withoutAShellQuotesAreWords(self) -> None:

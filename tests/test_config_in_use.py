@@ -12,6 +12,7 @@ import os
 
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from hookdaemon.config import ConfigError
 from hookdaemon.delivery import Incoming
 from hookdaemon.intake import Accepted, Refused, client_allowed, judge
 from tests.forgefixtures import fixture_body, fixture_incoming, gitlab_signed, make_hook
@@ -45,6 +46,28 @@ class SigningTokenWithoutPaddingTests(SynchronousTestCase):
         other = "whsec_" + base64.b64encode(bytes(range(2, 34))).decode().rstrip("=")
         hook = make_hook("forge = gitlab\nsecret = env:GL", environ={"GL": other})
         self.assertEqual(judge(hook, signed_push()), Refused(401, "signature mismatch"))
+
+
+class SigningTokenCutShortTests(SynchronousTestCase):
+    """
+    A token cut short in a paste is still base64, of a shorter key: it used to
+    pass the config and answer 401 to every genuine delivery. Now it is refused.
+    """
+
+    def test_refusedByTheConfig(self) -> None:
+        short = "whsec_dGVzdHRlc3R0ZXN0dGVzdHRlc3R0ZXN0"  # 24 bytes
+        for token in (short, SIGNING_TOKEN[:-5]):
+            error = self.assertRaises(
+                ConfigError, make_hook, "forge = gitlab\nsecret = env:GL", {"GL": token}
+            )
+            [problem] = error.problems
+            self.assertIn("decodes to", str(problem))
+            self.assertNotIn(token[6:14], str(problem))
+
+    def test_unpaddedSignsLikeThePaddedToken(self) -> None:
+        """What a sender holding the padding-less paste signs is accepted too."""
+        hook = make_hook("forge = gitlab\nsecret = env:GL", environ={"GL": SIGNING_TOKEN})
+        self.assertIsInstance(judge(hook, signed_push(UNPADDED)), Accepted)
 
 
 class IPv4MappedRangeTests(SynchronousTestCase):
@@ -126,4 +149,48 @@ class LiveTests(TestCase):
         self.assertEqual(
             unquoted,
             ["unquoted <Eve>", "unquoted <a.txt>", "unquoted <b.txt>", "unquoted <Mallory>"],
+        )
+
+    async def test_substitutionAndEvalAreWarnedAndAssignmentIsNot(self) -> None:
+        """
+        As the review saw it, pusher 'Eve * Mallory': a $(...) or backquotes in
+        double quotes, and eval, printed the workdir's files; all three are warned
+        about now, and the assignment, which sh never splits, prints as sent.
+        """
+        workdir = os.path.abspath(self.mktemp())
+        os.makedirs(workdir)
+        for name in ("a.txt", "b.txt"):
+            open(os.path.join(workdir, name), "w").close()
+        daemon = await start_daemon(
+            self,
+            "[hook:site]\nallow_from = 127.0.0.1\nshell = yes\n"
+            f"workdir = {workdir}\n"
+            "command =\n"
+            "    echo \"substituted $(printf '%s|' $HOOK_PUSHER)\"\n"
+            "    echo \"backquoted `printf '%s|' $HOOK_PUSHER`\"\n"
+            '    eval "echo evaluated $HOOK_PUSHER"\n'
+            '    A=$HOOK_PUSHER; echo "assigned $A"\n',
+        )
+        warned = [str(warning).split(": ", 2)[2] for warning in daemon.service.config.warnings]
+        self.assertEqual([text.split(" ", 2)[1] for text in warned], ["1", "2", "3"], warned)
+        self.assertIn("gives $HOOK_PUSHER to eval", warned[2])
+        body = json.dumps({**PUSH, "pusher": "Eve * Mallory"}).encode()
+        code, answer, _ = await post(
+            daemon.hook_url("site"), body, {"Content-Type": "application/json"}
+        )
+        self.assertEqual(code, 202, answer)
+        self.assertEqual((await finished(daemon, answer["job"])).state, "succeeded")
+        printed = [
+            line.split("stdout ", 1)[1]
+            for line in daemon.log_text("site").splitlines()
+            if " stdout " in line
+        ]
+        self.assertEqual(
+            printed,
+            [
+                "substituted Eve|a.txt|b.txt|Mallory|",
+                "backquoted Eve|a.txt|b.txt|Mallory|",
+                "evaluated Eve a.txt b.txt Mallory",
+                "assigned Eve * Mallory",
+            ],
         )

@@ -885,13 +885,20 @@ class GitLabSignedFormTests(SynchronousTestCase):
         self.assertTrue(gitlab.authenticate(incoming, b"plain secret"))
         self.assertFalse(gitlab.authenticate(incoming, b"whsec_plain secret"))
 
+    def test_keyWithoutPaddingSigns(self) -> None:
+        """A 32-byte key's base64 ends in '='; a paste that lost it reads as the same key."""
+        self.assertTrue(SIGNING_SECRET.endswith("="))
+        headers = gitlab_signed(SIGNING_SECRET, self.body, NOW)
+        incoming = gitlab_signed_incoming(self.body, headers)
+        self.assertTrue(gitlab.authenticate(incoming, SIGNING_SECRET.rstrip("=").encode()))
+
     def test_tokenStillWorksWithoutSignature(self) -> None:
         incoming = gitlab_signed_incoming(self.body, {"X-Gitlab-Token": SIGNING_SECRET})
         self.assertTrue(gitlab.authenticate(incoming, SIGNING_SECRET.encode()))
 
     @settings(max_examples=100, deadline=None)
     @given(
-        key=st.binary(min_size=1, max_size=64),
+        key=st.binary(min_size=32, max_size=32),
         body=st.binary(max_size=512),
         sent=st.integers(min_value=1_000_000_000, max_value=4_000_000_000),
         skew=st.floats(min_value=-300, max_value=300, allow_nan=False),
@@ -905,7 +912,7 @@ class GitLabSignedFormTests(SynchronousTestCase):
 
     @settings(max_examples=100, deadline=None)
     @given(
-        key=st.binary(min_size=1, max_size=64),
+        key=st.binary(min_size=32, max_size=32),
         body=st.binary(min_size=1, max_size=512),
         sent=st.integers(min_value=1_000_000_000, max_value=4_000_000_000),
         change=st.sampled_from(["body", "id", "timestamp", "signature", "key", "late", "early"]),
@@ -940,7 +947,7 @@ class GitLabSignedFormTests(SynchronousTestCase):
                 "v1," + digest[:index] + replacement + digest[index + 1 :]
             )
         elif change == "key":
-            other = data.draw(st.binary(min_size=1, max_size=64).filter(lambda k: k != key))
+            other = data.draw(st.binary(min_size=32, max_size=32).filter(lambda k: k != key))
             secret = "whsec_" + base64.b64encode(other).decode()
         else:
             late = data.draw(st.floats(min_value=300.001, max_value=1e7, allow_nan=False))

@@ -145,20 +145,38 @@ def _delivery_id(incoming: Incoming) -> str:
 
 
 SIGNING_PREFIX = b"whsec_"
+SIGNING_KEY_BYTES = 32
+"""
+GitLab makes a signing token as C{"whsec_" + strict_encode64(SecureRandom.bytes(32))}
+and accepts no other ("must be in whsec_<base64> format encoding a 32-byte key").
+See https://gitlab.com/gitlab-org/gitlab/-/merge_requests/231325
+"""
+
+
+def _token_key(secret: bytes) -> bytes | None:
+    """
+    The key a C{whsec_} secret encodes, with any padding a paste lost put back;
+    None if what follows C{whsec_} is not base64.
+    """
+    encoded = secret[len(SIGNING_PREFIX) :].rstrip(b"=")
+    if not encoded or len(encoded) % 4 == 1:
+        return None
+    try:
+        return base64.b64decode(encoded + b"=" * (-len(encoded) % 4), validate=True)
+    except binascii.Error:
+        return None
 
 
 def _signing_key(secret: bytes) -> bytes:
     """
     GitLab shows the signing token as C{whsec_<base64 key>}; the key is what
-    signs. Padding a paste lost is put back; a secret that is not such a token
-    signs as it is (the config refuses a C{whsec_} secret that is not base64).
+    signs. A secret that is not such a token signs as it is (the config refuses
+    a C{whsec_} secret that is not base64 or not a 32-byte key).
     """
     if secret.startswith(SIGNING_PREFIX):
-        encoded = secret[len(SIGNING_PREFIX) :].rstrip(b"=")
-        try:
-            return base64.b64decode(encoded + b"=" * (-len(encoded) % 4), validate=True)
-        except binascii.Error:
-            pass
+        key = _token_key(secret)
+        if key is not None:
+            return key
     return secret
 
 
@@ -166,13 +184,15 @@ def signing_token_problem(secret: bytes) -> str | None:
     """Why a C{whsec_} secret is not a signing token GitLab could have shown, or None."""
     if not secret.startswith(SIGNING_PREFIX):
         return None
-    encoded = secret[len(SIGNING_PREFIX) :].rstrip(b"=")
-    if not encoded or len(encoded) % 4 == 1:
+    key = _token_key(secret)
+    if key is None:
         return "starts with whsec_ but what follows is not a base64 key"
-    try:
-        base64.b64decode(encoded + b"=" * (-len(encoded) % 4), validate=True)
-    except binascii.Error:
-        return "starts with whsec_ but what follows is not a base64 key"
+    if len(key) != SIGNING_KEY_BYTES:
+        # A token cut short in a paste is still base64, of a shorter key.
+        return (
+            f"starts with whsec_ but what follows decodes to {len(key)} bytes, and a GitLab "
+            f"signing key is {SIGNING_KEY_BYTES}"
+        )
     return None
 
 
