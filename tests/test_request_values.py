@@ -81,7 +81,6 @@ class OptionInjectionTests(SynchronousTestCase):
                 answer,
                 {"error": "HOOK_AFTER starts with '-', so a command would read it as an option"},
             )
-            self.assertNotIn(self.injection, json.dumps(answer))
         self.assertFalse(os.path.exists(self.canary))
 
     def test_optionShapedBranchIsRefused(self) -> None:
@@ -103,6 +102,16 @@ class OptionInjectionTests(SynchronousTestCase):
             self.assertEqual(
                 (code, answer), (400, {"error": "HOOK_REF holds a control character"})
             )
+
+    def test_theStepWouldRunTheInjection(self) -> None:
+        """
+        The control: the same step given the value by hand creates the canary, so
+        the refusals above are what keeps it from appearing.
+        """
+        subprocess.run(
+            ["git", "fetch", "origin", self.injection], cwd=self.clone, capture_output=True
+        )
+        self.assertTrue(os.path.exists(self.canary))
 
     def test_genuineCommitIsFetched(self) -> None:
         """The same step with a real commit fetches it: the refusals are not the step failing."""
