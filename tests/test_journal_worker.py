@@ -9,13 +9,13 @@ from typing import Any
 import attrs
 from twisted.internet import reactor
 from twisted.internet.defer import gatherResults
-from twisted.internet.task import Clock
+from twisted.internet.task import Clock, deferLater
 from twisted.trial.unittest import TestCase
 
 from hookdaemon import journal_worker
 from hookdaemon.delivery import Delivery
 from hookdaemon.journal import RECLAIM_MIN_BYTES, Journal, NewDelivery
-from hookdaemon.journal_worker import JournalWorker
+from hookdaemon.journal_worker import UPKEEP_DELAY, JournalWorker
 from tests.support import wait_for
 
 MIB = 1024 * 1024
@@ -147,8 +147,53 @@ class ClockedReactor:
     def callLater(self, delay: float, f: Any, *args: Any, **kwargs: Any) -> Any:
         return self.clock.callLater(delay, f, *args, **kwargs)
 
+    def seconds(self) -> float:
+        return self.clock.seconds()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(reactor, name)
+
+
+class UpkeepWaitsForQuietTests(TestCase):
+    """Upkeep never runs between the batches of a steady load, only once it stops."""
+
+    async def test_noPassWhileOperationsKeepComing(self) -> None:
+        path = os.path.abspath(self.mktemp()) + ".sqlite"
+        clock = Clock()
+        worker = JournalWorker(ClockedReactor(clock), path, payload_budget=0)
+        self.addCleanup(worker.stop)
+        await worker.start()
+        passes: list[float] = []
+        upkeep = Journal.upkeep
+
+        def counted(journal: Journal) -> bool:
+            passes.append(clock.seconds())
+            return upkeep(journal)
+
+        self.patch(Journal, "upkeep", counted)
+        ids = [(await worker.add(large(n, MIB))).job_id for n in (1, 2)]
+
+        def finish(journal: Journal) -> None:
+            for job_id in ids:
+                journal.finished(job_id, "succeeded", 0, None, b"", 2.0)
+
+        async def settled() -> None:
+            # The batch answers before it ends (and plans the upkeep): let it end.
+            await deferLater(reactor, 0)
+            self.assertEqual(passes, [], "an upkeep pass between the operations")
+
+        await worker.call(finish)  # bodies dropped: upkeep is due
+        await settled()
+        for _ in range(20):  # an operation every 0.3 s, for 6 s
+            clock.advance(0.3)
+            await worker.call(lambda journal: None)
+            await settled()
+        self.assertEqual(passes, [])
+        last = clock.seconds()
+        clock.advance(UPKEEP_DELAY * 1.01)  # 20 steps of 0.3 s are not exactly 6 s
+        await wait_for(lambda: bool(passes), "the upkeep once the operations stopped")
+        self.assertEqual(len(passes), 1)
+        self.assertGreaterEqual(passes[0] - last, UPKEEP_DELAY)
 
 
 class UpkeepBackoffTests(TestCase):
