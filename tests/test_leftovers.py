@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -20,6 +21,16 @@ class LeftoverTests(SynchronousTestCase):
         )
         self.addCleanup(self.process.wait)
         self.addCleanup(lambda: self.process.poll() is None and self.process.kill())
+        # Popen returns once the child is forked; until it has exec'd sleep, /proc
+        # shows the test's own environment, without HOOK_JOB (a loaded machine
+        # made that window long enough to fail the test).
+        for _ in range(3000):
+            with open(f"/proc/{self.process.pid}/cmdline", "rb") as f:
+                if f.read().split(b"\0")[0] == b"sleep":
+                    break
+            time.sleep(0.01)
+        else:
+            self.fail("sleep never started")
 
     def test_membersAreTheGroupsProcessesOfThatJob(self) -> None:
         group = self.process.pid
