@@ -219,12 +219,15 @@ class TwistdTests(SynchronousTestCase):
             )
         self.addCleanup(process.wait, 30)
         self.addCleanup(lambda: process.poll() is None and process.terminate())
+        log_path = os.path.join(self.directory, "twistd.log")
         for _ in range(1500):
+            # Its own log line, not a connection: another test may own a port free_port gave.
             self.assertIsNone(process.poll(), "twistd exited")
-            with contextlib.suppress(OSError):
-                socket.create_connection(("127.0.0.1", port), timeout=5).close()
+            if os.path.exists(log_path) and b"listening on" in _read(log_path):
                 break
             time.sleep(0.02)
+        else:
+            self.fail("twistd never listened")
         process.terminate()
         process.wait(30)
         self.assertEqual(_read(stderr_path).decode().splitlines(), [warning])
