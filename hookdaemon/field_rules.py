@@ -45,6 +45,9 @@ forges refuse longer branch names; GitLab nests groups at most 20 deep.
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 """Unicode's control characters (category Cc): C0, DEL and C1."""
 
+_UNFIT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+"""A control character or an unpaired surrogate (which no exec or journal takes): one search."""
+
 _COMMIT = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 """A full SHA-1 or SHA-256 object name."""
 
@@ -127,16 +130,16 @@ def _text_problem(value: str, limit: int) -> str | None:
         with a letter or digit.
     Clone URLs are forges' own https, ssh or scp-like addresses.
     """
-    if value.startswith("-"):
+    if value[0] == "-":
         return "starts with '-', so a command would read it as an option"
-    if CONTROL.search(value):
-        return "holds a control character"
-    try:
-        encoded = value.encode("utf-8")
-    except UnicodeEncodeError:
+    unfit = _UNFIT.search(value)
+    if unfit is not None:
+        if CONTROL.match(unfit.group()):
+            return "holds a control character"
         return "holds invalid Unicode (an unpaired surrogate)"
-    if len(encoded) > limit:
-        # Bytes, not characters: exec's limit is on the encoded string.
+    # Bytes, not characters, count; a character is at most 4 bytes, so most
+    # values need no encoding to know they fit.
+    if len(value) * 4 > limit and len(value.encode("utf-8")) > limit:
         return f"is longer than {limit} bytes"
     return None
 
@@ -164,39 +167,92 @@ def _repository_problem(value: str) -> str | None:
     return None
 
 
-def _matches(pattern: Pattern[str], what: str) -> Callable[[str], str | None]:
-    return lambda value: None if pattern.fullmatch(value) else f"is not {what}"
+Rule = Callable[[str, Delivery, Pattern[str], Pattern[str]], str | None]
+"""What one field's value must also be, beyond what every value must be."""
+
+
+def _event_rule(
+    value: str, delivery: Delivery, ids: Pattern[str], events: Pattern[str]
+) -> str | None:
+    return None if events.fullmatch(value) else "is not an event name of its forge"
+
+
+def _kind_rule(
+    value: str, delivery: Delivery, ids: Pattern[str], events: Pattern[str]
+) -> str | None:
+    return None if _KIND.fullmatch(value) else "is not an event name"
+
+
+def _id_rule(
+    value: str, delivery: Delivery, ids: Pattern[str], events: Pattern[str]
+) -> str | None:
+    return None if ids.fullmatch(value) else "is not a delivery id of its forge"
+
+
+def _ref_rule(
+    value: str, delivery: Delivery, ids: Pattern[str], events: Pattern[str]
+) -> str | None:
+    return ref_name_problem(value)
+
+
+def _branch_rule(
+    value: str, delivery: Delivery, ids: Pattern[str], events: Pattern[str]
+) -> str | None:
+    return ref_name_problem(BRANCH_PREFIX + value)
+
+
+def _tag_rule(
+    value: str, delivery: Delivery, ids: Pattern[str], events: Pattern[str]
+) -> str | None:
+    return ref_name_problem(TAG_PREFIX + value)
+
+
+def _commit_rule(
+    value: str, delivery: Delivery, ids: Pattern[str], events: Pattern[str]
+) -> str | None:
+    return _commit_problem(value, delivery.kind)
+
+
+def _repository_rule(
+    value: str, delivery: Delivery, ids: Pattern[str], events: Pattern[str]
+) -> str | None:
+    return _repository_problem(value)
+
+
+def _clone_url_rule(
+    value: str, delivery: Delivery, ids: Pattern[str], events: Pattern[str]
+) -> str | None:
+    return _clone_url_problem(value)
+
+
+_FIELDS: tuple[tuple[str, str, Rule | None], ...] = (
+    ("HOOK_EVENT", "event", _event_rule),
+    ("HOOK_EVENT", "kind", _kind_rule),
+    ("HOOK_DELIVERY", "delivery_id", _id_rule),
+    ("HOOK_REF", "ref", _ref_rule),
+    ("HOOK_BRANCH", "branch", _branch_rule),
+    ("HOOK_TAG", "tag", _tag_rule),
+    ("HOOK_BEFORE", "before", _commit_rule),
+    ("HOOK_AFTER", "after", _commit_rule),
+    ("HOOK_REPOSITORY", "repository", _repository_rule),
+    ("HOOK_CLONE_URL", "clone_url", _clone_url_rule),
+    ("HOOK_PUSHER", "pusher", None),
+)
+"""Each value a command may see: its variable, the Delivery's field, and its own rule."""
 
 
 def _one_refusal(
     delivery: Delivery, delivery_ids: Pattern[str], events: Pattern[str]
 ) -> str | None:
     """Why one delivery (not its changes) cannot be run, or None."""
-    kind = delivery.kind
-    checks: tuple[tuple[str, str, Callable[[str], str | None] | None], ...] = (
-        ("HOOK_EVENT", delivery.event, _matches(events, "an event name of its forge")),
-        ("HOOK_EVENT", kind, _matches(_KIND, "an event name")),
-        (
-            "HOOK_DELIVERY",
-            delivery.delivery_id,
-            _matches(delivery_ids, "a delivery id of its forge"),
-        ),
-        ("HOOK_REF", delivery.ref, ref_name_problem),
-        ("HOOK_BRANCH", delivery.branch, lambda branch: ref_name_problem(BRANCH_PREFIX + branch)),
-        ("HOOK_TAG", delivery.tag, lambda tag: ref_name_problem(TAG_PREFIX + tag)),
-        ("HOOK_BEFORE", delivery.before, lambda commit: _commit_problem(commit, kind)),
-        ("HOOK_AFTER", delivery.after, lambda commit: _commit_problem(commit, kind)),
-        ("HOOK_REPOSITORY", delivery.repository, _repository_problem),
-        ("HOOK_CLONE_URL", delivery.clone_url, _clone_url_problem),
-        ("HOOK_PUSHER", delivery.pusher, None),
-    )
-    for variable, value, rule in checks:
+    for variable, name, rule in _FIELDS:
+        value: str = getattr(delivery, name)
         if not value:
             # Absent: the variable is an empty string, which no command reads as an option.
             continue
         problem = _text_problem(value, LIMITS[variable])
         if problem is None and rule is not None:
-            problem = rule(value)
+            problem = rule(value, delivery, delivery_ids, events)
         if problem is not None:
             return f"{variable} {problem}"
     return None
