@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import hmac
 import json
 import os
 import shutil
@@ -22,6 +21,8 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from hookdaemon.testing import signed
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_DIR = os.path.dirname(BENCH_DIR)
@@ -320,7 +321,7 @@ def github_push_body(after: str = "1" * 40) -> bytes:
 
 
 def github_signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return signed("github", secret, body)["X-Hub-Signature-256"]
 
 
 def github_headers(secret: str, body: bytes, delivery: str) -> dict[str, str]:

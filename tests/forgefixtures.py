@@ -9,12 +9,9 @@ sends, minus its signature or token: tests add those themselves.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import os
-import time
-import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -22,6 +19,7 @@ from hypothesis import strategies as st
 
 from hookdaemon.config import HookConfig, parse_config
 from hookdaemon.delivery import Incoming
+from hookdaemon.testing import signed
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "forges")
 
@@ -90,50 +88,19 @@ def make_hook(keys: str = "", environ: Mapping[str, str] | None = None) -> HookC
     return config.hooks["site"]
 
 
-def _hex(secret: bytes, body: bytes) -> str:
-    return hmac.new(secret, body, hashlib.sha256).hexdigest()
-
-
 def gitlab_signed(secret: str, body: bytes, now: float | None = None) -> dict[str, str]:
-    """
-    GitLab's signed form (Standard Webhooks): C{whsec_<base64 key>} signs
-    C{"<id>.<timestamp>.<body>"} with HMAC-SHA256, sent as C{v1,<base64>}.
-    GitLab's keys are 32 bytes; C{secret} may have lost its padding.
-    """
-    encoded = secret.removeprefix("whsec_").rstrip("=")
-    key = base64.b64decode(encoded + "=" * (-len(encoded) % 4))
-    webhook_id = f"msg_{uuid.uuid4().hex}"
-    timestamp = str(int(time.time() if now is None else now))
-    signed = f"{webhook_id}.{timestamp}.".encode() + body
-    signature = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
-    return {
-        "webhook-id": webhook_id,
-        "webhook-timestamp": timestamp,
-        "webhook-signature": f"v1,{signature}",
-    }
+    """GitLab's signed form for a C{whsec_} signing token (see L{hookdaemon.testing.signed})."""
+    return signed("gitlab", secret, body, now=now)
 
 
 def signed_headers(forge: str, body: bytes, secret: str) -> dict[str, str]:
     """
     The credential headers C{forge} adds to C{body} for a hook whose secret is
-    C{secret}: a signature, or the token itself where that is the forge's scheme.
+    C{secret}; for GitLab, the plain token whatever the secret looks like.
     """
-    key = secret.encode()
-    if forge == "github":
-        return {"X-Hub-Signature-256": "sha256=" + _hex(key, body)}
     if forge == "gitlab":
         return {"X-Gitlab-Token": secret}
-    if forge == "gitea":
-        return {"X-Gitea-Signature": _hex(key, body)}
-    if forge == "forgejo":
-        return {"X-Forgejo-Signature": _hex(key, body), "X-Gitea-Signature": _hex(key, body)}
-    if forge == "gogs":
-        return {"X-Gogs-Signature": _hex(key, body)}
-    if forge in ("bitbucket", "bitbucket-server"):
-        return {"X-Hub-Signature": "sha256=" + _hex(key, body)}
-    if forge == "generic":
-        return {"Authorization": f"Bearer {secret}"}
-    raise ValueError(f"no signer for {forge}")
+    return signed(forge, secret, body)
 
 
 def json_payloads(keys: Iterable[str]) -> st.SearchStrategy[Any]:

@@ -24,7 +24,8 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
 from hookdaemon.client_address import PROXY_HEADERS
 from hookdaemon.follow import CUT_OFF
-from tests.live import LiveDaemon, free_port
+from hookdaemon.testing import free_port
+from tests.live import LiveDaemon
 from tests.support import finished, get, http_client, post, start_daemon, wait_for
 
 HOOKS = """
