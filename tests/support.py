@@ -7,8 +7,6 @@ helpers here, so no test file repeats the plumbing.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import textwrap
@@ -26,6 +24,7 @@ from twisted.web.client import Agent, HTTPConnectionPool
 from hookdaemon.config import parse_config
 from hookdaemon.jobs import Job
 from hookdaemon.service import HookService
+from hookdaemon.testing import signed
 
 ZERO = "0" * 40
 
@@ -113,13 +112,12 @@ async def wait_for(
 
 def github_headers(body: bytes, secret: str, event: str = "push") -> dict[str, str]:
     """The headers GitHub sends with a JSON delivery, signed with SHA-256."""
-    signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return {
         "Content-Type": "application/json",
         "User-Agent": "GitHub-Hookshot/test",
         "X-GitHub-Event": event,
         "X-GitHub-Delivery": str(uuid.uuid4()),
-        "X-Hub-Signature-256": f"sha256={signature}",
+        **signed("github", secret, body),
     }
 
 

@@ -19,6 +19,7 @@ from hookdaemon.delivery import ZERO_SHA, Delivery, Incoming
 from hookdaemon.filters import ignore_reason
 from hookdaemon.forges import PayloadError
 from hookdaemon.forges.gitea import GiteaFamily, forgejo, gitea, gogs
+from hookdaemon.testing import signed
 from tests.forgefixtures import (
     fixture_body,
     fixture_headers,
@@ -50,7 +51,7 @@ def forgejo_headers(event: str, body: bytes | None = None) -> dict[str, str]:
 
 
 def hex_signature(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return signed("gitea", secret, body)["X-Gitea-Signature"]
 
 
 def gitea_body(name: str, **changes: Any) -> bytes:

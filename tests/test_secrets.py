@@ -6,8 +6,6 @@ then everything it wrote or answered is searched for every secret's bytes.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import http.client
 import json
 import os
@@ -21,6 +19,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon.config import parse_config
 from hookdaemon.delivery import Incoming
+from hookdaemon.testing import signed
 from tests.forgefixtures import fixture_body, fixture_headers, signed_headers
 from tests.test_tap import TWISTD, free_port
 
@@ -76,7 +75,7 @@ workdir = .
 
 
 def _hex(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return signed("gitea", secret, body)["X-Gitea-Signature"]
 
 
 class SecretsTests(SynchronousTestCase):
