@@ -17,24 +17,14 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hookdaemon.testing import signed
+from hookdaemon.testing import TWISTD, free_port, signed
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_DIR = os.path.dirname(BENCH_DIR)
-
-TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def percentile(values: list[float], fraction: float) -> float:
     """The C{fraction} percentile (nearest rank, no interpolation); NaN if empty."""

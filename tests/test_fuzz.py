@@ -39,8 +39,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
+from hookdaemon.testing import TWISTD, free_port
 from tests.forgefixtures import json_payloads
-from tests.test_tap import TWISTD, free_port
 
 RECORDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz_recorder.py")
 

@@ -19,9 +19,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon.config import parse_config
 from hookdaemon.delivery import Incoming
-from hookdaemon.testing import signed
+from hookdaemon.testing import TWISTD, free_port, signed
 from tests.forgefixtures import fixture_body, fixture_headers, signed_headers
-from tests.test_tap import TWISTD, free_port
 
 # Letters, digits and '-' only, so no encoding (URL, JSON, shell) can disguise them.
 SECRETS = {

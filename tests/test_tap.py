@@ -12,7 +12,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,9 +20,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon.endpoint_text import endpoint_base_url
 from hookdaemon.journal import Journal
+from hookdaemon.testing import TWISTD, free_port
 from tests.support import alive
 
-TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
 TOKEN = "ghp_" + "Q7x" * 12
 TOKEN_DIGITS = "7391846205" * 3
 """A numeric secret, which an integer option such as backlog takes."""
@@ -52,12 +51,6 @@ def _read(path: str) -> bytes:
 def _kill_quietly(group: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(group, signal.SIGKILL)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class TwistdTests(SynchronousTestCase):
