@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["TwistdDaemon", "free_port", "signed"]
+__all__ = ["TWISTD", "TwistdDaemon", "free_port", "signed"]
 
 SIGNING_PREFIX = "whsec_"
 
