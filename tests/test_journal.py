@@ -233,8 +233,8 @@ def upkeep_until_done(journal: Journal) -> int:
 MIB = 1024 * 1024
 
 
-class PayloadTests(SynchronousTestCase):
-    """Which bodies the journal keeps, and what it says about the others."""
+class JournalFileTestCase(SynchronousTestCase):
+    """A journal file of the test's own, opened as often as a test needs."""
 
     def setUp(self) -> None:
         self.path = os.path.abspath(self.mktemp()) + ".sqlite"
@@ -243,6 +243,10 @@ class PayloadTests(SynchronousTestCase):
         journal = Journal(self.path, payload_budget)
         self.addCleanup(journal.close)
         return journal
+
+
+class PayloadTests(JournalFileTestCase):
+    """Which bodies the journal keeps, and what it says about the others."""
 
     def add(self, journal: Journal, payload: bytes, delivery_id: str = "") -> int:
         new = NewDelivery("site", push(delivery_id=delivery_id), payload, queued_at=100.0)
@@ -356,16 +360,8 @@ class PayloadTests(SynchronousTestCase):
         self.assertEqual(self.kept(journal), [retry])
 
 
-class FileSizeTests(SynchronousTestCase):
+class FileSizeTests(JournalFileTestCase):
     """Dropped bodies and pruned jobs give their space back to the file system."""
-
-    def setUp(self) -> None:
-        self.path = os.path.abspath(self.mktemp()) + ".sqlite"
-
-    def open(self, payload_budget: int | None = None) -> Journal:
-        journal = Journal(self.path, payload_budget)
-        self.addCleanup(journal.close)
-        return journal
 
     def fill(self, journal: Journal, count: int, size: int = MIB) -> list[int]:
         news = [
@@ -476,16 +472,8 @@ def journal_free_bytes(path: str) -> int:
         db.close()
 
 
-class UpgradeTests(SynchronousTestCase):
+class UpgradeTests(JournalFileTestCase):
     """A journal file written by the release before bodies had a table of their own."""
-
-    def setUp(self) -> None:
-        self.path = os.path.abspath(self.mktemp()) + ".sqlite"
-
-    def open(self, payload_budget: int | None = None) -> Journal:
-        journal = Journal(self.path, payload_budget)
-        self.addCleanup(journal.close)
-        return journal
 
     def old_file(self) -> dict[str, int]:
         """One job in every state that release left, each with its own body."""
