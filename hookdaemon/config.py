@@ -21,6 +21,7 @@ from attrs import field, frozen
 
 from hookdaemon.command import (
     FIXED_FORM,
+    Reading,
     Step,
     StepError,
     parse_steps,
@@ -505,6 +506,45 @@ def _environment(section: _Section) -> dict[str, str]:
     return env
 
 
+# What to say of each way sh misreads a HOOK_ value in a shell = yes step:
+# C{names} lists the names, C{first} is the first. Names of a fixed form
+# (L{FIXED_FORM}) are harmless split or read as code, but not single-quoted:
+# there no value at all reaches the command.
+_SHELL_WARNINGS: tuple[tuple[Reading, bool, str], ...] = (
+    (
+        "split",
+        False,
+        "{at} leaves {names} unquoted, so sh splits its value into words and "
+        'expands * and ? in it to file names; write "{first}" in double quotes',
+    ),
+    (
+        "split output",
+        False,
+        "{at} uses {names} in a $(...) or `...` that is not in double quotes, so "
+        "sh splits its output into words and expands * and ? in it to file names; "
+        'write "$(...)" in double quotes',
+    ),
+    (
+        "unexpanded",
+        True,
+        "{at} has {names} inside single quotes, where sh does not expand it; "
+        'write "{first}" in double quotes for its value',
+    ),
+    (
+        "code",
+        False,
+        "{at} gives {names} to eval or to the script of sh -c, where its value is "
+        "read as shell code and a ; or $(...) in it runs; pass it as an argument "
+        'instead, as in sh -c \'... "$1"\' sh "{first}"',
+    ),
+)
+_PASTED_WARNING = (
+    "{at} puts {names} into the script a shell runs with -c, where a value "
+    "is read as shell code; pass it as an argument instead, as in "
+    "sh -c 'git checkout \"$1\"' sh {first}"
+)
+
+
 def _steps(section: _Section, shell: bool) -> tuple[Step, ...]:
     """The hook's steps; with warnings where sh would read a HOOK_ value as code or as words."""
     text = strip_comments("command", section.values.get("command", ""))
@@ -520,60 +560,25 @@ def _steps(section: _Section, shell: bool) -> tuple[Step, ...]:
     for number, (step, index) in enumerate(zip(steps, lines, strict=True), 1):
         at = f"step {number} ({section.where('command', index)})"
         exposures = shell_exposures(step.text) if shell else []
-        unquoted = _names(
-            e.name for e in exposures if e.reading == "split" and e.name not in FIXED_FORM
-        )
-        if unquoted:
-            section.warn(
-                "command",
-                f"{at} leaves {unquoted[0]} unquoted, so sh splits its value into words and "
-                f'expands * and ? in it to file names; write "{unquoted[1]}" in double quotes',
+        for reading, fixed_form_too, message in _SHELL_WARNINGS:
+            names = (
+                e.name
+                for e in exposures
+                if e.reading == reading and (fixed_form_too or e.name not in FIXED_FORM)
             )
-        output = _names(
-            e.name for e in exposures if e.reading == "split output" and e.name not in FIXED_FORM
-        )
-        if output:
-            section.warn(
-                "command",
-                f"{at} uses {output[0]} in a $(...) or `...` that is not in double quotes, so "
-                "sh splits its output into words and expands * and ? in it to file names; "
-                'write "$(...)" in double quotes',
-            )
-        single = _names(e.name for e in exposures if e.reading == "unexpanded")
-        if single:
-            section.warn(
-                "command",
-                f"{at} has {single[0]} inside single quotes, where sh does not expand it; "
-                f'write "{single[1]}" in double quotes for its value',
-            )
-        code = _names(
-            e.name for e in exposures if e.reading == "code" and e.name not in FIXED_FORM
-        )
-        if code:
-            section.warn(
-                "command",
-                f"{at} gives {code[0]} to eval or to the script of sh -c, where its value is "
-                "read as shell code and a ; or $(...) in it runs; pass it as an argument "
-                f'instead, as in sh -c \'... "$1"\' sh "{code[1]}"',
-            )
-        pasted = _names(() if shell else script_references(step))
-        if pasted:
-            section.warn(
-                "command",
-                f"{at} puts {pasted[0]} into the script a shell runs with -c, where a value "
-                "is read as shell code; pass it as an argument instead, as in "
-                f"sh -c 'git checkout \"$1\"' sh {pasted[1]}",
-            )
+            _warn_names(section, message, at, names)
+        if not shell:
+            _warn_names(section, _PASTED_WARNING, at, script_references(step))
     return steps
 
 
-def _names(names: Iterable[str]) -> tuple[str, str] | None:
-    """C{("$A and $B", "$A")}: the names as a message lists them, and the first one."""
+def _warn_names(section: _Section, message: str, at: str, names: Iterable[str]) -> None:
+    """A C{command} warning about C{names}, if there are any: C{"$A, $B and $C"}."""
     unique = [f"${name}" for name in dict.fromkeys(names)]
     if not unique:
-        return None
+        return
     listed = unique[0] if len(unique) == 1 else ", ".join(unique[:-1]) + " and " + unique[-1]
-    return listed, unique[0]
+    section.warn("command", message.format(at=at, names=listed, first=unique[0]))
 
 
 def _hook(section: _Section, name: str) -> HookConfig:
