@@ -144,14 +144,6 @@ def _text_problem(value: str, limit: int) -> str | None:
     return None
 
 
-def _commit_problem(value: str, kind: str) -> str | None:
-    if _COMMIT.fullmatch(value):
-        return None
-    if kind not in _PUSH_KINDS and _ABBREVIATED_COMMIT.fullmatch(value):
-        return None
-    return "is not a commit id (40 or 64 hexadecimal digits)"
-
-
 def _clone_url_problem(value: str) -> str | None:
     if _TRANSPORT.match(value):
         return "names a git remote helper (transport::address), which could run any command"
@@ -167,92 +159,50 @@ def _repository_problem(value: str) -> str | None:
     return None
 
 
-Rule = Callable[[str, Delivery, Pattern[str], Pattern[str]], str | None]
-"""What one field's value must also be, beyond what every value must be."""
+_NOT_A_COMMIT = "is not a commit id (40 or 64 hexadecimal digits)"
 
 
-def _event_rule(
-    value: str, delivery: Delivery, ids: Pattern[str], events: Pattern[str]
-) -> str | None:
-    return None if events.fullmatch(value) else "is not an event name of its forge"
+def _branch_problem(branch: str) -> str | None:
+    return ref_name_problem(BRANCH_PREFIX + branch)
 
 
-def _kind_rule(
-    value: str, delivery: Delivery, ids: Pattern[str], events: Pattern[str]
-) -> str | None:
-    return None if _KIND.fullmatch(value) else "is not an event name"
+def _tag_problem(tag: str) -> str | None:
+    return ref_name_problem(TAG_PREFIX + tag)
 
 
-def _id_rule(
-    value: str, delivery: Delivery, ids: Pattern[str], events: Pattern[str]
-) -> str | None:
-    return None if ids.fullmatch(value) else "is not a delivery id of its forge"
-
-
-def _ref_rule(
-    value: str, delivery: Delivery, ids: Pattern[str], events: Pattern[str]
-) -> str | None:
-    return ref_name_problem(value)
-
-
-def _branch_rule(
-    value: str, delivery: Delivery, ids: Pattern[str], events: Pattern[str]
-) -> str | None:
-    return ref_name_problem(BRANCH_PREFIX + value)
-
-
-def _tag_rule(
-    value: str, delivery: Delivery, ids: Pattern[str], events: Pattern[str]
-) -> str | None:
-    return ref_name_problem(TAG_PREFIX + value)
-
-
-def _commit_rule(
-    value: str, delivery: Delivery, ids: Pattern[str], events: Pattern[str]
-) -> str | None:
-    return _commit_problem(value, delivery.kind)
-
-
-def _repository_rule(
-    value: str, delivery: Delivery, ids: Pattern[str], events: Pattern[str]
-) -> str | None:
-    return _repository_problem(value)
-
-
-def _clone_url_rule(
-    value: str, delivery: Delivery, ids: Pattern[str], events: Pattern[str]
-) -> str | None:
-    return _clone_url_problem(value)
-
-
-_FIELDS: tuple[tuple[str, str, Rule | None], ...] = (
-    ("HOOK_EVENT", "event", _event_rule),
-    ("HOOK_EVENT", "kind", _kind_rule),
-    ("HOOK_DELIVERY", "delivery_id", _id_rule),
-    ("HOOK_REF", "ref", _ref_rule),
-    ("HOOK_BRANCH", "branch", _branch_rule),
-    ("HOOK_TAG", "tag", _tag_rule),
-    ("HOOK_BEFORE", "before", _commit_rule),
-    ("HOOK_AFTER", "after", _commit_rule),
-    ("HOOK_REPOSITORY", "repository", _repository_rule),
-    ("HOOK_CLONE_URL", "clone_url", _clone_url_rule),
-    ("HOOK_PUSHER", "pusher", None),
-)
-"""Each value a command may see: its variable, the Delivery's field, and its own rule."""
+Rule = Pattern[str] | Callable[[str], str | None] | None
+"""What one value must also be: a form to match, a check that says why not, or nothing more."""
 
 
 def _one_refusal(
     delivery: Delivery, delivery_ids: Pattern[str], events: Pattern[str]
 ) -> str | None:
     """Why one delivery (not its changes) cannot be run, or None."""
-    for variable, name, rule in _FIELDS:
-        value: str = getattr(delivery, name)
+    commits = _COMMIT if delivery.kind in _PUSH_KINDS else _ABBREVIATED_COMMIT
+    checks: tuple[tuple[str, str, Rule, str], ...] = (
+        # The variable, its value, and its own rule (with the reason if a form fails).
+        ("HOOK_EVENT", delivery.event, events, "is not an event name of its forge"),
+        ("HOOK_EVENT", delivery.kind, _KIND, "is not an event name"),
+        ("HOOK_DELIVERY", delivery.delivery_id, delivery_ids, "is not a delivery id of its forge"),
+        ("HOOK_REF", delivery.ref, ref_name_problem, ""),
+        ("HOOK_BRANCH", delivery.branch, _branch_problem, ""),
+        ("HOOK_TAG", delivery.tag, _tag_problem, ""),
+        ("HOOK_BEFORE", delivery.before, commits, _NOT_A_COMMIT),
+        ("HOOK_AFTER", delivery.after, commits, _NOT_A_COMMIT),
+        ("HOOK_REPOSITORY", delivery.repository, _repository_problem, ""),
+        ("HOOK_CLONE_URL", delivery.clone_url, _clone_url_problem, ""),
+        ("HOOK_PUSHER", delivery.pusher, None, ""),
+    )
+    for variable, value, rule, not_in_form in checks:
         if not value:
             # Absent: the variable is an empty string, which no command reads as an option.
             continue
         problem = _text_problem(value, LIMITS[variable])
         if problem is None and rule is not None:
-            problem = rule(value, delivery, delivery_ids, events)
+            if isinstance(rule, re.Pattern):
+                problem = None if rule.fullmatch(value) else not_in_form
+            else:
+                problem = rule(value)
         if problem is not None:
             return f"{variable} {problem}"
     return None

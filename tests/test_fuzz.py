@@ -39,23 +39,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
+from hookdaemon.field_rules import LIMITS
 from hookdaemon.testing import TWISTD, free_port
 from tests.forgefixtures import json_payloads
 
 RECORDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz_recorder.py")
 
 MAX_BODY = 262144
-LIMITS = {
-    "HOOK_REF": 1024,
-    "HOOK_BRANCH": 1024,
-    "HOOK_TAG": 1024,
-    "HOOK_BEFORE": 64,
-    "HOOK_AFTER": 64,
-    "HOOK_REPOSITORY": 4096,
-    "HOOK_CLONE_URL": 4096,
-    "HOOK_PUSHER": 1024,
-}
-"""The README's bound on each delivery field, in UTF-8 bytes; over it is a 400."""
 ARG_MAX_STRLEN = 131072
 """Linux's MAX_ARG_STRLEN: exec refuses an argv item or NAME=value over this (NUL included)."""
 
