@@ -297,13 +297,7 @@ class HookService(Service):
         line = f"refused on resume: {reason}; not run"
         log.warn("hook {hook}: job {job} {line}", hook=record.hook, job=record.id, line=line)
         self._outputs[record.hook].note(record.id, line)
-        now = self._reactor.seconds()
-        tail = f"hookdaemon {line}\n".encode()
-
-        def failed(journal: Journal) -> None:
-            journal.finished(record.id, "failed", None, None, tail, now)
-
-        self.journal.record(failed, f"job {record.id} as refused")
+        self._end_unrun(record.id, "failed", f"hookdaemon {line}\n".encode(), "refused")
 
     def _superseded(self, old: Job, new: Job) -> None:
         # Not logged: in a burst that is a line per delivery, and the journal
@@ -372,12 +366,16 @@ class HookService(Service):
         return following
 
     def _forget_job(self, job_id: int) -> None:
+        self._end_unrun(job_id, "interrupted", b"", "interrupted")
+
+    def _end_unrun(self, job_id: int, state: str, tail: bytes, what: str) -> None:
+        """Record the end of a journaled job that will not run."""
         now = self._reactor.seconds()
 
-        def interrupted(journal: Journal) -> None:
-            journal.finished(job_id, "interrupted", None, None, b"", now)
+        def ended(journal: Journal) -> None:
+            journal.finished(job_id, state, None, None, tail, now)
 
-        self.journal.record(interrupted, f"job {job_id} as interrupted")
+        self.journal.record(ended, f"job {job_id} as {what}")
 
     def _journal_failed(self, failure: Failure) -> None:
         if failure.check(JournalUnusableError):
