@@ -16,7 +16,7 @@ from hookdaemon.config import ConfigError
 from hookdaemon.delivery import Incoming
 from hookdaemon.intake import Accepted, Refused, client_allowed, judge
 from tests.forgefixtures import fixture_body, fixture_incoming, gitlab_signed, make_hook
-from tests.support import finished, post, start_daemon
+from tests.support import RunningDaemon, finished, post, start_daemon
 
 KEY = base64.b64encode(bytes(range(1, 33))).decode()
 """A 32-byte key, as GitLab makes them: its base64 ends in one '='."""
@@ -96,6 +96,23 @@ PUSH = {"ref": "refs/heads/main", "before": "0" * 40, "after": "1" * 40}
 
 
 class LiveTests(TestCase):
+    def workdir_with_files(self) -> str:
+        """A workdir holding a.txt and b.txt, for a * that sh expands to show."""
+        workdir = os.path.abspath(self.mktemp())
+        os.makedirs(workdir)
+        for name in ("a.txt", "b.txt"):
+            open(os.path.join(workdir, name), "w").close()
+        return workdir
+
+    async def run_for_pusher(self, daemon: RunningDaemon, pusher: str) -> None:
+        """Post a push by C{pusher} to hook site and wait for its job to succeed."""
+        body = json.dumps({**PUSH, "pusher": pusher}).encode()
+        code, answer, _ = await post(
+            daemon.hook_url("site"), body, {"Content-Type": "application/json"}
+        )
+        self.assertEqual(code, 202, answer)
+        self.assertEqual((await finished(daemon, answer["job"])).state, "succeeded")
+
     async def test_IPv4MappedAllowFromAdmitsLoopback(self) -> None:
         """As issue 11 saw it: a request from 127.0.0.1 to ::ffff:127.0.0.1/104 got 403."""
         daemon = await start_daemon(
@@ -115,10 +132,7 @@ class LiveTests(TestCase):
         shell = yes: "$HOOK_PUSHER" is one word, so 'Eve * Mallory' prints as
         sent in a workdir with files; the unquoted step, warned about, shows why.
         """
-        workdir = os.path.abspath(self.mktemp())
-        os.makedirs(workdir)
-        for name in ("a.txt", "b.txt"):
-            open(os.path.join(workdir, name), "w").close()
+        workdir = self.workdir_with_files()
         daemon = await start_daemon(
             self,
             "[hook:site]\nallow_from = 127.0.0.1\nshell = yes\n"
@@ -135,12 +149,7 @@ class LiveTests(TestCase):
                 '"$HOOK_PUSHER" in double quotes'
             ],
         )
-        body = json.dumps({**PUSH, "pusher": "Eve * Mallory"}).encode()
-        code, answer, _ = await post(
-            daemon.hook_url("site"), body, {"Content-Type": "application/json"}
-        )
-        self.assertEqual(code, 202, answer)
-        self.assertEqual((await finished(daemon, answer["job"])).state, "succeeded")
+        await self.run_for_pusher(daemon, "Eve * Mallory")
         log = daemon.log_text("site")
         self.assertIn("stdout quoted <Eve * Mallory>\n", log)
         unquoted = [
@@ -157,10 +166,7 @@ class LiveTests(TestCase):
         double quotes, and eval, printed the workdir's files; all three are warned
         about now, and the assignment, which sh never splits, prints as sent.
         """
-        workdir = os.path.abspath(self.mktemp())
-        os.makedirs(workdir)
-        for name in ("a.txt", "b.txt"):
-            open(os.path.join(workdir, name), "w").close()
+        workdir = self.workdir_with_files()
         daemon = await start_daemon(
             self,
             "[hook:site]\nallow_from = 127.0.0.1\nshell = yes\n"
@@ -174,12 +180,7 @@ class LiveTests(TestCase):
         warned = [str(warning).split(": ", 2)[2] for warning in daemon.service.config.warnings]
         self.assertEqual([text.split(" ", 2)[1] for text in warned], ["1", "2", "3"], warned)
         self.assertIn("gives $HOOK_PUSHER to eval", warned[2])
-        body = json.dumps({**PUSH, "pusher": "Eve * Mallory"}).encode()
-        code, answer, _ = await post(
-            daemon.hook_url("site"), body, {"Content-Type": "application/json"}
-        )
-        self.assertEqual(code, 202, answer)
-        self.assertEqual((await finished(daemon, answer["job"])).state, "succeeded")
+        await self.run_for_pusher(daemon, "Eve * Mallory")
         printed = [
             line.split("stdout ", 1)[1]
             for line in daemon.log_text("site").splitlines()
