@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Mapping
+from typing import IO
 
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -77,6 +78,35 @@ def _hex(secret: str, body: bytes) -> str:
     return signed("gitea", secret, body)["X-Gitea-Signature"]
 
 
+def _start_twistd(
+    case: SynchronousTestCase,
+    directory: str,
+    args: list[str],
+    port: int,
+    stdout: IO[bytes],
+    stderr: IO[bytes],
+    env: Mapping[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """twistd in the foreground in C{directory}, once it accepts connections on C{port}."""
+    process = subprocess.Popen(
+        [*TWISTD, "-n", "--pidfile=", "--logfile=twistd.log", *args],
+        cwd=directory,
+        env=env,
+        stdout=stdout,
+        stderr=stderr,
+    )
+    case.addCleanup(process.wait, 30)
+    case.addCleanup(lambda: process.poll() is None and process.terminate())
+    for _ in range(1500):
+        case.assertIsNone(process.poll(), "twistd exited")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+            return process
+        except OSError:
+            time.sleep(0.02)
+    raise AssertionError("twistd never listened")
+
+
 class SecretsTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.directory = os.path.abspath(self.mktemp())
@@ -112,23 +142,9 @@ class SecretsTests(SynchronousTestCase):
             open(os.path.join(self.directory, "twistd.stdout"), "wb") as stdout,
             open(os.path.join(self.directory, "twistd.stderr"), "wb") as stderr,
         ):
-            process = subprocess.Popen(
-                [*TWISTD, "-n", "--pidfile=", "--logfile=twistd.log", *self.daemon_args()],
-                cwd=self.directory,
-                env=self.env,
-                stdout=stdout,
-                stderr=stderr,
+            return _start_twistd(
+                self, self.directory, self.daemon_args(), self.port, stdout, stderr, self.env
             )
-        self.addCleanup(process.wait, 30)
-        self.addCleanup(lambda: process.poll() is None and process.terminate())
-        for _ in range(1500):
-            self.assertIsNone(process.poll(), "twistd exited")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=5).close()
-                return process
-            except OSError:
-                time.sleep(0.02)
-        raise AssertionError("twistd never listened")
 
     def request(
         self,
@@ -492,21 +508,7 @@ class ConfigMessageTests(SynchronousTestCase):
         stderr_path = os.path.join(self.directory, "twistd.stderr")
         daemon_args = ["hookdaemon", "--config", path]
         with open(stderr_path, "wb") as stderr:
-            daemon = subprocess.Popen(
-                [*TWISTD, "-n", "--pidfile=", "--logfile=twistd.log", *daemon_args],
-                cwd=self.directory,
-                stdout=stderr,
-                stderr=stderr,
-            )
-        self.addCleanup(daemon.wait, 30)
-        self.addCleanup(lambda: daemon.poll() is None and daemon.terminate())
-        for _ in range(1500):
-            self.assertIsNone(daemon.poll(), "twistd exited")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=5).close()
-                break
-            except OSError:
-                time.sleep(0.02)
+            daemon = _start_twistd(self, self.directory, daemon_args, port, stderr, stderr)
         daemon.terminate()
         daemon.wait(30)
         with open(stderr_path) as f:
