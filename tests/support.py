@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import textwrap
 import uuid
 from collections.abc import Callable, Mapping
@@ -27,6 +28,31 @@ from hookdaemon.service import HookService
 from hookdaemon.testing import signed
 
 ZERO = "0" * 40
+
+
+def git(*args: str, cwd: str) -> str:
+    """Run git in C{cwd} as a test user with no configuration of its own; its stdout."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": cwd,
+        "GIT_AUTHOR_NAME": "Test",
+        "GIT_AUTHOR_EMAIL": "test@example.invalid",
+        "GIT_COMMITTER_NAME": "Test",
+        "GIT_COMMITTER_EMAIL": "test@example.invalid",
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def git_accepts_ref(name: str) -> bool:
+    """Does git itself (C{git check-ref-format --allow-onelevel}) take C{name} as a ref name?"""
+    result = subprocess.run(
+        ["git", "check-ref-format", "--allow-onelevel", name.encode("utf-8")],
+        capture_output=True,
+    )
+    return result.returncode == 0
 
 
 def http_client() -> HTTPClient:

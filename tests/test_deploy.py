@@ -6,28 +6,12 @@ GitHub delivery over real HTTP, and the clone moving to the pushed commit.
 from __future__ import annotations
 
 import os
-import subprocess
 
 from twisted.trial.unittest import TestCase
 
-from tests.support import finished, github_headers, github_push_body, post, start_daemon
+from tests.support import finished, git, github_headers, github_push_body, post, start_daemon
 
 SECRET = "deploy-secret"
-
-
-def git(*args: str, cwd: str) -> str:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": cwd,
-        "GIT_AUTHOR_NAME": "Test",
-        "GIT_AUTHOR_EMAIL": "test@example.invalid",
-        "GIT_COMMITTER_NAME": "Test",
-        "GIT_COMMITTER_EMAIL": "test@example.invalid",
-        "GIT_CONFIG_NOSYSTEM": "1",
-    }
-    return subprocess.run(
-        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
-    ).stdout.strip()
 
 
 class GitDeployTests(TestCase):

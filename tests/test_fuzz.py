@@ -42,6 +42,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from hookdaemon.field_rules import LIMITS
 from hookdaemon.testing import TWISTD, free_port
 from tests.forgefixtures import json_payloads
+from tests.support import git_accepts_ref
 
 RECORDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz_recorder.py")
 
@@ -716,15 +717,6 @@ def seen_fields(hook: str, push: Push) -> dict[str, str]:
         "HOOK_PUSHER": push.pusher,
         "HOOK_CLONE_URL": push.clone_url,
     }
-
-
-def git_accepts_ref(name: str) -> bool:
-    """Does git itself (C{git check-ref-format --allow-onelevel}) take C{name} as a ref name?"""
-    result = subprocess.run(
-        ["git", "check-ref-format", "--allow-onelevel", name.encode("utf-8")],
-        capture_output=True,
-    )
-    return result.returncode == 0
 
 
 COMMIT = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")

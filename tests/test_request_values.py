@@ -16,21 +16,10 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.forgefixtures import gitlab_signed
 from tests.live import LiveDaemon
-from tests.support import github_headers, github_push_body
+from tests.support import git, github_headers, github_push_body
 
 SECRET = "values-test-secret"
 ENVIRON = {"VALUES_SECRET": SECRET}
-
-
-def git(cwd: str, *args: str) -> str:
-    result = subprocess.run(
-        ["git", "-c", "user.email=test@example.com", "-c", "user.name=test", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return result.stdout.strip()
 
 
 class OptionInjectionTests(SynchronousTestCase):
@@ -45,12 +34,12 @@ class OptionInjectionTests(SynchronousTestCase):
         os.makedirs(root)
         self.origin = os.path.join(root, "origin")
         os.makedirs(self.origin)
-        git(self.origin, "init", "-q", "-b", "main")
-        git(self.origin, "commit", "-q", "--allow-empty", "-m", "one")
+        git("init", "-q", "-b", "main", cwd=self.origin)
+        git("commit", "-q", "--allow-empty", "-m", "one", cwd=self.origin)
         self.clone = os.path.join(root, "clone")
-        git(root, "clone", "-q", self.origin, self.clone)
-        git(self.origin, "commit", "-q", "--allow-empty", "-m", "two")
-        self.commit = git(self.origin, "rev-parse", "HEAD")
+        git("clone", "-q", self.origin, self.clone, cwd=root)
+        git("commit", "-q", "--allow-empty", "-m", "two", cwd=self.origin)
+        self.commit = git("rev-parse", "HEAD", cwd=self.origin)
         self.canary = os.path.join(root, "canary")
         self.injection = f"--upload-pack=touch {self.canary}"
         # Unguarded on purpose: the daemon's check is all that stands between.
@@ -120,7 +109,7 @@ class OptionInjectionTests(SynchronousTestCase):
         self.assertEqual(code, 202, answer)
         job = self.daemon.wait_finished(answer["job"])  # type: ignore[index]
         self.assertEqual(job["state"], "succeeded", self.daemon.output("generic"))
-        self.assertEqual(git(self.clone, "rev-parse", "FETCH_HEAD"), self.commit)
+        self.assertEqual(git("rev-parse", "FETCH_HEAD", cwd=self.clone), self.commit)
         self.assertFalse(os.path.exists(self.canary))
 
 
