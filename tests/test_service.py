@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
 
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import ILogObserver, LogEvent, formatEvent, globalLogPublisher
@@ -21,6 +20,7 @@ from tests.support import (
     RunningDaemon,
     config_text,
     finished,
+    git,
     github_headers,
     github_push_body,
     post,
@@ -134,17 +134,6 @@ class ResumeTests(TestCase):
         self.assertEqual(read_journal(daemon.journal_path, retry).state, "succeeded")
 
 
-def git(cwd: str, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.email=test@example.com", "-c", "user.name=test", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout.strip()
-
-
 def daemon_log(case: TestCase) -> list[LogEvent]:
     """The daemon's log events from here to the end of the test."""
     events: list[LogEvent] = []
@@ -177,11 +166,11 @@ class ResumeChecksTests(TestCase):
         root = os.path.abspath(self.mktemp())
         origin, clone = os.path.join(root, "origin"), os.path.join(root, "clone")
         os.makedirs(origin)
-        git(origin, "init", "-q", "-b", "main")
-        git(origin, "commit", "-q", "--allow-empty", "-m", "one")
-        git(root, "clone", "-q", origin, clone)
-        git(origin, "commit", "-q", "--allow-empty", "-m", "two")
-        commit = git(origin, "rev-parse", "HEAD")
+        git("init", "-q", "-b", "main", cwd=origin)
+        git("commit", "-q", "--allow-empty", "-m", "one", cwd=origin)
+        git("clone", "-q", origin, clone, cwd=root)
+        git("commit", "-q", "--allow-empty", "-m", "two", cwd=origin)
+        commit = git("rev-parse", "HEAD", cwd=origin)
         canary = os.path.join(root, "canary")
         directory = os.path.join(root, "daemon")
         os.makedirs(os.path.join(directory, "var"))
