@@ -55,6 +55,14 @@ def git_accepts_ref(name: str) -> bool:
     return result.returncode == 0
 
 
+MIB = 1024 * 1024
+
+
+def on_disk(path: str) -> int:
+    """A journal's bytes on disk: the file and its write-ahead log."""
+    return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
+
+
 def http_client() -> HTTPClient:
     """A treq client that keeps no connections open, so trial's reactor stays clean."""
     return HTTPClient(Agent(reactor, pool=HTTPConnectionPool(reactor, persistent=False)))

@@ -28,6 +28,7 @@ from hookdaemon.journal import (
 )
 from tests import journal_c5ab9a6
 from tests.journal_c5ab9a6 import add_old
+from tests.support import MIB, on_disk
 
 
 def push(after: str = "a" * 40, delivery_id: str = "", branch: str = "main") -> Delivery:
@@ -217,20 +218,12 @@ def finish(journal: Journal, job_id: int, now: float = 150.0) -> None:
     journal.finished(job_id, "succeeded", 0, None, b"", now)
 
 
-def on_disk(path: str) -> int:
-    """The journal's bytes on disk: the file and its write-ahead log."""
-    return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
-
-
 def upkeep_until_done(journal: Journal) -> int:
     """Every L{Journal.upkeep} pass it takes to give the free pages back; how many."""
     passes = 1
     while journal.upkeep():
         passes += 1
     return passes
-
-
-MIB = 1024 * 1024
 
 
 class JournalFileTestCase(SynchronousTestCase):

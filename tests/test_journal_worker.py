@@ -16,9 +16,7 @@ from hookdaemon import journal_worker
 from hookdaemon.delivery import Delivery
 from hookdaemon.journal import RECLAIM_MIN_BYTES, Journal, NewDelivery
 from hookdaemon.journal_worker import UPKEEP_DELAY, JournalWorker
-from tests.support import wait_for
-
-MIB = 1024 * 1024
+from tests.support import MIB, on_disk, wait_for
 
 
 def new(n: int) -> NewDelivery:
@@ -80,10 +78,6 @@ class JournalWorkerTests(TestCase):
 
 def large(n: int, size: int) -> NewDelivery:
     return attrs.evolve(new(n), payload=os.urandom(size))
-
-
-def on_disk(path: str) -> int:
-    return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
 
 
 class BodiesTests(TestCase):

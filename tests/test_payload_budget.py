@@ -6,7 +6,6 @@ job's body is still kept, and a real twistd's journal under the issue's load.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +18,7 @@ from hookdaemon.delivery import Delivery
 from hookdaemon.job_views import job_json
 from hookdaemon.journal import RECLAIM_MIN_BYTES, WAL_LIMIT, JobRecord
 from tests.live import LiveDaemon
-from tests.support import github_headers, github_push_body
+from tests.support import MIB, github_headers, github_push_body, on_disk
 
 SOURCE = "/etc/hookdaemon/tap.cfg"
 HOOK = "[hook:site]\nworkdir = /srv/site\ncommand = true\n"
@@ -83,7 +82,6 @@ class PayloadKeptTests(SynchronousTestCase):
 
 
 BUDGET = 2 * 1024 * 1024
-MIB = 1024 * 1024
 SECRET = "budget-secret"
 COALESCING = """
 [hook:site]
@@ -92,11 +90,6 @@ secret = env:SITE_SECRET
 workdir = .
 command = echo deployed
 """
-
-
-def on_disk(path: str) -> int:
-    """The journal's bytes on disk: the file and its write-ahead log."""
-    return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
 
 
 def eventually(predicate: Callable[[], bool], what: str) -> None:
