@@ -29,9 +29,8 @@ from attrs import frozen
 from twisted.logger import Logger
 
 from hookdaemon.delivery import Delivery
+from hookdaemon.job_state import FINAL_STATES, JobState
 
-STATES = ("queued", "running", "succeeded", "failed", "timed_out", "interrupted", "superseded")
-FINAL_STATES = frozenset(STATES) - {"queued", "running"}
 
 log = Logger()
 
@@ -46,7 +45,7 @@ partial indexes (3.8.0), C{WITH RECURSIVE} (3.8.3), C{wal_checkpoint(TRUNCATE)}
 (3.8.8). See https://www.sqlite.org/changes.html
 """
 
-DROPPED_SUPERSEDED = "superseded"
+DROPPED_SUPERSEDED = JobState.SUPERSEDED.value
 DROPPED_BUDGET = "payload_budget"
 
 WAL_LIMIT = 4 * 1024 * 1024
@@ -157,7 +156,7 @@ class JobRecord:
     id: int
     hook: str
     delivery: Delivery
-    state: str
+    state: JobState
     exit_code: int | None
     signal: str | None
     queued_at: float
@@ -366,8 +365,16 @@ class Journal:
         cursor = self._db.execute(
             f"INSERT INTO jobs (hook, delivery_id, {', '.join(_DELIVERY_COLUMNS)},"
             " state, queued_at, retry_of, payload_size)"
-            f" VALUES (?, ?, {', '.join('?' * len(values))}, 'queued', ?, ?, ?)",
-            (hook, delivery.delivery_id or None, *values, queued_at, retry_of, len(payload)),
+            f" VALUES (?, ?, {', '.join('?' * len(values))}, ?, ?, ?, ?)",
+            (
+                hook,
+                delivery.delivery_id or None,
+                *values,
+                JobState.QUEUED,
+                queued_at,
+                retry_of,
+                len(payload),
+            ),
         )
         job_id = cursor.lastrowid
         assert job_id is not None
@@ -382,19 +389,21 @@ class Journal:
         """(job, process group) of jobs a dead daemon left running."""
         rows = self._db.execute(
             "SELECT id, process_group FROM jobs"
-            " WHERE state = 'running' AND process_group IS NOT NULL ORDER BY id"
+            " WHERE state = ? AND process_group IS NOT NULL ORDER BY id",
+            (JobState.RUNNING,),
         ).fetchall()
         return [(row[0], row[1]) for row in rows]
 
     def started(self, job_id: int, now: float) -> None:
         self._db.execute(
-            "UPDATE jobs SET state = 'running', started_at = ? WHERE id = ?", (now, job_id)
+            "UPDATE jobs SET state = ?, started_at = ? WHERE id = ?",
+            (JobState.RUNNING, now, job_id),
         )
 
     def finished(
         self,
         job_id: int,
-        state: str,
+        state: JobState,
         exit_code: int | None,
         signal: str | None,
         output_tail: bytes,
@@ -424,9 +433,9 @@ class Journal:
         replaced it); L{covers} and L{covering} follow the chain.
         """
         cursor = self._db.execute(
-            "UPDATE jobs SET state = 'superseded', covered_by = ?, finished_at = ?,"
-            " payload_size = NULL, payload_dropped = ? WHERE id = ? AND state = 'queued'",
-            (covered_by, now, DROPPED_SUPERSEDED, job_id),
+            "UPDATE jobs SET state = ?, covered_by = ?, finished_at = ?,"
+            " payload_size = NULL, payload_dropped = ? WHERE id = ? AND state = ?",
+            (JobState.SUPERSEDED, covered_by, now, DROPPED_SUPERSEDED, job_id, JobState.QUEUED),
         )
         if cursor.rowcount:
             self._db.execute("DELETE FROM payloads WHERE job_id = ?", (job_id,))
@@ -439,10 +448,10 @@ class Journal:
         every queued job in the order its delivery was accepted.
         """
         with self.transaction():
-            for record in self._select("WHERE state = 'running' ORDER BY id"):
+            for record in self._select("WHERE state = ? ORDER BY id", (JobState.RUNNING,)):
                 self._db.execute(
-                    "UPDATE jobs SET state = 'interrupted', finished_at = ? WHERE id = ?",
-                    (now, record.id),
+                    "UPDATE jobs SET state = ?, finished_at = ? WHERE id = ?",
+                    (JobState.INTERRUPTED, now, record.id),
                 )
                 if record.retry_of is None:
                     payload = self.payload(record.id)
@@ -450,7 +459,9 @@ class Journal:
             self._kept_bytes = None  # the interrupted jobs' bodies count now
             self._enforce_budget()
         # In the order deliveries were first accepted: a retry takes its original's place.
-        return self._select("WHERE state = 'queued' ORDER BY COALESCE(retry_of, id), id")
+        return self._select(
+            "WHERE state = ? ORDER BY COALESCE(retry_of, id), id", (JobState.QUEUED,)
+        )
 
     def payload(self, job_id: int) -> bytes:
         """
@@ -642,17 +653,18 @@ def _bodies_into_their_table(db: sqlite3.Connection) -> None:
         db.execute(statement)
     db.execute(
         "INSERT INTO payloads (job_id, body)"
-        " SELECT id, payload FROM jobs WHERE state != 'superseded'"
+        " SELECT id, payload FROM jobs WHERE state != ?",
+        (JobState.SUPERSEDED,),
     )
     db.execute(_JOBS.format(name="jobs_new"))
     kept = ", ".join(_KEPT_COLUMNS)
     db.execute(
         f"INSERT INTO jobs_new ({kept}, payload_size, payload_dropped)"
         f" SELECT {kept},"
-        " CASE WHEN state = 'superseded' THEN NULL ELSE length(payload) END,"
-        " CASE WHEN state = 'superseded' THEN ? END"
+        " CASE WHEN state = ? THEN NULL ELSE length(payload) END,"
+        " CASE WHEN state = ? THEN ? END"
         " FROM jobs ORDER BY id",
-        (DROPPED_SUPERSEDED,),
+        (JobState.SUPERSEDED, JobState.SUPERSEDED, DROPPED_SUPERSEDED),
     )
     # AUTOINCREMENT: ids of jobs already pruned are never given again, so the
     # counter goes with the rows (DROP TABLE forgets it).
@@ -717,7 +729,7 @@ def _record(row: Any) -> JobRecord:
         id=job_id,
         hook=hook,
         delivery=Delivery(delivery_id=delivery_id or "", **fields),
-        state=state,
+        state=JobState(state),
         exit_code=exit_code,
         signal=signal,
         queued_at=queued_at,

@@ -82,9 +82,10 @@ class HookService(Service):
         self._queue: JobQueue | None = None
         self._adding: Counter[str] = Counter()
         """Deliveries per hook on their way into the journal, not yet queued."""
+        self.stopping = False
         self.app = HookApp(
             config.hooks,
-            self.accept,
+            self,
             self,
             config.daemon.status_token,
             trusted_proxies=config.daemon.trusted_proxies,
@@ -453,7 +454,7 @@ class HookService(Service):
         seconds, then stop them (they end interrupted); waiting jobs stay queued
         in the journal and run at the next start.
         """
-        self.app.stopping = True
+        self.stopping = True
         if self._runner is not None and self._queue is not None:
             self._queue.hold()
             running = [job.finished for job in self._queue.running]

@@ -129,11 +129,18 @@ def json_answer(request: IRequest, code: int, body: Mapping[str, Any]) -> bytes:
     return json.dumps(body).encode() + b"\n"
 
 
-Accept = Callable[[HookConfig, Delivery, bytes], Deferred[Added]]
-"""
-Journal an accepted delivery and queue its job; fires once it is on disk, or
-fails with L{QueueFullError} when too many of the hook's jobs wait already.
-"""
+class DeliveryTaker(Protocol):
+    """What the app hands accepted deliveries to: the job engine."""
+
+    @property
+    def stopping(self) -> bool:
+        """Set while the daemon stops: deliveries get 503 so the forge tries again later."""
+
+    def accept(self, hook: HookConfig, delivery: Delivery, body: bytes) -> Deferred[Added]:
+        """
+        Journal an accepted delivery and queue its job; fires once it is on disk, or
+        fails with L{QueueFullError} when too many of the hook's jobs wait already.
+        """
 
 
 class JobSource(Protocol):
@@ -160,7 +167,7 @@ class HookApp:
     def __init__(
         self,
         hooks: Mapping[str, HookConfig],
-        accept: Accept,
+        engine: DeliveryTaker,
         jobs: JobSource,
         status_token: Secret | None,
         trusted_proxies: tuple[Network, ...] = (),
@@ -177,11 +184,9 @@ class HookApp:
         self._limiters = {
             name: RateLimiter(hook.rate) for name, hook in hooks.items() if hook.rate is not None
         }
-        self._accept = accept
+        self._engine = engine
         self._jobs = jobs
         self._status_token = status_token
-        self.stopping = False
-        """Set while the daemon stops: deliveries get 503 so the forge tries again later."""
 
     def client(self, request: IRequest) -> str:
         """The caller's address, behind a trusted proxy the one it names; see L{client_address}."""
@@ -296,7 +301,7 @@ class HookApp:
         if request.method != b"POST":
             request.setHeader(b"allow", b"POST")
             return json_answer(request, 405, {"error": "use POST"})
-        if self.stopping:
+        if self._engine.stopping:
             request.setHeader(b"retry-after", b"30")
             return json_answer(request, 503, {"error": "shutting down; try again shortly"})
         client = self.client(request)
@@ -323,7 +328,7 @@ class HookApp:
             return json_answer(request, 200, {"status": "ignored", "reason": outcome.reason})
         assert isinstance(outcome, Accepted)
         return (
-            self._accept(hook, delivery, incoming.body)
+            self._engine.accept(hook, delivery, incoming.body)
             .addCallback(self._accepted, request)
             .addErrback(self._queue_full, request, name)
         )

@@ -408,8 +408,9 @@ class Accepting:
 
     def __init__(self) -> None:
         self.accepted: list[Delivery] = []
+        self.stopping = False
 
-    def __call__(self, hook: HookConfig, delivery: Delivery, body: bytes) -> Deferred[Added]:
+    def accept(self, hook: HookConfig, delivery: Delivery, body: bytes) -> Deferred[Added]:
         self.accepted.append(delivery)
         return succeed(Added(job_id=len(self.accepted), duplicate=False))
 
@@ -573,9 +574,9 @@ class RateLimitTests(SynchronousTestCase):
 
     def test_wrongMethodAndStoppingCostNothing(self) -> None:
         self.assertEqual(self.memory.request("GET", "/hooks/walled", "10.0.0.7")[0], 405)
-        self.memory.app.stopping = True
+        self.memory.accept.stopping = True
         self.assertEqual(self.memory.post("walled", "10.0.0.7")[0], 503)
-        self.memory.app.stopping = False
+        self.memory.accept.stopping = False
         self.assertEqual(self.memory.post("walled", "10.0.0.7")[0], 202)
 
     def test_hookWithoutRateIsNotLimited(self) -> None:
@@ -623,7 +624,7 @@ class DeliveryRouteTests(SynchronousTestCase):
             self.waiting.append(committed)
             return committed
 
-        self.memory.app._accept = accept
+        self.memory.accept.accept = accept  # type: ignore[method-assign]
 
     def send(self) -> Deferred[Any]:
         d = self.memory.stub.request(
