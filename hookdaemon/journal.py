@@ -31,7 +31,6 @@ from twisted.logger import Logger
 from hookdaemon.delivery import Delivery
 from hookdaemon.job_state import FINAL_STATES, JobState
 
-
 log = Logger()
 
 SCHEMA_VERSION = 1

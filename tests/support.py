@@ -87,8 +87,13 @@ class RunningDaemon:
     def hook_url(self, name: str, query: str = "") -> str:
         return f"{self.url}/hooks/{name}" + (f"?{query}" if query else "")
 
+    @property
+    def jobs(self) -> dict[int, Job]:
+        """The jobs the daemon holds in memory: live ones and the last ended ones."""
+        return self.service.jobs
+
     def job(self, job_id: int) -> Job:
-        return self.service.jobs[job_id]
+        return self.jobs[job_id]
 
     @property
     def journal_path(self) -> str:

@@ -390,7 +390,7 @@ class ForgeDeliveryTests(TestCase):
             self.assertEqual((code, answer["status"]), (200, "ignored"), answer)
             self.assertTrue(answer["reason"])
         self.assertEqual(
-            [job.id for job in daemon.service.jobs.values()],
+            [job.id for job in daemon.jobs.values()],
             [answer["job"]] if case.status == "queued" else [],
         )
 
@@ -402,7 +402,7 @@ class ForgeDeliveryTests(TestCase):
         self.assertEqual(code, 401)
         code, _, _ = await post(daemon.hook_url("h"), body, headers)
         self.assertEqual(code, 401)
-        self.assertEqual(daemon.service.jobs, {})
+        self.assertEqual(daemon.jobs, {})
 
 
 def _name(case: Case) -> str:

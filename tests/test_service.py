@@ -60,7 +60,7 @@ class DuplicateTests(TestCase):
         code, second, _ = await post(daemon.hook_url("site"), body, headers)
         self.assertEqual((code, second), (200, {"status": "duplicate", "job": first["job"]}))
         await finished(daemon, first["job"])
-        self.assertEqual(list(daemon.service.jobs), [first["job"]])
+        self.assertEqual(list(daemon.jobs), [first["job"]])
 
     async def test_redeliveryAfterARestartIsStillADuplicate(self) -> None:
         daemon = await start_daemon(self, HOOKS, environ=ENVIRON)
@@ -120,7 +120,7 @@ class ResumeTests(TestCase):
         daemon = await start_daemon(self, HOOKS, environ=ENVIRON, directory=directory)
         retry = queued + 1
         await wait_for(
-            lambda: retry in daemon.service.jobs, "the interrupted job to be queued again"
+            lambda: retry in daemon.jobs, "the interrupted job to be queued again"
         )
         await finished(daemon, retry)
         await finished(daemon, queued)
@@ -183,10 +183,10 @@ class ResumeChecksTests(TestCase):
         daemon = await start_daemon(
             self, FETCH_HOOK.format(workdir=clone), environ=ENVIRON, directory=directory
         )
-        await wait_for(lambda: good in daemon.service.jobs, "the good job to be queued")
+        await wait_for(lambda: good in daemon.jobs, "the good job to be queued")
         self.assertEqual((await finished(daemon, good)).state, "succeeded")
         self.assertFalse(os.path.exists(canary))  # it would be there: it ran first
-        self.assertNotIn(refused, daemon.service.jobs)
+        self.assertNotIn(refused, daemon.jobs)
         await daemon.service.stopService()
 
         record = read_journal(daemon.journal_path, refused)
@@ -250,7 +250,7 @@ class PayloadFileTests(TestCase):
             directory=directory,
         )
         retry = running + 1
-        await wait_for(lambda: retry in daemon.service.jobs, "the interrupted job to run again")
+        await wait_for(lambda: retry in daemon.jobs, "the interrupted job to run again")
         self.assertEqual((await finished(daemon, retry)).state, "succeeded")
         self.assertIn(f"{retry} stdout the body", daemon.log_text("site"))
         view = await daemon.service.one(retry)
@@ -358,6 +358,6 @@ class MemoryTests(TestCase):
         for n in range(4):
             ids.append(await push(daemon, after=f"{n + 1}" * 40))
         await finished(daemon, ids[0])
-        self.assertEqual(list(daemon.service.jobs), ids)  # one ended, three to go
+        self.assertEqual(list(daemon.jobs), ids)  # one ended, three to go
         await finished(daemon, ids[-1])
-        self.assertEqual(list(daemon.service.jobs), ids[2:])
+        self.assertEqual(list(daemon.jobs), ids[2:])

@@ -320,7 +320,7 @@ class LiveLimitTests(TestCase):
         self.assertEqual(client.status(), b"HTTP/1.1 413 Request Entity Too Large")
         self.assertEqual(client.json(), {"error": "body larger than max_body (1024 bytes)"})
         self.assertNotIn(b"100 Continue", client.received)
-        self.assertEqual(daemon.service.jobs, {})
+        self.assertEqual(daemon.jobs, {})
 
     async def test_hugeChunkedUploadAnswered413AndDaemonServesOn(self) -> None:
         daemon = await start_daemon(self, OPEN_HOOK, daemon="max_body = 1024\n")
@@ -331,7 +331,7 @@ class LiveLimitTests(TestCase):
         await client.closed
         self.assertEqual(client.status(), b"HTTP/1.1 413 Request Entity Too Large")
         self.assertLess(client.sent, 20 * 1024 * 1024)
-        self.assertEqual(daemon.service.jobs, {})
+        self.assertEqual(daemon.jobs, {})
         code, _, _ = await post(daemon.hook_url("open"), b"{}", {})
         self.assertEqual(code, 202)
 
@@ -359,7 +359,7 @@ class LiveLimitTests(TestCase):
         client.send(b"POST /hooks/open HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\n{}")
         await client.closed
         self.assertEqual(client.status(), b"HTTP/1.1 408 Request Time-out")
-        self.assertEqual(daemon.service.jobs, {})
+        self.assertEqual(daemon.jobs, {})
         code, _, _ = await post(daemon.hook_url("open"), b"{}", {})
         self.assertEqual(code, 202)
 
@@ -379,7 +379,7 @@ class LiveLimitTests(TestCase):
         self.assertEqual(
             client.json(), {"error": "request not received within request_timeout (0.5 s)"}
         )
-        self.assertEqual(daemon.service.jobs, {})
+        self.assertEqual(daemon.jobs, {})
 
     async def test_connectionBeyondMaxConnectionsAnswered503(self) -> None:
         daemon = await start_daemon(self, OPEN_HOOK, daemon="max_connections = 3\n")

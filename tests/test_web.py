@@ -91,7 +91,7 @@ class HookAnswersTests(TestCase):
             self.daemon.hook_url("site"), body, github_headers(body, SECRET, event="ping")
         )
         self.assertEqual((code, answer), (200, {"status": "pong"}))
-        self.assertEqual(self.daemon.service.jobs, {})
+        self.assertEqual(self.daemon.jobs, {})
 
     async def test_otherBranchIsIgnoredWithReason(self) -> None:
         body = github_push_body(ref="refs/heads/feature")
@@ -101,7 +101,7 @@ class HookAnswersTests(TestCase):
         self.assertEqual(code, 200)
         self.assertEqual(answer["status"], "ignored")
         self.assertIn("feature", answer["reason"])
-        self.assertEqual(self.daemon.service.jobs, {})
+        self.assertEqual(self.daemon.jobs, {})
 
     async def test_branchDeletionIsIgnored(self) -> None:
         body = github_push_body(after=ZERO)
@@ -117,7 +117,7 @@ class HookAnswersTests(TestCase):
             self.daemon.hook_url("site"), body, github_headers(body, "not the secret")
         )
         self.assertEqual((code, answer), (401, {"error": "signature mismatch"}))
-        self.assertEqual(self.daemon.service.jobs, {})
+        self.assertEqual(self.daemon.jobs, {})
 
     async def test_unsignedIs401(self) -> None:
         body = github_push_body()
@@ -262,7 +262,7 @@ class BodyLimitTests(TestCase):
         )
         code, _answer, _ = await post(daemon.hook_url("open"), b"x" * 4096, {})
         self.assertEqual(code, 413)
-        self.assertEqual(daemon.service.jobs, {})
+        self.assertEqual(daemon.jobs, {})
         code, _, _ = await post(daemon.hook_url("open"), b"{}", {})
         self.assertEqual(code, 202)
 
