@@ -22,10 +22,19 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Self
 
-__all__ = ["TWISTD", "TwistdDaemon", "free_port", "signed"]
+__all__ = [
+    "FOREGROUND",
+    "TWISTD",
+    "Environ",
+    "TwistdDaemon",
+    "free_port",
+    "run_twistd",
+    "signed",
+    "twistd_command",
+]
 
 SIGNING_PREFIX = "whsec_"
 
@@ -54,7 +63,7 @@ def _standard_webhooks(secret: str, body: bytes, now: float | None) -> dict[str,
 
 def signed(
     forge: str,
-    secret: str,
+    secret: str | bytes,
     body: bytes,
     now: float | None = None,
     signature_header: str = "",
@@ -64,15 +73,16 @@ def signed(
     is C{secret}: its signature, or the token itself where that is its scheme.
     A GitLab secret starting with C{whsec_} is a signing token (the signed form,
     timestamped C{now}); a generic hook with C{signature_header} is signed in
-    that header.
+    that header. A secret may be bytes where it signs (a file: secret may hold any).
     """
-    key = secret.encode()
+    key = secret if isinstance(secret, bytes) else secret.encode()
+    token = secret if isinstance(secret, str) else secret.decode("utf-8", "surrogateescape")
     if forge == "github":
         return {"X-Hub-Signature-256": "sha256=" + _hex(key, body)}
     if forge == "gitlab":
-        if secret.startswith(SIGNING_PREFIX):
-            return _standard_webhooks(secret, body, now)
-        return {"X-Gitlab-Token": secret}
+        if token.startswith(SIGNING_PREFIX):
+            return _standard_webhooks(token, body, now)
+        return {"X-Gitlab-Token": token}
     if forge == "gitea":
         return {"X-Gitea-Signature": _hex(key, body)}
     if forge == "forgejo":
@@ -84,12 +94,57 @@ def signed(
     if forge == "generic":
         if signature_header:
             return {signature_header: "sha256=" + _hex(key, body)}
-        return {"Authorization": f"Bearer {secret}"}
+        return {"Authorization": f"Bearer {token}"}
     raise ValueError(f"no signer for {forge}")
 
 
-TWISTD = [sys.executable, "-c", "from twisted.scripts.twistd import run; run()"]
-"""twistd as the running Python has it, whatever is on PATH."""
+def twistd_command(python: str = sys.executable) -> list[str]:
+    """twistd as C{python} has it, whatever is on PATH (a fresh venv's own python, say)."""
+    return [python, "-c", "from twisted.scripts.twistd import run; run()"]
+
+
+TWISTD = twistd_command()
+"""twistd as the running Python has it."""
+
+FOREGROUND = ["-n", "--pidfile="]
+"""twistd's options for a start in the foreground, without a pid file."""
+
+Environ = Mapping[str, str | None]
+"""Changes to C{os.environ}: a name's new value, or None to remove it."""
+
+
+def environment(changes: Environ | None = None) -> dict[str, str]:
+    """C{os.environ} with C{changes}."""
+    environ = dict(os.environ)
+    for name, value in (changes or {}).items():
+        if value is None:
+            environ.pop(name, None)
+        else:
+            environ[name] = value
+    return environ
+
+
+def run_twistd(
+    *args: str,
+    cwd: str,
+    environ: Environ | None = None,
+    twistd: Sequence[str] = TWISTD,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """
+    twistd with C{args} run to its end in C{cwd}: a C{--check}, a C{--help} or a
+    start that must fail. Its exit code, stdout and stderr (UTF-8, as it prints).
+    """
+    return subprocess.run(
+        [*twistd, *args],
+        cwd=cwd,
+        env=environment(environ),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=timeout,
+    )
 
 
 def free_port() -> int:
@@ -101,8 +156,15 @@ def free_port() -> int:
 
 class TwistdDaemon:
     """
-    One C{twistd -n hookdaemon} on 127.0.0.1, in C{directory} (its tap.cfg,
-    state and logs there), ready once it listens. L{stop} ends it with SIGTERM.
+    One C{twistd -n hookdaemon} on 127.0.0.1, in C{directory}: its tap.cfg (a
+    [hookdaemon] section listening on a free port, C{daemon}'s lines, then
+    C{hooks}), its state and logs (var/, hookdaemon's default), its own log
+    (twistd.log) and what it printed (twistd.stdout, twistd.stderr).
+
+    L{start} runs it until it listens, L{stop} ends it with SIGTERM and L{kill}
+    as a crash would; it may be started again on the same state. C{cwd}: where
+    twistd runs (C{directory} by default); C{own_session}: in a session of its
+    own, so that a Ctrl-C reaches only the caller.
     """
 
     def __init__(
@@ -110,58 +172,138 @@ class TwistdDaemon:
         directory: str,
         hooks: str,
         daemon: str = "",
-        environ: Mapping[str, str] | None = None,
+        environ: Environ | None = None,
+        *,
+        twistd: Sequence[str] = TWISTD,
+        cwd: str | None = None,
+        own_session: bool = False,
     ) -> None:
         self.directory = os.path.abspath(directory)
         os.makedirs(self.directory, exist_ok=True)
+        self.environ = environ
+        self.twistd = list(twistd)
+        self.cwd = self.directory if cwd is None else cwd
+        self.own_session = own_session
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.config = os.path.join(self.directory, "tap.cfg")
         with open(self.config, "w") as f:
             f.write(
                 f"[hookdaemon]\nlisten = tcp:{self.port}:interface=127.0.0.1\n"
-                "state_dir = var\nlog_dir = var/log\n" + daemon + "\n" + hooks
+                + (daemon + "\n" if daemon else "")
+                + hooks
             )
-        self.process = subprocess.Popen(
-            [*TWISTD, "-n", "--pidfile=", "--logfile=twistd.log", "hookdaemon"],
-            cwd=self.directory,
-            env={**os.environ, **(environ or {})},
-        )
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        if self._process is None:
+            raise AssertionError("twistd was never started")
+        return self._process
+
+    def start(self) -> Self:
+        """Start twistd (again, after L{stop} or L{kill}); return once it listens."""
+        if self._process is not None and self._process.poll() is None:
+            raise AssertionError("twistd is running already")
+        logged = len(self.log)  # a restart appends: only its own lines count
+        with (
+            open(self._path("twistd.stdout"), "ab") as stdout,
+            open(self._path("twistd.stderr"), "ab") as stderr,
+        ):
+            self._process = subprocess.Popen(
+                [
+                    *self.twistd,
+                    *FOREGROUND,
+                    f"--logfile={self._path('twistd.log')}",
+                    "hookdaemon",
+                    "--config",
+                    self.config,
+                ],
+                cwd=self.cwd,
+                env=environment(self.environ),
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                start_new_session=self.own_session,
+            )
         try:
-            self._wait_listening()
+            self._wait_listening(logged)
         except BaseException:
             self.stop()
             raise
+        return self
 
-    def _wait_listening(self) -> None:
+    def _wait_listening(self, logged: int) -> None:
         # Its own log line, not a connection: another process may hold a port free_port gave.
-        for _ in range(1500):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"twistd exited with {self.process.returncode}:\n{self.log}")
-            if "listening on" in self.log:
+                raise AssertionError(
+                    f"twistd exited with {self.process.returncode}:\n{self._printed()}"
+                )
+            if "listening on" in self.log[logged:]:
                 return
             time.sleep(0.02)
-        raise AssertionError(f"twistd never listened:\n{self.log}")
+        raise AssertionError(f"twistd never listened:\n{self._printed()}")
 
-    def stop(self) -> None:
-        """SIGTERM, and SIGKILL if it has not stopped 30 s later (then this raises)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+    def _printed(self) -> str:
+        return f"{self.log}\nstderr:\n{self.stderr}\nstdout:\n{self.stdout}"
+
+    def check(self) -> subprocess.CompletedProcess[str]:
+        """C{twistd hookdaemon --check} on this daemon's config, as it would be started."""
+        return run_twistd(
+            "hookdaemon",
+            "--config",
+            self.config,
+            "--check",
+            cwd=self.cwd,
+            environ=self.environ,
+            twistd=self.twistd,
+        )
+
+    def stop(self, timeout: float = 30) -> int | None:
+        """
+        SIGTERM, and SIGKILL if it has not stopped C{timeout} s later (then this
+        raises); its exit code, None if it was never started.
+        """
+        if self._process is None:
+            return None
+        process = self._process
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
         try:
-            self.process.wait(30)
+            return process.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            process.kill()
+            process.wait()
             raise
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: the jobs it ran go on in their own sessions."""
+        self.process.kill()
+        self.process.wait(30)
 
     @property
     def log(self) -> str:
         """The daemon's own log (twistd.log)."""
-        return self._read(os.path.join(self.directory, "twistd.log"))
+        return self._read(self._path("twistd.log"))
+
+    @property
+    def stdout(self) -> str:
+        """What twistd printed on its stdout."""
+        return self._read(self._path("twistd.stdout"))
+
+    @property
+    def stderr(self) -> str:
+        """What twistd printed on its stderr."""
+        return self._read(self._path("twistd.stderr"))
 
     def output(self, hook: str) -> str:
         """A hook's output log."""
-        return self._read(os.path.join(self.directory, "var", "log", f"{hook}.log"))
+        return self._read(self._path("var", "log", f"{hook}.log"))
+
+    def _path(self, *names: str) -> str:
+        return os.path.join(self.directory, *names)
 
     @staticmethod
     def _read(path: str) -> str:
@@ -172,7 +314,7 @@ class TwistdDaemon:
 
     @property
     def journal_path(self) -> str:
-        return os.path.join(self.directory, "var", "journal.sqlite")
+        return self._path("var", "journal.sqlite")
 
     def request(
         self,

@@ -1,15 +1,13 @@
 """
 A real C{twistd -n hookdaemon} for a test: L{hookdaemon.testing.TwistdDaemon}
-in the test's own temporary directory, stopped at its cleanup.
+in the test's own temporary directory, started, and stopped at its cleanup.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from twisted.trial.unittest import SynchronousTestCase
 
-from hookdaemon.testing import TwistdDaemon
+from hookdaemon.testing import Environ, TwistdDaemon
 
 
 class LiveDaemon(TwistdDaemon):
@@ -18,7 +16,8 @@ class LiveDaemon(TwistdDaemon):
         case: SynchronousTestCase,
         hooks: str,
         daemon: str = "",
-        environ: Mapping[str, str] | None = None,
+        environ: Environ | None = None,
     ) -> None:
         super().__init__(case.mktemp(), hooks, daemon, environ)
+        self.start()
         case.addCleanup(self.stop)

@@ -11,16 +11,14 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import time
 from collections.abc import Mapping
-from typing import IO
 
 from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon.config import parse_config
 from hookdaemon.delivery import Incoming
-from hookdaemon.testing import TWISTD, free_port, signed
+from hookdaemon.testing import FOREGROUND, TwistdDaemon, run_twistd, signed
 from tests.forgefixtures import fixture_body, fixture_headers, signed_headers
 
 # Letters, digits and '-' only, so no encoding (URL, JSON, shell) can disguise them.
@@ -41,11 +39,9 @@ ENVIRON = {
 # Every step prints the child's whole environment and the payload file it was given.
 COMMAND = "burst = queue\ncommand =\n    env\n    cat ${HOOK_PAYLOAD}\n"
 
-CONFIG = """\
-[hookdaemon]
-listen = tcp:{port}:interface=127.0.0.1
-status_token = env:HOOKDAEMON_TEST_STATUS
+DAEMON = "status_token = env:HOOKDAEMON_TEST_STATUS\n"
 
+HOOKS = """\
 [hook:gh]
 forge = github
 secret = env:HOOKDAEMON_TEST_GH
@@ -73,78 +69,32 @@ secret = {gitea}
 workdir = .
 {command}"""
 
+CONFIG = "[hookdaemon]\nlisten = tcp:9000:interface=127.0.0.1\n" + DAEMON + "\n" + HOOKS
+
 
 def _hex(secret: str, body: bytes) -> str:
     return signed("gitea", secret, body)["X-Gitea-Signature"]
 
 
-def _start_twistd(
-    case: SynchronousTestCase,
-    directory: str,
-    args: list[str],
-    port: int,
-    stdout: IO[bytes],
-    stderr: IO[bytes],
-    env: Mapping[str, str] | None = None,
-) -> subprocess.Popen[bytes]:
-    """twistd in the foreground in C{directory}, once it accepts connections on C{port}."""
-    process = subprocess.Popen(
-        [*TWISTD, "-n", "--pidfile=", "--logfile=twistd.log", *args],
-        cwd=directory,
-        env=env,
-        stdout=stdout,
-        stderr=stderr,
-    )
-    case.addCleanup(process.wait, 30)
-    case.addCleanup(lambda: process.poll() is None and process.terminate())
-    for _ in range(1500):
-        case.assertIsNone(process.poll(), "twistd exited")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=5).close()
-            return process
-        except OSError:
-            time.sleep(0.02)
-    raise AssertionError("twistd never listened")
-
-
 class SecretsTests(SynchronousTestCase):
     def setUp(self) -> None:
-        self.directory = os.path.abspath(self.mktemp())
-        os.makedirs(self.directory)
-        self.port = free_port()
-        self.config = os.path.join(self.directory, "tap.cfg")
-        with open(self.config, "w") as f:
-            f.write(
-                CONFIG.format(
-                    port=self.port,
-                    command=COMMAND,
-                    generic=SECRETS["generic, literal"],
-                    gitea=SECRETS["gitea, literal"],
-                )
-            )
+        # Its stdout and stderr (twistd.stdout, twistd.stderr) are searched too.
+        self.daemon = TwistdDaemon(
+            self.mktemp(),
+            HOOKS.format(
+                command=COMMAND,
+                generic=SECRETS["generic, literal"],
+                gitea=SECRETS["gitea, literal"],
+            ),
+            DAEMON,
+            ENVIRON,
+        )
+        self.directory = self.daemon.directory
+        self.port = self.daemon.port
         with open(os.path.join(self.directory, "gitlab.secret"), "w") as f:
             f.write(SECRETS["gitlab, file:"] + "\n")
-        self.env = {**os.environ, **ENVIRON}
         # Everything the daemon showed anyone: (where, bytes).
         self.seen: list[tuple[str, bytes]] = []
-
-    def twistd(self, *args: str) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(
-            [*TWISTD, *args], cwd=self.directory, env=self.env, capture_output=True, timeout=60
-        )
-
-    def daemon_args(self) -> list[str]:
-        return ["hookdaemon", "--config", self.config]
-
-    def start(self) -> subprocess.Popen[bytes]:
-        """twistd in the foreground; its own stdout and stderr are searched too."""
-        with (
-            open(os.path.join(self.directory, "twistd.stdout"), "wb") as stdout,
-            open(os.path.join(self.directory, "twistd.stderr"), "wb") as stderr,
-        ):
-            return _start_twistd(
-                self, self.directory, self.daemon_args(), self.port, stdout, stderr, self.env
-            )
 
     def request(
         self,
@@ -281,7 +231,7 @@ class SecretsTests(SynchronousTestCase):
 
     def files(self) -> None:
         """Everything the daemon wrote: logs, output logs, journal, payloads."""
-        private = {self.config, os.path.join(self.directory, "gitlab.secret")}
+        private = {self.daemon.config, os.path.join(self.directory, "gitlab.secret")}
         for root, _, names in os.walk(self.directory):
             for name in names:
                 path = os.path.join(root, name)
@@ -290,17 +240,17 @@ class SecretsTests(SynchronousTestCase):
                         self.seen.append((os.path.relpath(path, self.directory), f.read()))
 
     def test_noSecretAnywhere(self) -> None:
-        check = self.twistd("hookdaemon", "--config", self.config, "--check")
+        check = self.daemon.check()
         self.assertEqual(check.returncode, 0, check.stderr)
-        self.seen.append(("--check stdout", check.stdout))
-        self.seen.append(("--check stderr", check.stderr))
-        daemon = self.start()
+        self.seen.append(("--check stdout", check.stdout.encode()))
+        self.seen.append(("--check stderr", check.stderr.encode()))
+        self.daemon.start()
+        self.addCleanup(self.daemon.stop)
         jobs = self.deliveries()
         self.assertEqual(len(jobs), 7)
         self.status(jobs)
-        daemon.terminate()
         # twistd ends by re-raising the signal that stopped it.
-        self.assertEqual(daemon.wait(30), -signal.SIGTERM)
+        self.assertEqual(self.daemon.stop(), -signal.SIGTERM)
         self.files()
 
         # The corpus holds what a leak would be in, so this test can fail.
@@ -334,7 +284,6 @@ class ReprTests(SynchronousTestCase):
 
     def test_configRepr(self) -> None:
         text = CONFIG.format(
-            port=9000,
             command=COMMAND,
             generic=SECRETS["generic, literal"],
             gitea=SECRETS["gitea, literal"],
@@ -427,7 +376,7 @@ class ConfigMessageTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.directory = os.path.abspath(self.mktemp())
         os.makedirs(self.directory)
-        self.env = {**os.environ, "HOOKDAEMON_TEST_GL": f"whsec_{TOKEN}!"}
+        self.environ = {"HOOKDAEMON_TEST_GL": f"whsec_{TOKEN}!"}
 
     def refused(self, text: str, problems: int) -> list[str]:
         """--check and a foreground start both refuse C{text}; everything they printed."""
@@ -436,20 +385,20 @@ class ConfigMessageTests(SynchronousTestCase):
             f.write(text)
         printed = []
         for args in (["--check"], []):
-            start = [] if args else ["-n", "--pidfile=", "--logfile=-"]
-            result = subprocess.run(
-                [*TWISTD, *start, "hookdaemon", "--config", path, *args],
+            start = [] if args else [*FOREGROUND, "--logfile=-"]
+            result = run_twistd(
+                *start,
+                "hookdaemon",
+                "--config",
+                path,
+                *args,
                 cwd=self.directory,
-                env=self.env,
-                capture_output=True,
-                timeout=60,
+                environ=self.environ,
             )
             self.assertEqual(result.returncode, 1, result.stderr)
-            self.assertIn(
-                f"{path}: {problems} problem(s); nothing started".encode(), result.stderr
-            )
-            self.assertNotIn(b"Traceback", result.stdout + result.stderr)
-            printed.append(result.stdout.decode() + result.stderr.decode())
+            self.assertIn(f"{path}: {problems} problem(s); nothing started", result.stderr)
+            self.assertNotIn("Traceback", result.stdout + result.stderr)
+            printed.append(result.stdout + result.stderr)
         return printed
 
     def assertNoToken(self, printed: list[str]) -> None:
@@ -490,32 +439,17 @@ class ConfigMessageTests(SynchronousTestCase):
 
     def test_warningsOfARunningDaemon(self) -> None:
         """A config that starts: its warnings on the terminal and in the log, without the token."""
-        port = free_port()
-        path = os.path.join(self.directory, "tap.cfg")
-        with open(path, "w") as f:
-            f.write(
-                f"[hookdaemon]\nlisten = tcp:{port}:interface=127.0.0.1\n"
-                f"[hook:site]\nworkdir = .\nsecret = {TOKEN}\nshell = yes\n"
-                f"command = curl -H 'Authorization: token {TOKEN}' -d $HOOK_REF x\n"
-            )
-        check = subprocess.run(
-            [*TWISTD, "hookdaemon", "--config", path, "--check"],
-            cwd=self.directory,
-            capture_output=True,
-            timeout=60,
+        daemon = TwistdDaemon(
+            self.directory,
+            f"[hook:site]\nworkdir = .\nsecret = {TOKEN}\nshell = yes\n"
+            f"command = curl -H 'Authorization: token {TOKEN}' -d $HOOK_REF x\n",
         )
+        check = daemon.check()
         self.assertEqual(check.returncode, 0, check.stderr)
-        stderr_path = os.path.join(self.directory, "twistd.stderr")
-        daemon_args = ["hookdaemon", "--config", path]
-        with open(stderr_path, "wb") as stderr:
-            daemon = _start_twistd(self, self.directory, daemon_args, port, stderr, stderr)
-        daemon.terminate()
-        daemon.wait(30)
-        with open(stderr_path) as f:
-            started = f.read()
-        with open(os.path.join(self.directory, "twistd.log")) as f:
-            logged = f.read()
-        printed = [check.stdout.decode() + check.stderr.decode(), started, logged]
+        daemon.start()
+        self.addCleanup(daemon.stop)
+        daemon.stop()
+        printed = [check.stdout + check.stderr, daemon.stdout + daemon.stderr, daemon.log]
         for text in printed:
             self.assertIn("[hook:site] command: step 1 (line 7) leaves $HOOK_REF unquoted", text)
             self.assertIn("[hook:site] secret: the secret is written in the file", text)

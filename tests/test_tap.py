@@ -13,14 +13,13 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
+from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon.endpoint_text import endpoint_base_url
 from hookdaemon.journal import Journal
-from hookdaemon.testing import TWISTD, free_port
+from hookdaemon.testing import FOREGROUND, TwistdDaemon, run_twistd
 from tests.support import alive
 
 TOKEN = "ghp_" + "Q7x" * 12
@@ -43,11 +42,6 @@ command = git reset --hard ${HOOK_AFTR}
 """
 
 
-def _read(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
-
-
 def _kill_quietly(group: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(group, signal.SIGKILL)
@@ -65,15 +59,7 @@ class TwistdTests(SynchronousTestCase):
         return path
 
     def twistd(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if k != "HOOKDAEMON_TEST_UNSET"}
-        return subprocess.run(
-            [*TWISTD, *args],
-            cwd=self.directory,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return run_twistd(*args, cwd=self.directory, environ={"HOOKDAEMON_TEST_UNSET": None})
 
     def test_checkListsEveryProblemAsFileSectionKey(self) -> None:
         path = self.write(BAD)
@@ -104,7 +90,7 @@ class TwistdTests(SynchronousTestCase):
 
     def test_startupWithBadConfigPrintsProblemsNotATraceback(self) -> None:
         path = self.write(BAD)
-        result = self.twistd("-n", "--pidfile=", "--logfile=-", "hookdaemon", "--config", path)
+        result = self.twistd(*FOREGROUND, "--logfile=-", "hookdaemon", "--config", path)
         self.assertNotEqual(result.returncode, 0)
         self.assertIn(
             f"{path}: [hookdaemon] max_parallel: is not a whole number; write one such as 4",
@@ -187,44 +173,25 @@ class TwistdTests(SynchronousTestCase):
 
     def test_shellWarningsAtCheckAndAtStartup(self) -> None:
         """On the terminal for --check and for a start, and in the daemon's log file."""
-        port = free_port()
-        path = self.write(
-            f"[hookdaemon]\nlisten = tcp:{port}:interface=127.0.0.1\n"
+        daemon = TwistdDaemon(
+            self.directory,
             "[hook:site]\nallow_from = 127.0.0.1\nworkdir = .\nshell = yes\n"
-            "command = echo $HOOK_PUSHER\n"
+            "command = echo $HOOK_PUSHER\n",
         )
         warning = (
-            f"{path}: [hook:site] command: step 1 (line 7) leaves $HOOK_PUSHER unquoted, so sh "
-            "splits its value into words and expands * and ? in it to file names; write "
-            '"$HOOK_PUSHER" in double quotes (warning)'
+            f"{daemon.config}: [hook:site] command: step 1 (line 7) leaves $HOOK_PUSHER "
+            "unquoted, so sh splits its value into words and expands * and ? in it to file "
+            'names; write "$HOOK_PUSHER" in double quotes (warning)'
         )
-        check = self.twistd("hookdaemon", "--config", path, "--check")
+        check = daemon.check()
         self.assertEqual(check.returncode, 0, check.stderr)
         self.assertEqual(check.stderr.splitlines(), [warning])
 
-        stderr_path = os.path.join(self.directory, "twistd.stderr")
-        daemon = ["hookdaemon", "--config", path]
-        with open(stderr_path, "wb") as stderr:
-            process = subprocess.Popen(
-                [*TWISTD, "-n", "--pidfile=", "--logfile=twistd.log", *daemon],
-                cwd=self.directory,
-                stderr=stderr,
-            )
-        self.addCleanup(process.wait, 30)
-        self.addCleanup(lambda: process.poll() is None and process.terminate())
-        log_path = os.path.join(self.directory, "twistd.log")
-        for _ in range(1500):
-            # Its own log line, not a connection: another test may own a port free_port gave.
-            self.assertIsNone(process.poll(), "twistd exited")
-            if os.path.exists(log_path) and b"listening on" in _read(log_path):
-                break
-            time.sleep(0.02)
-        else:
-            self.fail("twistd never listened")
-        process.terminate()
-        process.wait(30)
-        self.assertEqual(_read(stderr_path).decode().splitlines(), [warning])
-        self.assertIn(warning, _read(os.path.join(self.directory, "twistd.log")).decode())
+        daemon.start()
+        self.addCleanup(daemon.stop)
+        daemon.stop()
+        self.assertEqual(daemon.stderr.splitlines(), [warning])
+        self.assertIn(warning, daemon.log)
 
     def test_shippedTapCfgChecksClean(self) -> None:
         shipped = os.path.join(os.path.dirname(os.path.dirname(__file__)), "tap.cfg")
@@ -233,47 +200,20 @@ class TwistdTests(SynchronousTestCase):
         self.assertIn("http://127.0.0.1:9000/hooks/example", result.stdout)
 
     def test_realTwistdServesADelivery(self) -> None:
-        port = free_port()
-        path = self.write(
-            f"[hookdaemon]\nlisten = tcp:{port}:interface=127.0.0.1\n"
+        daemon = TwistdDaemon(
+            self.directory,
             "[hook:site]\nforge = generic\nallow_from = 127.0.0.1\nworkdir = .\n"
-            "command = echo deployed ${HOOK_REF}\n"
-        )
-        process = subprocess.Popen(
-            [*TWISTD, "-n", "--pidfile=", "--logfile=twistd.log", "hookdaemon", "--config", path],
-            cwd=self.directory,
-        )
-        self.addCleanup(process.wait, 30)
-        self.addCleanup(process.send_signal, signal.SIGTERM)
-        url = f"http://127.0.0.1:{port}"
-        answer = None
-        for _ in range(500):
-            try:
-                request = urllib.request.Request(
-                    f"{url}/hooks/site",
-                    data=b'{"ref": "refs/heads/main"}',
-                    headers={"Content-Type": "application/json"},
-                    method="POST",
-                )
-                with urllib.request.urlopen(request, timeout=5) as response:
-                    answer = (response.status, json.load(response))
-                break
-            except urllib.error.HTTPError:
-                raise
-            except OSError:  # not listening yet
-                self.assertIsNone(process.poll(), "twistd exited")
-                time.sleep(0.02)
+            "command = echo deployed ${HOOK_REF}\n",
+        ).start()
+        self.addCleanup(daemon.stop)
+        answer = daemon.post("/hooks/site", b'{"ref": "refs/heads/main"}')
         self.assertEqual(answer, (202, {"job": 1, "status": "queued", "url": "/jobs/1"}))
-        log = os.path.join(self.directory, "var", "log", "site.log")
         for _ in range(500):
-            if os.path.exists(log) and b"job succeeded" in _read(log):
+            if "job succeeded" in daemon.output("site"):
                 break
             time.sleep(0.02)
-        with open(log, "rb") as f:
-            self.assertIn(b"1 stdout deployed refs/heads/main\n", f.read())
-        with open(os.path.join(self.directory, "twistd.log")) as f:
-            daemon_log = f.read()
-        self.assertIn("job 1 for hook site succeeded: exit 0", daemon_log)
+        self.assertIn("1 stdout deployed refs/heads/main\n", daemon.output("site"))
+        self.assertIn("job 1 for hook site succeeded: exit 0", daemon.log)
 
 
 class EndpointUrlTests(SynchronousTestCase):
@@ -315,12 +255,8 @@ class ListenFailureTests(SynchronousTestCase):
                 # An option no address needs, holding what might be a token.
                 listen = f"tcp:{port}:interface=127.0.0.1:backlog=50{TOKEN_DIGITS}"
                 f.write(f"[hookdaemon]\nlisten = {listen}\n")
-            result = subprocess.run(
-                [*TWISTD, "-n", "--pidfile=", "--logfile=-", "hookdaemon", "--config", path],
-                cwd=directory,
-                capture_output=True,
-                text=True,
-                timeout=60,
+            result = run_twistd(
+                *FOREGROUND, "--logfile=-", "hookdaemon", "--config", path, cwd=directory
             )
         self.assertEqual(result.returncode, 1)
         self.assertIn(f"cannot listen on http://127.0.0.1:{port}: ", result.stdout)
@@ -333,13 +269,7 @@ class ListenFailureTests(SynchronousTestCase):
         path = os.path.join(directory, "tap.cfg")
         with open(path, "w") as f:
             f.write("[hookdaemon]\nlisten = systemd:domain=INET:index=0\n")
-        result = subprocess.run(
-            [*TWISTD, "hookdaemon", "--config", path, "--check"],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = run_twistd("hookdaemon", "--config", path, "--check", cwd=directory)
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertNotIn("Traceback", result.stderr)
 
@@ -348,56 +278,23 @@ class CrashTests(SynchronousTestCase):
     """A real twistd, killed with SIGKILL mid-job, started again on the same state."""
 
     def setUp(self) -> None:
-        self.directory = os.path.abspath(self.mktemp())
-        os.makedirs(self.directory)
-        self.port = free_port()
-        self.path = os.path.join(self.directory, "tap.cfg")
-        with open(self.path, "w") as f:
-            f.write(
-                f"[hookdaemon]\nlisten = tcp:{self.port}:interface=127.0.0.1\nstop_grace = 1\n"
-                "[hook:site]\nforge = generic\nallow_from = 127.0.0.1\nworkdir = .\n"
-                "burst = queue\n"
-                "command = sh -c 'echo started $HOOK_JOB $$ $HOOK_AFTER; "
-                "while [ ! -e release-$HOOK_JOB ]; do sleep 0.01; done'\n"
-            )
-
-    def start(self) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            [
-                *TWISTD,
-                "-n",
-                "--pidfile=",
-                "--logfile=twistd.log",
-                "hookdaemon",
-                "--config",
-                self.path,
-            ],
-            cwd=self.directory,
+        self.daemon = TwistdDaemon(
+            self.mktemp(),
+            "[hook:site]\nforge = generic\nallow_from = 127.0.0.1\nworkdir = .\n"
+            "burst = queue\n"
+            "command = sh -c 'echo started $HOOK_JOB $$ $HOOK_AFTER; "
+            "while [ ! -e release-$HOOK_JOB ]; do sleep 0.01; done'\n",
+            daemon="stop_grace = 1",
         )
-        self.addCleanup(process.wait, 30)
-        self.addCleanup(lambda: process.poll() is None and process.send_signal(signal.SIGTERM))
-        return process
+        self.directory = self.daemon.directory
+        self.addCleanup(self.daemon.stop)
 
-    def post(self, after: str) -> tuple[int, dict[str, object]]:
-        for _ in range(500):
-            request = urllib.request.Request(
-                f"http://127.0.0.1:{self.port}/hooks/site",
-                data=json.dumps({"ref": "refs/heads/main", "after": after}).encode(),
-                headers={"Content-Type": "application/json"},
-                method="POST",
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=5) as response:
-                    return response.status, json.load(response)
-            except urllib.error.HTTPError:
-                raise
-            except OSError:  # not listening yet
-                time.sleep(0.02)
-        raise AssertionError("the daemon never answered")
+    def post(self, after: str) -> tuple[int, Any]:
+        body = json.dumps({"ref": "refs/heads/main", "after": after}).encode()
+        return self.daemon.post("/hooks/site", body)
 
     def log(self) -> str:
-        path = os.path.join(self.directory, "var", "log", "site.log")
-        return _read(path).decode() if os.path.exists(path) else ""
+        return self.daemon.output("site")
 
     def wait_for(self, text: str) -> None:
         for _ in range(1500):
@@ -410,20 +307,19 @@ class CrashTests(SynchronousTestCase):
         open(os.path.join(self.directory, f"release-{job}"), "w").close()
 
     def test_sigkillLosesNothingAnswered(self) -> None:
-        first = self.start()
+        self.daemon.start()
         answers = [self.post(after) for after in ("1" * 40, "2" * 40, "3" * 40)]
         self.assertEqual([code for code, _ in answers], [202, 202, 202])
         jobs = [answer["job"] for _, answer in answers]
         self.wait_for(f"stdout started {jobs[0]} ")
-        first.send_signal(signal.SIGKILL)
-        first.wait(30)
+        self.daemon.kill()
         # The killed daemon's job runs on in its own session: the next daemon must
         # end it before running that job again.
         orphan = int(self.log().split(f"stdout started {jobs[0]} ")[1].split()[0])
         self.addCleanup(_kill_quietly, orphan)
         self.assertTrue(alive(orphan))
 
-        self.start()
+        self.daemon.start()
         retry = jobs[-1] + 1
         for job in (jobs[1], jobs[2], retry):
             self.release(job)
@@ -434,7 +330,7 @@ class CrashTests(SynchronousTestCase):
         self.assertIn(f"stdout started {retry} ", log)
         self.assertIn(" " + "1" * 40, log.split(f"stdout started {retry} ")[1].splitlines()[0])
         self.assertFalse(alive(orphan))
-        daemon_log = _read(os.path.join(self.directory, "twistd.log")).decode()
+        daemon_log = self.daemon.log
         ended = daemon_log.index(
             f"job {jobs[0]}: its process group {orphan} outlived the last daemon"
         )
@@ -442,7 +338,7 @@ class CrashTests(SynchronousTestCase):
         code, answer = self.post("4" * 40)
         self.assertEqual((code, answer["job"]), (202, retry + 1))
         self.release(retry + 1)
-        journal = Journal(os.path.join(self.directory, "var", "journal.sqlite"))
+        journal = Journal(self.daemon.journal_path)
         self.addCleanup(journal.close)
         states = {record.id: record.state for record in journal.recent("site")}
         self.assertEqual(states[jobs[0]], "interrupted")

@@ -84,7 +84,7 @@ class TwistdDaemonTests(SynchronousTestCase):
             "[hook:site]\nforge = github\nsecret = env:TESTING_SECRET\nworkdir = .\n"
             "command = echo deployed ${HOOK_AFTER}\n",
             environ={"TESTING_SECRET": "s3"},
-        )
+        ).start()
         self.addCleanup(daemon.stop)
         body = json.dumps({"ref": "refs/heads/main", "after": "a" * 40}).encode()
         headers = {"X-GitHub-Event": "push", **signed("github", "s3", body)}
