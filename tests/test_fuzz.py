@@ -17,14 +17,12 @@ import atexit
 import contextlib
 import hashlib
 import hmac
-import http.client
 import json
 import os
 import re
 import shlex
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,13 +32,13 @@ from fnmatch import fnmatchcase
 from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
 
-from attrs import define, field, frozen
+from attrs import frozen
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon.field_rules import LIMITS
-from hookdaemon.testing import TWISTD, free_port
+from hookdaemon.testing import TwistdDaemon, signed
 from tests.forgefixtures import json_payloads
 from tests.support import git_accepts_ref
 
@@ -51,7 +49,6 @@ ARG_MAX_STRLEN = 131072
 """Linux's MAX_ARG_STRLEN: exec refuses an argv item or NAME=value over this (NUL included)."""
 
 ZERO = "0" * 40
-UNFINISHED = ("queued", "running")
 
 SECRETS = {
     "FUZZ_GITHUB_SECRET": "fuzz-github-secret",
@@ -90,7 +87,10 @@ FUZZ = settings(
 )
 
 
-def config_text(port: int, directory: str) -> str:
+DAEMON = f"max_body = {MAX_BODY}\nmax_parallel = 4\nstop_grace = 5"
+
+
+def hooks_text(directory: str) -> str:
     """
     Six hooks, each running the recorder with its ref, commit and repository:
     github (secret; events push tag; tags v*), gitlab (token; branches main
@@ -110,9 +110,6 @@ def config_text(port: int, directory: str) -> str:
     shell_refs = shlex.quote(os.path.join(records, "shell.refs"))
     shell_argv = ('"$HOOK_REF"', '"$HOOK_AFTER"', '"$HOOK_REPOSITORY"')
     return (
-        f"[hookdaemon]\nlisten = tcp:{port}:interface=127.0.0.1\n"
-        f"state_dir = {directory}/var\nlog_dir = {directory}/var/log\n"
-        f"max_body = {MAX_BODY}\nmax_parallel = 4\nstop_grace = 5\n"
         "\n[hook:github]\nforge = github\nsecret = env:FUZZ_GITHUB_SECRET\n"
         f"events = push tag\ntags = v*\n{common}command = {recorder('github', *argv)}\n"
         "\n[hook:gitlab]\nforge = gitlab\nsecret = env:FUZZ_GITLAB_TOKEN\n"
@@ -268,90 +265,32 @@ def http_request(
 # -- the live daemon --------------------------------------------------------------
 
 
-@define
-class LiveDaemon:
+class FuzzDaemon(TwistdDaemon):
     """One real C{twistd -n hookdaemon}, shared by the tests of one class."""
 
-    directory: str
-    port: int
-    process: subprocess.Popen[bytes]
     last_job: int = 0
     """The newest job id the daemon has told us about with a 202."""
-    jobs: dict[int, str] = field(factory=dict)
+    jobs: dict[int, str]
     """Every job a 202 told us of, expected or not, and the hook it was posted to."""
 
-    @classmethod
-    def start(cls, name: str) -> LiveDaemon:
+    def __init__(self, name: str) -> None:
         directory = tempfile.mkdtemp(prefix=f"fuzz-{name}-", dir=os.getcwd())
         for sub in ("records", "work"):
             os.makedirs(os.path.join(directory, sub))
         os.makedirs(MARKERS, exist_ok=True)
-        port = free_port()
-        path = os.path.join(directory, "tap.cfg")
-        with open(path, "w") as f:
-            f.write(config_text(port, directory))
-        process = subprocess.Popen(
-            [*TWISTD, "-n", "--pidfile=", "--logfile=twistd.log", "hookdaemon", "--config", path],
-            cwd=directory,
-            env={**os.environ, **SECRETS},
-        )
-        daemon = cls(directory=directory, port=port, process=process)
-        for _ in range(1500):
-            if process.poll() is not None:
-                raise AssertionError(f"twistd exited with {process.returncode}: {daemon.log()}")
-            with contextlib.suppress(OSError):
-                if daemon.health() == 200:
-                    return daemon
-            time.sleep(0.02)
-        daemon.stop()
-        raise AssertionError("the daemon never answered /healthz")
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(30)
-            raise AssertionError("twistd did not stop within 30 s of SIGTERM") from None
-
-    def log(self) -> str:
-        path = os.path.join(self.directory, "twistd.log")
-        if not os.path.exists(path):
-            return ""
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
+        super().__init__(directory, hooks_text(directory), DAEMON, SECRETS)
+        self.jobs = {}
 
     def exchange(self, data: bytes, timeout: float = 10.0) -> Answer:
         return exchange(self.port, data, timeout)
 
-    def get(self, path: str) -> tuple[int, Any]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            connection.request("GET", path)
-            response = connection.getresponse()
-            return response.status, json.loads(response.read())
-        finally:
-            connection.close()
-
     def health(self) -> int:
-        return self.get("/healthz")[0]
+        return self.request("GET", "/healthz")[0]
 
     def newest_job(self) -> int:
-        code, answer = self.get("/jobs?limit=1")
+        code, answer = self.request("GET", "/jobs?limit=1")
         assert code == 200, (code, answer)
         return int(answer["jobs"][0]["id"]) if answer["jobs"] else 0
-
-    def finished_job(self, job_id: int) -> dict[str, Any]:
-        """GET /jobs/ID until the job has ended; no job here runs for long."""
-        for _ in range(2000):
-            code, job = self.get(f"/jobs/{job_id}")
-            assert code == 200, (code, job)
-            if job["state"] not in UNFINISHED:
-                return job  # type: ignore[no-any-return]
-            time.sleep(0.01)
-        raise AssertionError(f"job {job_id} never finished: {job}")
 
     def records(self, hook: str) -> list[dict[str, Any]]:
         path = os.path.join(self.directory, "records", f"{hook}.jsonl")
@@ -372,7 +311,7 @@ class LiveDaemon:
         return os.path.join(self.directory, "work")
 
 
-_running: list[LiveDaemon] = []
+_running: list[FuzzDaemon] = []
 
 
 @atexit.register
@@ -431,7 +370,7 @@ class LiveDaemonCase(SynchronousTestCase):
     after the last (trial has no setUpClass), or at exit when a test ran alone.
     """
 
-    _daemon: ClassVar[LiveDaemon | None] = None
+    _daemon: ClassVar[FuzzDaemon | None] = None
     _pending: ClassVar[set[str]]
 
     def __init__(self, methodName: str = "runTest") -> None:
@@ -442,16 +381,16 @@ class LiveDaemonCase(SynchronousTestCase):
         cls._pending.add(methodName)
 
     @property
-    def daemon(self) -> LiveDaemon:
+    def daemon(self) -> FuzzDaemon:
         assert type(self)._daemon is not None
         return type(self)._daemon
 
     def setUp(self) -> None:
         cls = type(self)
         if cls._daemon is None:
-            cls._daemon = LiveDaemon.start(cls.__name__)
+            cls._daemon = FuzzDaemon(cls.__name__).start()
             _running.append(cls._daemon)
-        self._log_start = len(self.daemon.log())
+        self._log_start = len(self.daemon.log)
         self._first_job = self.daemon.last_job
         self.addCleanup(self._last_test_stops_the_daemon)
         self.addCleanup(self._daemon_is_sound)
@@ -460,7 +399,7 @@ class LiveDaemonCase(SynchronousTestCase):
         daemon = self.daemon
         self.assertIsNone(daemon.process.poll(), "twistd died")
         self.assertEqual(daemon.health(), 200)
-        self.assertEqual(tracebacks(daemon.log()[self._log_start :]), [])
+        self.assertEqual(tracebacks(daemon.log[self._log_start :]), [])
         for hook in HOOKS:
             records = daemon.records(hook)
             for record in records:
@@ -485,7 +424,7 @@ class LiveDaemonCase(SynchronousTestCase):
         # twistd stops cleanly on SIGTERM, then ends itself with that signal.
         self.assertIn(code, (0, -signal.SIGTERM), "twistd did not stop cleanly on SIGTERM")
         # Each test checked its own part of the log; this is the shutdown's.
-        self.assertEqual(tracebacks(daemon.log()[self._log_start :]), [])
+        self.assertEqual(tracebacks(daemon.log[self._log_start :]), [])
         with contextlib.suppress(OSError):
             os.rmdir(MARKERS)
 
@@ -517,7 +456,7 @@ class LiveDaemonCase(SynchronousTestCase):
     def accepted(self, answer: Answer) -> dict[str, Any]:
         """A 202: wait for its job to end and return the job."""
         self.assertEqual(answer.status, 202, answer)
-        return self.daemon.finished_job(int(answer.json()["job"]))
+        return self.daemon.wait_finished(int(answer.json()["job"]))
 
     def ran_as_journalled(self, answer: Answer, hook: str) -> None:
         """A 202's job ran once, with argv exactly the ref, commit and repository it journalled."""
@@ -790,39 +729,39 @@ def credentials(
     if kind == "missing":
         return [], b""
     if hook in ("github", "shell"):
-        key = (wrong if kind == "wrong" else secret).encode()
+        key = wrong if kind == "wrong" else secret
         if kind == "nearmiss":
-            # SHA-1 is only accepted without SHA-256; a bad SHA-256 next to a good SHA-1.
-            good = hmac.new(key, body, hashlib.sha1).hexdigest()
-            bad = hmac.new(wrong.encode(), body, hashlib.sha256).hexdigest()
-            return [
-                b"X-Hub-Signature-256: sha256=" + bad.encode(),
-                b"X-Hub-Signature: sha1=" + good.encode(),
-            ], b""
-        signature = hmac.new(key, body, hashlib.sha256).hexdigest()
-        return [b"X-Hub-Signature-256: sha256=" + signature.encode()], b""
+            # SHA-1 is only accepted without SHA-256; a bad SHA-256 next to a good SHA-1
+            # (GitHub's legacy header, which signed() does not make).
+            good = hmac.new(key.encode(), body, hashlib.sha1).hexdigest()
+            bad = signed("github", wrong, body)
+            return [*as_lines(bad), b"X-Hub-Signature: sha1=" + good.encode()], b""
+        return as_lines(signed("github", key, body)), b""
     if hook == "gitlab":
         if kind == "nearmiss":
             return [b"X-Gitlab-Token: " + secret.upper().encode()], b""
-        token = (wrong if kind == "wrong" else secret).encode()
+        token = wrong if kind == "wrong" else secret
         if kind == "genuine-query":
             return [], b"?token=" + quote(secret).encode()
-        return [b"X-Gitlab-Token: " + token], b""
+        return as_lines(signed("gitlab", token, body)), b""
     if hook == "generic":
         if kind == "nearmiss":
             # A token in the body is never a credential: only the URL's query or a bearer.
             return [b"X-Token: " + secret.encode()], b"?secret=" + secret.encode()
         token = wrong if kind == "wrong" else secret
         if kind == "genuine-bearer":
-            return [b"Authorization: Bearer " + token.encode()], b""
+            return as_lines(signed("generic", token, body)), b""
         return [], b"?token=" + quote(token).encode()
     assert hook == "signed"
     if kind == "nearmiss":
         # With signature_header a token is not enough.
         return [], b"?token=" + secret.encode()
-    key = (wrong if kind == "wrong" else secret).encode()
-    signature = hmac.new(key, body, hashlib.sha256).hexdigest()
-    return [SIGNATURE_HEADER.encode() + b": sha256=" + signature.encode()], b""
+    key = wrong if kind == "wrong" else secret
+    return as_lines(signed("generic", key, body, signature_header=SIGNATURE_HEADER)), b""
+
+
+def as_lines(headers: dict[str, str]) -> list[bytes]:
+    return [f"{name}: {value}".encode() for name, value in headers.items()]
 
 
 GENUINE = ("genuine", "genuine-query", "genuine-bearer")
@@ -1400,7 +1339,7 @@ class FoundByFuzzingTests(LiveDaemonCase):
         body = b'{"ref": "refs/tags/", "after": "' + b"1" * 40 + b'"}'
         answer = self.send_github_push(body)
         if answer.status == 202:
-            self.daemon.finished_job(int(answer.json()["job"]))
+            self.daemon.wait_finished(int(answer.json()["job"]))
         self.assertEqual(answer.status, 400, answer)
         self.assertIn("HOOK_REF is not a git ref name", answer.json()["error"])
 
@@ -1426,7 +1365,7 @@ class FoundByFuzzingTests(LiveDaemonCase):
         body = json.dumps(push_body("github", push), ensure_ascii=False).encode()
         answer = self.send_github_push(body)
         if answer.status == 202:
-            job = self.daemon.finished_job(int(answer.json()["job"]))
+            job = self.daemon.wait_finished(int(answer.json()["job"]))
             self.fail(f"accepted; the job could not start: {job['state']}")
         self.assertEqual(answer.status, 400, answer)
 
@@ -1440,8 +1379,8 @@ class FoundByFuzzingTests(LiveDaemonCase):
             b"GET /%ff HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
             b"GET /healthz HTTP/1.1\r\nHost: \xff\xfe\r\n\r\n",
         ):
-            start = len(self.daemon.log())
+            start = len(self.daemon.log)
             answer = self.send(request)
             self.assertEqual(answer.status, 400, answer)
-            self.assertNotIn("Traceback", self.daemon.log()[start:])
+            self.assertNotIn("Traceback", self.daemon.log[start:])
             self.assertEqual(_header(answer.head, b"content-type"), b"application/json", answer)

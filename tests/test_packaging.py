@@ -13,12 +13,17 @@ import zipfile
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from hookdaemon.testing import run_twistd, twistd_command
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# trial -j hands its workers its sys.path as PYTHONPATH, which would put the
+# checkout ahead of the venv.
+NO_PYTHONPATH = {"PYTHONPATH": None}
+
+
 def run(*args: str, cwd: str) -> str:
-    # trial -j hands its workers its sys.path as PYTHONPATH, which would put the
-    # checkout ahead of the venv.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
@@ -104,21 +109,13 @@ class WheelTests(SynchronousTestCase):
         ).split()
         for path in where:
             self.assertTrue(path.startswith(venv), f"{path} is not inside the venv")
-        listing = run(
-            python,
-            "-c",
-            "from twisted.scripts.twistd import run; run()",
-            "--help",
-            cwd=self.directory,
+        twistd = twistd_command(python)
+        listing = run_twistd("--help", cwd=self.directory, environ=NO_PYTHONPATH, twistd=twistd)
+        self.assertEqual(listing.returncode, 0, listing.stderr)
+        self.assertIn("hookdaemon", listing.stdout)
+        usage = run_twistd(
+            "hookdaemon", "--help", cwd=self.directory, environ=NO_PYTHONPATH, twistd=twistd
         )
-        self.assertIn("hookdaemon", listing)
-        usage = run(
-            python,
-            "-c",
-            "from twisted.scripts.twistd import run; run()",
-            "hookdaemon",
-            "--help",
-            cwd=self.directory,
-        )
-        self.assertIn("--config=", usage)
-        self.assertIn("--check", usage)
+        self.assertEqual(usage.returncode, 0, usage.stderr)
+        self.assertIn("--config=", usage.stdout)
+        self.assertIn("--check", usage.stdout)
