@@ -63,9 +63,12 @@ def fixture_incoming(
 
 
 def github_signatures(secret: bytes, body: bytes) -> dict[str, str]:
-    """Both signature headers GitHub sends for C{body} signed with C{secret}."""
+    """
+    Both signature headers GitHub sends for C{body} signed with C{secret}: the
+    SHA-256 one, and the legacy SHA-1 one, which L{signed} does not make.
+    """
     return {
-        "X-Hub-Signature-256": "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest(),
+        **signed("github", secret, body),
         "X-Hub-Signature": "sha1=" + hmac.new(secret, body, hashlib.sha1).hexdigest(),
     }
 

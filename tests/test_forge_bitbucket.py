@@ -12,8 +12,6 @@ import json
 from typing import Any, ClassVar
 
 from attrs import evolve
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon.config import HookConfig
@@ -226,31 +224,6 @@ class AuthenticateTests(SynchronousTestCase):
             bare = signed_headers(forge.name, body, SECRET)["X-Hub-Signature"].partition("=")[2]
             incoming = fixture_incoming(folder, name, {"X-Hub-Signature": bare})
             self.assertFalse(forge.authenticate(incoming, SECRET.encode()), forge.name)
-
-    @settings(max_examples=100, deadline=None)
-    @given(secret=st.binary(min_size=1, max_size=64), body=st.binary(max_size=512))
-    def test_anyBodySignedRightIsAccepted(self, secret: bytes, body: bytes) -> None:
-        signature = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-        for forge in BOTH:
-            incoming = Incoming(body, {"X-Hub-Signature": signature})
-            self.assertTrue(forge.authenticate(incoming, secret), forge.name)
-
-    @settings(max_examples=100, deadline=None)
-    @given(
-        secret=st.binary(min_size=1, max_size=64),
-        body=st.binary(min_size=1, max_size=512),
-        data=st.data(),
-    )
-    def test_anyChangedBodyByteIsRefused(
-        self, secret: bytes, body: bytes, data: st.DataObject
-    ) -> None:
-        signature = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-        index = data.draw(st.integers(min_value=0, max_value=len(body) - 1))
-        flip = data.draw(st.integers(min_value=1, max_value=255))
-        changed = body[:index] + bytes([body[index] ^ flip]) + body[index + 1 :]
-        for forge in BOTH:
-            incoming = Incoming(changed, {"X-Hub-Signature": signature})
-            self.assertFalse(forge.authenticate(incoming, secret), forge.name)
 
 
 class CloudFixtureTests(SynchronousTestCase):

@@ -244,59 +244,6 @@ class AuthenticateTests(SynchronousTestCase):
             incoming = Incoming(body, {**form, "X-Gitea-Signature": hex_signature(SECRET, body)})
             self.assertFalse(gitea.authenticate(incoming, SECRET.encode()), body)
 
-    @settings(max_examples=100, deadline=None)
-    @given(
-        family=st.sampled_from(ALL),
-        secret=st.text(min_size=1, max_size=32),
-        body=st.binary(max_size=512),
-    )
-    def test_anyBodySignedRightIsAccepted(
-        self, family: GiteaFamily, secret: str, body: bytes
-    ) -> None:
-        incoming = Incoming(body, signed_headers(family.name, body, secret))
-        self.assertTrue(family.authenticate(incoming, secret.encode()))
-
-    @settings(max_examples=100, deadline=None)
-    @given(
-        family=st.sampled_from(ALL),
-        secret=st.text(min_size=1, max_size=32),
-        body=st.binary(min_size=1, max_size=512),
-        data=st.data(),
-    )
-    def test_anyChangedBodyByteIsRefused(
-        self, family: GiteaFamily, secret: str, body: bytes, data: st.DataObject
-    ) -> None:
-        headers = signed_headers(family.name, body, secret)
-        index = data.draw(st.integers(min_value=0, max_value=len(body) - 1))
-        flip = data.draw(st.integers(min_value=1, max_value=255))
-        changed = body[:index] + bytes([body[index] ^ flip]) + body[index + 1 :]
-        self.assertFalse(family.authenticate(Incoming(changed, headers), secret.encode()))
-
-    @settings(max_examples=100, deadline=None)
-    @given(
-        family=st.sampled_from(ALL),
-        secret=st.text(min_size=1, max_size=32),
-        body=st.binary(max_size=512),
-        data=st.data(),
-    )
-    def test_anyChangedSignatureByteIsRefused(
-        self, family: GiteaFamily, secret: str, body: bytes, data: st.DataObject
-    ) -> None:
-        """
-        One byte of the signature replaced by any other (headers arrive as
-        latin-1); for Forgejo the changed one is X-Forgejo-Signature, sent
-        beside a right X-Gitea-Signature.
-        """
-        headers = signed_headers(family.name, body, secret)
-        header = f"X-{family.families[0]}-Signature"
-        digest = headers[header]
-        index = data.draw(st.integers(min_value=0, max_value=len(digest) - 1))
-        replacement = data.draw(
-            st.integers(min_value=0, max_value=255).map(chr).filter(lambda c: c != digest[index])
-        )
-        headers[header] = digest[:index] + replacement + digest[index + 1 :]
-        self.assertFalse(family.authenticate(Incoming(body, headers), secret.encode()))
-
 
 class GiteaFixtureTests(SynchronousTestCase):
     def test_push(self) -> None:

@@ -168,49 +168,6 @@ class GitHubSignatureTests(SynchronousTestCase):
         incoming = Incoming(DOCS_BODY, {"x-hub-signature-256": DOCS_SHA256})
         self.assertTrue(github.authenticate(incoming, DOCS_SECRET))
 
-    @settings(max_examples=200, deadline=None)
-    @given(secret=st.binary(min_size=1, max_size=64), body=st.binary(max_size=512))
-    def test_anyBodySignedRightIsAccepted(self, secret: bytes, body: bytes) -> None:
-        signature = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-        self.assertTrue(
-            github.authenticate(Incoming(body, {"X-Hub-Signature-256": signature}), secret)
-        )
-
-    @settings(max_examples=200, deadline=None)
-    @given(
-        secret=st.binary(min_size=1, max_size=64),
-        body=st.binary(min_size=1, max_size=512),
-        data=st.data(),
-    )
-    def test_anyChangedBodyByteIsRefused(
-        self, secret: bytes, body: bytes, data: st.DataObject
-    ) -> None:
-        signature = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-        index = data.draw(st.integers(min_value=0, max_value=len(body) - 1))
-        flip = data.draw(st.integers(min_value=1, max_value=255))
-        changed = body[:index] + bytes([body[index] ^ flip]) + body[index + 1 :]
-        self.assertFalse(
-            github.authenticate(Incoming(changed, {"X-Hub-Signature-256": signature}), secret)
-        )
-
-    @settings(max_examples=200, deadline=None)
-    @given(
-        secret=st.binary(min_size=1, max_size=64),
-        body=st.binary(max_size=512),
-        data=st.data(),
-    )
-    def test_anyChangedSignatureCharacterIsRefused(
-        self, secret: bytes, body: bytes, data: st.DataObject
-    ) -> None:
-        digest = hmac.new(secret, body, hashlib.sha256).hexdigest()
-        index = data.draw(st.integers(min_value=0, max_value=len(digest) - 1))
-        replacement = data.draw(
-            st.sampled_from("0123456789abcdef").filter(lambda c: c != digest[index])
-        )
-        changed = digest[:index] + replacement + digest[index + 1 :]
-        incoming = Incoming(body, {"X-Hub-Signature-256": "sha256=" + changed})
-        self.assertFalse(github.authenticate(incoming, secret))
-
 
 class GitHubParseTests(SynchronousTestCase):
     def test_push(self) -> None:
@@ -895,65 +852,6 @@ class GitLabSignedFormTests(SynchronousTestCase):
     def test_tokenStillWorksWithoutSignature(self) -> None:
         incoming = gitlab_signed_incoming(self.body, {"X-Gitlab-Token": SIGNING_SECRET})
         self.assertTrue(gitlab.authenticate(incoming, SIGNING_SECRET.encode()))
-
-    @settings(max_examples=100, deadline=None)
-    @given(
-        key=st.binary(min_size=32, max_size=32),
-        body=st.binary(max_size=512),
-        sent=st.integers(min_value=1_000_000_000, max_value=4_000_000_000),
-        skew=st.floats(min_value=-300, max_value=300, allow_nan=False),
-    )
-    def test_anyBodySignedRightIsAccepted(
-        self, key: bytes, body: bytes, sent: int, skew: float
-    ) -> None:
-        secret = "whsec_" + base64.b64encode(key).decode()
-        incoming = Incoming(body, gitlab_signed(secret, body, sent), received_at=sent + skew)
-        self.assertTrue(gitlab.authenticate(incoming, secret.encode()))
-
-    @settings(max_examples=100, deadline=None)
-    @given(
-        key=st.binary(min_size=32, max_size=32),
-        body=st.binary(min_size=1, max_size=512),
-        sent=st.integers(min_value=1_000_000_000, max_value=4_000_000_000),
-        change=st.sampled_from(["body", "id", "timestamp", "signature", "key", "late", "early"]),
-        data=st.data(),
-    )
-    def test_anyChangeIsRefused(
-        self, key: bytes, body: bytes, sent: int, change: str, data: st.DataObject
-    ) -> None:
-        secret = "whsec_" + base64.b64encode(key).decode()
-        headers = gitlab_signed(secret, body, sent)
-        received_at: float = sent
-        if change == "body":
-            index = data.draw(st.integers(min_value=0, max_value=len(body) - 1))
-            flip = data.draw(st.integers(min_value=1, max_value=255))
-            body = body[:index] + bytes([body[index] ^ flip]) + body[index + 1 :]
-        elif change == "id":
-            headers["webhook-id"] = data.draw(
-                st.text("abcdefghijklmnopqrstuvwxyz_0123456789", min_size=1).filter(
-                    lambda webhook_id: webhook_id != headers["webhook-id"]
-                )
-            )
-        elif change == "timestamp":
-            # Still within tolerance, so only the signature can refuse it.
-            moved = data.draw(st.integers(min_value=-300, max_value=300).filter(bool))
-            headers["webhook-timestamp"] = str(sent + moved)
-        elif change == "signature":
-            digest = headers["webhook-signature"].removeprefix("v1,")
-            index = data.draw(st.integers(min_value=0, max_value=len(digest) - 1))
-            alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
-            replacement = data.draw(st.sampled_from(alphabet).filter(lambda c: c != digest[index]))
-            headers["webhook-signature"] = (
-                "v1," + digest[:index] + replacement + digest[index + 1 :]
-            )
-        elif change == "key":
-            other = data.draw(st.binary(min_size=32, max_size=32).filter(lambda k: k != key))
-            secret = "whsec_" + base64.b64encode(other).decode()
-        else:
-            late = data.draw(st.floats(min_value=300.001, max_value=1e7, allow_nan=False))
-            received_at = sent + late if change == "late" else sent - late
-        incoming = Incoming(body, headers, received_at=received_at)
-        self.assertFalse(gitlab.authenticate(incoming, secret.encode()))
 
 
 class EventSelectionTests(SynchronousTestCase):
