@@ -1,10 +1,10 @@
 """
 Shared plumbing for the benchmark scripts in bench/ (run by hand, not by the tests).
 
-Starting a real `twistd -n hookdaemon` (or adnanh/webhook) in a directory on a
-free loopback port and waiting until it listens; stopping it and whatever it
-left running; reading a process's VmHWM / VmRSS; percentiles; signed GitHub
-push deliveries. Traffic goes to 127.0.0.1 only.
+Starting a real `twistd -n hookdaemon` (hookdaemon.testing's TwistdDaemon) or
+adnanh/webhook in a directory on a free loopback port and waiting until it
+listens; stopping it and whatever it left running; reading a process's VmHWM /
+VmRSS; percentiles; signed GitHub push deliveries. Traffic goes to 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hookdaemon.testing import TWISTD, free_port, signed
+from hookdaemon.testing import TwistdDaemon, free_port, signed
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_DIR = os.path.dirname(BENCH_DIR)
+
 
 def percentile(values: list[float], fraction: float) -> float:
     """The C{fraction} percentile (nearest rank, no interpolation); NaN if empty."""
@@ -98,18 +99,16 @@ def tail(path: str, lines: int = 30) -> str:
 
 
 class Daemon:
-    """A daemon process started here, listening on 127.0.0.1:port."""
+    """
+    A daemon started here, listening on 127.0.0.1:port: a L{Hookdaemon}, or any
+    other server (adnanh/webhook, bench/raw_server.py) as a L{Launched}.
+    """
 
-    def __init__(
-        self, name: str, process: subprocess.Popen[bytes], port: int, directory: str, log: str
-    ) -> None:
-        self.name = name
-        self.process = process
-        self.port = port
-        self.directory = directory
-        self.log = log
-        self.url = f"http://127.0.0.1:{port}"
-        RUNNING.append(self)
+    name: str
+    port: int
+    url: str
+    directory: str
+    process: subprocess.Popen[bytes]
 
     @property
     def pid(self) -> int:
@@ -126,6 +125,13 @@ class Daemon:
         if self in RUNNING:
             RUNNING.remove(self)
         left = [(pid, _start_time(pid)) for pid in descendants(self.process.pid)]
+        self._end(timeout)
+        for pid, started in left:
+            if started is not None and _start_time(pid) == started:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+
+    def _end(self, timeout: float) -> None:
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -133,10 +139,36 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        for pid, started in left:
-            if started is not None and _start_time(pid) == started:
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
+
+
+class Launched(Daemon):
+    """A server started by L{launch}."""
+
+    def __init__(
+        self, name: str, process: subprocess.Popen[bytes], port: int, directory: str, log: str
+    ) -> None:
+        self.name = name
+        self.process = process
+        self.port = port
+        self.directory = directory
+        self.log = log
+        self.url = f"http://127.0.0.1:{port}"
+
+
+class Hookdaemon(Daemon, TwistdDaemon):
+    """
+    A L{hookdaemon.testing.TwistdDaemon} run in /, as systemd starts it, not in
+    its directory: a hook's workdir is then not the daemon's current directory,
+    as on a real server (where it matters to how Twisted spawns a step); and in
+    a session of its own, so a Ctrl-C reaches only the benchmark, which then
+    stops it.
+    """
+
+    name = "hookdaemon"
+
+    def _end(self, timeout: float) -> None:
+        with contextlib.suppress(subprocess.TimeoutExpired):  # it was killed
+            TwistdDaemon.stop(self, timeout)
 
 
 RUNNING: list[Daemon] = []
@@ -148,22 +180,18 @@ def stop_all() -> None:
         daemon.stop(timeout=15)
 
 
-def hookdaemon_config(
-    port: int, settings: Mapping[str, object], hooks: str, extra: Sequence[str] = ()
-) -> str:
+def hookdaemon_settings(settings: Mapping[str, object], extra: Sequence[str] = ()) -> str:
     """
-    A tap.cfg listening on 127.0.0.1:C{port}: the [hookdaemon] C{settings}, then
-    C{extra} lines (C{key = value}, overriding C{settings}), then the C{hooks} sections.
+    The lines of a [hookdaemon] section (its listen aside): C{settings}, then
+    C{extra} lines (C{key = value}, overriding C{settings}).
     """
-    values: dict[str, str] = {"listen": f"tcp:{port}:interface=127.0.0.1"}
-    values.update({key: str(value) for key, value in settings.items()})
+    values = {key: str(value) for key, value in settings.items()}
     for line in extra:
         key, sep, value = line.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"not a 'key = value' line: {line!r}")
         values[key.strip()] = value.strip()
-    daemon = "".join(f"{key} = {value}\n" for key, value in values.items())
-    return f"[hookdaemon]\n{daemon}\n{hooks}"
+    return "".join(f"{key} = {value}\n" for key, value in values.items())
 
 
 def start_hookdaemon(
@@ -175,36 +203,26 @@ def start_hookdaemon(
     tree: str | None = None,
 ) -> Daemon:
     """
-    Write C{directory}/tap.cfg and start `twistd -n hookdaemon` on it, in its own
-    session (so Ctrl-C reaches only the benchmark, which then stops it), logging
-    to C{directory}/twistd.log; return once it listens. C{tree}: run hookdaemon
-    from that checkout instead of the installed one.
-
-    The daemon runs in /, as systemd starts it, not in C{directory}: a hook's
-    workdir is then not the daemon's current directory, as on a real server
-    (where it matters to how Twisted spawns a step).
+    A L{Hookdaemon} in C{directory} (its tap.cfg: the [hookdaemon] C{settings}
+    and C{extra} lines, then the C{hooks} sections), once it listens. C{tree}:
+    run hookdaemon from that checkout instead of the installed one.
     """
-    port = free_port()
-    config = os.path.join(directory, "tap.cfg")
-    with open(config, "w") as f:
-        f.write(hookdaemon_config(port, settings, hooks, extra))
-    environ = dict(os.environ)
-    environ.update(env or {})
+    environ = dict(env or {})
     if tree is not None:
         environ["PYTHONPATH"] = os.pathsep.join(
-            [os.path.abspath(tree), *filter(None, [environ.get("PYTHONPATH")])]
+            [os.path.abspath(tree), *filter(None, [os.environ.get("PYTHONPATH")])]
         )
-    log = os.path.join(directory, "twistd.log")
-    return launch(
-        "hookdaemon",
-        [*TWISTD, "-n", "--pidfile=", f"--logfile={log}", "hookdaemon", "--config", config],
+    daemon = Hookdaemon(
         directory,
-        port,
-        log,
-        env=environ,
-        stderr=os.path.join(directory, "twistd.stderr"),
+        hooks,
+        hookdaemon_settings(settings, extra),
+        environ,
         cwd="/",
+        own_session=True,
     )
+    daemon.start()
+    RUNNING.append(daemon)
+    return daemon
 
 
 def launch(
@@ -236,7 +254,8 @@ def launch(
             stderr=err if stdout or stderr else subprocess.DEVNULL,
             start_new_session=True,
         )
-    daemon = Daemon(name, process, port, directory, log)
+    daemon = Launched(name, process, port, directory, log)
+    RUNNING.append(daemon)
     try:
         wait_listening(port, process, name, log)
     except BaseException:
