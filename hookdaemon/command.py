@@ -15,28 +15,25 @@ from typing import Literal
 
 from attrs import Factory, define, frozen
 
-from hookdaemon.delivery import Delivery
+from hookdaemon.delivery import VARIABLE_FIELDS, Delivery
 
-HOOK_VARIABLES = (
-    "HOOK_NAME",
-    "HOOK_JOB",
-    "HOOK_FORGE",
-    "HOOK_EVENT",
-    "HOOK_DELIVERY",
-    "HOOK_REF",
-    "HOOK_BRANCH",
-    "HOOK_TAG",
-    "HOOK_BEFORE",
-    "HOOK_AFTER",
-    "HOOK_REPOSITORY",
-    "HOOK_CLONE_URL",
-    "HOOK_PUSHER",
-    "HOOK_PAYLOAD",
-)
+HOOK_VARIABLES = ("HOOK_NAME", "HOOK_JOB", *(v for v, _ in VARIABLE_FIELDS), "HOOK_PAYLOAD")
+"""
+Every variable a step may use: the job's own, then the delivery's (the fields
+of L{Delivery} that name one), then the payload file.
+"""
 
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$(HOOK_[A-Za-z0-9_]*)")
+SHELL_NAME = re.compile("[A-Za-z_][A-Za-z0-9_]*")
+"""
+A name as sh reads one (POSIX's "Name", in the Base Definitions): what C{${X}}
+may name, and what an assignment or an C{env} line's KEY must be.
+"""
+_HOOK_NAME = "HOOK_[A-Za-z0-9_]*"
+"""How far sh reads C{$HOOK_X} written without braces."""
+
+_REFERENCE = re.compile(rf"\$\{{({SHELL_NAME.pattern})\}}|\$({_HOOK_NAME})")
 
 
 class StepError(ValueError):
@@ -123,8 +120,8 @@ class Exposure:
     """
 
 
-_SHELL_REFERENCE = re.compile(r"\$\{?(HOOK_[A-Za-z0-9_]*)")
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+_SHELL_REFERENCE = re.compile(rf"\$\{{?({_HOOK_NAME})")
+_ASSIGNMENT = re.compile(f"{SHELL_NAME.pattern}=")
 _OPERATORS = frozenset(";&|\n")
 
 
@@ -382,22 +379,11 @@ def delivery_environment(
     hook_name: str, job_id: int, delivery: Delivery, payload_path: str
 ) -> dict[str, str]:
     """The HOOK_* variables every step of a job sees."""
-    return {
-        "HOOK_NAME": hook_name,
-        "HOOK_JOB": str(job_id),
-        "HOOK_FORGE": delivery.forge,
-        "HOOK_EVENT": delivery.event,
-        "HOOK_DELIVERY": delivery.delivery_id,
-        "HOOK_REF": delivery.ref,
-        "HOOK_BRANCH": delivery.branch,
-        "HOOK_TAG": delivery.tag,
-        "HOOK_BEFORE": delivery.before,
-        "HOOK_AFTER": delivery.after,
-        "HOOK_REPOSITORY": delivery.repository,
-        "HOOK_CLONE_URL": delivery.clone_url,
-        "HOOK_PUSHER": delivery.pusher,
-        "HOOK_PAYLOAD": payload_path,
-    }
+    environment = {"HOOK_NAME": hook_name, "HOOK_JOB": str(job_id)}
+    for variable, name in VARIABLE_FIELDS:
+        environment[variable] = getattr(delivery, name)
+    environment["HOOK_PAYLOAD"] = payload_path
+    return environment
 
 
 def base_environment(home: str) -> dict[str, str]:

@@ -21,6 +21,7 @@ from attrs import field, frozen
 
 from hookdaemon.command import (
     FIXED_FORM,
+    SHELL_NAME,
     Reading,
     Step,
     StepError,
@@ -36,7 +37,6 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 DEFAULT_LISTEN = "tcp:9000:interface=127.0.0.1"
 HOOK_PREFIX = "hook:"
 _HOOK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 T = TypeVar("T")
 
@@ -495,7 +495,7 @@ def _environment(section: _Section) -> dict[str, str]:
     for index, line in section.lines("env"):
         name, equals, value = line.partition("=")
         name = name.strip()
-        if not equals or not _ENV_NAME.match(name):
+        if not equals or not SHELL_NAME.fullmatch(name):
             section.problem(
                 "env",
                 f"{section.where('env', index)} is not KEY=VALUE (KEY: letters, digits "

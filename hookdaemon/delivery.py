@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from attrs import field, frozen
+from attrs import field, fields, frozen
 
 ZERO_SHA = "0" * 40
 ZERO_SHA256 = "0" * 64
@@ -58,34 +58,72 @@ class Incoming:
 
 
 @frozen
+class Carried:
+    """
+    Where one L{Delivery} value goes beyond filters, said beside its field so that
+    a field added is added to the HOOK_* variables, the journal and the job API
+    at once, or visibly to none of them.
+    """
+
+    variable: str | None
+    """The HOOK_ variable a step reads it from; None: no step sees it."""
+    journaled: bool
+    """Kept in the journal's C{jobs} table, in a column named as the field."""
+    shown_as: str | None
+    """Its key in the job API's C{delivery} object; None: not shown."""
+
+
+_CARRIED = "hookdaemon.carried"
+
+
+def _carried(
+    variable: str | None = None, journaled: bool = False, shown_as: str | None = None
+) -> dict[str, Carried]:
+    return {_CARRIED: Carried(variable, journaled, shown_as)}
+
+
+@frozen
 class Delivery:
     """
     What a forge told us, normalised.
 
     C{kind} is hookdaemon's own word for the event ("push", "tag", "delete",
     "ping", or the forge's event name for anything else); C{event} is the
-    forge's own name for it.
+    forge's own name for it. Each field's metadata (L{Carried}) says where its
+    value goes; L{CARRIED} lists them.
     """
 
-    forge: str
-    event: str
-    kind: str
-    delivery_id: str = ""
-    ref: str = ""
-    branch: str = ""
-    tag: str = ""
-    before: str = ""
-    after: str = ""
-    repository: str = ""
-    clone_url: str = ""
-    pusher: str = ""
-    commits: int = 0
-    changes: tuple[Delivery, ...] = ()
+    forge: str = field(metadata=_carried("HOOK_FORGE", journaled=True, shown_as="forge"))
+    event: str = field(metadata=_carried("HOOK_EVENT", journaled=True, shown_as="event"))
+    kind: str = field(metadata=_carried(journaled=True))
+    delivery_id: str = field(
+        default="", metadata=_carried("HOOK_DELIVERY", journaled=True, shown_as="id")
+    )
+    ref: str = field(default="", metadata=_carried("HOOK_REF", journaled=True, shown_as="ref"))
+    branch: str = field(
+        default="", metadata=_carried("HOOK_BRANCH", journaled=True, shown_as="branch")
+    )
+    tag: str = field(default="", metadata=_carried("HOOK_TAG", journaled=True, shown_as="tag"))
+    before: str = field(
+        default="", metadata=_carried("HOOK_BEFORE", journaled=True, shown_as="before")
+    )
+    after: str = field(
+        default="", metadata=_carried("HOOK_AFTER", journaled=True, shown_as="after")
+    )
+    repository: str = field(
+        default="", metadata=_carried("HOOK_REPOSITORY", journaled=True, shown_as="repository")
+    )
+    clone_url: str = field(default="", metadata=_carried("HOOK_CLONE_URL", journaled=True))
+    pusher: str = field(
+        default="", metadata=_carried("HOOK_PUSHER", journaled=True, shown_as="pusher")
+    )
+    commits: int = field(default=0, metadata=_carried(journaled=True))
+    changes: tuple[Delivery, ...] = field(default=(), metadata=_carried())
     """
     For a push that changes several refs at once (Bitbucket): one delivery per
     ref, oldest first. The hook runs once, for the newest change it wants.
     """
-    changed_nothing: bool = False
+    changed_nothing: bool = field(default=False, metadata=_carried())
     """
     A push whose list of changed refs is empty (Bitbucket Server sends one for
     a pull request merged outside it): there is nothing for a hook to run for.
@@ -139,3 +177,29 @@ def push_kind(ref: str, after: str) -> str:
     if ref.startswith(TAG_PREFIX):
         return "tag"
     return "push"
+
+
+def _carried_by_field() -> tuple[tuple[str, Carried], ...]:
+    found = []
+    for attribute in fields(Delivery):
+        if _CARRIED not in attribute.metadata:
+            raise TypeError(f"Delivery.{attribute.name} does not say where it goes (Carried)")
+        found.append((attribute.name, attribute.metadata[_CARRIED]))
+    return tuple(found)
+
+
+CARRIED = _carried_by_field()
+"""Each field of L{Delivery} in order, with where its value goes."""
+
+VARIABLE_FIELDS = tuple(
+    (carried.variable, name) for name, carried in CARRIED if carried.variable is not None
+)
+"""(HOOK_ variable, field) for each value a step sees, in field order."""
+
+JOURNALED_FIELDS = tuple(name for name, carried in CARRIED if carried.journaled)
+"""The fields the journal keeps, each in a column of its name."""
+
+SHOWN_FIELDS = tuple(
+    (carried.shown_as, name) for name, carried in CARRIED if carried.shown_as is not None
+)
+"""(job API key, field) for each value the job API shows, in field order."""

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 from re import Pattern
 
-from hookdaemon.delivery import BRANCH_PREFIX, TAG_PREFIX, Delivery
+from hookdaemon.delivery import BRANCH_PREFIX, TAG_PREFIX, VARIABLE_FIELDS, Delivery
 
 LIMITS = {
     "HOOK_EVENT": 128,
@@ -170,6 +170,15 @@ def _tag_problem(tag: str) -> str | None:
     return ref_name_problem(TAG_PREFIX + tag)
 
 
+UNCHECKED = frozenset({"forge"})
+"""Fields a step sees whose values hookdaemon sets itself: the forge's name is one of L{FORGES}."""
+
+_VARIABLES = {name: variable for variable, name in VARIABLE_FIELDS} | {"kind": "HOOK_EVENT"}
+"""
+The variable a reason names for each field; the kind has none of its own, and
+filters take it for the event.
+"""
+
 Rule = Pattern[str] | Callable[[str], str | None] | None
 """What one value must also be: a form to match, a check that says why not, or nothing more."""
 
@@ -179,24 +188,27 @@ def _one_refusal(
 ) -> str | None:
     """Why one delivery (not its changes) cannot be run, or None."""
     commits = _COMMIT if delivery.kind in _PUSH_KINDS else _ABBREVIATED_COMMIT
-    checks: tuple[tuple[str, str, Rule, str], ...] = (
-        # The variable, its value, and its own rule (with the reason if a form fails).
-        ("HOOK_EVENT", delivery.event, events, "is not an event name of its forge"),
-        ("HOOK_EVENT", delivery.kind, _KIND, "is not an event name"),
-        ("HOOK_DELIVERY", delivery.delivery_id, delivery_ids, "is not a delivery id of its forge"),
-        ("HOOK_REF", delivery.ref, ref_name_problem, ""),
-        ("HOOK_BRANCH", delivery.branch, _branch_problem, ""),
-        ("HOOK_TAG", delivery.tag, _tag_problem, ""),
-        ("HOOK_BEFORE", delivery.before, commits, _NOT_A_COMMIT),
-        ("HOOK_AFTER", delivery.after, commits, _NOT_A_COMMIT),
-        ("HOOK_REPOSITORY", delivery.repository, _repository_problem, ""),
-        ("HOOK_CLONE_URL", delivery.clone_url, _clone_url_problem, ""),
-        ("HOOK_PUSHER", delivery.pusher, None, ""),
+    checks: tuple[tuple[str, Rule, str], ...] = (
+        # The field, its own rule, and the reason if a form fails; in field order,
+        # and every field a step sees but the forge, which is ours (L{UNCHECKED}).
+        ("event", events, "is not an event name of its forge"),
+        ("kind", _KIND, "is not an event name"),
+        ("delivery_id", delivery_ids, "is not a delivery id of its forge"),
+        ("ref", ref_name_problem, ""),
+        ("branch", _branch_problem, ""),
+        ("tag", _tag_problem, ""),
+        ("before", commits, _NOT_A_COMMIT),
+        ("after", commits, _NOT_A_COMMIT),
+        ("repository", _repository_problem, ""),
+        ("clone_url", _clone_url_problem, ""),
+        ("pusher", None, ""),
     )
-    for variable, value, rule, not_in_form in checks:
+    for name, rule, not_in_form in checks:
+        value = getattr(delivery, name)
         if not value:
             # Absent: the variable is an empty string, which no command reads as an option.
             continue
+        variable = _VARIABLES[name]
         problem = _text_problem(value, LIMITS[variable])
         if problem is None and rule is not None:
             if isinstance(rule, re.Pattern):

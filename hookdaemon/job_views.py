@@ -9,7 +9,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from hookdaemon.delivery import SHOWN_FIELDS
 from hookdaemon.journal import JobRecord
+
+_SHOWN = (
+    *(shown for shown in SHOWN_FIELDS if shown[0] == "id"),
+    *(shown for shown in SHOWN_FIELDS if shown[0] != "id"),
+)
+"""The delivery's values a job shows, by key: its id first, as the API has always listed it."""
 
 
 def iso(seconds: float | None) -> str | None:
@@ -32,18 +39,7 @@ def job_json(record: JobRecord, covers: list[int], covered_by: int | None) -> di
         "state": record.state,
         "exit_code": record.exit_code,
         "signal": record.signal,
-        "delivery": {
-            "id": delivery.delivery_id,
-            "forge": delivery.forge,
-            "event": delivery.event,
-            "ref": delivery.ref,
-            "branch": delivery.branch,
-            "tag": delivery.tag,
-            "before": delivery.before,
-            "after": delivery.after,
-            "repository": delivery.repository,
-            "pusher": delivery.pusher,
-        },
+        "delivery": {key: getattr(delivery, name) for key, name in _SHOWN},
         "queued_at": iso(record.queued_at),
         "started_at": iso(record.started_at),
         "finished_at": iso(record.finished_at),

@@ -28,7 +28,7 @@ from typing import Any
 from attrs import frozen
 from twisted.logger import Logger
 
-from hookdaemon.delivery import Delivery
+from hookdaemon.delivery import JOURNALED_FIELDS, Delivery
 from hookdaemon.job_state import FINAL_STATES, JobState
 
 log = Logger()
@@ -116,20 +116,11 @@ CREATE INDEX IF NOT EXISTS jobs_covered_by ON jobs (covered_by);
 CREATE INDEX IF NOT EXISTS jobs_retry_of ON jobs (retry_of) WHERE retry_of IS NOT NULL;
 """
 
-_DELIVERY_COLUMNS = (
-    "forge",
-    "event",
-    "kind",
-    "ref",
-    "branch",
-    "tag",
-    "before",
-    "after",
-    "repository",
-    "clone_url",
-    "pusher",
-    "commits",
-)
+_DELIVERY_COLUMNS = tuple(name for name in JOURNALED_FIELDS if name != "delivery_id")
+"""
+The delivery's columns but its id, which has a column of its own: NULL when
+the forge sent none, so the unique index on it (C{jobs_delivery}) skips them.
+"""
 
 
 @frozen
@@ -651,12 +642,13 @@ def _bodies_into_their_table(db: sqlite3.Connection) -> None:
     for statement in _statements(_PAYLOADS):
         db.execute(statement)
     db.execute(
-        "INSERT INTO payloads (job_id, body)"
-        " SELECT id, payload FROM jobs WHERE state != ?",
+        "INSERT INTO payloads (job_id, body) SELECT id, payload FROM jobs WHERE state != ?",
         (JobState.SUPERSEDED,),
     )
     db.execute(_JOBS.format(name="jobs_new"))
-    kept = ", ".join(_KEPT_COLUMNS)
+    # What schema 0's table has and schema 1's still has (all but the body) moves as it is.
+    new_columns = set(_columns(db, "jobs_new"))
+    kept = ", ".join(column for column in _columns(db, "jobs") if column in new_columns)
     db.execute(
         f"INSERT INTO jobs_new ({kept}, payload_size, payload_dropped)"
         f" SELECT {kept},"
@@ -679,23 +671,9 @@ def _bodies_into_their_table(db: sqlite3.Connection) -> None:
         )
 
 
-_KEPT_COLUMNS = (
-    "id",
-    "hook",
-    "delivery_id",
-    *_DELIVERY_COLUMNS,
-    "state",
-    "exit_code",
-    "signal",
-    "queued_at",
-    "started_at",
-    "finished_at",
-    "covered_by",
-    "retry_of",
-    "output_tail",
-    "process_group",
-)
-"""The columns of schema 0's C{jobs} that schema 1 keeps as they were."""
+def _columns(db: sqlite3.Connection, table: str) -> list[str]:
+    """The column names of C{table}, in the order the table has them."""
+    return [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
 
 
 def _vacuum_into_incremental(db: sqlite3.Connection) -> None:

@@ -26,7 +26,8 @@ from hookdaemon.command import (
     step_environment,
     substitute,
 )
-from hookdaemon.delivery import Delivery
+from hookdaemon.delivery import VARIABLE_FIELDS, Delivery
+from tests.delivery_values import every_value
 
 TOKEN = "ghp_" + "Q7x" * 12
 """Shaped like a GitHub token, as a step or env line might carry one."""
@@ -262,6 +263,44 @@ class EnvironmentTests(SynchronousTestCase):
     def test_deliveryVariablesAreExactlyTheDocumentedOnes(self) -> None:
         environment = delivery_environment("x", 1, Delivery("generic", "push", "push"), "/p")
         self.assertEqual(sorted(environment), sorted(HOOK_VARIABLES))
+
+    def test_everyFieldThatNamesAVariableReachesIt(self) -> None:
+        """A field of L{Delivery} that names a HOOK_ variable is in every step's environment."""
+        delivery = every_value()
+        environment = delivery_environment("site", 7, delivery, "/p")
+        for variable, name in VARIABLE_FIELDS:
+            self.assertEqual(environment[variable], getattr(delivery, name), variable)
+        self.assertEqual(
+            list(environment),
+            [
+                "HOOK_NAME",
+                "HOOK_JOB",
+                *(variable for variable, _ in VARIABLE_FIELDS),
+                "HOOK_PAYLOAD",
+            ],
+        )
+
+    def test_theVariablesAreTheDocumentedOnes(self) -> None:
+        """DESIGN.md's and README's list, in their order: a new field's variable is added there."""
+        self.assertEqual(
+            HOOK_VARIABLES,
+            (
+                "HOOK_NAME",
+                "HOOK_JOB",
+                "HOOK_FORGE",
+                "HOOK_EVENT",
+                "HOOK_DELIVERY",
+                "HOOK_REF",
+                "HOOK_BRANCH",
+                "HOOK_TAG",
+                "HOOK_BEFORE",
+                "HOOK_AFTER",
+                "HOOK_REPOSITORY",
+                "HOOK_CLONE_URL",
+                "HOOK_PUSHER",
+                "HOOK_PAYLOAD",
+            ),
+        )
 
     def test_layering(self) -> None:
         """Base first, then the hook's env, then HOOK_*: payload data has the last word."""

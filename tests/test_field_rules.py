@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from hookdaemon.delivery import Delivery, Incoming
-from hookdaemon.field_rules import ref_name_problem, refusal
+from hookdaemon.delivery import VARIABLE_FIELDS, Delivery, Incoming
+from hookdaemon.field_rules import LIMITS, UNCHECKED, ref_name_problem, refusal
 from hookdaemon.forges import FORGES
 from hookdaemon.intake import Accepted, Ignored, Pong, Refused, judge
 from tests.forgefixtures import fixture_body, fixture_headers, make_hook, signed_headers
@@ -195,6 +196,31 @@ class RuleTests(SynchronousTestCase):
                 f"{variable} is longer than {limit} bytes",
             )
         self.assertIsNone(_github_refusal(_delivery(pusher="é" * 512)))
+
+    def test_everyVariableButTheForgeIsChecked(self) -> None:
+        """
+        A field a step sees is held to the rules whatever it is, so a field added
+        with a variable is refused as an option too, under that variable's name.
+        """
+        self.assertEqual(
+            set(LIMITS), {variable for variable, name in VARIABLE_FIELDS if name not in UNCHECKED}
+        )
+        for variable, name in VARIABLE_FIELDS:
+            if name in UNCHECKED:
+                continue
+            reason = _github_refusal(attrs.evolve(_delivery(), **{name: "-x"}))
+            self.assertEqual(
+                reason,
+                f"{variable} starts with '-', so a command would read it as an option",
+                name,
+            )
+
+    def test_theKindIsCheckedAsTheEvent(self) -> None:
+        """The kind has no variable; filters take it for the event, and its reason says so."""
+        self.assertEqual(
+            _github_refusal(attrs.evolve(_delivery(), kind="-x")),
+            "HOOK_EVENT starts with '-', so a command would read it as an option",
+        )
 
     def test_sha256DeletionIsADeletion(self) -> None:
         self.assertEqual(_delivery(after="0" * 64).kind, "delete")

@@ -11,7 +11,7 @@ from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon import journal as journal_module
-from hookdaemon.delivery import Delivery
+from hookdaemon.delivery import JOURNALED_FIELDS, Delivery
 from hookdaemon.journal import (
     MIN_SQLITE,
     RECLAIM_MIN_BYTES,
@@ -27,6 +27,7 @@ from hookdaemon.journal import (
     UpgradeError,
 )
 from tests import journal_c5ab9a6
+from tests.delivery_values import every_value
 from tests.journal_c5ab9a6 import add_old
 from tests.support import MIB, on_disk
 
@@ -78,6 +79,55 @@ class JournalTests(SynchronousTestCase):
         self.assertEqual(record.delivery, delivery)
         self.assertEqual((record.hook, record.state, record.queued_at), ("site", "queued", 100.0))
         self.assertIsNone(self.journal.get(job_id + 1))
+
+    def test_everyJournaledFieldComesBack(self) -> None:
+        """Each field the Delivery says is journaled has a column, and reads back as it went in."""
+        delivery = every_value()
+        record = self.journal.get(self.add(delivery).job_id)
+        assert record is not None
+        kept = {name: getattr(delivery, name) for name in JOURNALED_FIELDS}
+        self.assertEqual(record.delivery, Delivery(**kept))
+        for name in JOURNALED_FIELDS:
+            self.assertEqual(getattr(record.delivery, name), getattr(delivery, name), name)
+
+    def test_theDeliveryColumnsAreTheTablesColumns(self) -> None:
+        """
+        The columns written and read for a delivery, derived from its fields, are
+        the ones the schema names; every other column is the job's own.
+        """
+        db = sqlite3.connect(self.path)
+        self.addCleanup(db.close)
+        columns = [row[1] for row in db.execute("PRAGMA table_info(jobs)")]
+        self.assertEqual(
+            [column for column in columns if column in JOURNALED_FIELDS],
+            ["delivery_id", *journal_module._DELIVERY_COLUMNS],
+        )
+        self.assertEqual(
+            [column for column in columns if column not in JOURNALED_FIELDS],
+            [
+                "id",
+                "hook",
+                "state",
+                "exit_code",
+                "signal",
+                "queued_at",
+                "started_at",
+                "finished_at",
+                "covered_by",
+                "retry_of",
+                "output_tail",
+                "process_group",
+                "payload_size",
+                "payload_dropped",
+            ],
+        )
+
+    def test_aDeliveryWithoutIdHasANullId(self) -> None:
+        """So the unique index on (hook, delivery_id) leaves such deliveries alone."""
+        self.add(push(delivery_id=""))
+        db = sqlite3.connect(self.path)
+        self.addCleanup(db.close)
+        self.assertEqual(db.execute("SELECT delivery_id FROM jobs").fetchall(), [(None,)])
 
     def test_sameDeliveryIdIsADuplicateAlsoAfterReopening(self) -> None:
         first = self.add(push(delivery_id="d-1")).job_id
