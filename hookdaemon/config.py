@@ -34,7 +34,50 @@ from hookdaemon.forges.gitlab import signing_token_problem
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-DEFAULT_LISTEN = "tcp:9000:interface=127.0.0.1"
+DAEMON_DEFAULTS: Mapping[str, str] = {
+    # Each [hookdaemon] key and its default, as tap.cfg would write it. README's
+    # table and the shipped tap.cfg repeat them; tests/test_config.py holds them to this.
+    "listen": "tcp:9000:interface=127.0.0.1",
+    "state_dir": "var",
+    "log_dir": "var/log",
+    "log_max_bytes": "10485760",  # 10 MiB
+    "log_keep": "10",
+    "max_body": "10485760",  # 10 MiB
+    "max_parallel": "4",
+    "history": "500",
+    "trusted_proxies": "",
+    "status_token": "",
+    "stop_grace": "30",
+    "request_timeout": "30",
+    "max_connections": "256",
+    "payload_budget": "104857600",  # 100 MiB
+}
+
+HOOK_DEFAULTS: Mapping[str, str] = {
+    # Each [hook:NAME] key that may be left out, and its default, as above.
+    "forge": "generic",
+    "secret": "",
+    "signature_header": "",
+    "allow_from": "",
+    "events": "push",
+    "branches": "",
+    "tags": "",
+    "repository": "",
+    "shell": "no",
+    "env": "",
+    "timeout": "600",
+    "kill_grace": "10",
+    "burst": "coalesce",
+    "rate": "",
+    "max_queued": "100",
+}
+REQUIRED_HOOK_KEYS = frozenset({"workdir", "command"})
+"""The keys every hook must set: they have no default."""
+
+DAEMON_KEYS = frozenset(DAEMON_DEFAULTS)
+HOOK_KEYS = frozenset(HOOK_DEFAULTS) | REQUIRED_HOOK_KEYS
+
+DEFAULT_LISTEN = DAEMON_DEFAULTS["listen"]
 HOOK_PREFIX = "hook:"
 _HOOK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -105,6 +148,10 @@ def parse_rate(text: str) -> Rate | None:
     return Rate(int(count), period)
 
 
+_DEFAULT_RATE = parse_rate(HOOK_DEFAULTS["rate"])
+"""The default rate, read: no limit."""
+
+
 @frozen
 class HookConfig:
     name: str
@@ -123,8 +170,8 @@ class HookConfig:
     timeout: float
     kill_grace: float
     burst: str
-    rate: Rate | None = None
-    max_queued: int = 100
+    rate: Rate | None = _DEFAULT_RATE
+    max_queued: int = int(HOOK_DEFAULTS["max_queued"])
 
     @property
     def path(self) -> str:
@@ -144,9 +191,9 @@ class DaemonConfig:
     trusted_proxies: tuple[Network, ...]
     status_token: Secret | None
     stop_grace: float
-    request_timeout: float = 30.0
-    max_connections: int = 256
-    payload_budget: int = 100 * 1024 * 1024
+    request_timeout: float = float(DAEMON_DEFAULTS["request_timeout"])
+    max_connections: int = int(DAEMON_DEFAULTS["max_connections"])
+    payload_budget: int = int(DAEMON_DEFAULTS["payload_budget"])
     """Bytes of finished jobs' bodies the journal keeps; queued and running ones come on top."""
 
 
@@ -238,11 +285,14 @@ class _Section:
         reader: _Reader,
         name: str,
         values: Mapping[str, str],
-        known: frozenset[str],
+        defaults: Mapping[str, str],
+        required: frozenset[str] = frozenset(),
     ) -> None:
         self.reader = reader
         self.name = name
         self.values = dict(values)
+        self.defaults = defaults
+        known = frozenset(defaults) | required
         for key in values:
             if key not in known:
                 self._unknown(key, known)
@@ -271,7 +321,7 @@ class _Section:
 
     def lines(self, key: str) -> list[tuple[int, str]]:
         """The non-empty lines of C{key}'s value, comments dropped, with their indexes."""
-        value = strip_comments(key, self.values.get(key, ""))
+        value = strip_comments(key, self.values.get(key, self.default(key)))
         return [(i, line.strip()) for i, line in enumerate(value.split("\n")) if line.strip()]
 
     def where(self, key: str, index: int) -> str:
@@ -287,17 +337,24 @@ class _Section:
     def warn(self, key: str, message: str) -> None:
         self.reader.warnings.append(Problem(self.reader.source, self.name, key, message))
 
-    def raw(self, key: str, default: str) -> str:
-        return strip_comments(key, self.values.get(key, default)).strip()
+    def default(self, key: str) -> str:
+        """The key's default text; empty for a key that has none (a required one)."""
+        return self.defaults.get(key, "")
 
-    def convert(self, key: str, default: str, convert: Callable[[str], T], fallback: T) -> T:
+    def raw(self, key: str) -> str:
+        return strip_comments(key, self.values.get(key, self.default(key))).strip()
+
+    def convert(self, key: str, convert: Callable[[str], T]) -> T:
+        """The value as C{convert} reads it; after a problem, the default's (never used)."""
         try:
-            return convert(self.raw(key, default))
+            return convert(self.raw(key))
         except ValueError as e:
             self.problem(key, str(e))
-            return fallback
+            return convert(self.default(key))
 
-    def integer(self, key: str, default: int, minimum: int) -> int:
+    def integer(self, key: str, minimum: int) -> int:
+        default = self.default(key)
+
         def convert(text: str) -> int:
             try:
                 value = int(text)
@@ -307,29 +364,31 @@ class _Section:
                 raise ValueError(f"must be at least {minimum}")
             return value
 
-        return self.convert(key, str(default), convert, default)
+        return self.convert(key, convert)
 
-    def seconds(self, key: str, default: float) -> float:
+    def seconds(self, key: str) -> float:
+        default = self.default(key)
+
         def convert(text: str) -> float:
             try:
                 value = float(text)
             except ValueError:
                 value = 0.0  # the same advice as for 0
             if not 0 < value < float("inf"):
-                raise ValueError(f"must be a positive number of seconds, such as {default:g}")
+                raise ValueError(f"must be a positive number of seconds, such as {default}")
             return value
 
-        return self.convert(key, str(default), convert, default)
+        return self.convert(key, convert)
 
-    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
+    def choice(self, key: str, choices: tuple[str, ...]) -> str:
         def convert(text: str) -> str:
             if text not in choices:
                 raise ValueError(f"must be one of: {', '.join(choices)}")
             return text
 
-        return self.convert(key, default, convert, default)
+        return self.convert(key, convert)
 
-    def boolean(self, key: str, default: bool) -> bool:
+    def boolean(self, key: str) -> bool:
         def convert(text: str) -> bool:
             lowered = text.lower()
             if lowered in ("yes", "true", "on", "1"):
@@ -338,10 +397,10 @@ class _Section:
                 return False
             raise ValueError("must be yes or no")
 
-        return self.convert(key, "yes" if default else "no", convert, default)
+        return self.convert(key, convert)
 
     def words(self, key: str) -> tuple[str, ...]:
-        return tuple(self.raw(key, "").split())
+        return tuple(self.raw(key).split())
 
     def networks(self, key: str) -> tuple[Network, ...]:
         found = []
@@ -355,15 +414,15 @@ class _Section:
                     self.problem(key, f"entry {entry} ({self.where(key, index)}) {e}")
         return tuple(found)
 
-    def path(self, key: str, default: str) -> str:
-        value = self.raw(key, default)
+    def path(self, key: str) -> str:
+        value = self.raw(key)
         if not value:
             self.problem(key, "must name a directory")
         return self.reader.resolve(value)
 
     def secret(self, key: str) -> Secret | None:
         """The secret C{key} names; messages show where it comes from, never the value."""
-        origin = self.raw(key, "")
+        origin = self.raw(key)
         if not origin:
             return None
         if origin.startswith("env:"):
@@ -426,67 +485,25 @@ class _Reader:
         return os.path.normpath(os.path.join(self.base, os.path.expanduser(path)))
 
 
-DAEMON_KEYS = frozenset(
-    {
-        "listen",
-        "state_dir",
-        "log_dir",
-        "log_max_bytes",
-        "log_keep",
-        "max_body",
-        "max_parallel",
-        "history",
-        "trusted_proxies",
-        "status_token",
-        "stop_grace",
-        "request_timeout",
-        "max_connections",
-        "payload_budget",
-    }
-)
-
-HOOK_KEYS = frozenset(
-    {
-        "forge",
-        "secret",
-        "signature_header",
-        "allow_from",
-        "events",
-        "branches",
-        "tags",
-        "repository",
-        "workdir",
-        "command",
-        "shell",
-        "env",
-        "timeout",
-        "kill_grace",
-        "burst",
-        "rate",
-        "max_queued",
-    }
-)
-
-
 def _daemon(section: _Section) -> DaemonConfig:
-    listen = tuple(section.raw("listen", DEFAULT_LISTEN).split())
+    listen = section.words("listen")
     if not listen:
-        section.problem("listen", "names no endpoint; try tcp:9000:interface=127.0.0.1")
+        section.problem("listen", f"names no endpoint; try {DEFAULT_LISTEN}")
     return DaemonConfig(
         listen=listen,
-        state_dir=section.path("state_dir", "var"),
-        log_dir=section.path("log_dir", "var/log"),
-        log_max_bytes=section.integer("log_max_bytes", 10 * 1024 * 1024, minimum=1024),
-        log_keep=section.integer("log_keep", 10, minimum=1),
-        max_body=section.integer("max_body", 10 * 1024 * 1024, minimum=1),
-        max_parallel=section.integer("max_parallel", 4, minimum=1),
-        history=section.integer("history", 500, minimum=1),
+        state_dir=section.path("state_dir"),
+        log_dir=section.path("log_dir"),
+        log_max_bytes=section.integer("log_max_bytes", minimum=1024),
+        log_keep=section.integer("log_keep", minimum=1),
+        max_body=section.integer("max_body", minimum=1),
+        max_parallel=section.integer("max_parallel", minimum=1),
+        history=section.integer("history", minimum=1),
         trusted_proxies=section.networks("trusted_proxies"),
         status_token=section.secret("status_token"),
-        stop_grace=section.seconds("stop_grace", 30),
-        request_timeout=section.seconds("request_timeout", 30),
-        max_connections=section.integer("max_connections", 256, minimum=1),
-        payload_budget=section.integer("payload_budget", 100 * 1024 * 1024, minimum=0),
+        stop_grace=section.seconds("stop_grace"),
+        request_timeout=section.seconds("request_timeout"),
+        max_connections=section.integer("max_connections", minimum=1),
+        payload_budget=section.integer("payload_budget", minimum=0),
     )
 
 
@@ -582,11 +599,11 @@ def _warn_names(section: _Section, message: str, at: str, names: Iterable[str]) 
 
 
 def _hook(section: _Section, name: str) -> HookConfig:
-    forge = section.choice("forge", "generic", ("auto", *FORGES))
-    workdir = section.raw("workdir", "")
+    forge = section.choice("forge", ("auto", *FORGES))
+    workdir = section.raw("workdir")
     if not workdir and "workdir" not in section.problem_keys():
         section.problem("workdir", "is required: the directory the commands run in")
-    shell = section.boolean("shell", False)
+    shell = section.boolean("shell")
     steps = _steps(section, shell)
     secret = section.secret("secret")
     if secret is not None and forge in ("gitlab", "auto"):
@@ -600,7 +617,7 @@ def _hook(section: _Section, name: str) -> HookConfig:
                 f"{origin} {token_problem}; copy the signing token from GitLab again, whole",
             )
             secret = None
-    signature_header = section.raw("signature_header", "")
+    signature_header = section.raw("signature_header")
     if signature_header and forge != "generic":
         section.problem("signature_header", "only applies to forge = generic")
     elif signature_header and secret is None and "secret" not in section.problem_keys():
@@ -608,7 +625,8 @@ def _hook(section: _Section, name: str) -> HookConfig:
     allow_from = section.networks("allow_from")
     if secret is None and not allow_from and "secret" not in section.problem_keys():
         section.warn("secret", "not set: anyone who can reach this URL can start a deploy")
-    events = frozenset(section.words("events") or ("push",))
+    # An empty events is read as one left out.
+    events = frozenset(section.words("events") or HOOK_DEFAULTS["events"].split())
     return HookConfig(
         name=name,
         forge=forge,
@@ -623,11 +641,11 @@ def _hook(section: _Section, name: str) -> HookConfig:
         steps=steps,
         shell=shell,
         env=_environment(section),
-        timeout=section.seconds("timeout", 600),
-        kill_grace=section.seconds("kill_grace", 10),
-        burst=section.choice("burst", "coalesce", ("coalesce", "queue")),
-        rate=section.convert("rate", "", parse_rate, None),
-        max_queued=section.integer("max_queued", 100, minimum=1),
+        timeout=section.seconds("timeout"),
+        kill_grace=section.seconds("kill_grace"),
+        burst=section.choice("burst", ("coalesce", "queue")),
+        rate=section.convert("rate", parse_rate),
+        max_queued=section.integer("max_queued", minimum=1),
     )
 
 
@@ -687,7 +705,7 @@ def parse_config(
         raise ConfigError([Problem(source, "-", "", "cannot be read as an INI file")]) from None
 
     daemon_values = dict(parser["hookdaemon"]) if parser.has_section("hookdaemon") else {}
-    daemon = _daemon(_Section(reader, "hookdaemon", daemon_values, DAEMON_KEYS))
+    daemon = _daemon(_Section(reader, "hookdaemon", daemon_values, DAEMON_DEFAULTS))
     hooks = {}
     for name in parser.sections():
         if name == "hookdaemon":
@@ -698,7 +716,7 @@ def parse_config(
             )
             continue
         hook_name = name[len(HOOK_PREFIX) :]
-        section = _Section(reader, name, dict(parser[name]), HOOK_KEYS)
+        section = _Section(reader, name, dict(parser[name]), HOOK_DEFAULTS, REQUIRED_HOOK_KEYS)
         if not _HOOK_NAME.match(hook_name):
             section.problem(
                 "",

@@ -6,19 +6,26 @@ problem out, each as C{FILE: [section] key: what is wrong}.
 from __future__ import annotations
 
 import base64
+import configparser
 import ipaddress
 import os
 from collections.abc import Mapping
 
+import attrs
 from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon.command import Step
 from hookdaemon.config import (
+    DAEMON_DEFAULTS,
     DAEMON_KEYS,
     DEFAULT_LISTEN,
+    HOOK_DEFAULTS,
     HOOK_KEYS,
+    REQUIRED_HOOK_KEYS,
     Config,
     ConfigError,
+    DaemonConfig,
+    HookConfig,
     Rate,
     Secret,
     load_config,
@@ -732,6 +739,14 @@ class ShippedConfigTests(SynchronousTestCase):
         self.assertEqual(example.workdir, os.path.dirname(SHIPPED))
         self.assertTrue(example.steps)
 
+    def test_itsDaemonSectionShowsTheDefaults(self) -> None:
+        """tap.cfg's [hookdaemon] writes out defaults: leaving a key out changes nothing."""
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read(SHIPPED, encoding="utf-8")
+        shown = dict(parser["hookdaemon"])
+        self.assertTrue(shown)
+        self.assertEqual(shown, {key: DAEMON_DEFAULTS[key] for key in shown})
+
     def test_loadMissingFile(self) -> None:
         path = os.path.abspath(self.mktemp())
         error = self.assertRaises(ConfigError, load_config, path, {})
@@ -1080,3 +1095,65 @@ class ShellQuotingWarningTests(ConfigTestCase):
         self.assertEqual(
             self.warnings("command = sh -c 'git checkout \"$1\"' sh ${HOOK_BRANCH}\n"), []
         )
+
+
+README = os.path.join(os.path.dirname(SHIPPED), "README.md")
+
+
+def readme_defaults(heading: str) -> dict[str, str | None]:
+    """
+    The key and default columns of README's table under C{heading}: C{`text`} is
+    that text, C{empty} the empty text, C{required} None.
+    """
+    with open(README, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    start = lines.index(heading)
+    found: dict[str, str | None] = {}
+    for line in lines[start + 1 :]:
+        if line.startswith("#"):
+            break
+        if not line.startswith("| `"):
+            continue
+        key, default = (cell.strip() for cell in line.split("|")[1:3])
+        if default == "required":
+            found[key.strip("`")] = None
+        else:
+            found[key.strip("`")] = "" if default == "empty" else default.strip("`")
+    return found
+
+
+class DefaultsTests(SynchronousTestCase):
+    """Each key's default is written once, in DAEMON_DEFAULTS or HOOK_DEFAULTS."""
+
+    def test_readmeListsTheDaemonDefaults(self) -> None:
+        self.assertEqual(readme_defaults("### `[hookdaemon]`"), dict(DAEMON_DEFAULTS))
+
+    def test_readmeListsTheHookDefaults(self) -> None:
+        self.assertEqual(
+            readme_defaults("### `[hook:NAME]`"),
+            {**HOOK_DEFAULTS, **dict.fromkeys(REQUIRED_HOOK_KEYS)},
+        )
+
+    def test_everyDefaultIsReadAsTheClassDefault(self) -> None:
+        """The defaults the config classes carry for their users are the parser's own."""
+        daemon = read(HOOK).daemon
+        hook = read(HOOK).hooks["site"]
+        for attribute in attrs.fields(DaemonConfig):
+            if attribute.default is not attrs.NOTHING:
+                self.assertEqual(
+                    getattr(daemon, attribute.name), attribute.default, attribute.name
+                )
+        for attribute in attrs.fields(HookConfig):
+            if attribute.default is not attrs.NOTHING:
+                self.assertEqual(getattr(hook, attribute.name), attribute.default, attribute.name)
+
+    def test_everyKeyLeftOutIsItsDefault(self) -> None:
+        """Writing a default out reads the same as leaving the key out."""
+        written = "[hookdaemon]\n" + "".join(
+            f"{key} = {value}\n" for key, value in DAEMON_DEFAULTS.items()
+        )
+        written += HOOK + "".join(f"{key} = {value}\n" for key, value in HOOK_DEFAULTS.items())
+        self.assertEqual(read(written).daemon, read(HOOK).daemon)
+        self.assertEqual(read(written).hooks, read(HOOK).hooks)
+        self.assertEqual(DAEMON_KEYS, frozenset(DAEMON_DEFAULTS))
+        self.assertEqual(HOOK_KEYS, frozenset(HOOK_DEFAULTS) | REQUIRED_HOOK_KEYS)
