@@ -19,7 +19,7 @@ from hookdaemon.delivery import (
 
 class CarriedTests(SynchronousTestCase):
     def test_everyFieldSaysWhereItGoes(self) -> None:
-        """A field added without its L{Carried} does not import; none is skipped."""
+        """Every field is in L{CARRIED}, in order (one without its L{Carried} does not import)."""
         self.assertEqual(
             [name for name, _ in CARRIED], [attribute.name for attribute in fields(Delivery)]
         )
