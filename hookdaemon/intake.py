@@ -1,21 +1,55 @@
 """
-The decision for one POST to /hooks/NAME, made from plain values.
+The decision for one call to /hooks/NAME, made from plain values, in the order
+of DESIGN.md's HTTP table: the hook, the method, the daemon stopping, the
+client's address, its rate, then the request itself (signature, content type,
+parse, field checks, ping, filters).
 
-The web layer turns an L{Incoming} into one of these outcomes and the outcome
-into HTTP; everything in between lives here, where it is tested without a server.
+The web layer hands L{Intake} what the request says and turns the outcome into
+HTTP; everything in between lives here, where it is tested without a server.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from attrs import frozen
 
 from hookdaemon.client_address import parse_address
-from hookdaemon.config import HookConfig, Network
+from hookdaemon.config import HookConfig, Network, Rate
 from hookdaemon.delivery import Delivery, Incoming
 from hookdaemon.field_rules import refusal
 from hookdaemon.filters import ignore_reason
 from hookdaemon.forges import FORGES, Forge, PayloadError, detect, type_refusal
 from hookdaemon.forges.generic import Generic
+from hookdaemon.ratelimit import RateLimiter
+
+
+@frozen
+class NoHook:
+    """No hook has this name: 404."""
+
+    name: str
+
+
+@frozen
+class WrongMethod:
+    """A hook takes POST only: 405."""
+
+
+@frozen
+class Stopping:
+    """The daemon is stopping: 503, so that the forge tries again later."""
+
+
+@frozen
+class OverRate:
+    """The client has used up the hook's C{rate}: 429."""
+
+    rate: Rate
+    retry_after: int
+    """Whole seconds until one more call is allowed, for C{Retry-After}."""
+    report: bool
+    """The first refusal of this client in this period: worth one log line, not more."""
 
 
 @frozen
@@ -28,21 +62,35 @@ class Refused:
 
 @frozen
 class Pong:
+    """A forge's ping or test event: answered, nothing runs."""
+
     delivery: Delivery
 
 
 @frozen
 class Ignored:
+    """A genuine delivery the hook's filters do not want."""
+
     delivery: Delivery
     reason: str
 
 
 @frozen
 class Accepted:
+    """A delivery to run the hook for: the job engine takes it from here."""
+
     delivery: Delivery
 
 
 Outcome = Refused | Pong | Ignored | Accepted
+"""What the request itself decides (L{judge}, L{Intake.decide})."""
+
+Refusal = NoHook | WrongMethod | Stopping | Refused | OverRate
+"""What refuses a call before its body is read (L{Intake.admit})."""
+
+WRONG_METHOD = WrongMethod()
+STOPPING = Stopping()
+NOT_ALLOWED = Refused(403, "client address not allowed")
 
 
 def client_allowed(allow_from: tuple[Network, ...], client: str) -> bool:
@@ -79,9 +127,18 @@ def choose(hook: HookConfig, delivery: Delivery) -> Accepted | Ignored:
 
 
 def judge(hook: HookConfig, incoming: Incoming) -> Outcome:
-    """Decide what to do with a request to C{hook}, in the order DESIGN.md's table implies."""
+    """
+    Decide what to do with a request to C{hook}, in the order DESIGN.md's table
+    implies, from the request alone: its client, then L{examine}'s checks. The
+    daemon's own state (stopping, rates) is L{Intake}'s.
+    """
     if not client_allowed(hook.allow_from, incoming.client):
-        return Refused(403, "client address not allowed")
+        return NOT_ALLOWED
+    return examine(hook, incoming)
+
+
+def examine(hook: HookConfig, incoming: Incoming) -> Outcome:
+    """The checks on the request itself, for a client C{allow_from} admits."""
     forge = forge_for(hook, incoming)
     if forge is None:
         return Refused(400, "the request does not look like any known forge's")
@@ -102,3 +159,55 @@ def judge(hook: HookConfig, incoming: Incoming) -> Outcome:
     if delivery.is_ping:
         return Pong(delivery)
     return choose(hook, delivery)
+
+
+class Intake:
+    """
+    The whole decision for a call to /hooks/NAME, and the state it needs: the
+    calls each client made to each hook with a C{rate}.
+
+    It is made in two steps, L{admit} and L{decide}, so that a call refused for
+    its hook, method, address or rate costs nothing more: its headers and body
+    are not even read.
+    """
+
+    def __init__(self, hooks: Mapping[str, HookConfig]) -> None:
+        self._hooks = hooks
+        self._limiters = {
+            hook.name: RateLimiter(hook.rate) for hook in hooks.values() if hook.rate is not None
+        }
+
+    def admit(
+        self, name: str, method: bytes, client: str, stopping: bool, now: float
+    ) -> HookConfig | Refusal:
+        """
+        The hook to L{decide} the call for, or why it is refused before that.
+        A call admitted is charged to C{client}'s rate; one refused here never is.
+        """
+        hook = self._hooks.get(name)
+        if hook is None:
+            return NoHook(name)
+        if method != b"POST":
+            return WRONG_METHOD
+        if stopping:
+            return STOPPING
+        if not client_allowed(hook.allow_from, client):
+            return NOT_ALLOWED
+        limiter = self._limiters.get(hook.name)
+        if limiter is not None:
+            refusal = limiter.take(client, now)
+            if refusal is not None:
+                return OverRate(limiter.rate, refusal.retry_after_header, refusal.report)
+        return hook
+
+    def decide(self, hook: HookConfig, incoming: Incoming, now: float) -> Outcome:
+        """
+        What to do with the request of a call L{admit} let in for C{hook}. A
+        wrong secret costs the client double, so guessing runs out twice as fast.
+        """
+        outcome = examine(hook, incoming)
+        if isinstance(outcome, Refused) and outcome.code == 401:
+            limiter = self._limiters.get(hook.name)
+            if limiter is not None:
+                limiter.charge(incoming.client, now)
+        return outcome

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import signal
@@ -22,13 +23,30 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Self
+
+from attrs import frozen
+from treq.testing import StubTreq
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.task import Clock
+from twisted.python.failure import Failure
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import IResponse
+
+from hookdaemon.config import HookConfig, Secret
+from hookdaemon.delivery import Delivery
+from hookdaemon.journal import Added
+from hookdaemon.web import DeliveryTaker, HookApp, JobSource
 
 __all__ = [
     "FOREGROUND",
     "TWISTD",
+    "AcceptingEngine",
     "Environ",
+    "InMemoryApp",
+    "MemoryAnswer",
+    "StubJobs",
     "TwistdDaemon",
     "free_port",
     "run_twistd",
@@ -361,3 +379,150 @@ def _decoded(content: bytes) -> Any:
         return json.loads(content)
     except ValueError:
         return content
+
+
+# A HookApp in memory ---------------------------------------------------------
+
+
+class AcceptingEngine:
+    """
+    Stands in for the job engine (L{hookdaemon.web.DeliveryTaker}): every
+    delivery it is handed becomes a new job at once, and is kept in C{accepted}.
+    Set C{stopping} to see the answers of a daemon that stops.
+    """
+
+    def __init__(self) -> None:
+        self.accepted: list[Delivery] = []
+        self.stopping = False
+
+    def accept(self, hook: HookConfig, delivery: Delivery, body: bytes) -> Deferred[Added]:
+        self.accepted.append(delivery)
+        return succeed(Added(job_id=len(self.accepted), duplicate=False))
+
+
+class StubJobs:
+    """
+    Stands in for the journal behind the job API (L{hookdaemon.web.JobSource}):
+    every job asked for exists, as C{{"id": N}}, with C{output} as its log.
+    """
+
+    def __init__(self, output: bytes = b"out\n") -> None:
+        self.output = output
+
+    def recent(self, hook: str | None, limit: int) -> Deferred[list[dict[str, Any]]]:
+        return succeed([])
+
+    def one(self, job_id: int) -> Deferred[dict[str, Any] | None]:
+        return succeed({"id": job_id})
+
+    def job_output(self, job_id: int) -> Deferred[bytes | None]:
+        return succeed(self.output)
+
+    def follow(self, job_id: int, write: Callable[[bytes], None]) -> Deferred[bool]:
+        write(self.output)
+        return succeed(True)
+
+
+@frozen
+class MemoryAnswer:
+    """One whole answer of an L{InMemoryApp}."""
+
+    code: int
+    headers: Headers
+    body: bytes
+
+    def json(self) -> Any:
+        """The body as JSON; ValueError if it is not."""
+        return json.loads(self.body)
+
+
+class InMemoryApp:
+    """
+    A L{HookApp} served in memory, as C{treq.testing.StubTreq} serves a resource:
+    no socket, no reactor, and time on C{clock}, which a test advances. Every
+    request comes from 127.0.0.1 (StubTreq's peer); with loopback among
+    C{trusted_proxies}, an C{X-Forwarded-For} header names another client.
+    """
+
+    url = "http://hookdaemon.test"
+    """Where the requests go: the Host a request carries unless it names its own."""
+
+    def __init__(
+        self,
+        hooks: Mapping[str, HookConfig],
+        engine: DeliveryTaker | None = None,
+        jobs: JobSource | None = None,
+        status_token: Secret | None = None,
+        trusted_proxies: Sequence[str] = (),
+    ) -> None:
+        self.clock = Clock()
+        self.engine = engine if engine is not None else AcceptingEngine()
+        self.app = HookApp(
+            hooks,
+            self.engine,
+            jobs if jobs is not None else StubJobs(),
+            status_token,
+            trusted_proxies=tuple(ipaddress.ip_network(cidr) for cidr in trusted_proxies),
+            clock=self.clock,
+        )
+        self.stub = StubTreq(self.app.resource())
+        # StubTreq copies treq's functions onto itself when built: mypy cannot see them.
+        self._request: Callable[..., Deferred[IResponse]] = self.stub.request  # type: ignore[attr-defined]
+        self._content: Callable[[IResponse], Deferred[bytes]] = self.stub.content  # type: ignore[attr-defined]
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Deferred[IResponse]:
+        """
+        Send one request and let the app answer what it can now; the response
+        fires once the answer is whole, which for an answer waiting on the
+        engine is after that has fired and L{flush} has run.
+        """
+        sent = self._request(
+            method,
+            self.url + path,
+            headers={name: [value] for name, value in (headers or {}).items()},
+            data=body,
+        )
+        self.flush()
+        return sent
+
+    def flush(self) -> None:
+        """Deliver whatever the app and its client have written to each other."""
+        self.stub.flush()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> MemoryAnswer:
+        """One request and its whole answer; AssertionError if the answer is not whole yet."""
+        response = _now(self.send(method, path, body, headers), f"{method} {path}")
+        content = _now(self._content(response), f"the body of {method} {path}")
+        return MemoryAnswer(response.code, response.headers, content)
+
+    def post(
+        self, path: str, body: bytes = b"{}", headers: Mapping[str, str] | None = None
+    ) -> MemoryAnswer:
+        """A POST of a JSON C{body} (C{Content-Type} unless C{headers} name one)."""
+        given = dict(headers or {})
+        if not any(name.lower() == "content-type" for name in given):
+            given["Content-Type"] = "application/json"
+        return self.request("POST", path, body, given)
+
+
+def _now(d: Deferred[Any], what: str) -> Any:
+    """The result C{d} has already, or AssertionError saying C{what} still waits."""
+    results: list[Any] = []
+    d.addBoth(results.append)
+    if not results:
+        raise AssertionError(f"{what}: no answer yet (does it wait on the engine?)")
+    if isinstance(results[0], Failure):
+        results[0].raiseException()
+    return results[0]

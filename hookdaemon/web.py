@@ -1,14 +1,15 @@
 """
 The Klein app: HTTP in, answers out. Decisions are made in L{hookdaemon.intake},
-L{hookdaemon.client_address}, L{hookdaemon.status_access} and L{hookdaemon.ratelimit}.
+L{hookdaemon.client_address} and L{hookdaemon.status_access}; L{answer} turns
+each into HTTP, in one place.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol, cast
-from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Any, Protocol, assert_never, cast
+from urllib.parse import parse_qs, urlsplit
 
 from klein import Klein
 from twisted.internet.address import IPv4Address, IPv6Address
@@ -16,74 +17,42 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web import http
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Request
 from werkzeug.exceptions import BadHost, MethodNotAllowed, NotFound
 
-from hookdaemon.client_address import UNKNOWN, client_address
+from hookdaemon.access_log import access_log_formatter
+from hookdaemon.client_address import client_address
 from hookdaemon.config import HookConfig, Network, Secret
 from hookdaemon.delivery import Delivery, Incoming
 from hookdaemon.follow import FollowStream
-from hookdaemon.intake import Accepted, Ignored, Pong, Refused, client_allowed, judge
+from hookdaemon.intake import (
+    Accepted,
+    Ignored,
+    Intake,
+    NoHook,
+    OverRate,
+    Pong,
+    Refusal,
+    Refused,
+    Stopping,
+    WrongMethod,
+)
 from hookdaemon.jobs import QueueFullError
 from hookdaemon.journal import Added
-from hookdaemon.ratelimit import RateLimiter
-from hookdaemon.status_access import StatusRequest, status_refusal
+from hookdaemon.request_state import IHookRequest
+from hookdaemon.status_access import StatusRefusal, StatusRequest, status_refusal
+
+__all__ = [
+    "DeliveryTaker",
+    "HookApp",
+    "JobSource",
+    "access_log_formatter",
+    "answer",
+]
 
 log = Logger()
-
-REDACTED_PARAMETERS = frozenset({"token", "secret", "access_token"})
-
-
-def redact_uri(uri: bytes) -> bytes:
-    """Hide the values of secret-bearing query parameters, for the access log."""
-    try:
-        parts = urlsplit(uri.decode("latin-1"))
-    except ValueError:
-        # Not a URL urlsplit can take apart (``http://[bad/...``): hide the whole query.
-        path, question, _ = uri.partition(b"?")
-        return path + (b"?REDACTED" if question else b"")
-    if not parts.query:
-        return uri
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    if not any(name.lower() in REDACTED_PARAMETERS for name, _ in pairs):
-        return uri
-    query = urlencode(
-        [(n, "REDACTED" if n.lower() in REDACTED_PARAMETERS else v) for n, v in pairs]
-    )
-    return urlunsplit(parts._replace(query=query)).encode("latin-1")
-
-
-class _RedactedRequest:
-    """The request as the access log shows it: no secrets, the resolved client."""
-
-    def __init__(self, request: Request) -> None:
-        self._request = request
-        self.uri = redact_uri(request.uri)
-
-    def getClientAddress(self) -> IPv4Address | IPv6Address | None:
-        client = getattr(self._request, _CLIENT, None)
-        if client is None:
-            # Never reached the app (a malformed request): the peer is all we know.
-            address = self._request.getClientAddress()
-            return address if isinstance(address, IPv4Address | IPv6Address) else None
-        if client == UNKNOWN:
-            return None
-        return (IPv6Address if ":" in client else IPv4Address)("TCP", client, 0)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._request, name)
-
-
-def access_log_formatter(timestamp: str, request: Request) -> str:
-    """Twisted's combined log format, with the client behind a trusted proxy and no tokens."""
-    return http.combinedLogFormatter(timestamp, _RedactedRequest(request))  # type: ignore[no-any-return]
-
-
-_CLIENT = "hookdaemon_client"
-"""The request attribute holding the client's address once it is resolved."""
 
 
 def client_host(request: IRequest) -> str:
@@ -156,6 +125,79 @@ class JobSource(Protocol):
         """Pass the output so far and then each new chunk to C{write} until the job ends."""
 
 
+Answerable = Refusal | Pong | Ignored | Added | QueueFullError | StatusRefusal
+"""Everything decided about a request that L{answer} turns into HTTP."""
+
+ACCEPT_POST = b"application/json, application/x-www-form-urlencoded"
+"""The body types a 415 names (RFC 9110's C{Accept-Post}): what the forges read."""
+
+
+def answer(outcome: Answerable, request: IRequest, hook: str = "", client: str = "") -> bytes:
+    """
+    The one place an outcome becomes HTTP: its status code, the headers it calls
+    for, its JSON body, and the daemon's log line naming C{hook} and C{client}.
+    """
+    match outcome:
+        case Added(job_id=job_id):
+            if outcome.duplicate:
+                return json_answer(request, 200, {"status": "duplicate", "job": job_id})
+            url = f"/jobs/{job_id}"
+            request.setHeader(b"location", url.encode())
+            return json_answer(request, 202, {"job": job_id, "status": "queued", "url": url})
+        case Refused(code=code, reason=reason):
+            log.info(
+                "hook {hook}: refused {code} from {client}: {reason}",
+                hook=hook,
+                code=code,
+                client=client or "-",
+                reason=reason,
+            )
+            if code == 415:
+                request.setHeader(b"accept-post", ACCEPT_POST)
+            return json_answer(request, code, {"error": reason})
+        case Pong(delivery=delivery):
+            log.info("hook {hook}: ping from {forge}", hook=hook, forge=delivery.forge)
+            return json_answer(request, 200, {"status": "pong"})
+        case Ignored(reason=reason):
+            log.info("hook {hook}: ignored: {reason}", hook=hook, reason=reason)
+            return json_answer(request, 200, {"status": "ignored", "reason": reason})
+        case OverRate(rate=rate, retry_after=wait):
+            if outcome.report:
+                log.info(
+                    "hook {hook}: {client} is over the rate of {rate}; answering 429"
+                    " (said once per {period:g} s)",
+                    hook=hook,
+                    client=client or "-",
+                    rate=str(rate),
+                    period=rate.period,
+                )
+            request.setHeader(b"retry-after", str(wait).encode())
+            return json_answer(
+                request,
+                429,
+                {"error": f"more than {rate} calls from this address; try again in {wait} s"},
+            )
+        case NoHook(name=name):
+            return json_answer(request, 404, {"error": f"no hook named {name}"})
+        case WrongMethod():
+            request.setHeader(b"allow", b"POST")
+            return json_answer(request, 405, {"error": "use POST"})
+        case Stopping():
+            request.setHeader(b"retry-after", b"30")
+            return json_answer(request, 503, {"error": "shutting down; try again shortly"})
+        case QueueFullError():
+            log.info("hook {hook}: queue full, answering 503: {why}", hook=hook, why=outcome)
+            request.setHeader(b"retry-after", b"60")
+            return json_answer(
+                request, 503, {"error": "too many deliveries wait for this hook; try again later"}
+            )
+        case StatusRefusal(code=code, reason=reason):
+            if code == 401:
+                request.setHeader(b"www-authenticate", b"Bearer")
+            return json_answer(request, code, {"error": reason})
+    assert_never(outcome)
+
+
 MAX_LIMIT = 1000
 
 
@@ -173,7 +215,7 @@ class HookApp:
         trusted_proxies: tuple[Network, ...] = (),
         clock: IReactorTime | None = None,
     ) -> None:
-        self._hooks = hooks
+        self._intake = Intake(hooks)
         self._trusted_proxies = trusted_proxies
         if clock is None:
             # Imported here, not at the top, so twistd's --reactor can still choose.
@@ -181,25 +223,38 @@ class HookApp:
 
             clock = cast(IReactorTime, reactor)
         self._clock = clock
-        self._limiters = {
-            name: RateLimiter(hook.rate) for name, hook in hooks.items() if hook.rate is not None
-        }
         self._engine = engine
         self._jobs = jobs
         self._status_token = status_token
 
-    def client(self, request: IRequest) -> str:
-        """The caller's address, behind a trusted proxy the one it names; see L{client_address}."""
-        client: str | None = getattr(request, _CLIENT, None)
-        if client is None:
-            client = client_address(
-                client_host(request),
-                header_values(request, b"x-forwarded-for"),
-                header_values(request, b"x-real-ip"),
-                self._trusted_proxies,
-            )
-            setattr(request, _CLIENT, client)
+    def resolve_client(self, request: IRequest) -> str:
+        """
+        The caller's address, behind a trusted proxy the one it names (see
+        L{client_address}), kept in the request's L{IHookRequest} for the access log.
+        """
+        client = client_address(
+            client_host(request),
+            header_values(request, b"x-forwarded-for"),
+            header_values(request, b"x-real-ip"),
+            self._trusted_proxies,
+        )
+        IHookRequest(request).client = client
         return client
+
+    def deliver(self, request: Request, name: str, client: str) -> bytes | Deferred[bytes]:
+        """A call to /hooks/NAME: L{Intake} decides, the engine journals, L{answer} says so."""
+        intake = self._intake
+        now = self._clock.seconds()
+        hook = intake.admit(name, request.method, client, self._engine.stopping, now)
+        if not isinstance(hook, HookConfig):
+            return answer(hook, request, name, client)
+        incoming = incoming_from(request, client)
+        outcome = intake.decide(hook, incoming, now)
+        if not isinstance(outcome, Accepted):
+            return answer(outcome, request, name, client)
+        return self._engine.accept(hook, outcome.delivery, incoming.body).addCallbacks(
+            answer, _queue_full, callbackArgs=(request,), errbackArgs=(request, name)
+        )
 
     def _refuse_status(self, request: Request) -> bytes | None:
         authorization = request.getHeader(b"authorization")
@@ -217,9 +272,7 @@ class HookApp:
         )
         if refusal is None:
             return None
-        if refusal.code == 401:
-            request.setHeader(b"www-authenticate", b"Bearer")
-        return json_answer(request, refusal.code, {"error": refusal.reason})
+        return answer(refusal, request)
 
     @app.route("/jobs", methods=["GET"])
     def list_jobs(self, request: Request) -> bytes | Deferred[bytes]:
@@ -293,99 +346,6 @@ class HookApp:
 
         return following.addCallbacks(ended, cut_off)
 
-    @app.route("/hooks/<string:name>", branch=False)
-    def hook(self, request: Request, name: str) -> bytes | Deferred[bytes]:
-        hook = self._hooks.get(name)
-        if hook is None:
-            return json_answer(request, 404, {"error": f"no hook named {name}"})
-        if request.method != b"POST":
-            request.setHeader(b"allow", b"POST")
-            return json_answer(request, 405, {"error": "use POST"})
-        if self._engine.stopping:
-            request.setHeader(b"retry-after", b"30")
-            return json_answer(request, 503, {"error": "shutting down; try again shortly"})
-        client = self.client(request)
-        if not client_allowed(hook.allow_from, client):
-            return self._refused(request, name, client, Refused(403, "client address not allowed"))
-        limiter = self._limiters.get(name)
-        if limiter is not None:
-            over = self._over_rate(request, name, client, limiter)
-            if over is not None:
-                return over
-        incoming = incoming_from(request, client)
-        outcome = judge(hook, incoming)
-        if isinstance(outcome, Refused):
-            if outcome.code == 401 and limiter is not None:
-                # A wrong secret costs double, so guessing runs out twice as fast.
-                limiter.charge(client, self._clock.seconds())
-            return self._refused(request, name, client, outcome)
-        delivery = outcome.delivery
-        if isinstance(outcome, Pong):
-            log.info("hook {hook}: ping from {forge}", hook=name, forge=delivery.forge)
-            return json_answer(request, 200, {"status": "pong"})
-        if isinstance(outcome, Ignored):
-            log.info("hook {hook}: ignored: {reason}", hook=name, reason=outcome.reason)
-            return json_answer(request, 200, {"status": "ignored", "reason": outcome.reason})
-        assert isinstance(outcome, Accepted)
-        return (
-            self._engine.accept(hook, delivery, incoming.body)
-            .addCallback(self._accepted, request)
-            .addErrback(self._queue_full, request, name)
-        )
-
-    def _queue_full(self, failure: Failure, request: Request, name: str) -> bytes:
-        failure.trap(QueueFullError)
-        log.info("hook {hook}: queue full, answering 503: {why}", hook=name, why=failure.value)
-        request.setHeader(b"retry-after", b"60")
-        return json_answer(
-            request, 503, {"error": "too many deliveries wait for this hook; try again later"}
-        )
-
-    def _over_rate(
-        self, request: Request, name: str, client: str, limiter: RateLimiter
-    ) -> bytes | None:
-        """Charge the call to the client; a 429 if it has none left."""
-        refusal = limiter.take(client, self._clock.seconds())
-        if refusal is None:
-            return None
-        if refusal.report:
-            log.info(
-                "hook {hook}: {client} is over the rate of {rate}; answering 429"
-                " (said once per {period:g} s)",
-                hook=name,
-                client=client or "-",
-                rate=str(limiter.rate),
-                period=limiter.rate.period,
-            )
-        wait = refusal.retry_after_header
-        request.setHeader(b"retry-after", str(wait).encode())
-        return json_answer(
-            request,
-            429,
-            {"error": f"more than {limiter.rate} calls from this address; try again in {wait} s"},
-        )
-
-    def _refused(self, request: Request, name: str, client: str, refused: Refused) -> bytes:
-        log.info(
-            "hook {hook}: refused {code} from {client}: {reason}",
-            hook=name,
-            code=refused.code,
-            client=client or "-",
-            reason=refused.reason,
-        )
-        if refused.code == 415:
-            request.setHeader(
-                b"accept-post", b"application/json, application/x-www-form-urlencoded"
-            )
-        return json_answer(request, refused.code, {"error": refused.reason})
-
-    def _accepted(self, added: Added, request: Request) -> bytes:
-        if added.duplicate:
-            return json_answer(request, 200, {"status": "duplicate", "job": added.job_id})
-        url = f"/jobs/{added.job_id}"
-        request.setHeader(b"location", url.encode())
-        return json_answer(request, 202, {"job": added.job_id, "status": "queued", "url": url})
-
     @app.route("/healthz", methods=["GET", "HEAD"])
     def healthz(self, request: Request) -> bytes:
         return json_answer(request, 200, {"status": "ok"})
@@ -399,19 +359,43 @@ class HookApp:
         return json_answer(request, 405, {"error": "method not allowed"})
 
     def resource(self) -> IResource:
-        """The app as a resource that resolves each request's client before routing it."""
-        return _ResolvingClient(self, self.app.resource())
+        """The app as the site's root resource: see L{_Dispatcher}."""
+        return _Dispatcher(self, self.app.resource())
 
 
-class _ResolvingClient(Resource):
+def _queue_full(failure: Failure, request: IRequest, name: str) -> bytes:
+    failure.trap(QueueFullError)
+    return answer(cast(QueueFullError, failure.value), request, name)
+
+
+def hook_name(path: list[bytes]) -> bytes | None:
     """
-    Resolve the client of every request, so the access log shows it even for
-    answers no route gave (Klein's own 404 and 405).
+    NAME, when a request's path segments are C{/hooks/NAME}; else None.
+    twisted.web has %-unquoted each segment, so a NAME holding C{/} (C{a%2Fb})
+    is none of ours. Leading empty segments do not count: werkzeug's URL map
+    strips leading slashes, so C{//hooks/NAME} reached the hook when it was a
+    Klein route, and still does.
+    """
+    if len(path) != 2:
+        while len(path) > 2 and not path[0]:
+            path = path[1:]
+        if len(path) != 2:
+            return None
+    first, name = path
+    if first == b"hooks" and name and b"/" not in name:
+        return name
+    return None
 
-    Deliveries (C{/hooks/NAME}, the path that carries the load) go straight to
-    L{HookApp.hook}, without binding and matching werkzeug's URL map (ingest
-    with a job that keeps running: 1,745 -> 1,981 requests/s). Every other path
-    goes through Klein's routes.
+
+class _Dispatcher(Resource):
+    """
+    The site's root, and the one place a request is routed: C{/hooks/NAME}, the
+    path that carries the load, goes to L{HookApp.deliver} without binding and
+    matching werkzeug's URL map (measured: 13% more deliveries a second); every
+    other path goes to Klein's routes, none of which is under C{/hooks}.
+
+    It resolves the client of every request first, so that the access log shows
+    it even for answers no route gave (Klein's own 404 and 405).
     """
 
     isLeaf = True
@@ -422,7 +406,7 @@ class _ResolvingClient(Resource):
         self._routes = routes
 
     def render(self, request: IRequest) -> Any:
-        self._app.client(request)
+        client = self._app.resolve_client(request)
         try:
             # The path as Klein decodes it: segments already %-unquoted by twisted.web.
             for segment in (*request.prepath, *request.postpath):
@@ -431,9 +415,9 @@ class _ResolvingClient(Resource):
         except UnicodeDecodeError:
             # Klein would answer in plain text and log a traceback per request.
             return json_answer(request, 400, {"error": "the URL's path or host is not UTF-8"})
-        path = request.postpath
-        if len(path) == 2 and path[0] == b"hooks" and path[1] and b"/" not in path[1]:
-            return self._deliver(cast(Request, request), path[1].decode("utf-8"))
+        name = hook_name(request.postpath)
+        if name is not None:
+            return self._deliver(cast(Request, request), name.decode("utf-8"), client)
         try:
             return self._routes.render(request)
         except BadHost:
@@ -441,17 +425,17 @@ class _ResolvingClient(Resource):
             # it cannot IDNA-encode (a..b, a label over 63 characters).
             return json_answer(request, 400, {"error": "the Host header is not a host name"})
 
-    def _deliver(self, request: Request, name: str) -> bytes | int:
+    def _deliver(self, request: Request, name: str, client: str) -> bytes | int:
         """What Klein does with a route's answer, for this one route."""
-        answer = self._app.hook(request, name)
-        if isinstance(answer, bytes):
-            return answer
+        answered = self._app.deliver(request, name, client)
+        if isinstance(answered, bytes):
+            return answered
         gone = False
 
         def hung_up(failure: Failure) -> None:
             nonlocal gone
             gone = True
-            answer.cancel()  # the journal's commit and the job go on: see accept
+            answered.cancel()  # the journal's commit and the job go on: see accept
 
         request.notifyFinish().addErrback(hung_up)
 
@@ -466,5 +450,5 @@ class _ResolvingClient(Resource):
             elif not failure.check(CancelledError):
                 log.failure("answering a delivery to a client that has gone", failure)
 
-        answer.addCallbacks(write, failed)
+        answered.addCallbacks(write, failed)
         return NOT_DONE_YET

@@ -17,7 +17,20 @@ from hookdaemon.config import HookConfig
 from hookdaemon.delivery import Delivery, Incoming
 from hookdaemon.forges import type_refusal
 from hookdaemon.forges.github import forge as github
-from hookdaemon.intake import Accepted, Ignored, Pong, Refused, client_allowed, judge
+from hookdaemon.intake import (
+    NOT_ALLOWED,
+    STOPPING,
+    WRONG_METHOD,
+    Accepted,
+    Ignored,
+    Intake,
+    NoHook,
+    OverRate,
+    Pong,
+    Refused,
+    client_allowed,
+    judge,
+)
 from tests.forgefixtures import (
     FIXTURES,
     fixture_body,
@@ -491,3 +504,125 @@ class HostileBodyTests(SynchronousTestCase):
         self.assertEqual(
             outcome, Refused(400, "one of the push's changes: HOOK_REF holds a control character")
         )
+
+
+GENERIC_RATED = "secret = env:SITE_SECRET\nallow_from = 10.0.0.0/8\nrate = 2/minute"
+
+
+def intake(keys: str = GENERIC_RATED) -> Intake:
+    return Intake({"site": hook(keys)})
+
+
+def token(value: str = SECRET, client: str = "10.0.0.7", body: bytes = b"{}") -> Incoming:
+    return Incoming(
+        body,
+        {"Authorization": f"Bearer {value}", "Content-Type": "application/json"},
+        client=client,
+    )
+
+
+class IntakeOrderTests(SynchronousTestCase):
+    """
+    L{Intake}'s whole decision, in DESIGN.md's order: each check wins over every
+    check after it, and the ones before the body is read cost the client nothing.
+    """
+
+    def admit(
+        self,
+        intake: Intake,
+        name: str = "site",
+        method: bytes = b"POST",
+        client: str = "10.0.0.7",
+        stopping: bool = False,
+        now: float = 0.0,
+    ) -> object:
+        return intake.admit(name, method, client, stopping, now)
+
+    def test_unknownHookComesFirst(self) -> None:
+        self.assertEqual(
+            self.admit(intake(), "nope", b"GET", "203.0.113.9", stopping=True), NoHook("nope")
+        )
+
+    def test_methodBeforeStopping(self) -> None:
+        self.assertEqual(self.admit(intake(), method=b"GET", stopping=True), WRONG_METHOD)
+        self.assertEqual(self.admit(intake(), method=b"HEAD"), WRONG_METHOD)
+
+    def test_stoppingBeforeTheClient(self) -> None:
+        self.assertEqual(self.admit(intake(), client="203.0.113.9", stopping=True), STOPPING)
+
+    def test_clientBeforeTheRate(self) -> None:
+        gate = intake()
+        for _ in range(3):
+            self.assertEqual(self.admit(gate, client="203.0.113.9"), NOT_ALLOWED)
+        self.assertIsInstance(self.admit(gate), HookConfig)
+
+    def test_admittedIsTheHook(self) -> None:
+        self.assertEqual(self.admit(intake()), hook(GENERIC_RATED))
+
+    def test_overTheRate(self) -> None:
+        gate = intake()
+        self.assertIsInstance(self.admit(gate, now=0.0), HookConfig)
+        self.assertIsInstance(self.admit(gate, now=10.0), HookConfig)
+        over = self.admit(gate, now=10.0)
+        assert isinstance(over, OverRate)
+        self.assertEqual((over.retry_after, over.report, str(over.rate)), (20, True, "2/minute"))
+        self.assertEqual(self.admit(gate, now=11.0), OverRate(over.rate, 19, False))
+
+    def test_refusedBeforeTheRateCostsNothing(self) -> None:
+        gate = intake()
+        for _ in range(5):
+            self.admit(gate, method=b"GET")
+            self.admit(gate, stopping=True)
+            self.admit(gate, client="203.0.113.9")
+        self.assertIsInstance(self.admit(gate), HookConfig)
+        self.assertIsInstance(self.admit(gate), HookConfig)
+        self.assertIsInstance(self.admit(gate), OverRate)
+
+    def test_decideIsTheRequestsOwnOrder(self) -> None:
+        gate = intake()
+        site = hook(GENERIC_RATED)
+        self.assertEqual(
+            gate.decide(site, token("guess", body=b"garbage"), 0.0),
+            Refused(401, "signature mismatch"),
+        )
+        self.assertIsInstance(gate.decide(site, token(), 0.0), Accepted)
+
+    def test_decideDoesNotCheckTheClientAgain(self) -> None:
+        """admit checked allow_from; decide judges only the request itself."""
+        outcome = intake().decide(hook(GENERIC_RATED), token(client="203.0.113.9"), 0.0)
+        self.assertIsInstance(outcome, Accepted)
+
+    def test_wrongSecretCostsDouble(self) -> None:
+        gate = intake()
+        site = hook(GENERIC_RATED)
+        self.assertIsInstance(self.admit(gate), HookConfig)
+        self.assertEqual(
+            gate.decide(site, token("guess"), 0.0), Refused(401, "signature mismatch")
+        )
+        over = self.admit(gate, now=1.0)
+        assert isinstance(over, OverRate)
+        self.assertEqual(over.retry_after, 29)
+
+    def test_otherRefusalsCostSingle(self) -> None:
+        gate = intake()
+        site = hook(GENERIC_RATED)
+        self.assertIsInstance(self.admit(gate), HookConfig)
+        outcome = gate.decide(site, token(body=b"{"), 0.0)
+        assert isinstance(outcome, Refused)
+        self.assertEqual(outcome.code, 400)
+        self.assertIsInstance(self.admit(gate, now=1.0), HookConfig)
+
+    def test_hookWithoutRate(self) -> None:
+        gate = intake("secret = env:SITE_SECRET")
+        for _ in range(20):
+            self.assertIsInstance(self.admit(gate, client="203.0.113.9"), HookConfig)
+        self.assertEqual(
+            gate.decide(hook("secret = env:SITE_SECRET"), token("guess"), 0.0),
+            Refused(401, "signature mismatch"),
+        )
+
+    def test_judgeIsTheClientThenTheRequest(self) -> None:
+        """judge, for a request alone, checks allow_from itself: no Intake before it."""
+        site = hook(GENERIC_RATED)
+        self.assertEqual(judge(site, token(client="203.0.113.9")), NOT_ALLOWED)
+        self.assertIsInstance(judge(site, token()), Accepted)

@@ -5,22 +5,20 @@ exact tests of L{HookApp} in memory with a fake clock.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from treq.testing import StubTreq
-from twisted.internet.defer import Deferred, succeed
-from twisted.internet.task import Clock
+from twisted.internet.defer import Deferred
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from hookdaemon.config import HookConfig, Secret, parse_config
 from hookdaemon.delivery import Delivery
 from hookdaemon.journal import Added
-from hookdaemon.web import HookApp, redact_uri
+from hookdaemon.testing import AcceptingEngine, InMemoryApp, MemoryAnswer, StubJobs
+from hookdaemon.web import HookApp, hook_name
 from tests.support import (
     ZERO,
     finished,
@@ -267,25 +265,6 @@ class BodyLimitTests(TestCase):
         self.assertEqual(code, 202)
 
 
-class RedactUriTests(SynchronousTestCase):
-    def test_tokenValueIsReplaced(self) -> None:
-        self.assertEqual(
-            redact_uri(b"/hooks/a?x=1&token=abc&secret=def"),
-            b"/hooks/a?x=1&token=REDACTED&secret=REDACTED",
-        )
-
-    def test_uriWithoutSecretsIsUnchanged(self) -> None:
-        self.assertEqual(redact_uri(b"/hooks/a?x=1"), b"/hooks/a?x=1")
-        self.assertEqual(redact_uri(b"/hooks/a"), b"/hooks/a")
-
-    def test_unsplittableUriHidesItsWholeQuery(self) -> None:
-        """An absolute-form target urlsplit refuses must not crash the access log."""
-        self.assertEqual(
-            redact_uri(b"http://[bad/hooks/a?token=abc"), b"http://[bad/hooks/a?REDACTED"
-        )
-        self.assertEqual(redact_uri(b"http://[bad/hooks/a"), b"http://[bad/hooks/a")
-
-
 def journal_rows(path: str) -> int:
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
@@ -403,33 +382,6 @@ class RateLimitLiveTests(TestCase):
         self.assertEqual(journal_rows(daemon.journal_path), 1)
 
 
-class Accepting:
-    """Stands in for the journal: every accepted delivery becomes a new job."""
-
-    def __init__(self) -> None:
-        self.accepted: list[Delivery] = []
-        self.stopping = False
-
-    def accept(self, hook: HookConfig, delivery: Delivery, body: bytes) -> Deferred[Added]:
-        self.accepted.append(delivery)
-        return succeed(Added(job_id=len(self.accepted), duplicate=False))
-
-
-class NoJobs:
-    def recent(self, hook: str | None, limit: int) -> Deferred[list[dict[str, Any]]]:
-        return succeed([])
-
-    def one(self, job_id: int) -> Deferred[dict[str, Any] | None]:
-        return succeed({"id": job_id})
-
-    def job_output(self, job_id: int) -> Deferred[bytes | None]:
-        return succeed(b"out\n")
-
-    def follow(self, job_id: int, write: Any) -> Deferred[bool]:
-        write(b"out\n")
-        return succeed(True)
-
-
 MEMORY_HOOKS = """
 [hook:site]
 forge = generic
@@ -462,70 +414,57 @@ def hooks_from(text: str) -> Mapping[str, HookConfig]:
     return config.hooks
 
 
-class InMemory:
-    """A L{HookApp} behind StubTreq, whose peer is always 127.0.0.1, with a fake clock."""
+class Memory(InMemoryApp):
+    """
+    L{InMemoryApp} over MEMORY_HOOKS, trusting a loopback proxy, as these tests
+    call it: a JSON body, the client named by X-Forwarded-For, a bearer token.
+    """
 
     def __init__(
-        self,
-        case: SynchronousTestCase,
-        trusted_proxies: str = "127.0.0.0/8",
-        status_token: Secret | None = None,
+        self, trusted_proxies: str = "127.0.0.0/8", status_token: Secret | None = None
     ) -> None:
-        self.case = case
-        self.clock = Clock()
-        self.accept = Accepting()
-        self.app = HookApp(
+        self.accept = AcceptingEngine()
+        super().__init__(
             hooks_from(MEMORY_HOOKS),
             self.accept,
-            NoJobs(),
+            StubJobs(),
             status_token,
-            trusted_proxies=tuple(ipaddress.ip_network(n) for n in trusted_proxies.split()),
-            clock=self.clock,
+            trusted_proxies=tuple(trusted_proxies.split()),
         )
-        self.stub = StubTreq(self.app.resource())
 
-    def request(
+    def call(
         self,
         method: str,
         path: str,
         client: str | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> tuple[int, Any, Any]:
-        all_headers = {"Content-Type": ["application/json"]}
-        all_headers.update({k: [v] for k, v in (headers or {}).items()})
+    ) -> tuple[int, Any, MemoryAnswer]:
+        all_headers = {**JSON, **(headers or {})}
         if client is not None:
-            all_headers["X-Forwarded-For"] = [client]
-        d = self.stub.request(
-            method,
-            f"http://hookdaemon.test{path}",
-            headers=all_headers,
-            data=b"{}" if method == "POST" else None,
-        )
-        self.stub.flush()
-        response = self.case.successResultOf(d)
-        content = self.case.successResultOf(self.stub.content(response))
+            all_headers["X-Forwarded-For"] = client
+        answer = self.request(method, path, b"{}" if method == "POST" else None, all_headers)
         try:
-            decoded = json.loads(content)
+            decoded = answer.json()
         except ValueError:
-            decoded = content
-        return response.code, decoded, response
+            decoded = answer.body
+        return answer.code, decoded, answer
 
-    def post(
+    def deliver(
         self, hook: str, client: str | None = None, token: str | None = SECRET
-    ) -> tuple[int, Any, Any]:
+    ) -> tuple[int, Any, MemoryAnswer]:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-        return self.request("POST", f"/hooks/{hook}", client, headers)
+        return self.call("POST", f"/hooks/{hook}", client, headers)
 
 
 class RateLimitTests(SynchronousTestCase):
     def setUp(self) -> None:
-        self.memory = InMemory(self)
+        self.memory = Memory()
 
     def test_overTheRateIs429WithRetryAfter(self) -> None:
-        self.assertEqual(self.memory.post("site", "203.0.113.9")[0], 202)
+        self.assertEqual(self.memory.deliver("site", "203.0.113.9")[0], 202)
         self.memory.clock.advance(10)
-        self.assertEqual(self.memory.post("site", "203.0.113.9")[0], 202)
-        code, answer, response = self.memory.post("site", "203.0.113.9")
+        self.assertEqual(self.memory.deliver("site", "203.0.113.9")[0], 202)
+        code, answer, response = self.memory.deliver("site", "203.0.113.9")
         self.assertEqual(
             (code, answer),
             (429, {"error": "more than 2/minute calls from this address; try again in 20 s"}),
@@ -534,54 +473,54 @@ class RateLimitTests(SynchronousTestCase):
         self.assertEqual(response.headers.getRawHeaders("content-type"), ["application/json"])
         self.memory.clock.advance(19.5)
         self.assertEqual(
-            self.memory.post("site", "203.0.113.9")[2].headers.getRawHeaders("retry-after"),
+            self.memory.deliver("site", "203.0.113.9")[2].headers.getRawHeaders("retry-after"),
             ["1"],
         )
         self.memory.clock.advance(0.5)
-        self.assertEqual(self.memory.post("site", "203.0.113.9")[0], 202)
+        self.assertEqual(self.memory.deliver("site", "203.0.113.9")[0], 202)
         self.assertEqual(len(self.memory.accept.accepted), 3)
 
     def test_eachClientHasItsOwnAllowance(self) -> None:
         for client in ("203.0.113.9", "203.0.113.10", "2001:db8:1:1::1"):
-            self.assertEqual(self.memory.post("site", client)[0], 202)
-            self.assertEqual(self.memory.post("site", client)[0], 202)
-            self.assertEqual(self.memory.post("site", client)[0], 429)
+            self.assertEqual(self.memory.deliver("site", client)[0], 202)
+            self.assertEqual(self.memory.deliver("site", client)[0], 202)
+            self.assertEqual(self.memory.deliver("site", client)[0], 429)
 
     def test_ipv6ClientsAreCountedByTheirSlash64(self) -> None:
-        self.assertEqual(self.memory.post("site", "2001:db8:1:1::1")[0], 202)
-        self.assertEqual(self.memory.post("site", "2001:db8:1:1::2")[0], 202)
-        self.assertEqual(self.memory.post("site", "2001:db8:1:1:ffff::3")[0], 429)
-        self.assertEqual(self.memory.post("site", "2001:db8:1:2::1")[0], 202)
+        self.assertEqual(self.memory.deliver("site", "2001:db8:1:1::1")[0], 202)
+        self.assertEqual(self.memory.deliver("site", "2001:db8:1:1::2")[0], 202)
+        self.assertEqual(self.memory.deliver("site", "2001:db8:1:1:ffff::3")[0], 429)
+        self.assertEqual(self.memory.deliver("site", "2001:db8:1:2::1")[0], 202)
 
     def test_failedCheckCountsDouble(self) -> None:
-        self.assertEqual(self.memory.post("site", "203.0.113.9", token="guess")[0], 401)
-        self.assertEqual(self.memory.post("site", "203.0.113.9")[0], 429)
+        self.assertEqual(self.memory.deliver("site", "203.0.113.9", token="guess")[0], 401)
+        self.assertEqual(self.memory.deliver("site", "203.0.113.9")[0], 429)
         self.memory.clock.advance(30)
-        self.assertEqual(self.memory.post("site", "203.0.113.9")[0], 202)
+        self.assertEqual(self.memory.deliver("site", "203.0.113.9")[0], 202)
         self.assertEqual(len(self.memory.accept.accepted), 1)
 
     def test_refusedRequestsAreNeverAccepted(self) -> None:
         for _ in range(5):
-            self.memory.post("site", "203.0.113.9", token="guess")
+            self.memory.deliver("site", "203.0.113.9", token="guess")
         self.assertEqual(self.memory.accept.accepted, [])
 
     def test_notAllowedComesBeforeTheRate(self) -> None:
         """A 403 costs nothing and never turns into a 429: the address alone decides."""
         for _ in range(3):
-            self.assertEqual(self.memory.post("walled", "203.0.113.9")[0], 403)
-        self.assertEqual(self.memory.post("walled", "10.0.0.7")[0], 202)
-        self.assertEqual(self.memory.post("walled", "10.0.0.7")[0], 429)
+            self.assertEqual(self.memory.deliver("walled", "203.0.113.9")[0], 403)
+        self.assertEqual(self.memory.deliver("walled", "10.0.0.7")[0], 202)
+        self.assertEqual(self.memory.deliver("walled", "10.0.0.7")[0], 429)
 
     def test_wrongMethodAndStoppingCostNothing(self) -> None:
-        self.assertEqual(self.memory.request("GET", "/hooks/walled", "10.0.0.7")[0], 405)
+        self.assertEqual(self.memory.call("GET", "/hooks/walled", "10.0.0.7")[0], 405)
         self.memory.accept.stopping = True
-        self.assertEqual(self.memory.post("walled", "10.0.0.7")[0], 503)
+        self.assertEqual(self.memory.deliver("walled", "10.0.0.7")[0], 503)
         self.memory.accept.stopping = False
-        self.assertEqual(self.memory.post("walled", "10.0.0.7")[0], 202)
+        self.assertEqual(self.memory.deliver("walled", "10.0.0.7")[0], 202)
 
     def test_hookWithoutRateIsNotLimited(self) -> None:
         for _ in range(20):
-            self.assertEqual(self.memory.post("open", "203.0.113.9")[0], 202)
+            self.assertEqual(self.memory.deliver("open", "203.0.113.9")[0], 202)
 
     def test_429IsLoggedOncePerClientAndWindow(self) -> None:
         events: list[dict[str, Any]] = []
@@ -592,30 +531,30 @@ class RateLimitTests(SynchronousTestCase):
             return [e["client"] for e in events if "over the rate" in e.get("log_format", "")]
 
         for _ in range(2):
-            self.memory.post("site", "203.0.113.9")
-            self.memory.post("site", "203.0.113.10")
+            self.memory.deliver("site", "203.0.113.9")
+            self.memory.deliver("site", "203.0.113.10")
         for _ in range(10):
-            self.assertEqual(self.memory.post("site", "203.0.113.9")[0], 429)
-            self.assertEqual(self.memory.post("site", "203.0.113.10")[0], 429)
+            self.assertEqual(self.memory.deliver("site", "203.0.113.9")[0], 429)
+            self.assertEqual(self.memory.deliver("site", "203.0.113.10")[0], 429)
         self.assertEqual(reports(), ["203.0.113.9", "203.0.113.10"])
         self.memory.clock.advance(30)
-        self.memory.post("site", "203.0.113.9")
-        self.assertEqual(self.memory.post("site", "203.0.113.9")[0], 429)
+        self.memory.deliver("site", "203.0.113.9")
+        self.assertEqual(self.memory.deliver("site", "203.0.113.9")[0], 429)
         self.assertEqual(len(reports()), 2)
         self.memory.clock.advance(30)
-        self.memory.post("site", "203.0.113.9")
-        self.assertEqual(self.memory.post("site", "203.0.113.9")[0], 429)
+        self.memory.deliver("site", "203.0.113.9")
+        self.assertEqual(self.memory.deliver("site", "203.0.113.9")[0], 429)
         self.assertEqual(len(reports()), 3)
 
 
 class DeliveryRouteTests(SynchronousTestCase):
     """
     POST /hooks/NAME is answered without Klein's routing (see
-    L{hookdaemon.web._ResolvingClient}); it must behave as the route did.
+    L{hookdaemon.web._Dispatcher}); it must behave as the route did.
     """
 
     def setUp(self) -> None:
-        self.memory = InMemory(self)
+        self.memory = Memory()
         self.waiting: list[Deferred[Added]] = []
         self.cancelled: list[Deferred[Added]] = []
 
@@ -627,21 +566,14 @@ class DeliveryRouteTests(SynchronousTestCase):
         self.memory.accept.accept = accept  # type: ignore[method-assign]
 
     def send(self) -> Deferred[Any]:
-        d = self.memory.stub.request(
-            "POST",
-            "http://hookdaemon.test/hooks/open",
-            headers={"Content-Type": ["application/json"]},
-            data=b"{}",
-        )
-        self.memory.stub.flush()
-        return d
+        return self.memory.send("POST", "/hooks/open", b"{}", JSON)
 
     def test_answeredOnceTheJournalHasIt(self) -> None:
         response = self.send()
         self.assertNoResult(response)
         [committed] = self.waiting
         committed.callback(Added(job_id=7, duplicate=False))
-        self.memory.stub.flush()
+        self.memory.flush()
         answer = self.successResultOf(response)
         self.assertEqual(answer.code, 202)
         self.assertEqual(
@@ -652,7 +584,7 @@ class DeliveryRouteTests(SynchronousTestCase):
     def test_aClientThatHangsUpStopsOnlyTheWait(self) -> None:
         response = self.send()
         response.cancel()
-        self.memory.stub.flush()
+        self.memory.flush()
         self.failureResultOf(response)
         self.assertEqual(self.cancelled, self.waiting)
         self.assertEqual(len(self.waiting), 1)
@@ -661,29 +593,64 @@ class DeliveryRouteTests(SynchronousTestCase):
     def test_anUnexpectedFailureIs500AndLogged(self) -> None:
         response = self.send()
         self.waiting[0].errback(RuntimeError("the disk is on fire"))
-        self.memory.stub.flush()
+        self.memory.flush()
         self.assertEqual(self.successResultOf(response).code, 500)
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 1)
 
     def test_otherPathsUnderHooksAreKleins(self) -> None:
         for path in ("/hooks/open/", "/hooks/open/x", "/hooks/a%2Fb", "/hooks/", "/hooks"):
-            code, answer, _ = self.memory.request("POST", path)
+            code, answer, _ = self.memory.call("POST", path)
             self.assertEqual((path, code, answer), (path, 404, {"error": "not found"}))
-        code, answer, _ = self.memory.request("POST", "/hooks/nope")
+        code, answer, _ = self.memory.call("POST", "/hooks/nope")
         self.assertEqual((code, answer), (404, {"error": "no hook named nope"}))
         self.assertEqual(self.waiting, [])
+
+    def test_leadingSlashesStillReachTheHook(self) -> None:
+        """werkzeug's URL map strips them, so //hooks/NAME reached the Klein route."""
+        response = self.memory.send("POST", "//hooks/open", b"{}", JSON)
+        [committed] = self.waiting
+        committed.callback(Added(job_id=3, duplicate=False))
+        self.memory.flush()
+        self.assertEqual(self.successResultOf(response).code, 202)
+        self.assertEqual(self.memory.call("GET", "///hooks/open")[0], 405)
+
+    def test_noKleinRouteUnderHooks(self) -> None:
+        """Only the dispatcher answers under /hooks: no path reaches a hook two ways."""
+        rules = [rule.rule for rule in HookApp.app.url_map.iter_rules()]
+        self.assertEqual([rule for rule in rules if rule.startswith("/hooks")], [])
+        code, answer, _ = self.memory.call("POST", "/hooks//open")
+        self.assertEqual((code, answer), (404, {"error": "not found"}))
+
+
+class HookNameTests(SynchronousTestCase):
+    def test_hookPath(self) -> None:
+        self.assertEqual(hook_name([b"hooks", b"site"]), b"site")
+        self.assertEqual(hook_name([b"", b"", b"hooks", b"site"]), b"site")
+
+    def test_otherPaths(self) -> None:
+        for path in (
+            [b"hooks"],
+            [b"hooks", b""],
+            [b"hooks", b"site", b""],
+            [b"hooks", b"a/b"],
+            [b"hooks", b"", b"site"],
+            [b"jobs", b"1"],
+            [b"x", b"hooks", b"site"],
+            [b""],
+        ):
+            self.assertIsNone(hook_name(path), path)
 
 
 class ClientAddressInMemoryTests(SynchronousTestCase):
     def test_allowFromSeesTheForwardedClientOnlyFromATrustedPeer(self) -> None:
-        trusted = InMemory(self)
-        self.assertEqual(trusted.post("walled", "10.0.0.7")[0], 202)
-        untrusted = InMemory(self, trusted_proxies="")
-        self.assertEqual(untrusted.post("walled", "10.0.0.7")[0], 403)
+        trusted = Memory()
+        self.assertEqual(trusted.deliver("walled", "10.0.0.7")[0], 202)
+        untrusted = Memory(trusted_proxies="")
+        self.assertEqual(untrusted.deliver("walled", "10.0.0.7")[0], 403)
 
     def test_realIpWithoutForwardedFor(self) -> None:
-        memory = InMemory(self)
-        code, _, _ = memory.request("POST", "/hooks/walled", headers={"X-Real-IP": "10.0.0.7"})
+        memory = Memory()
+        code, _, _ = memory.call("POST", "/hooks/walled", headers={"X-Real-IP": "10.0.0.7"})
         self.assertEqual(code, 202)
 
 
@@ -698,46 +665,46 @@ class StatusClientTests(SynchronousTestCase):
     """Who may read /jobs without a token: a loopback caller, never one a proxy forwards."""
 
     def test_loopbackProxysClientsAreNotLocal(self) -> None:
-        memory = InMemory(self)
+        memory = Memory()
         for path in STATUS_PATHS:
-            code, answer, _ = memory.request("GET", path, "203.0.113.9", LOCAL)
+            code, answer, _ = memory.call("GET", path, "203.0.113.9", LOCAL)
             self.assertEqual(code, 403, path)
             self.assertIn("unproxied loopback clients only", answer["error"])
             self.assertIn("set status_token", answer["error"])
             # Even a loopback client the trusted proxy names is not asking directly.
-            self.assertEqual(memory.request("GET", path, "127.0.0.1", LOCAL)[0], 403, path)
-            self.assertEqual(memory.request("GET", path, headers=LOCAL)[0], 200, path)
+            self.assertEqual(memory.call("GET", path, "127.0.0.1", LOCAL)[0], 403, path)
+            self.assertEqual(memory.call("GET", path, headers=LOCAL)[0], 200, path)
 
     def test_untrustedProxyOnLoopbackMakesNobodyLocal(self) -> None:
         """A loopback nginx nobody listed in trusted_proxies: its callers are not local."""
-        memory = InMemory(self, trusted_proxies="")
+        memory = Memory(trusted_proxies="")
         for path in STATUS_PATHS:
-            self.assertEqual(memory.request("GET", path, "127.0.0.1", LOCAL)[0], 403, path)
-            code, _, _ = memory.request("GET", path, headers={"X-Real-IP": "127.0.0.1", **LOCAL})
+            self.assertEqual(memory.call("GET", path, "127.0.0.1", LOCAL)[0], 403, path)
+            code, _, _ = memory.call("GET", path, headers={"X-Real-IP": "127.0.0.1", **LOCAL})
             self.assertEqual(code, 403, path)
-            self.assertEqual(memory.request("GET", path, headers=LOCAL)[0], 200, path)
+            self.assertEqual(memory.call("GET", path, headers=LOCAL)[0], 200, path)
 
     def test_hostNamingAnotherSiteIsRefused(self) -> None:
-        code, answer, _ = InMemory(self).request("GET", "/jobs")
+        code, answer, _ = Memory().call("GET", "/jobs")
         self.assertEqual(code, 403)
         self.assertIn("DNS rebinding", answer["error"])
 
     def test_tokenAdmitsAProxiedClient(self) -> None:
-        memory = InMemory(self, status_token=Secret("env:STATUS", b"let-me-see"))
+        memory = Memory(status_token=Secret("env:STATUS", b"let-me-see"))
         for path in STATUS_PATHS:
-            code, _, response = memory.request(
+            code, _, response = memory.call(
                 "GET", path, "203.0.113.9", {"Authorization": "Bearer wrong"}
             )
             self.assertEqual(code, 401, path)
             self.assertEqual(response.headers.getRawHeaders("www-authenticate"), ["Bearer"])
-            code, _, _ = memory.request(
+            code, _, _ = memory.call(
                 "GET", path, "203.0.113.9", {"Authorization": "Bearer let-me-see"}
             )
             self.assertEqual(code, 200, path)
 
     def test_withATokenLoopbackIsNotEnough(self) -> None:
-        memory = InMemory(self, status_token=Secret("env:STATUS", b"let-me-see"))
+        memory = Memory(status_token=Secret("env:STATUS", b"let-me-see"))
         for path in STATUS_PATHS:
-            code, _, response = memory.request("GET", path)
+            code, _, response = memory.call("GET", path)
             self.assertEqual(code, 401, path)
             self.assertEqual(response.headers.getRawHeaders("www-authenticate"), ["Bearer"])
