@@ -14,68 +14,31 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from attrs import define, field
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorProcess, IReactorTime
-from twisted.logger import Logger
-from twisted.python.failure import Failure
 
 from hookdaemon.command import base_environment, delivery_environment, step_environment
-from hookdaemon.config import HookConfig
-from hookdaemon.delivery import Delivery
+from hookdaemon.job_state import JobState
+from hookdaemon.lifecycle import IJobObserver, Job, JobOutcome
 from hookdaemon.output import OutputLog, prefixed
 from hookdaemon.process import RunningStep, StepResult, launch_prefix
 
-TAIL_BYTES = 64 * 1024
-
-log = Logger()
-
-
-@define(eq=False)
-class Job:
-    """One run of a hook for one delivery."""
-
-    id: int
-    hook: HookConfig
-    delivery: Delivery
-    payload_path: str
-    state: str = "queued"
-    result: StepResult | None = None
-    finished: Deferred[None] = field(factory=Deferred)
-    covered_by: int | None = None
-    _recent: bytearray = field(factory=bytearray, init=False)
-    """At least the last L{TAIL_BYTES} of output, trimmed only when twice that."""
-
-    followers: list[Callable[[bytes], None]] = field(factory=list)
-    """Live readers of the output (GET /jobs/ID/log?follow=1)."""
-
-    def keep(self, stream: str, block: bytes) -> None:
-        """Keep a block of whole lines in the tail and pass it to live readers."""
-        chunk = prefixed(block, stream.encode() + b" ")
-        for follower in list(self.followers):
-            follower(chunk)
-        self._recent += chunk
-        if len(self._recent) > 2 * TAIL_BYTES:
-            # Trimming on every chunk would move 64 KiB per read.
-            del self._recent[: len(self._recent) - TAIL_BYTES]
-
-    @property
-    def tail(self) -> bytes:
-        """The last L{TAIL_BYTES} of output, as C{/jobs/ID/log} shows it."""
-        return bytes(self._recent[-TAIL_BYTES:])
-
 
 class JobRunner:
-    """Runs one job's steps as child processes, writing their output to the hook's log."""
+    """
+    Runs one job's steps as child processes, writing their output to the hook's
+    log and telling C{events} of each step and each chunk of output; the job's
+    state is the dispatcher's to change, from the L{JobOutcome} a run returns.
+    """
 
     def __init__(
         self,
         reactor: Any,
         outputs: Mapping[str, OutputLog],
         home: str,
-        step_started: Callable[[Job, int], None] = lambda job, pid: None,
+        events: IJobObserver,
     ) -> None:
-        self._step_started = step_started
+        self._events = events
         self._reactor: IReactorProcess = reactor
         self._clock: IReactorTime = reactor
         self._outputs = outputs
@@ -84,24 +47,17 @@ class JobRunner:
         self._running: dict[int, tuple[Job, RunningStep]] = {}
         self._stopping = False
 
-    def run(self, job: Job) -> Deferred[None]:
+    def run(self, job: Job) -> Deferred[JobOutcome]:
         return Deferred.fromCoroutine(self._run(job))
 
-    async def _run(self, job: Job) -> None:
+    async def _run(self, job: Job) -> JobOutcome:
         hook = job.hook
         output = self._outputs[hook.name]
+        events = self._events
         env = step_environment(
             self._base,
             hook.env,
             delivery_environment(hook.name, job.id, job.delivery, job.payload_path),
-        )
-        job.state = "running"
-        log.info(
-            "job {job} for hook {hook} started ({ref} {after})",
-            job=job.id,
-            hook=hook.name,
-            ref=job.delivery.ref or "-",
-            after=job.delivery.after or "-",
         )
         timed_out = False
 
@@ -113,7 +69,7 @@ class JobRunner:
 
         def sink(stream: str, block: bytes) -> None:
             output.write_block(job.id, stream, block)
-            job.keep(stream, block)
+            events.output(job, prefixed(block, stream.encode() + b" "))
             if output.congested and running is not None and not running.paused:
                 # The disk is behind: let the child wait on its full pipe rather
                 # than hold its output here.
@@ -141,32 +97,25 @@ class JobRunner:
                     sink,
                 )
                 self._running[job.id] = (job, running)
-                if running.pid is not None:
-                    self._step_started(job, running.pid)
+                events.step_started(job, number, step, running.pid)
                 try:
                     result = await running.ended
                 finally:
                     del self._running[job.id]
                 output.note(job.id, f"step {number} ended: {result.describe()}")
+                events.step_ended(job, number, result)
         finally:
             if deadline.active():
                 deadline.cancel()
-        job.result = result
         if timed_out:
-            job.state = "timed_out"
+            state = JobState.TIMED_OUT
         elif result.ok:
-            job.state = "succeeded"
+            state = JobState.SUCCEEDED
         else:
-            job.state = "interrupted" if self._stopping else "failed"
-        output.note(job.id, f"job {job.state}")
+            state = JobState.INTERRUPTED if self._stopping else JobState.FAILED
+        output.note(job.id, f"job {state}")
         await output.written()  # a finished job's output is in the file
-        log.info(
-            "job {job} for hook {hook} {state}: {status}",
-            job=job.id,
-            hook=hook.name,
-            state=job.state,
-            status=result.describe(),
-        )
+        return JobOutcome(state, result)
 
     def stop(self, job_id: int) -> None:
         """SIGTERM the job's current step group now, SIGKILL it C{kill_grace} later."""
@@ -199,7 +148,12 @@ class QueueFullError(Exception):
 
 
 class JobQueue:
-    """Starts queued jobs in arrival order, one per hook and C{max_parallel} in all."""
+    """
+    Decides when queued jobs start: in arrival order, one per hook and
+    C{max_parallel} in all. It changes no job's state: it calls C{run} to start
+    a job and C{superseded} when coalescing drops one, and the dispatcher does
+    the rest.
+    """
 
     def __init__(
         self,
@@ -235,19 +189,11 @@ class JobQueue:
         waiting = self._waiting.setdefault(job.hook.name, deque())
         if job.hook.burst == "coalesce" and waiting:
             _, old = waiting.popleft()  # coalescing leaves at most one waiting
-            self._supersede(old, job)
+            self._superseded(old, job)
         waiting.append((next(self._arrivals), job))
         if self._pump_due is None or not self._pump_due.active():
             # One pump per turn, however many deliveries the turn brought.
             self._pump_due = self._clock.callLater(0, self._pump)
-
-    def _supersede(self, old: Job, new: Job) -> None:
-        old.state = "superseded"
-        old.covered_by = new.id
-        # Which jobs the new one covers is the journal's to say (L{Journal.covers}):
-        # a list here would be copied on every replacement of a long burst.
-        self._superseded(old, new)
-        old.finished.callback(None)
 
     def hold(self) -> None:
         """Start no more jobs: the daemon is stopping, and waiting jobs stay in the journal."""
@@ -269,13 +215,8 @@ class JobQueue:
             if not waiting:
                 del self._waiting[name]
             self._busy[name] = job
-            self._run(job).addErrback(self._crashed, job).addBoth(self._done, job)
-
-    def _crashed(self, failure: Failure, job: Job) -> None:
-        job.state = "failed"
-        log.failure("job {job} crashed", failure, job=job.id)
+            self._run(job).addBoth(self._done, job)
 
     def _done(self, ignored: object, job: Job) -> None:
         del self._busy[job.hook.name]
-        job.finished.callback(None)
         self._pump()

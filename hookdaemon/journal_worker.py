@@ -21,9 +21,11 @@ L{UPKEEP_DELAY} once one goes through.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.threads import deferToThreadPool
@@ -32,7 +34,7 @@ from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 from hookdaemon.deferreds import when_done
-from hookdaemon.journal import Added, Journal, NewDelivery
+from hookdaemon.journal import Added, Journal, JournalUnusableError, NewDelivery
 
 T = TypeVar("T")
 log = Logger()
@@ -47,7 +49,22 @@ UPKEEP_BACKOFF_MAX = 60.0
 """The longest wait before trying a checkpoint a reader held up again."""
 
 
-class JournalWorker:
+def journal_failed(failure: Failure, reactor: Any) -> None:
+    """The journal cannot be opened or recovered: say why, and stop the daemon."""
+    if failure.check(JournalUnusableError):
+        # The message says what to do; a traceback would only bury it.
+        log.critical("journal: {error}; stopping", error=failure.getErrorMessage())
+    else:
+        log.failure("journal: cannot open or recover; stopping", failure)
+    reactor.callWhenRunning(reactor.stop)
+
+
+class JournalWorker(Service):
+    """
+    The journal's thread and queue; as a service it opens the journal when it
+    starts and closes it, after every queued operation, when it stops.
+    """
+
     def __init__(self, reactor: Any, path: str, payload_budget: int | None = None) -> None:
         self._reactor = reactor
         self._path = path
@@ -67,11 +84,21 @@ class JournalWorker:
         self._last_batch = 0.0
         """When the last batch of operations started: upkeep waits for a quiet spell."""
 
+    def startService(self) -> None:
+        super().startService()
+        self.start().addErrback(journal_failed, self._reactor)
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        return self.stop()
+
     def start(self) -> Deferred[None]:
         """Start the thread and open the database; operations queued meanwhile wait."""
         self._pool.start()
 
         def open_journal() -> None:
+            # The first start makes state_dir; the engine makes what is in it.
+            os.makedirs(os.path.dirname(os.path.abspath(self._path)), exist_ok=True)
             self._journal = Journal(self._path, self._payload_budget)
 
         self._flushing = True

@@ -11,6 +11,18 @@ environment, so a reused process id is never hit. Linux only (/proc).
 from __future__ import annotations
 
 import os
+import signal
+from collections.abc import Sequence
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import deferLater
+from twisted.logger import Logger
+
+log = Logger()
+
+LEFTOVER_GRACE = 10.0
+"""Seconds a leftover process group gets between SIGTERM and SIGKILL."""
+LEFTOVER_POLL = 0.05
 
 
 def members(process_group: int, job_id: int) -> list[int]:
@@ -44,3 +56,26 @@ def signal_leftover(process_group: int, job_id: int, signum: int) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     return True
+
+
+async def end_leftovers(clock: IReactorTime, found: Sequence[tuple[int, int]]) -> None:
+    """
+    End each (job, process group) a killed daemon left running: SIGTERM, then
+    SIGKILL after L{LEFTOVER_GRACE} seconds, and wait until it is gone, so no
+    job runs again while its last run still works on the checkout.
+    """
+    for job_id, group in found:
+        if not signal_leftover(group, job_id, signal.SIGTERM):
+            continue
+        log.warn(
+            "job {job}: its process group {group} outlived the last daemon; ending it",
+            job=job_id,
+            group=group,
+        )
+        for signum in (signal.SIGKILL, None):
+            for _ in range(int(LEFTOVER_GRACE / LEFTOVER_POLL)):
+                if not members(group, job_id):
+                    break
+                await deferLater(clock, LEFTOVER_POLL)
+            if signum is not None:
+                signal_leftover(group, job_id, signum)

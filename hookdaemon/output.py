@@ -13,9 +13,12 @@ import time
 from collections.abc import Callable
 from functools import partial
 
+from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.python.logfile import LogFile
 
+from hookdaemon.config import DaemonConfig
 from hookdaemon.disk_writer import DiskWriter
 
 
@@ -29,6 +32,10 @@ def utc_stamp(seconds: float) -> bytes:
 def prefixed(block: bytes, prefix: bytes) -> bytes:
     """C{prefix} before every line of C{block}, which ends in a newline."""
     return prefix + block[:-1].replace(b"\n", b"\n" + prefix) + b"\n"
+
+
+class OutputReactor(IReactorTime, IReactorThreads):
+    """The reactor the output logs need: a timer to gather writes, a way back from the writer."""
 
 
 FLUSH_BYTES = 262144
@@ -132,3 +139,44 @@ class OutputLog:
             self._file.close()
         else:
             self._writer.submit(self._file.close)
+
+
+class OutputLogs(Service):
+    """
+    Every hook's L{OutputLog}, written on one L{DiskWriter} thread: opened when
+    the service starts, and closed once what was written is in the files when
+    it stops (after the jobs that write them: see L{hookdaemon.service}).
+    """
+
+    def __init__(
+        self, daemon: DaemonConfig, hook_names: list[str], reactor: OutputReactor
+    ) -> None:
+        self._daemon = daemon
+        self._hook_names = hook_names
+        self._reactor = reactor
+        self._writer: DiskWriter | None = None
+        self.logs: dict[str, OutputLog] = {}
+        """Each hook's log by the hook's name, while the service runs."""
+
+    def startService(self) -> None:
+        super().startService()
+        daemon = self._daemon
+        self._writer = DiskWriter(self._reactor.callFromThread)
+        for name in self._hook_names:
+            self.logs[name] = OutputLog(
+                daemon.log_dir,
+                name,
+                daemon.log_max_bytes,
+                daemon.log_keep,
+                later=lambda flush: self._reactor.callLater(0, flush),
+                writer=self._writer,
+            )
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        for output in self.logs.values():
+            output.close()
+        self.logs.clear()
+        if self._writer is None:
+            return succeed(None)
+        return self._writer.stop()

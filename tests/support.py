@@ -23,7 +23,7 @@ from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 
 from hookdaemon.config import parse_config
-from hookdaemon.jobs import Job
+from hookdaemon.job_status import JobView
 from hookdaemon.service import HookService
 from hookdaemon.testing import signed
 
@@ -88,19 +88,23 @@ class RunningDaemon:
         return f"{self.url}/hooks/{name}" + (f"?{query}" if query else "")
 
     @property
-    def jobs(self) -> dict[int, Job]:
+    def jobs(self) -> dict[int, JobView]:
         """The jobs the daemon holds in memory: live ones and the last ended ones."""
-        return self.service.jobs
+        return self.service.status.jobs
 
-    def job(self, job_id: int) -> Job:
+    def job(self, job_id: int) -> JobView:
         return self.jobs[job_id]
 
     @property
     def journal_path(self) -> str:
         return os.path.join(self.directory, "var", "journal.sqlite")
 
+    def log_path(self, hook: str) -> str:
+        """The hook's output log."""
+        return self.service.outputs.logs[hook].path
+
     def log_text(self, hook: str) -> str:
-        with open(self.service.output(hook).path, encoding="utf-8", errors="replace") as f:
+        with open(self.log_path(hook), encoding="utf-8", errors="replace") as f:
             return f.read()
 
 
@@ -198,9 +202,9 @@ async def get(url: str) -> tuple[int, bytes]:
     return response.code, await response.content()
 
 
-async def finished(daemon: RunningDaemon, job_id: int) -> Job:
+async def finished(daemon: RunningDaemon, job_id: int) -> JobView:
     job = daemon.job(job_id)
-    await job.finished
+    await job.ended
     return job
 
 

@@ -552,7 +552,7 @@ class SlowFollowerTests(TestCase):
         await wait_for(lambda: bool(daemon.job(job_id).followers), "the reader to follow")
         open(os.path.join(workdir, "release"), "w").close()
         self.assertEqual((await finished(daemon, job_id)).state, "succeeded")
-        self.assertGreater(os.path.getsize(daemon.service.output("loud").path), 20_000_000)
+        self.assertGreater(os.path.getsize(daemon.log_path("loud")), 20_000_000)
         received = bytearray()
         while True:
             try:

@@ -148,7 +148,7 @@ class JobTests(TestCase):
         body = b'{"ref": "refs/heads/main",  "odd spacing": [1, 2]}'
         job = await finished(daemon, await trigger(daemon, "site", body))
         self.assertIn(f"{job.id} stdout {body.decode()}\n", daemon.log_text("site"))
-        self.assertFalse(os.path.exists(job.payload_path))
+        self.assertFalse(os.path.exists(job.job.payload_path))
 
     async def test_payloadValuesAreSingleArgvItemsWithoutShell(self) -> None:
         daemon = await start_daemon(
@@ -225,7 +225,7 @@ class StopTests(TestCase):
         )
         job_id = await trigger(daemon, "site")
         await wait_for(lambda: "stdout tick" in daemon.log_text("site"), "the job to run")
-        log_path = daemon.service.output("site").path
+        log_path = daemon.log_path("site")
         job = daemon.job(job_id)
         await daemon.service.stopService()
         self.assertEqual(job.state, "interrupted")

@@ -11,10 +11,11 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import TestCase
 from zope.interface import provider
 
-from hookdaemon import service
+from hookdaemon import job_status, service
 from hookdaemon.config import parse_config
 from hookdaemon.delivery import Delivery
 from hookdaemon.journal import JobRecord, Journal, NewDelivery, SQLiteTooOldError
+from hookdaemon.journal_worker import journal_failed
 from tests import journal_c5ab9a6
 from tests.support import (
     RunningDaemon,
@@ -119,9 +120,7 @@ class ResumeTests(TestCase):
 
         daemon = await start_daemon(self, HOOKS, environ=ENVIRON, directory=directory)
         retry = queued + 1
-        await wait_for(
-            lambda: retry in daemon.jobs, "the interrupted job to be queued again"
-        )
+        await wait_for(lambda: retry in daemon.jobs, "the interrupted job to be queued again")
         await finished(daemon, retry)
         await finished(daemon, queued)
         log = daemon.log_text("site")
@@ -215,10 +214,10 @@ class JournalFailureTests(TestCase):
         config = parse_config(text, "tap.cfg", ENVIRON, lambda path: b"")
         reactor = MemoryReactorClock()
         reactor.running = True
-        hooks = service.HookService(config, reactor)
+        service.HookService(config, reactor)
         events = daemon_log(self)
         message = "the journal needs SQLite 3.20.0 or newer and this Python has 3.19.4: ..."
-        hooks._journal_failed(Failure(SQLiteTooOldError(message)))
+        journal_failed(Failure(SQLiteTooOldError(message)), reactor)
         self.assertEqual(
             [formatEvent(event) for event in events], [f"journal: {message}; stopping"]
         )
@@ -253,7 +252,7 @@ class PayloadFileTests(TestCase):
         await wait_for(lambda: retry in daemon.jobs, "the interrupted job to run again")
         self.assertEqual((await finished(daemon, retry)).state, "succeeded")
         self.assertIn(f"{retry} stdout the body", daemon.log_text("site"))
-        view = await daemon.service.one(retry)
+        view = await daemon.service.status.one(retry)
         assert view is not None
         self.assertFalse(view["payload_kept"])  # finished: with a budget of 0 it went
 
@@ -345,10 +344,10 @@ class HistoryTests(TestCase):
 class MemoryTests(TestCase):
     async def test_onlyTheJobsThatEndedLastStayInMemory(self) -> None:
         """
-        The service keeps L{service.RECENT_JOBS} ended jobs besides the journal,
+        The service keeps L{job_status.RECENT_JOBS} ended jobs besides the journal,
         dropping the ones that ended first; a waiting job is never dropped.
         """
-        self.patch(service, "RECENT_JOBS", 2)
+        self.patch(job_status, "RECENT_JOBS", 2)
         daemon = await start_daemon(
             self,
             HOOKS.replace("echo deployed ${HOOK_AFTER}", "sleep 0.2"),

@@ -1,0 +1,284 @@
+"""
+The job engine: the one owner of every job's life, from an accepted delivery
+to the record of how its run ended.
+
+    accept -> journal -> queue -> (payload file, start recorded) -> run -> ended
+
+Everything else hears of it as lifecycle events (L{hookdaemon.lifecycle}).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+from collections import Counter
+
+from attrs import define, field
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, DeferredList, fail
+from twisted.internet.interfaces import IReactorCore, IReactorProcess, IReactorTime
+from twisted.logger import Logger
+
+from hookdaemon.config import Config, HookConfig
+from hookdaemon.delivery import Delivery
+from hookdaemon.field_rules import refusal
+from hookdaemon.forges import FORGES
+from hookdaemon.job_state import JobState
+from hookdaemon.jobs import JobQueue, JobRunner, QueueFullError
+from hookdaemon.journal import Added, JobRecord, Journal, NewDelivery
+from hookdaemon.journal_worker import JournalWorker, journal_failed
+from hookdaemon.leftovers import end_leftovers
+from hookdaemon.lifecycle import IJobObserver, Job, JobOutcome
+from hookdaemon.output import OutputLogs
+
+log = Logger()
+
+
+class EngineReactor(IReactorCore, IReactorTime, IReactorProcess):
+    """What the engine needs of the reactor: timers, child processes, stopping."""
+
+
+def _home() -> str:
+    try:
+        return pwd.getpwuid(os.getuid()).pw_dir
+    except KeyError:
+        return "/"
+
+
+@define(eq=False)
+class _Live:
+    """A job not yet over: its state, and a Deferred that fires when it is."""
+
+    job: Job
+    state: JobState = JobState.QUEUED
+    over: Deferred[None] = field(factory=Deferred)
+
+
+class Dispatcher(Service):
+    """
+    Accepts deliveries, journals them, queues their jobs, runs them and tells
+    C{events} of each step, as a service that recovers the journal's jobs when
+    it starts and drains the running ones when it stops.
+
+    The state of every live job is in L{_live}, and nothing else changes it
+    (the machine is drawn in L{hookdaemon.job_state}):
+
+      - C{QUEUED}: set by L{_submit} once the delivery is committed (or for a
+        job the journal still holds as queued at start); the job waits in the
+        L{JobQueue}.
+      - C{SUPERSEDED}: set by L{_superseded} when the queue drops a waiting job
+        of a coalescing hook for a newer one. Final: the job leaves L{_live}.
+      - C{RUNNING}: set by L{_run} once the journal holds its start and its
+        payload file is written.
+      - C{SUCCEEDED}, C{FAILED}, C{TIMED_OUT}, C{INTERRUPTED}: set by L{_run}
+        from the runner's L{JobOutcome}. Final: the job leaves L{_live}.
+
+    Jobs the journal holds that will never run (their hook is gone, or they
+    fail today's delivery checks) are given their final state in the journal
+    at start, without entering L{_live}.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        journal: JournalWorker,
+        outputs: OutputLogs,
+        events: IJobObserver,
+        reactor: EngineReactor,
+    ) -> None:
+        self._config = config
+        self._journal = journal
+        self._outputs = outputs
+        self._events = events
+        self._reactor = reactor
+        self._live: dict[int, _Live] = {}
+        self._adding: Counter[str] = Counter()
+        """Deliveries per hook on their way into the journal, not yet queued."""
+        self._runner: JobRunner | None = None
+        self._queue: JobQueue | None = None
+        self.stopping = False
+        """Set while the daemon stops: deliveries get 503 so the forge tries again later."""
+
+    @property
+    def payload_dir(self) -> str:
+        return os.path.join(self._config.daemon.state_dir, "payloads")
+
+    def startService(self) -> None:
+        super().startService()
+        os.makedirs(self.payload_dir, mode=0o700, exist_ok=True)
+        # Built here, after twistd's --uid switch, so HOME is the deploy user's.
+        self._runner = JobRunner(self._reactor, self._outputs.logs, _home(), self._events)
+        self._queue = JobQueue(
+            self._config.daemon.max_parallel,
+            lambda job: Deferred.fromCoroutine(self._run(job)),
+            self._reactor,
+            self._superseded,
+        )
+        # Queued after the journal's start, so recovery comes before any
+        # delivery that arrives once the reactor runs.
+        now = self._reactor.seconds()
+
+        def recover(journal: Journal) -> tuple[list[tuple[int, int]], list[JobRecord]]:
+            leftovers = journal.leftovers()  # read before recover() marks them interrupted
+            return leftovers, journal.recover(now)
+
+        self._journal.call(recover).addCallback(
+            lambda found: Deferred.fromCoroutine(self._recover(*found))
+        ).addErrback(journal_failed, self._reactor)
+        for name, hook in self._config.hooks.items():
+            log.info("hook {name}: {forge} at {path}", name=name, forge=hook.forge, path=hook.path)
+
+    def accept(self, hook: HookConfig, delivery: Delivery, body: bytes) -> Deferred[Added]:
+        """
+        Journal a delivery and queue its job; fires once it is on disk, or fails
+        with L{QueueFullError} when a C{burst = queue} hook has C{max_queued} waiting.
+        """
+        if hook.burst == "queue":
+            assert self._queue is not None, "deliveries arrive only once the service runs"
+            waiting = self._queue.waiting(hook.name) + self._adding[hook.name]
+            if waiting >= hook.max_queued:
+                return fail(QueueFullError(f"{waiting} jobs of this hook are waiting already"))
+        new = NewDelivery(hook.name, delivery, body, self._reactor.seconds())
+        self._adding[hook.name] += 1
+        committed = self._journal.add(new)
+
+        def added(result: object) -> object:
+            self._adding[hook.name] -= 1
+            return result
+
+        committed.addBoth(added)
+
+        def queue(added: Added) -> Added:
+            if added.duplicate:
+                log.info(
+                    "hook {hook}: delivery {id} is a duplicate of job {job}",
+                    hook=hook.name,
+                    id=delivery.delivery_id,
+                    job=added.job_id,
+                )
+            else:
+                self._submit(added.job_id, hook, delivery)
+            return added
+
+        committed.addCallback(queue)
+        # The request may be cancelled (client gone); the job must not be.
+        answer: Deferred[Added] = Deferred()
+        committed.addBoth(answer.callback)  # a Failure errbacks
+        return answer
+
+    def _submit(self, job_id: int, hook: HookConfig, delivery: Delivery) -> None:
+        payload_path = os.path.join(self.payload_dir, f"{job_id}.body")
+        job = Job(id=job_id, hook=hook, delivery=delivery, payload_path=payload_path)
+        self._live[job_id] = _Live(job)
+        self._events.queued(job)
+        assert self._queue is not None, "deliveries arrive only once the service runs"
+        self._queue.submit(job)
+
+    def _superseded(self, old: Job, new: Job) -> None:
+        live = self._live.pop(old.id)
+        live.state = JobState.SUPERSEDED
+        self._events.superseded(old, new)
+        live.over.callback(None)
+
+    async def _run(self, job: Job) -> None:
+        """Record the job's start, write its payload file, run it, and tell how it ended."""
+        live = self._live[job.id]
+        started = self._reactor.seconds()
+
+        def start(journal: Journal) -> None:
+            journal.started(job.id, started)
+            # HOOK_PAYLOAD is written from the journal, on its thread, only for
+            # jobs that run: a superseded delivery never costs a file.
+            with open(job.payload_path, "wb") as f:
+                f.write(journal.payload(job.id))
+
+        assert self._runner is not None
+        outcome = JobOutcome(JobState.FAILED)
+        try:
+            await self._journal.call(start)
+            live.state = JobState.RUNNING
+            self._events.started(job)
+            outcome = await self._runner.run(job)
+        except Exception:
+            log.failure("job {job} crashed", job=job.id)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(job.payload_path)
+            live.state = outcome.state
+            del self._live[job.id]
+            self._events.ended(job, outcome)
+            live.over.callback(None)
+
+    async def _recover(self, leftovers: list[tuple[int, int]], pending: list[JobRecord]) -> None:
+        """End what a killed daemon left running, then queue the journal's jobs again."""
+        await end_leftovers(self._reactor, leftovers)
+        for record in pending:
+            self._resume(record)
+
+    def _resume(self, record: JobRecord) -> None:
+        """Queue again a job the journal holds as queued after a restart, oldest first."""
+        hook = self._config.hooks.get(record.hook)
+        if hook is None:
+            log.warn(
+                "job {job}: hook {hook} is no longer configured; not run",
+                job=record.id,
+                hook=record.hook,
+            )
+            self._end_unrun(record.id, JobState.INTERRUPTED, b"", "interrupted")
+            return
+        # An older release journaled it without today's checks (an after of
+        # --upload-pack=... was accepted): it is held to them before it runs.
+        forge = FORGES.get(record.delivery.forge, FORGES["generic"])
+        reason = refusal(record.delivery, forge.delivery_ids, forge.events)
+        if reason is not None:
+            line = f"refused on resume: {reason}; not run"
+            log.warn("hook {hook}: job {job} {line}", hook=record.hook, job=record.id, line=line)
+            self._outputs.logs[record.hook].note(record.id, line)
+            self._end_unrun(record.id, JobState.FAILED, f"hookdaemon {line}\n".encode(), "refused")
+            return
+        log.info("job {job} for hook {hook} resumed", job=record.id, hook=record.hook)
+        self._submit(record.id, hook, record.delivery)
+
+    def _end_unrun(self, job_id: int, state: JobState, tail: bytes, what: str) -> None:
+        """
+        Give a journaled job that will not run its final state. It never became
+        a live job (its hook may be gone), so the journal is all there is to tell.
+        """
+        now = self._reactor.seconds()
+
+        def ended(journal: Journal) -> None:
+            journal.finished(job_id, state, None, None, tail, now)
+
+        self._journal.record(ended, f"job {job_id} as {what}")
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        return Deferred.fromCoroutine(self._drain())
+
+    async def _drain(self) -> None:
+        """
+        Refuse new deliveries (503), let running jobs finish for C{stop_grace}
+        seconds, then stop them (they end interrupted); waiting jobs stay queued
+        in the journal and run at the next start.
+        """
+        self.stopping = True
+        if self._runner is None or self._queue is None:
+            return
+        self._queue.hold()
+        # Jobs the queue started, whether or not their start is recorded yet
+        # (and not one that ended this turn, before the queue heard of it).
+        started = (self._live.get(job.id) for job in self._queue.running)
+        running = [live.over for live in started if live is not None]
+        if not running:
+            return
+        grace = self._config.daemon.stop_grace
+        log.info(
+            "stopping: waiting up to {grace:g}s for {count} running job(s)",
+            grace=grace,
+            count=len(running),
+        )
+        deadline = self._reactor.callLater(grace, self._runner.stop_all)
+        await DeferredList(running)
+        if deadline.active():
+            deadline.cancel()

@@ -1,0 +1,158 @@
+"""
+What the job API reads: live jobs from memory, kept up to date as a lifecycle
+subscriber, and everything else from the journal, off the reactor thread.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from attrs import define, field
+from twisted.internet.defer import Deferred, succeed
+
+from hookdaemon.delivery import Delivery
+from hookdaemon.job_state import LIVE_STATES, JobState
+from hookdaemon.job_views import job_json
+from hookdaemon.journal import Journal
+from hookdaemon.journal_worker import JournalWorker
+from hookdaemon.lifecycle import Job, JobObserver, JobOutcome, OutputTail
+from hookdaemon.process import StepResult
+
+RECENT_JOBS = 1000
+"""Ended jobs kept in memory, besides the journal, for tests and introspection."""
+
+
+@define(eq=False)
+class JobView:
+    """The job API's picture of one job, drawn from the lifecycle's events."""
+
+    job: Job
+    state: JobState = JobState.QUEUED
+    result: StepResult | None = None
+    covered_by: int | None = None
+    """The job that ran in a superseded job's place."""
+    output: OutputTail = field(factory=OutputTail)
+    followers: list[Callable[[bytes], None]] = field(factory=list)
+    """Live readers of the output (GET /jobs/ID/log?follow=1)."""
+    ended: Deferred[None] = field(factory=Deferred)
+
+    @property
+    def id(self) -> int:
+        return self.job.id
+
+    @property
+    def delivery(self) -> Delivery:
+        return self.job.delivery
+
+    @property
+    def tail(self) -> bytes:
+        """The last of the output, as C{/jobs/ID/log} shows it."""
+        return self.output.last()
+
+
+class JobStatus(JobObserver):
+    """The job API's one source: see L{hookdaemon.web.JobSource}."""
+
+    def __init__(self, journal: JournalWorker) -> None:
+        self._journal = journal
+        self.jobs: dict[int, JobView] = {}
+        """Live jobs, and the last L{RECENT_JOBS} that ended, by id."""
+        self._ended: deque[int] = deque()
+        """Ids of the jobs in L{jobs} that have ended, in the order they ended."""
+
+    # The lifecycle, as it happens.
+
+    def queued(self, job: Job) -> None:
+        self.jobs[job.id] = JobView(job)
+
+    def superseded(self, old: Job, new: Job) -> None:
+        view = self.jobs.get(old.id)
+        if view is not None:
+            view.covered_by = new.id
+        self._end(old.id, JobState.SUPERSEDED, None)
+
+    def started(self, job: Job) -> None:
+        self.jobs[job.id].state = JobState.RUNNING
+
+    def output(self, job: Job, chunk: bytes) -> None:
+        view = self.jobs[job.id]
+        for follower in list(view.followers):
+            follower(chunk)
+        view.output.add(chunk)
+
+    def ended(self, job: Job, outcome: JobOutcome) -> None:
+        self._end(job.id, outcome.state, outcome.result)
+
+    def _end(self, job_id: int, state: JobState, result: StepResult | None) -> None:
+        view = self.jobs.get(job_id)
+        if view is None:
+            return
+        view.state = state
+        view.result = result
+        self._ended.append(job_id)
+        while len(self._ended) > RECENT_JOBS:
+            self.jobs.pop(self._ended.popleft(), None)
+        view.ended.callback(None)
+
+    # The job API.
+
+    def recent(self, hook: str | None, limit: int) -> Deferred[list[dict[str, Any]]]:
+        """The newest jobs, as the job API shows them."""
+        return self._journal.call(
+            lambda journal: [
+                job_json(record, journal.covers(record.id), journal.covering(record.id))
+                for record in journal.recent(hook, limit)
+            ]
+        )
+
+    def one(self, job_id: int) -> Deferred[dict[str, Any] | None]:
+        def read(journal: Journal) -> dict[str, Any] | None:
+            record = journal.get(job_id)
+            if record is None:
+                return None
+            return job_json(record, journal.covers(job_id), journal.covering(job_id))
+
+        return self._journal.call(read)
+
+    def job_output(self, job_id: int) -> Deferred[bytes | None]:
+        """A running job's output so far, or a finished one's recorded tail."""
+        view = self.jobs.get(job_id)
+        if view is not None and view.state is JobState.RUNNING:
+            return succeed(view.tail)
+
+        def read(journal: Journal) -> bytes | None:
+            record = journal.get(job_id)
+            return None if record is None else record.output_tail
+
+        return self._journal.call(read)
+
+    def follow(self, job_id: int, write: Callable[[bytes], None]) -> Deferred[bool]:
+        """Pass the output so far and then each new chunk to C{write} until the job ends."""
+        view = self.jobs.get(job_id)
+        if view is None or view.state not in LIVE_STATES:
+            # Finished (or unknown): its recorded tail is all there is.
+            def written(output: bytes | None) -> bool:
+                if output is not None:
+                    write(output)
+                return output is not None
+
+            return self.job_output(job_id).addCallback(written)
+        write(view.tail)
+        view.followers.append(write)
+
+        def stop_following(result: object) -> object:
+            if write in view.followers:
+                view.followers.remove(write)
+            return result
+
+        def ended(_: object) -> None:
+            if not following.called:
+                following.callback(True)
+
+        # Cancelled when the reader goes away; fires when the job ends.
+        following: Deferred[bool] = Deferred(lambda cancelled: None)
+        following.addBoth(stop_following)
+        view.ended.addCallback(ended)
+        return following
