@@ -1,8 +1,8 @@
 """
 What a test, a benchmark or a script needs to talk to hookdaemon as a forge
 would, as C{treq.testing} ships C{StubTreq}: the credential headers every forge
-sends (L{signed}), and a real C{twistd -n hookdaemon} on a free loopback port
-(L{TwistdDaemon}).
+sends (L{signed}), a real C{twistd -n hookdaemon} on a free loopback port
+(L{TwistdDaemon}), and a L{HookApp} served in memory (L{InMemoryApp}).
 
 Nothing here is used by the daemon itself.
 """
