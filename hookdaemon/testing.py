@@ -36,6 +36,7 @@ from twisted.web.iweb import IResponse
 
 from hookdaemon.config import HookConfig, Secret
 from hookdaemon.delivery import Delivery
+from hookdaemon.job_state import LIVE_STATES
 from hookdaemon.journal import Added
 from hookdaemon.web import DeliveryTaker, HookApp, JobSource
 
@@ -368,7 +369,7 @@ class TwistdDaemon:
         """The job once it is in a final state."""
         for _ in range(attempts):
             job = self.job(job_id)
-            if job["state"] not in ("queued", "running"):
+            if job["state"] not in LIVE_STATES:
                 return job
             time.sleep(0.02)
         raise AssertionError(f"job {job_id} never finished")
