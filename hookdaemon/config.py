@@ -154,6 +154,8 @@ _DEFAULT_RATE = parse_rate(HOOK_DEFAULTS["rate"])
 
 @frozen
 class HookConfig:
+    """One C{[hook:NAME]} section, read and checked: what a delivery must be, and what it runs."""
+
     name: str
     forge: str
     secret: Secret | None
@@ -180,6 +182,8 @@ class HookConfig:
 
 @frozen
 class DaemonConfig:
+    """The C{[hookdaemon]} section, read and checked: listening, state, logs and limits."""
+
     listen: tuple[str, ...]
     state_dir: str
     log_dir: str
@@ -199,6 +203,8 @@ class DaemonConfig:
 
 @frozen
 class Config:
+    """A whole config file, read and checked: its path, the daemon's section, each hook by name."""
+
     source: str
     daemon: DaemonConfig
     hooks: Mapping[str, HookConfig]

@@ -17,7 +17,6 @@ from collections import Counter
 from attrs import define, field
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, fail
-from twisted.internet.interfaces import IReactorCore, IReactorProcess, IReactorTime
 from twisted.logger import Logger
 
 from hookdaemon.config import Config, HookConfig
@@ -31,12 +30,9 @@ from hookdaemon.journal_worker import JournalWorker, journal_failed
 from hookdaemon.leftovers import end_leftovers
 from hookdaemon.lifecycle import IJobObserver, Job, JobOutcome
 from hookdaemon.output import OutputLogs
+from hookdaemon.reactors import EngineReactor
 
 log = Logger()
-
-
-class EngineReactor(IReactorCore, IReactorTime, IReactorProcess):
-    """What the engine needs of the reactor: timers, child processes, stopping."""
 
 
 def _home() -> str:

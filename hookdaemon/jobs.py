@@ -12,16 +12,16 @@ import os
 import signal
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IDelayedCall, IReactorProcess, IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from hookdaemon.command import base_environment, delivery_environment, step_environment
 from hookdaemon.job_state import JobState
 from hookdaemon.lifecycle import IJobObserver, Job, JobOutcome
 from hookdaemon.output import OutputLog, prefixed
 from hookdaemon.process import RunningStep, StepResult, launch_prefix
+from hookdaemon.reactors import RunnerReactor
 
 
 class JobRunner:
@@ -33,13 +33,13 @@ class JobRunner:
 
     def __init__(
         self,
-        reactor: Any,
+        reactor: RunnerReactor,
         outputs: Mapping[str, OutputLog],
         home: str,
         events: IJobObserver,
     ) -> None:
         self._events = events
-        self._reactor: IReactorProcess = reactor
+        self._reactor = reactor
         self._clock: IReactorTime = reactor
         self._outputs = outputs
         self._base = base_environment(home)

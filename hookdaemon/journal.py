@@ -62,8 +62,7 @@ one waits a few milliseconds, not for the whole file.
 
 _PAYLOADS = """
 -- Bodies apart from the jobs: reading or updating a job then never walks a
--- megabyte of overflow pages (listing 50 jobs with 1 MiB bodies in the row took
--- 11.5 ms, apart 0.03 ms).
+-- megabyte of overflow pages (README: Why the code is as it is).
 CREATE TABLE IF NOT EXISTS payloads (
     job_id INTEGER PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
     body BLOB NOT NULL
@@ -143,6 +142,8 @@ class Added:
 
 @frozen
 class JobRecord:
+    """One job as the journal holds it: its delivery, its state, its times and how it ended."""
+
     id: int
     hook: str
     delivery: Delivery
@@ -231,8 +232,8 @@ class Journal:
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT}")
         # Debian's SQLite is built with SECURE_DELETE: every freed page is zeroed
-        # and written, so dropping forty 1 MiB bodies wrote 40 MiB and took 280 ms
-        # (FAST: 3 ms). The freed pages leave the file at the next upkeep anyway.
+        # and written, so dropping a body writes as much again (README: Why the
+        # code is as it is). The freed pages leave the file at the next upkeep anyway.
         self._db.execute("PRAGMA secure_delete = FAST")
         page_size = self._pragma("page_size")
         self._reclaim_min = RECLAIM_MIN_BYTES // page_size

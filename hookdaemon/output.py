@@ -15,11 +15,11 @@ from functools import partial
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.python.logfile import LogFile
 
 from hookdaemon.config import DaemonConfig
 from hookdaemon.disk_writer import DiskWriter
+from hookdaemon.reactors import OutputReactor
 
 
 def utc_stamp(seconds: float) -> bytes:
@@ -34,12 +34,11 @@ def prefixed(block: bytes, prefix: bytes) -> bytes:
     return prefix + block[:-1].replace(b"\n", b"\n" + prefix) + b"\n"
 
 
-class OutputReactor(IReactorTime, IReactorThreads):
-    """The reactor the output logs need: a timer to gather writes, a way back from the writer."""
-
-
 FLUSH_BYTES = 262144
-"""Output held back at most: small writes to the log cost more than all the rest (bench/)."""
+"""
+Output held back at most: small writes to the log cost more than all the rest
+(README: Why the code is as it is).
+"""
 
 
 class OutputLog:

@@ -5,8 +5,8 @@ The child is started in a session of its own (through setsid) so a timeout can
 signal its whole process group, grandchildren included. It enters its working
 directory through C{env -C} rather than spawnProcess's C{path}: Twisted starts a
 child with posix_spawn only when it has no directory to enter, and otherwise
-forks the whole daemon (about ten times the cost: 2.3 ms of the reactor's time
-per step against 0.2 ms, measured with a 55 MB heap).
+forks the whole daemon, which costs the reactor far more per step (README: Why
+the code is as it is).
 """
 
 from __future__ import annotations
@@ -66,6 +66,8 @@ def launch_prefix(workdir: str) -> list[str]:
 
 @frozen
 class StepResult:
+    """How a step ended: its exit code or the signal that killed it (neither: it never ran)."""
+
     exit_code: int | None
     signal: str | None
 

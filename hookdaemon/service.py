@@ -6,7 +6,7 @@ does nothing else.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import cast
 
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, gatherResults
@@ -22,6 +22,7 @@ from hookdaemon.lifecycle import JobEvents
 from hookdaemon.listening import ListeningEndpoint
 from hookdaemon.log_lines import JobLogLines
 from hookdaemon.output import OutputLogs
+from hookdaemon.reactors import DaemonReactor
 from hookdaemon.site import HookSite
 from hookdaemon.web import HookApp
 
@@ -57,12 +58,13 @@ class HookService(InOrder):
     output logs, then the journal, once all that was written is on disk.
     """
 
-    def __init__(self, config: Config, reactor: Any = None) -> None:
+    def __init__(self, config: Config, reactor: DaemonReactor | None = None) -> None:
         super().__init__()
         if reactor is None:
+            # Imported here, not at the top, so twistd's --reactor can still choose.
             from twisted.internet import reactor as default_reactor
 
-            reactor = default_reactor
+            reactor = cast(DaemonReactor, default_reactor)
         daemon = config.daemon
         self.config = config
         self.journal = JournalWorker(

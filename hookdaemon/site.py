@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from twisted.internet.interfaces import IAddress, IDelayedCall
+from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -188,7 +188,7 @@ class HookSite(Site):
     protocol = HookChannel  # type: ignore[assignment]
 
     def __init__(
-        self, resource: IResource, daemon: DaemonConfig, reactor: Any, **kwargs: Any
+        self, resource: IResource, daemon: DaemonConfig, reactor: IReactorTime, **kwargs: Any
     ) -> None:
         # Site's idle timeout closes keep-alive connections idle between requests.
         # No form parsing into request.args: nothing reads it (tokens come from the

@@ -38,6 +38,8 @@ class StatusRequest:
 
 @frozen
 class StatusRefusal:
+    """Why a status request is refused: the HTTP code and the sentence the answer gives."""
+
     code: int
     reason: str
 

@@ -391,8 +391,9 @@ class _Dispatcher(Resource):
     """
     The site's root, and the one place a request is routed: C{/hooks/NAME}, the
     path that carries the load, goes to L{HookApp.deliver} without binding and
-    matching werkzeug's URL map (measured: 13% more deliveries a second); every
-    other path goes to Klein's routes, none of which is under C{/hooks}.
+    matching werkzeug's URL map, which cost a share of every delivery (README:
+    Why the code is as it is); every other path goes to Klein's routes, none of
+    which is under C{/hooks}.
 
     It resolves the client of every request first, so that the access log shows
     it even for answers no route gave (Klein's own 404 and 405).

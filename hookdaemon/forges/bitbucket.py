@@ -37,6 +37,8 @@ _UNDATED = datetime.min.replace(tzinfo=UTC)
 
 @frozen
 class BitbucketCloud:
+    """Bitbucket Cloud as a L{Forge}: X-Event-Key with X-Hook-UUID or X-Request-UUID."""
+
     name = "bitbucket"
     # X-Request-UUID is a UUID; event keys are "repo:push", "pullrequest:created".
     # See https://support.atlassian.com/bitbucket-cloud/docs/event-payloads/#HTTP-headers

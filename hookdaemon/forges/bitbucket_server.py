@@ -29,6 +29,8 @@ from hookdaemon.forges._base import (
 
 @frozen
 class BitbucketServer:
+    """Bitbucket Server and Data Center as a L{Forge}: X-Event-Key without Cloud's UUID headers."""
+
     name = "bitbucket-server"
     # X-Request-Id is a UUID; event keys are "repo:refs_changed", "pr:reviewer:approved".
     # See https://confluence.atlassian.com/bitbucketserver/event-payload-938025882.html

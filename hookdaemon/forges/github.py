@@ -29,6 +29,8 @@ _REF_PREFIXES = {"branch": BRANCH_PREFIX, "tag": TAG_PREFIX}
 
 
 class GitHub:
+    """GitHub as a L{Forge}: known by X-GitHub-Event, signed in X-Hub-Signature-256."""
+
     name = "github"
     # X-GitHub-Delivery is a GUID; events are named in snake case.
     # See https://docs.github.com/en/webhooks/webhook-events-and-payloads#delivery-headers

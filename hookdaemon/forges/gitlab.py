@@ -37,6 +37,8 @@ _SCP_LIKE = re.compile(r"[^/@:]+@[^/:]+:(.+)")
 
 
 class GitLab:
+    """GitLab as a L{Forge}: known by its X-Gitlab- headers, checked by token or signed form."""
+
     name = "gitlab"
     delivery_ids = re.compile(rf"{UUID.pattern}|msg_[A-Za-z0-9]{{1,64}}")
     """
