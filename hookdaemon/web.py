@@ -39,6 +39,7 @@ from hookdaemon.intake import (
     Stopping,
     WrongMethod,
 )
+from hookdaemon.job_state import JobState
 from hookdaemon.jobs import QueueFullError
 from hookdaemon.journal import Added
 from hookdaemon.request_state import IHookRequest
@@ -143,7 +144,8 @@ def answer(outcome: Answerable, request: IRequest, hook: str = "", client: str =
                 return json_answer(request, 200, {"status": "duplicate", "job": job_id})
             url = f"/jobs/{job_id}"
             request.setHeader(b"location", url.encode())
-            return json_answer(request, 202, {"job": job_id, "status": "queued", "url": url})
+            answer = {"job": job_id, "status": JobState.QUEUED, "url": url}
+            return json_answer(request, 202, answer)
         case Refused(code=code, reason=reason):
             log.info(
                 "hook {hook}: refused {code} from {client}: {reason}",
