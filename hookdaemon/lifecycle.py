@@ -123,53 +123,32 @@ class JobEvents:
         self._subscribers = tuple(subscribers)
 
     def queued(self, job: Job) -> None:
-        for subscriber in self._subscribers:
-            try:
-                subscriber.queued(job)
-            except Exception:
-                self._failed(subscriber, "queued", job)
+        self._tell("queued", job)
 
     def superseded(self, old: Job, new: Job) -> None:
-        for subscriber in self._subscribers:
-            try:
-                subscriber.superseded(old, new)
-            except Exception:
-                self._failed(subscriber, "superseded", old)
+        self._tell("superseded", old, new)
 
     def started(self, job: Job) -> None:
-        for subscriber in self._subscribers:
-            try:
-                subscriber.started(job)
-            except Exception:
-                self._failed(subscriber, "started", job)
+        self._tell("started", job)
 
     def step_started(self, job: Job, number: int, step: Step, process_group: int | None) -> None:
-        for subscriber in self._subscribers:
-            try:
-                subscriber.step_started(job, number, step, process_group)
-            except Exception:
-                self._failed(subscriber, "step started", job)
+        self._tell("step_started", job, number, step, process_group)
 
     def output(self, job: Job, chunk: bytes) -> None:
-        for subscriber in self._subscribers:
-            try:
-                subscriber.output(job, chunk)
-            except Exception:
-                self._failed(subscriber, "output", job)
+        self._tell("output", job, chunk)
 
     def step_ended(self, job: Job, number: int, result: StepResult) -> None:
-        for subscriber in self._subscribers:
-            try:
-                subscriber.step_ended(job, number, result)
-            except Exception:
-                self._failed(subscriber, "step ended", job)
+        self._tell("step_ended", job, number, result)
 
     def ended(self, job: Job, outcome: JobOutcome) -> None:
+        self._tell("ended", job, outcome)
+
+    def _tell(self, event: str, job: Job, *details: object) -> None:
         for subscriber in self._subscribers:
             try:
-                subscriber.ended(job, outcome)
+                getattr(subscriber, event)(job, *details)
             except Exception:
-                self._failed(subscriber, "ended", job)
+                self._failed(subscriber, event, job)
 
     def _failed(self, subscriber: IJobObserver, event: str, job: Job) -> None:
         log.failure(
