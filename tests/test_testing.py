@@ -122,7 +122,13 @@ class SignedTests(SynchronousTestCase):
             secret = data.draw(tokens)
             other = secret + "x"
         headers = signed(
-            scheme.forge, secret, body, now=sent, signature_header=scheme.signature_header
+            scheme.forge,
+            secret,
+            body,
+            now=sent,
+            signature_header=scheme.signature_header,
+            # Drawn, not uuid4(): what is drawn next depends on the header's characters.
+            webhook_id=str(data.draw(st.uuids())),
         )
         key_bytes = secret.encode() if isinstance(secret, str) else secret
         other_bytes = other.encode() if isinstance(other, str) else other
