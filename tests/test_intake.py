@@ -31,6 +31,7 @@ from hookdaemon.intake import (
     client_allowed,
     judge,
 )
+from hookdaemon.testing import signed
 from tests.forgefixtures import (
     FIXTURES,
     fixture_body,
@@ -279,10 +280,9 @@ class SignatureHeaderTests(SynchronousTestCase):
         return Incoming(body, {"X-Signature": signature}, client="127.0.0.1")
 
     def signature(self, body: bytes = b'{"ref": "refs/heads/main"}') -> str:
-        import hashlib
-        import hmac
-
-        return hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+        """The bare hex digest: what signed() sends after its C{sha256=}."""
+        headers = signed("generic", SECRET, body, signature_header="X-Signature")
+        return headers["X-Signature"].removeprefix("sha256=")
 
     def test_hexSignatureAccepted(self) -> None:
         outcome = judge(hook(self.HOOK), self.request(self.signature()))

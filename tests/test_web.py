@@ -17,7 +17,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 from hookdaemon.config import HookConfig, Secret, parse_config
 from hookdaemon.delivery import Delivery
 from hookdaemon.journal import Added
-from hookdaemon.testing import AcceptingEngine, InMemoryApp, MemoryAnswer, StubJobs
+from hookdaemon.testing import AcceptingEngine, InMemoryApp, MemoryAnswer, StubJobs, signed
 from hookdaemon.web import HookApp, hook_name
 from tests.support import (
     ZERO,
@@ -197,14 +197,9 @@ class HookAnswersTests(TestCase):
         self.assertEqual(code, 401)
 
     async def test_genericSignatureHeader(self) -> None:
-        import hashlib
-        import hmac
-
         body = b'{"ref": "refs/heads/main"}'
-        signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-        code, _, _ = await post(
-            self.daemon.hook_url("signed"), body, {"X-Signature-256": f"sha256={signature}"}
-        )
+        headers = signed("generic", SECRET, body, signature_header="X-Signature-256")
+        code, _, _ = await post(self.daemon.hook_url("signed"), body, headers)
         self.assertEqual(code, 202)
         code, _, _ = await post(
             self.daemon.hook_url("signed", f"token={SECRET}"), body, {"X-Signature-256": "0" * 64}
