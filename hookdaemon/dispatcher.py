@@ -14,7 +14,7 @@ import os
 import pwd
 from collections import Counter
 
-from attrs import define, field
+from attrs import define
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, fail
 from twisted.logger import Logger
@@ -44,11 +44,12 @@ def _home() -> str:
 
 @define(eq=False)
 class _Live:
-    """A job not yet over: its state, and a Deferred that fires when it is."""
+    """A job not yet over, and its state."""
 
     job: Job
     state: JobState = JobState.QUEUED
-    over: Deferred[None] = field(factory=Deferred)
+    over: Deferred[None] | None = None
+    """Made only for a running job the daemon, stopping, waits for; fired when it ends."""
 
 
 class Dispatcher(Service):
@@ -175,7 +176,6 @@ class Dispatcher(Service):
         live = self._live.pop(old.id)
         live.state = JobState.SUPERSEDED
         self._events.superseded(old, new)
-        live.over.callback(None)
 
     async def _run(self, job: Job) -> None:
         """Record the job's start, write its payload file, run it, and tell how it ended."""
@@ -204,7 +204,8 @@ class Dispatcher(Service):
             live.state = outcome.state
             del self._live[job.id]
             self._events.ended(job, outcome)
-            live.over.callback(None)
+            if live.over is not None:
+                live.over.callback(None)
 
     async def _recover(self, leftovers: list[tuple[int, int]], pending: list[JobRecord]) -> None:
         """End what a killed daemon left running, then queue the journal's jobs again."""
@@ -264,8 +265,13 @@ class Dispatcher(Service):
         self._queue.hold()
         # Jobs the queue started, whether or not their start is recorded yet
         # (and not one that ended this turn, before the queue heard of it).
-        started = (self._live.get(job.id) for job in self._queue.running)
-        running = [live.over for live in started if live is not None]
+        running = []
+        for job in self._queue.running:
+            live = self._live.get(job.id)
+            if live is not None:
+                if live.over is None:
+                    live.over = Deferred()
+                running.append(live.over)
         if not running:
             return
         grace = self._config.daemon.stop_grace

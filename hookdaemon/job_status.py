@@ -33,10 +33,12 @@ class JobView:
     result: StepResult | None = None
     covered_by: int | None = None
     """The job that ran in a superseded job's place."""
-    output: OutputTail = field(factory=OutputTail)
     followers: list[Callable[[bytes], None]] = field(factory=list)
     """Live readers of the output (GET /jobs/ID/log?follow=1)."""
-    ended: Deferred[None] = field(factory=Deferred)
+    _output: OutputTail | None = field(default=None, init=False)
+    """Made at the first output: most jobs of a burst never print."""
+    _ended: Deferred[None] | None = field(default=None, init=False)
+    """Made when first asked for: most jobs are never waited on."""
 
     @property
     def id(self) -> int:
@@ -49,7 +51,27 @@ class JobView:
     @property
     def tail(self) -> bytes:
         """The last of the output, as C{/jobs/ID/log} shows it."""
-        return self.output.last()
+        return b"" if self._output is None else self._output.last()
+
+    @property
+    def ended(self) -> Deferred[None]:
+        """Fires once the job is over."""
+        if self._ended is None:
+            self._ended = Deferred()
+            if self.state.final:
+                self._ended.callback(None)
+        return self._ended
+
+    def add_output(self, chunk: bytes) -> None:
+        if self._output is None:
+            self._output = OutputTail()
+        self._output.add(chunk)
+
+    def end(self, state: JobState, result: StepResult | None) -> None:
+        self.state = state
+        self.result = result
+        if self._ended is not None:
+            self._ended.callback(None)
 
 
 class JobStatus(JobObserver):
@@ -80,7 +102,7 @@ class JobStatus(JobObserver):
         view = self.jobs[job.id]
         for follower in list(view.followers):
             follower(chunk)
-        view.output.add(chunk)
+        view.add_output(chunk)
 
     def ended(self, job: Job, outcome: JobOutcome) -> None:
         self._end(job.id, outcome.state, outcome.result)
@@ -89,12 +111,10 @@ class JobStatus(JobObserver):
         view = self.jobs.get(job_id)
         if view is None:
             return
-        view.state = state
-        view.result = result
         self._ended.append(job_id)
         while len(self._ended) > RECENT_JOBS:
             self.jobs.pop(self._ended.popleft(), None)
-        view.ended.callback(None)
+        view.end(state, result)
 
     # The job API.
 

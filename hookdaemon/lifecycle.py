@@ -10,7 +10,7 @@ notifications) is one more, and the dispatcher does not change for it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from attrs import field, frozen
 from twisted.logger import Logger
@@ -111,6 +111,10 @@ class JobObserver:
         pass
 
 
+EVENTS = tuple(IJobObserver.names())
+"""The lifecycle's events: the names of L{IJobObserver}'s methods."""
+
+
 @implementer(IJobObserver)
 class JobEvents:
     """
@@ -120,7 +124,17 @@ class JobEvents:
     """
 
     def __init__(self, subscribers: Sequence[IJobObserver]) -> None:
-        self._subscribers = tuple(subscribers)
+        # Per event, the subscribers that override it, their methods bound now:
+        # the events of every delivery and every read of output cost no more
+        # than the subscribers that listen to them.
+        self._listeners: dict[str, list[tuple[IJobObserver, Callable[..., None]]]] = {
+            event: [
+                (subscriber, getattr(subscriber, event))
+                for subscriber in subscribers
+                if getattr(type(subscriber), event, None) is not getattr(JobObserver, event)
+            ]
+            for event in EVENTS
+        }
 
     def queued(self, job: Job) -> None:
         self._tell("queued", job)
@@ -144,9 +158,9 @@ class JobEvents:
         self._tell("ended", job, outcome)
 
     def _tell(self, event: str, job: Job, *details: object) -> None:
-        for subscriber in self._subscribers:
+        for subscriber, listener in self._listeners[event]:
             try:
-                getattr(subscriber, event)(job, *details)
+                listener(job, *details)
             except Exception:
                 self._failed(subscriber, event, job)
 
