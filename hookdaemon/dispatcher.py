@@ -9,7 +9,6 @@ Everything else hears of it as lifecycle events (L{hookdaemon.lifecycle}).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pwd
 from collections import Counter
@@ -199,8 +198,14 @@ class Dispatcher(Service):
         except Exception:
             log.failure("job {job} crashed", job=job.id)
         finally:
-            with contextlib.suppress(FileNotFoundError):
+            # Gone before the end is told; a file that cannot be removed must
+            # not keep the job from ending (or a stopping daemon from stopping).
+            try:
                 os.remove(job.payload_path)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                log.failure("job {job}: cannot remove its payload file", job=job.id)
             live.state = outcome.state
             del self._live[job.id]
             self._events.ended(job, outcome)

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from hookdaemon.command import base_environment, delivery_environment, step_environment
 from hookdaemon.job_state import JobState
@@ -22,6 +24,8 @@ from hookdaemon.lifecycle import IJobObserver, Job, JobOutcome
 from hookdaemon.output import OutputLog, prefixed
 from hookdaemon.process import RunningStep, StepResult, launch_prefix
 from hookdaemon.reactors import RunnerReactor
+
+log = Logger()
 
 
 class JobRunner:
@@ -215,7 +219,11 @@ class JobQueue:
             if not waiting:
                 del self._waiting[name]
             self._busy[name] = job
-            self._run(job).addBoth(self._done, job)
+            self._run(job).addErrback(self._crashed, job).addBoth(self._done, job)
+
+    def _crashed(self, failure: Failure, job: Job) -> None:
+        # The run itself handles a job's failures; this is a bug in it, made visible.
+        log.failure("job {job}: its run failed outside the job", failure, job=job.id)
 
     def _done(self, ignored: object, job: Job) -> None:
         del self._busy[job.hook.name]

@@ -9,8 +9,9 @@ import os
 from typing import cast
 
 from twisted.application.service import MultiService, Service
-from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
 from twisted.internet.interfaces import IAddress, IListeningPort
+from twisted.logger import Logger
 
 from hookdaemon.access_log import access_log_formatter
 from hookdaemon.config import Config
@@ -25,6 +26,8 @@ from hookdaemon.output import OutputLogs
 from hookdaemon.reactors import DaemonReactor
 from hookdaemon.site import HookSite
 from hookdaemon.web import HookApp
+
+log = Logger()
 
 
 class InOrder(MultiService):
@@ -41,7 +44,11 @@ class InOrder(MultiService):
 
     async def _stop_children(self) -> None:
         for child in reversed(list(self)):
-            await child.stopService()
+            try:
+                await maybeDeferred(child.stopService)
+            except Exception:
+                # The ones started before it still stop: the journal last of all.
+                log.failure("stopping {child}", child=child)
 
 
 class HookService(InOrder):
@@ -72,9 +79,10 @@ class HookService(InOrder):
         )
         self.outputs = OutputLogs(daemon, list(config.hooks), reactor)
         self.status = JobStatus(self.journal)
-        # The journal hears first, so a reader told of an event finds it recorded.
+        # The journal hears first, so a reader told of an event finds it recorded;
+        # the job API last, so one waiting for a job's end sees all else done.
         events = JobEvents(
-            [JournalRecords(self.journal, reactor, daemon.history), self.status, JobLogLines()]
+            [JournalRecords(self.journal, reactor, daemon.history), JobLogLines(), self.status]
         )
         self.engine = Dispatcher(config, self.journal, self.outputs, events, reactor)
         self.app = HookApp(

@@ -256,6 +256,27 @@ class PayloadFileTests(TestCase):
         assert view is not None
         self.assertFalse(view["payload_kept"])  # finished: with a budget of 0 it went
 
+    async def test_aPayloadFileThatCannotBeRemovedKeepsNoJobFromEnding(self) -> None:
+        """
+        The end of a job is told and recorded before its payload file goes, so
+        a file that cannot be removed is one logged error, not a job left
+        running for ever and a stop that never ends.
+        """
+        remove = os.remove
+
+        def refuse(path: str) -> None:
+            if path.endswith(".body"):
+                raise PermissionError(13, "Permission denied", path)
+            remove(path)
+
+        self.patch(os, "remove", refuse)
+        daemon = await start_daemon(self, HOOKS, environ=ENVIRON)
+        job_id = await push(daemon, after="1" * 40)
+        self.assertEqual((await finished(daemon, job_id)).state, "succeeded")
+        await daemon.service.stopService()
+        self.assertEqual(read_journal(daemon.journal_path, job_id).state, "succeeded")
+        self.assertEqual(len(self.flushLoggedErrors(PermissionError)), 1)
+
 
 QUEUE_HOOK = """
 [hook:line]
