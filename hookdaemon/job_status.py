@@ -116,6 +116,11 @@ class JobStatus(JobObserver):
             self.jobs.pop(self._ended.popleft(), None)
         view.end(state, result)
 
+    def output_of(self, job_id: int) -> bytes:
+        """The last of a live or recently ended job's output; empty for any other."""
+        view = self.jobs.get(job_id)
+        return b"" if view is None else view.tail
+
     # The job API.
 
     def recent(self, hook: str | None, limit: int) -> Deferred[list[dict[str, Any]]]:

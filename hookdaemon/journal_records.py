@@ -8,23 +8,31 @@ are the dispatcher's own; these are the ones nobody waits for.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from twisted.internet.interfaces import IReactorTime
 
 from hookdaemon.command import Step
 from hookdaemon.journal import Journal
 from hookdaemon.journal_worker import JournalWorker
-from hookdaemon.lifecycle import Job, JobObserver, JobOutcome, OutputTail
+from hookdaemon.lifecycle import Job, JobObserver, JobOutcome
 
 
 class JournalRecords(JobObserver):
     """Records supersessions, process groups and ends, and prunes each hook's history."""
 
-    def __init__(self, journal: JournalWorker, clock: IReactorTime, history: int) -> None:
+    def __init__(
+        self,
+        journal: JournalWorker,
+        clock: IReactorTime,
+        history: int,
+        output_of: Callable[[int], bytes],
+    ) -> None:
         self._journal = journal
         self._clock = clock
         self._history = history
-        self._tails: dict[int, OutputTail] = {}
-        """The output of each running job that printed any, for its end record."""
+        self._output_of = output_of
+        """The last of a job's output, for its end record: the job API's view keeps it."""
 
     def superseded(self, old: Job, new: Job) -> None:
         # Not logged: in a burst that is a line per delivery, and the journal
@@ -43,15 +51,8 @@ class JournalRecords(JobObserver):
             f"job {job.id}'s process group",
         )
 
-    def output(self, job: Job, chunk: bytes) -> None:
-        tail = self._tails.get(job.id)
-        if tail is None:
-            tail = self._tails[job.id] = OutputTail()
-        tail.add(chunk)
-
     def ended(self, job: Job, outcome: JobOutcome) -> None:
-        kept = self._tails.pop(job.id, None)
-        tail = b"" if kept is None else kept.last()
+        tail = self._output_of(job.id)
         result = outcome.result
         now = self._clock.seconds()
         hook = job.hook.name

@@ -82,7 +82,11 @@ class HookService(InOrder):
         # The journal hears first, so a reader told of an event finds it recorded;
         # the job API last, so one waiting for a job's end sees all else done.
         events = JobEvents(
-            [JournalRecords(self.journal, reactor, daemon.history), JobLogLines(), self.status]
+            [
+                JournalRecords(self.journal, reactor, daemon.history, self.status.output_of),
+                JobLogLines(),
+                self.status,
+            ]
         )
         self.engine = Dispatcher(config, self.journal, self.outputs, events, reactor)
         self.app = HookApp(

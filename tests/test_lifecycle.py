@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase, TestCase
+from zope.interface import implementer
 from zope.interface.verify import verifyObject
 
 from hookdaemon.command import Step
@@ -12,6 +13,7 @@ from hookdaemon.job_state import FINAL_STATES, LIVE_STATES, JobState
 from hookdaemon.job_status import JobStatus
 from hookdaemon.journal_records import JournalRecords
 from hookdaemon.lifecycle import (
+    EVENTS,
     TAIL_BYTES,
     IJobObserver,
     Job,
@@ -99,17 +101,34 @@ class JobEventsTests(SynchronousTestCase):
             JobEvents([]),
             JobLogLines(),
             JobStatus(None),  # type: ignore[arg-type]
-            JournalRecords(None, None, 1),  # type: ignore[arg-type]
+            JournalRecords(None, None, 1, lambda job_id: b""),  # type: ignore[arg-type]
         ):
             self.assertTrue(verifyObject(IJobObserver, subscriber))
 
-    def test_observerIgnoresWhatItDoesNotOverride(self) -> None:
+    def test_anObserverOfItsOwnHearsEveryEvent(self) -> None:
+        """
+        JobEvents skips the events a JobObserver subclass does not override;
+        an observer that implements the interface itself hears every one.
+        """
+        heard: list[str] = []
+
+        @implementer(IJobObserver)
+        class Own:
+            pass
+
+        for event in EVENTS:  # what the interface asks for, on the class itself
+            setattr(Own, event, lambda self, *details, event=event: heard.append(event))
         job = a_job()
         step = Step(text="true", words=("true",))
-        observer = JobObserver()
-        observer.step_started(job, 1, step, 123)
-        observer.step_ended(job, 1, StepResult(0, None))
-        self.assertIsNone(observer.started(job))
+        events = JobEvents([Own(), JobObserver()])
+        events.queued(job)
+        events.superseded(job, a_job(2))
+        events.started(job)
+        events.step_started(job, 1, step, 123)
+        events.output(job, b"stdout x\n")
+        events.step_ended(job, 1, StepResult(0, None))
+        events.ended(job, JobOutcome(JobState.SUCCEEDED, StepResult(0, None)))
+        self.assertEqual(heard, list(EVENTS))
 
 
 class ValueTests(SynchronousTestCase):
