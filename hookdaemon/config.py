@@ -49,8 +49,13 @@ DAEMON_DEFAULTS: Mapping[str, str] = {
     "status_token": "",
     "stop_grace": "30",
     "request_timeout": "30",
+    "header_timeout": "10",
     "max_connections": "256",
+    "max_client_connections": "32",
     "payload_budget": "104857600",  # 100 MiB
+    "max_attempts": "3",
+    "delivery_id_days": "30",
+    "delivery_id_max": "100000",
 }
 
 HOOK_DEFAULTS: Mapping[str, str] = {
@@ -196,9 +201,19 @@ class DaemonConfig:
     status_token: Secret | None
     stop_grace: float
     request_timeout: float = float(DAEMON_DEFAULTS["request_timeout"])
+    header_timeout: float = float(DAEMON_DEFAULTS["header_timeout"])
+    """Seconds a client has to send its request line and headers: less than a whole request."""
     max_connections: int = int(DAEMON_DEFAULTS["max_connections"])
+    max_client_connections: int = int(DAEMON_DEFAULTS["max_client_connections"])
+    """Connections one client address may hold open at once."""
     payload_budget: int = int(DAEMON_DEFAULTS["payload_budget"])
     """Bytes of finished jobs' bodies the journal keeps; queued and running ones come on top."""
+    max_attempts: int = int(DAEMON_DEFAULTS["max_attempts"])
+    """Runs a delivery gets in all when stops or crashes interrupt them."""
+    delivery_id_days: int = int(DAEMON_DEFAULTS["delivery_id_days"])
+    """Days a forge's delivery id is remembered, so a redelivery does not run again."""
+    delivery_id_max: int = int(DAEMON_DEFAULTS["delivery_id_max"])
+    """Delivery ids remembered per hook at most, the newest kept."""
 
 
 @frozen
@@ -508,8 +523,13 @@ def _daemon(section: _Section) -> DaemonConfig:
         status_token=section.secret("status_token"),
         stop_grace=section.seconds("stop_grace"),
         request_timeout=section.seconds("request_timeout"),
+        header_timeout=section.seconds("header_timeout"),
         max_connections=section.integer("max_connections", minimum=1),
+        max_client_connections=section.integer("max_client_connections", minimum=1),
         payload_budget=section.integer("payload_budget", minimum=0),
+        max_attempts=section.integer("max_attempts", minimum=1),
+        delivery_id_days=section.integer("delivery_id_days", minimum=1),
+        delivery_id_max=section.integer("delivery_id_max", minimum=1),
     )
 
 
