@@ -58,6 +58,47 @@ def git_accepts_ref(name: str) -> bool:
 MIB = 1024 * 1024
 
 
+def small_tmpfs(case: TestCase, size: int) -> str | None:
+    """
+    A tmpfs of C{size} bytes mounted on a fresh directory under the test's
+    temporary directory, unmounted when the test ends; None where this process
+    cannot mount one (not root, or in a container that forbids it), so the test
+    falls back to an injected failure and says so.
+    """
+    mount_point = os.path.abspath(case.mktemp())
+    os.makedirs(mount_point)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", mount_point],
+        capture_output=True,
+    )
+    if result.returncode != 0:
+        return None
+    case.addCleanup(subprocess.run, ["umount", "-l", mount_point], capture_output=True)
+    return mount_point
+
+
+def fill_disk(directory: str) -> str:
+    """
+    Fill the file system holding C{directory} to the last byte with one file;
+    its path, to remove when the disk should have room again.
+    """
+    path = os.path.join(directory, "filler")
+    chunk = b"\0" * 65536
+    with open(path, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(chunk)
+        except OSError:
+            pass
+        # The last few bytes a 64 KiB write could not take.
+        try:
+            while True:
+                f.write(b"\0" * 512)
+        except OSError:
+            pass
+    return path
+
+
 def on_disk(path: str) -> int:
     """A journal's bytes on disk: the file and its write-ahead log."""
     return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
