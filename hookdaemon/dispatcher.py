@@ -25,7 +25,12 @@ from hookdaemon.forges import FORGES
 from hookdaemon.job_state import JobState
 from hookdaemon.jobs import JobQueue, JobRunner, QueueFullError
 from hookdaemon.journal import Added, JobRecord, Journal, NewDelivery
-from hookdaemon.journal_worker import JournalWorker, journal_failed
+from hookdaemon.journal_worker import (
+    JournalWorker,
+    journal_failed,
+    private_directory,
+    write_private,
+)
 from hookdaemon.leftovers import end_leftovers
 from hookdaemon.lifecycle import IJobObserver, Job, JobOutcome
 from hookdaemon.output import OutputLogs
@@ -49,6 +54,11 @@ class _Live:
     state: JobState = JobState.QUEUED
     over: Deferred[None] | None = None
     """Made only for a running job the daemon, stopping, waits for; fired when it ends."""
+    abandoned: bool = False
+    """
+    Set when the daemon's stop_grace ends while the job's start is still being
+    recorded (the journal cannot commit): it is not run, and stays queued.
+    """
 
 
 class Dispatcher(Service):
@@ -100,9 +110,19 @@ class Dispatcher(Service):
     def payload_dir(self) -> str:
         return os.path.join(self._config.daemon.state_dir, "payloads")
 
+    @property
+    def trouble(self) -> str | None:
+        """Why deliveries cannot be taken now (for /healthz), or None."""
+        if self.stopping:
+            return "shutting down"
+        fault = self._journal.fault
+        if fault is not None:
+            return f"the journal cannot commit: {fault}"
+        return None
+
     def startService(self) -> None:
         super().startService()
-        os.makedirs(self.payload_dir, mode=0o700, exist_ok=True)
+        private_directory(self.payload_dir)
         # Built here, after twistd's --uid switch, so HOME is the deploy user's.
         self._runner = JobRunner(self._reactor, self._outputs.logs, _home(), self._events)
         self._queue = JobQueue(
@@ -119,7 +139,8 @@ class Dispatcher(Service):
             leftovers = journal.leftovers()  # read before recover() marks them interrupted
             return leftovers, journal.recover(now)
 
-        self._journal.call(recover).addCallback(
+        # A write: if the journal cannot commit, recovery waits until it can.
+        self._journal.write(recover).addCallback(
             lambda found: Deferred.fromCoroutine(self._recover(*found))
         ).addErrback(journal_failed, self._reactor)
         for name, hook in self._config.hooks.items():
@@ -181,36 +202,62 @@ class Dispatcher(Service):
         live = self._live[job.id]
         started = self._reactor.seconds()
 
-        def start(journal: Journal) -> None:
+        def start(journal: Journal) -> bool:
+            if live.abandoned:
+                return False  # the daemon stops: the job stays queued for the next start
             journal.started(job.id, started)
             # HOOK_PAYLOAD is written from the journal, on its thread, only for
-            # jobs that run: a superseded delivery never costs a file.
-            with open(job.payload_path, "wb") as f:
-                f.write(journal.payload(job.id))
+            # jobs that run: a superseded delivery never costs a file. ENOSPC
+            # here undoes the start with the rest of its batch, to try again.
+            write_private(job.payload_path, journal.payload(job.id))
+            return True
 
         assert self._runner is not None
         outcome = JobOutcome(JobState.FAILED)
         try:
-            await self._journal.call(start)
-            live.state = JobState.RUNNING
-            self._events.started(job)
-            outcome = await self._runner.run(job)
+            # A write the journal tries until it is on disk: a job never runs
+            # unrecorded, and waits (without a restart) while the disk is full.
+            await self._journal.write(start)
         except Exception:
-            log.failure("job {job} crashed", job=job.id)
-        finally:
-            # Gone before the end is told; a file that cannot be removed must
-            # not keep the job from ending (or a stopping daemon from stopping).
+            log.failure("job {job}: cannot record its start", job=job.id)
+        else:
+            if live.abandoned:
+                # Let go of at stop_grace's end (_give_up_running); the file,
+                # if its start went in just now, is the next start's to remove.
+                return
             try:
-                os.remove(job.payload_path)
-            except FileNotFoundError:
-                pass
-            except OSError:
-                log.failure("job {job}: cannot remove its payload file", job=job.id)
-            live.state = outcome.state
-            del self._live[job.id]
-            self._events.ended(job, outcome)
-            if live.over is not None:
-                live.over.callback(None)
+                live.state = JobState.RUNNING
+                self._events.started(job)
+                outcome = await self._runner.run(job)
+            except Exception:
+                log.failure("job {job} crashed", job=job.id)
+        # Gone before the end is told; a file that cannot be removed must
+        # not keep the job from ending (or a stopping daemon from stopping).
+        try:
+            os.remove(job.payload_path)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            log.failure("job {job}: cannot remove its payload file", job=job.id)
+        live.state = outcome.state
+        del self._live[job.id]
+        self._events.ended(job, outcome)
+        if live.over is not None:
+            live.over.callback(None)
+
+    def _abandon(self, live: _Live) -> None:
+        """
+        Let go of a job the stopping daemon gave up waiting for: it never ran, so
+        the journal holds it as queued (or, if its start went in as it was let
+        go, as running: the next start then treats it as interrupted).
+        """
+        live.abandoned = True
+        log.info(
+            "job {job}: not started, the daemon stops; it runs at the next start", job=live.job.id
+        )
+        del self._live[live.job.id]
+        if live.over is not None:
+            live.over.callback(None)
 
     async def _recover(self, leftovers: list[tuple[int, int]], pending: list[JobRecord]) -> None:
         """End what a killed daemon left running, then queue the journal's jobs again."""
@@ -241,6 +288,14 @@ class Dispatcher(Service):
             return
         log.info("job {job} for hook {hook} resumed", job=record.id, hook=record.hook)
         self._submit(record.id, hook, record.delivery)
+
+    def _give_up_running(self) -> None:
+        """stop_grace is over: stop the running jobs, and let go of those not yet started."""
+        assert self._runner is not None
+        for live in list(self._live.values()):
+            if live.state is JobState.QUEUED and live.over is not None:
+                self._abandon(live)
+        self._runner.stop_all()
 
     def _end_unrun(self, job_id: int, state: JobState, tail: bytes, what: str) -> None:
         """
@@ -285,7 +340,7 @@ class Dispatcher(Service):
             grace=grace,
             count=len(running),
         )
-        deadline = self._reactor.callLater(grace, self._runner.stop_all)
+        deadline = self._reactor.callLater(grace, self._give_up_running)
         await DeferredList(running)
         if deadline.active():
             deadline.cancel()

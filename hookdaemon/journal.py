@@ -372,6 +372,13 @@ class Journal:
         self._db.execute("INSERT INTO payloads (job_id, body) VALUES (?, ?)", (job_id, payload))
         return job_id
 
+    def touch(self) -> None:
+        """
+        A write of nothing that still needs a page on disk: the journal's probe,
+        while it cannot commit, for when it can again.
+        """
+        self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
     def step_started(self, job_id: int, process_group: int) -> None:
         """The process group of the job's current step, to end it if the daemon dies."""
         self._db.execute("UPDATE jobs SET process_group = ? WHERE id = ?", (process_group, job_id))

@@ -17,14 +17,26 @@ another connection (an operator's sqlite3 shell) holds a snapshot, the
 checkpoint that shrinks the file cannot finish: it is tried again after twice
 the last wait, up to L{UPKEEP_BACKOFF_MAX}, and the wait is back to
 L{UPKEEP_DELAY} once one goes through.
+
+When a commit fails for want of storage (a full disk, an I/O error, a lock
+another program holds), nothing of its batch is on disk. The deliveries in it
+fail with L{JournalUnavailableError} (their callers answer 503, so the forge
+tries again), and so do new ones until a commit goes through: no 202 for what
+is not on disk. The writes that record what jobs did (L{write}) are kept, in
+order, and tried again after a wait that doubles from L{RETRY_FIRST} to
+L{RETRY_MAX}; a reader of the job API is still answered from what is on disk.
+The condition is logged once when it starts and once when it ends.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import sqlite3
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
+from attrs import frozen
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorCore
@@ -48,6 +60,82 @@ UPKEEP_DELAY = 0.5
 """Seconds idle before freed pages are given back: after a burst, not between its batches."""
 UPKEEP_BACKOFF_MAX = 60.0
 """The longest wait before trying a checkpoint a reader held up again."""
+RETRY_FIRST = 0.25
+"""Seconds before held writes are first tried again after a commit failed."""
+RETRY_MAX = 5.0
+"""The longest wait between tries; also what a refused delivery's Retry-After says."""
+
+STORAGE_ERRORS = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+    }
+)
+"""
+SQLite's primary result codes for storage failing rather than the operation
+(https://www.sqlite.org/rescode.html): a full disk, an I/O error, a lock
+another program holds. An SQL error (C{SQLITE_ERROR}) is the operation's own.
+"""
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO})
+"""The same from the OS, for the payload file a job's start writes."""
+
+
+def storage_fault(error: BaseException) -> bool:
+    """
+    Did storage fail (try again later), rather than the operation (a bug, which
+    fails alone)? A fault that lasts is then waited out, not dropped.
+    """
+    if isinstance(error, sqlite3.Error):
+        code = getattr(error, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF in STORAGE_ERRORS
+    return isinstance(error, OSError) and error.errno in STORAGE_ERRNOS
+
+
+class JournalUnavailableError(Exception):
+    """The journal cannot commit now; the message says why (from SQLite or the OS)."""
+
+
+class _StorageFaultError(Exception):
+    """Raised out of a batch's transaction so that nothing of it stays."""
+
+
+class _Entry(NamedTuple):
+    """An operation queued for the journal's thread, and who waits for it."""
+
+    operation: Operation
+    done: Deferred[Any]
+    size: int
+    """The bytes of body it writes (a delivery's)."""
+    kind: str
+    """L{READ}, L{ADD} or L{WRITE}: what becomes of it when a commit fails."""
+
+
+READ = "read"
+"""Fails with the commit; between tries it still runs (it needs no room on disk)."""
+ADD = "add"
+"""A delivery: fails with the commit, and at once while the journal cannot commit."""
+WRITE = "write"
+"""What a job did: held and tried again, in order, until it is on disk."""
+
+
+@frozen
+class _Fault:
+    """A batch's commit failed for want of storage: nothing of it is on disk."""
+
+    reason: str
+
+
+def fault_reason(error: BaseException) -> str:
+    """One line for a storage fault, as SQLite or the OS words it."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error) or type(error).__name__
 
 
 def journal_failed(failure: Failure, reactor: IReactorCore) -> None:
@@ -74,9 +162,17 @@ class JournalWorker(Service):
         self._payload_budget = payload_budget
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name="hookdaemon-journal")
         self._journal: Journal | None = None
-        self._pending: list[tuple[Operation, Deferred[Any], int]] = []
-        """Each operation, who waits for it, and the bytes of body it writes."""
+        self._pending: list[_Entry] = []
         self._pending_bytes = 0
+        self.fault: str | None = None
+        """Why the journal cannot commit, while it cannot; None while it can."""
+        self._fault_since = 0.0
+        self._held: list[_Entry] = []
+        """Writes whose commit failed (and writes since), in order, for the next try."""
+        self._retry: IDelayedCall | None = None
+        self._retry_delay = RETRY_FIRST
+        self._retry_now = False
+        """A try is due but a batch of reads was running."""
         self._flushing = False
         self._idle: list[Deferred[None]] = []
         self._stopped: Deferred[None] | None = None
@@ -101,7 +197,9 @@ class JournalWorker(Service):
 
         def open_journal() -> None:
             # The first start makes state_dir; the engine makes what is in it.
-            os.makedirs(os.path.dirname(os.path.abspath(self._path)), exist_ok=True)
+            directory = os.path.dirname(os.path.abspath(self._path))
+            private_directory(directory)
+            private_file(self._path)
             self._journal = Journal(self._path, self._payload_budget)
 
         self._flushing = True
@@ -109,73 +207,180 @@ class JournalWorker(Service):
         return opened.addBoth(self._next_batch)
 
     def call(self, operation: Callable[[Journal], T]) -> Deferred[T]:
-        """Run C{operation} with the journal, after every operation queued before it."""
-        return self._queue(operation, 0)
+        """
+        Run C{operation} with the journal, after every operation queued before
+        it; it fails with L{JournalUnavailableError} if its commit does. For
+        reads, and writes whose caller can report a failure.
+        """
+        return self._queue(_Entry(operation, Deferred(), 0, READ))
 
-    def _queue(self, operation: Callable[[Journal], T], size: int) -> Deferred[T]:
-        done: Deferred[T] = Deferred()
-        self._pending.append((operation, done, size))
-        self._pending_bytes += size
-        if not self._flushing:
-            self._flush()
-        return done
+    def write(self, operation: Callable[[Journal], T]) -> Deferred[T]:
+        """
+        A write that must reach the disk (what a job did): tried again, in
+        order, until its commit goes through; its Deferred fires only then.
+        """
+        return self._queue(_Entry(operation, Deferred(), 0, WRITE))
 
     def add(self, new: NewDelivery) -> Deferred[Added]:
-        """Journal a delivery; fires once it is committed to disk."""
-        return self._queue(lambda journal: journal.add_many([new])[0], len(new.payload))
+        """
+        Journal a delivery; fires once it is committed to disk, or fails with
+        L{JournalUnavailableError} (at once while the journal cannot commit).
+        """
+
+        def add(journal: Journal) -> Added:
+            return journal.add_many([new])[0]
+
+        return self._queue(_Entry(add, Deferred(), len(new.payload), ADD))
 
     def record(self, operation: Operation, what: str) -> None:
-        """A write nobody waits for; a failure is logged, since no request can report it."""
-        self.call(operation).addErrback(
+        """
+        A L{write} nobody waits for; an operation that fails on its own (not for
+        want of storage) is logged, since no request can report it.
+        """
+        self.write(operation).addErrback(
             lambda failure: log.failure("journal: cannot record {what}", failure, what=what)
         )
+
+    def _queue(self, entry: _Entry) -> Deferred[Any]:
+        if self.fault is not None:
+            if entry.kind == WRITE:
+                self._held.append(entry)
+                return entry.done
+            if entry.kind == ADD:
+                entry.done.errback(JournalUnavailableError(self.fault))
+                return entry.done
+        self._pending.append(entry)
+        self._pending_bytes += entry.size
+        if not self._flushing:
+            self._flush()
+        return entry.done
 
     def _flush(self) -> None:
         self._last_batch = self._reactor.seconds()
         if self._pending_bytes <= BATCH_BYTES:  # as good as always: no walk per delivery
             batch, self._pending, self._pending_bytes = self._pending, [], 0
         else:
-            taken, size = 1, self._pending[0][2]
-            while taken < len(self._pending) and size + self._pending[taken][2] <= BATCH_BYTES:
-                size += self._pending[taken][2]
+            taken, size = 1, self._pending[0].size
+            while taken < len(self._pending) and size + self._pending[taken].size <= BATCH_BYTES:
+                size += self._pending[taken].size
                 taken += 1
             batch, self._pending = self._pending[:taken], self._pending[taken:]
             self._pending_bytes -= size
+        self._run(batch)
+
+    def _run(self, batch: list[_Entry]) -> None:
         self._flushing = True
 
-        def run_batch() -> list[tuple[bool, Any]]:
+        def run_batch() -> list[tuple[bool, Any]] | _Fault:
             journal = self._journal
             outcomes: list[tuple[bool, Any]] = []
             if journal is None:
                 error = Failure(RuntimeError("the journal is not open"))
                 return [(False, error)] * len(batch)
-            with journal.transaction():
-                for operation, _, _ in batch:
-                    try:
-                        with journal.transaction():
-                            outcomes.append((True, operation(journal)))
-                    except Exception:
-                        outcomes.append((False, Failure()))
+            try:
+                with journal.transaction():
+                    for entry in batch:
+                        try:
+                            with journal.transaction():
+                                outcomes.append((True, entry.operation(journal)))
+                        except Exception as e:
+                            if storage_fault(e):
+                                # SQLite may have rolled the whole batch back already.
+                                raise _StorageFaultError(fault_reason(e)) from e
+                            outcomes.append((False, Failure()))
+            except _StorageFaultError as e:
+                return _Fault(str(e))
+            except Exception as e:
+                if not storage_fault(e):  # the commit itself
+                    raise
+                return _Fault(fault_reason(e))
             return outcomes
 
-        def deliver(outcomes: list[tuple[bool, Any]]) -> None:
-            for (_, done, _), (ok, value) in zip(batch, outcomes, strict=True):
+        def deliver(outcomes: list[tuple[bool, Any]] | _Fault) -> None:
+            if isinstance(outcomes, _Fault):
+                self._failed(batch, outcomes.reason)
+                return
+            if self.fault is not None and any(entry.kind == WRITE for entry in batch):
+                self._recovered()
+            for entry, (ok, value) in zip(batch, outcomes, strict=True):
                 if ok:
-                    done.callback(value)
+                    entry.done.callback(value)
                 else:
-                    done.errback(value)
+                    entry.done.errback(value)
 
         def failed(failure: Failure) -> None:
-            # The commit itself failed: nothing in the batch is on disk.
-            for _, done, _ in batch:
-                done.errback(failure)
+            # Not the commit (that is a _Fault): the thread itself failed.
+            for entry in batch:
+                entry.done.errback(failure)
 
         deferToThreadPool(self._reactor, self._pool, run_batch).addCallbacks(
             deliver, failed
         ).addBoth(self._next_batch)
 
+    def _failed(self, batch: list[_Entry], reason: str) -> None:
+        """
+        A commit failed for want of storage: the batch's writes are held to try
+        again, its deliveries and reads fail, and so do the deliveries queued
+        meanwhile; the reads queued meanwhile still run.
+        """
+        if self.fault is None:
+            self._fault_since = self._reactor.seconds()
+            self._retry_delay = RETRY_FIRST
+            log.error(
+                "journal: cannot commit ({reason}); deliveries are answered 503, and what"
+                " jobs do is kept in memory and written once the journal can commit",
+                reason=reason,
+            )
+        else:
+            self._retry_delay = min(2 * self._retry_delay, RETRY_MAX)
+        self.fault = reason
+        waiting, self._pending, self._pending_bytes = self._pending, [], 0
+        error = JournalUnavailableError(reason)
+        held = [entry for entry in batch + waiting if entry.kind == WRITE]
+        self._held[:0] = held
+        for entry in batch:
+            if entry.kind != WRITE:
+                entry.done.errback(error)
+        for entry in waiting:
+            if entry.kind == ADD:
+                entry.done.errback(error)
+            elif entry.kind == READ:
+                self._pending.append(entry)
+        if self._stopped is None:
+            self._retry = self._reactor.callLater(self._retry_delay, self._try_again)
+
+    def _try_again(self) -> None:
+        """Try the held writes again (with none, a write of nothing) to see if storage is back."""
+        self._retry = None
+        if self._flushing:
+            self._retry_now = True  # after the reads now running
+            return
+        self._retry_now = False
+        held, self._held = self._held, []
+        self._run(held or [_Entry(_touch, Deferred(), 0, WRITE)])
+
+    def _recovered(self) -> None:
+        log.info(
+            "journal: committing again after {seconds:.1f} s (it could not: {reason})",
+            seconds=self._reactor.seconds() - self._fault_since,
+            reason=self.fault,
+        )
+        self.fault = None
+        # Writes held since this try went out come first, then reads.
+        self._pending = self._held + self._pending
+        self._held = []
+        self._pending_bytes = sum(entry.size for entry in self._pending)
+
     def _next_batch(self, result: object) -> object:
         self._flushing = False
+        if self.fault is not None:
+            if self._retry_now:
+                self._try_again()
+            elif self._pending:
+                self._flush()
+            elif self._stopped is not None:
+                self._give_up()
+            return result
         if self._pending:
             self._flush()
             return result
@@ -184,6 +389,23 @@ class JournalWorker(Service):
         for waiting in idle:
             waiting.callback(None)
         return result
+
+    def _give_up(self) -> None:
+        """Stopping, and the last try failed too: what is held is lost, and said so."""
+        held, self._held = self._held, []
+        log.critical(
+            "journal: stopping while it cannot commit ({reason}); {count} record(s) of what"
+            " jobs did are lost: a job whose end is among them was running as far as the"
+            " journal knows, and runs again at the next start",
+            reason=self.fault,
+            count=len(held),
+        )
+        error = JournalUnavailableError(self.fault or "stopped")
+        for entry in held:
+            entry.done.errback(error)
+        idle, self._idle = self._idle, []
+        for waiting in idle:
+            waiting.callback(None)
 
     def _schedule_upkeep(self) -> None:
         """
@@ -231,12 +453,19 @@ class JournalWorker(Service):
         ).addBoth(self._next_batch)
 
     def stop(self) -> Deferred[None]:
-        """Finish every queued operation, close the database, end the thread. Idempotent."""
+        """
+        Finish every queued operation, close the database, end the thread. While
+        the journal cannot commit, the held writes get one last try. Idempotent.
+        """
         if self._stopped is None:
             if self._upkeep_due is not None:
                 self._upkeep_due.cancel()
                 self._upkeep_due = None
             idle: Deferred[None] = Deferred()
+            self._stopped = idle
+            if self._retry is not None:
+                self._retry.cancel()
+                self._try_again()  # the last try; its end gives up if it fails
             if self._flushing:
                 self._idle.append(idle)
             else:
@@ -254,3 +483,47 @@ class JournalWorker(Service):
 
             self._stopped = idle.addCallback(close).addBoth(stop_pool)
         return when_done(self._stopped)
+
+
+def _touch(journal: Journal) -> None:
+    """The smallest write there is: to learn whether the journal can commit again."""
+    journal.touch()
+
+
+def private_directory(path: str) -> None:
+    """Make C{path} (and its parents) if missing; one made here is 0700 whatever the umask."""
+    if not os.path.isdir(path):
+        os.makedirs(path, exist_ok=True)
+        os.chmod(path, 0o700)
+
+
+def write_private(path: str, data: bytes) -> None:
+    """Write C{data} to a new or emptied file of mode 0600 whatever the umask (a payload)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def private_file(path: str) -> None:
+    """
+    Make the journal's file 0600 whatever the umask, empty if missing, or take
+    from an existing one (an older release's, 0644) what others could read: it
+    holds every delivery's body. SQLite gives its -wal and -shm the same mode.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o777 != 0o600:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for companion in (path + "-wal", path + "-shm"):
+        try:
+            if os.stat(companion).st_mode & 0o077:
+                os.chmod(companion, 0o600)
+        except FileNotFoundError:
+            pass

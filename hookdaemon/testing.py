@@ -28,7 +28,7 @@ from typing import Any, Self
 
 from attrs import frozen
 from treq.testing import StubTreq
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 from twisted.web.http_headers import Headers
@@ -38,6 +38,7 @@ from hookdaemon.config import HookConfig, Secret
 from hookdaemon.delivery import Delivery
 from hookdaemon.job_state import LIVE_STATES
 from hookdaemon.journal import Added
+from hookdaemon.journal_worker import JournalUnavailableError
 from hookdaemon.web import DeliveryTaker, HookApp, JobSource
 
 __all__ = [
@@ -394,14 +395,26 @@ class AcceptingEngine:
     """
     Stands in for the job engine (L{hookdaemon.web.DeliveryTaker}): every
     delivery it is handed becomes a new job at once, and is kept in C{accepted}.
-    Set C{stopping} to see the answers of a daemon that stops.
+    Set C{stopping} to see the answers of a daemon that stops, C{fault} those
+    of one whose journal cannot commit (C{fault} says why).
     """
 
     def __init__(self) -> None:
         self.accepted: list[Delivery] = []
         self.stopping = False
+        self.fault: str | None = None
+
+    @property
+    def trouble(self) -> str | None:
+        if self.stopping:
+            return "shutting down"
+        if self.fault is not None:
+            return f"the journal cannot commit: {self.fault}"
+        return None
 
     def accept(self, hook: HookConfig, delivery: Delivery, body: bytes) -> Deferred[Added]:
+        if self.fault is not None:
+            return fail(JournalUnavailableError(self.fault))
         self.accepted.append(delivery)
         return succeed(Added(job_id=len(self.accepted), duplicate=False))
 

@@ -42,6 +42,7 @@ from hookdaemon.intake import (
 from hookdaemon.job_state import JobState
 from hookdaemon.jobs import QueueFullError
 from hookdaemon.journal import Added
+from hookdaemon.journal_worker import RETRY_MAX, JournalUnavailableError
 from hookdaemon.request_state import IHookRequest
 from hookdaemon.status_access import StatusRefusal, StatusRequest, status_refusal
 
@@ -106,10 +107,15 @@ class DeliveryTaker(Protocol):
     def stopping(self) -> bool:
         """Set while the daemon stops: deliveries get 503 so the forge tries again later."""
 
+    @property
+    def trouble(self) -> str | None:
+        """Why deliveries cannot be taken now (stopping, a journal that cannot commit), or None."""
+
     def accept(self, hook: HookConfig, delivery: Delivery, body: bytes) -> Deferred[Added]:
         """
         Journal an accepted delivery and queue its job; fires once it is on disk, or
-        fails with L{QueueFullError} when too many of the hook's jobs wait already.
+        fails with L{QueueFullError} when too many of the hook's jobs wait already,
+        or with L{JournalUnavailableError} when the journal cannot commit.
         """
 
 
@@ -126,7 +132,9 @@ class JobSource(Protocol):
         """Pass the output so far and then each new chunk to C{write} until the job ends."""
 
 
-Answerable = Refusal | Pong | Ignored | Added | QueueFullError | StatusRefusal
+Answerable = (
+    Refusal | Pong | Ignored | Added | QueueFullError | JournalUnavailableError | StatusRefusal
+)
 """Everything decided about a request that L{answer} turns into HTTP."""
 
 ACCEPT_POST = b"application/json, application/x-www-form-urlencoded"
@@ -193,6 +201,12 @@ def answer(outcome: Answerable, request: IRequest, hook: str = "", client: str =
             return json_answer(
                 request, 503, {"error": "too many deliveries wait for this hook; try again later"}
             )
+        case JournalUnavailableError():
+            # Not logged per request: the journal says once when it starts and stops.
+            request.setHeader(b"retry-after", b"%d" % RETRY_MAX)
+            return json_answer(
+                request, 503, {"error": f"the journal cannot commit ({outcome}); try again later"}
+            )
         case StatusRefusal(code=code, reason=reason):
             if code == 401:
                 request.setHeader(b"www-authenticate", b"Bearer")
@@ -255,7 +269,7 @@ class HookApp:
         if not isinstance(outcome, Accepted):
             return answer(outcome, request, name, client)
         return self._engine.accept(hook, outcome.delivery, incoming.body).addCallbacks(
-            answer, _queue_full, callbackArgs=(request,), errbackArgs=(request, name)
+            answer, _not_taken, callbackArgs=(request,), errbackArgs=(request, name)
         )
 
     def _refuse_status(self, request: Request) -> bytes | None:
@@ -350,7 +364,12 @@ class HookApp:
 
     @app.route("/healthz", methods=["GET", "HEAD"])
     def healthz(self, request: Request) -> bytes:
-        return json_answer(request, 200, {"status": "ok"})
+        """200 while deliveries can be taken; 503 with the reason while they cannot."""
+        trouble = self._engine.trouble
+        if trouble is None:
+            return json_answer(request, 200, {"status": "ok"})
+        request.setHeader(b"retry-after", b"%d" % RETRY_MAX)
+        return json_answer(request, 503, {"status": "unavailable", "reason": trouble})
 
     @app.handle_errors(NotFound)
     def not_found(self, request: IRequest, failure: Failure) -> bytes:
@@ -365,9 +384,10 @@ class HookApp:
         return _Dispatcher(self, self.app.resource())
 
 
-def _queue_full(failure: Failure, request: IRequest, name: str) -> bytes:
-    failure.trap(QueueFullError)
-    return answer(cast(QueueFullError, failure.value), request, name)
+def _not_taken(failure: Failure, request: IRequest, name: str) -> bytes:
+    """A delivery the engine could not take: a full queue, a journal that cannot commit."""
+    failure.trap(QueueFullError, JournalUnavailableError)
+    return answer(cast(QueueFullError | JournalUnavailableError, failure.value), request, name)
 
 
 def hook_name(path: list[bytes]) -> bytes | None:
