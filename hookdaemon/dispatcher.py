@@ -172,9 +172,10 @@ class Dispatcher(Service):
                     "hook {hook}: delivery {id} is a duplicate of job {job}",
                     hook=hook.name,
                     id=delivery.delivery_id,
-                    job=added.job_id,
+                    job="(pruned)" if added.job_id is None else added.job_id,
                 )
             else:
+                assert added.job_id is not None, "a new delivery has a job"
                 self._submit(added.job_id, hook, delivery)
             return added
 

@@ -45,7 +45,9 @@ def job_json(record: JobRecord, covers: list[int], covered_by: int | None) -> di
         "finished_at": iso(record.finished_at),
         "covered_by": covered_by,
         "covers": covers,
+        # The delivery's first job, for a retry after a stop or crash interrupted it.
         "retry_of": record.retry_of,
+        "attempt": record.attempt,
         # False once the journal dropped the body (superseded, or past payload_budget).
         "payload_kept": record.payload_kept,
     }

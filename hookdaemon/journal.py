@@ -23,7 +23,7 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypedDict
 
 from attrs import frozen
 from twisted.logger import Logger
@@ -33,8 +33,12 @@ from hookdaemon.job_state import FINAL_STATES, JobState
 
 log = Logger()
 
-SCHEMA_VERSION = 1
-"""C{PRAGMA user_version}: 0 is the release before bodies had a table of their own."""
+SCHEMA_VERSION = 2
+"""
+C{PRAGMA user_version}: 0 is the release before bodies had a table of their
+own, 1 the one before delivery ids were remembered apart from jobs and jobs
+counted their attempts.
+"""
 
 MIN_SQLITE = (3, 20, 0)
 """
@@ -97,17 +101,29 @@ CREATE TABLE IF NOT EXISTS {name} (
     output_tail BLOB NOT NULL DEFAULT x'',
     process_group INTEGER,
     payload_size INTEGER,   -- the bytes of the body in payloads, NULL if none is kept
-    payload_dropped TEXT    -- why none is kept: superseded or payload_budget
+    payload_dropped TEXT,   -- why none is kept: superseded or payload_budget
+    attempt INTEGER NOT NULL DEFAULT 1  -- 1, or which retry of retry_of's delivery
 );
+"""
+
+_DELIVERIES = """
+-- Each hook's delivery ids, remembered apart from the jobs (whose history is
+-- pruned far sooner) so that a forge's redelivery of an old one by hand does
+-- not run again; job_id is the delivery's first job, which may be gone.
+CREATE TABLE IF NOT EXISTS deliveries (
+    hook TEXT NOT NULL,
+    delivery_id TEXT NOT NULL,
+    job_id INTEGER NOT NULL,
+    accepted_at REAL NOT NULL,
+    PRIMARY KEY (hook, delivery_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS deliveries_age ON deliveries (hook, accepted_at);
 """
 
 _SCHEMA = f"""
 {_JOBS.format(name="jobs")}
 {_PAYLOADS}
--- A forge's delivery id is accepted once per hook; a retry after a crash
--- carries the same id and must not count as a second acceptance.
-CREATE UNIQUE INDEX IF NOT EXISTS jobs_delivery
-    ON jobs (hook, delivery_id) WHERE delivery_id IS NOT NULL AND retry_of IS NULL;
+{_DELIVERIES}
 CREATE INDEX IF NOT EXISTS jobs_hook ON jobs (hook, id);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, id);
 CREATE INDEX IF NOT EXISTS jobs_covered_by ON jobs (covered_by);
@@ -122,6 +138,14 @@ the forge sent none, so the unique index on it (C{jobs_delivery}) skips them.
 """
 
 
+class JournalLimits(TypedDict, total=False):
+    """What L{Journal} takes besides its path and budget, for those that pass it on."""
+
+    max_attempts: int
+    id_memory: float
+    id_max: int
+
+
 @frozen
 class NewDelivery:
     """A delivery to journal for a hook, with the raw body its job will see."""
@@ -134,9 +158,12 @@ class NewDelivery:
 
 @frozen
 class Added:
-    """The journal's answer: the new job, or the job that already has this delivery id."""
+    """
+    The journal's answer: the new job, or the job that already has this delivery
+    id (None if that job has been pruned since: the id outlives it).
+    """
 
-    job_id: int
+    job_id: int | None
     duplicate: bool
 
 
@@ -157,6 +184,8 @@ class JobRecord:
     retry_of: int | None
     output_tail: bytes
     payload_dropped: str | None = None
+    attempt: int = 1
+    """1 for a delivery's first job; N for its retry after N - 1 interrupted attempts."""
     """Why the journal no longer holds the job's body (C{superseded}, C{payload_budget})."""
 
     @property
@@ -210,9 +239,24 @@ class Journal:
     dropped, so they may take the file past the budget.
     """
 
-    def __init__(self, path: str, payload_budget: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        payload_budget: int | None = None,
+        max_attempts: int = 3,
+        id_memory: float = 30 * 86400,
+        id_max: int = 100000,
+    ) -> None:
         self._path = path
         self._budget = payload_budget
+        self._max_attempts = max_attempts
+        """Runs a delivery gets in all when they are interrupted: the first and its retries."""
+        self._id_memory = id_memory
+        """Seconds a delivery id is remembered for."""
+        self._id_max = id_max
+        """Delivery ids remembered per hook at most."""
+        self._ids: dict[str, int] = {}
+        """Delivery ids remembered per hook, counted once when first needed."""
         self._kept_bytes: int | None = None
         """Finished jobs' bodies in bytes; None: count them again when needed."""
         self.needs_upkeep = False
@@ -279,8 +323,10 @@ class Journal:
                 exists = self._db.execute(
                     "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'jobs'"
                 ).fetchone()
-                if exists:
+                if exists and version < 1:
                     _bodies_into_their_table(self._db)
+                if exists:
+                    _ids_apart_and_attempts(self._db)
                 for statement in _statements(_SCHEMA):
                     self._db.execute(statement)
                 broken = self._db.execute("PRAGMA foreign_key_check").fetchall()
@@ -309,6 +355,7 @@ class Journal:
                 yield
             except BaseException:
                 self._kept_bytes = None  # it may count what was just undone
+                self._ids.clear()
                 self._db.execute("ROLLBACK TO part")
                 self._db.execute("RELEASE part")
                 raise
@@ -320,6 +367,7 @@ class Journal:
             self._db.execute("COMMIT")
         except BaseException:
             self._kept_bytes = None
+            self._ids.clear()
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             raise
@@ -336,13 +384,51 @@ class Journal:
         delivery_id = new.delivery.delivery_id or None
         if delivery_id is not None:
             row = self._db.execute(
-                "SELECT id FROM jobs WHERE hook = ? AND delivery_id = ? AND retry_of IS NULL",
+                "SELECT job_id, accepted_at, EXISTS (SELECT 1 FROM jobs WHERE id = job_id)"
+                " FROM deliveries WHERE hook = ? AND delivery_id = ?",
                 (new.hook, delivery_id),
             ).fetchone()
-            if row is not None:
-                return Added(job_id=row[0], duplicate=True)
+            if row is not None and row[1] >= new.queued_at - self._id_memory:
+                return Added(job_id=row[0] if row[2] else None, duplicate=True)
         job_id = self._insert(new.hook, new.delivery, new.payload, new.queued_at, None)
+        if delivery_id is not None:
+            self._remember(new.hook, delivery_id, job_id, new.queued_at, new_id=row is None)
         return Added(job_id=job_id, duplicate=False)
+
+    def _remember(
+        self, hook: str, delivery_id: str, job_id: int, now: float, new_id: bool
+    ) -> None:
+        """Remember a hook's delivery id, forgetting its oldest beyond C{id_max}."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO deliveries (hook, delivery_id, job_id, accepted_at)"
+            " VALUES (?, ?, ?, ?)",
+            (hook, delivery_id, job_id, now),
+        )
+        count = self._ids.get(hook)
+        if count is None:
+            (count,) = self._db.execute(
+                "SELECT COUNT(*) FROM deliveries WHERE hook = ?", (hook,)
+            ).fetchone()
+        elif new_id:
+            count += 1  # not an expired id's row replaced: one more
+        if count > self._id_max:
+            self._db.execute(
+                "DELETE FROM deliveries WHERE hook = ? AND delivery_id IN (SELECT delivery_id"
+                " FROM deliveries WHERE hook = ? ORDER BY accepted_at LIMIT ?)",
+                (hook, hook, count - self._id_max),
+            )
+            count = self._id_max
+        self._ids[hook] = count
+
+    def forget_ids(self, hook: str, now: float) -> int:
+        """Forget C{hook}'s delivery ids older than C{id_memory}; how many went."""
+        cursor = self._db.execute(
+            "DELETE FROM deliveries WHERE hook = ? AND accepted_at < ?",
+            (hook, now - self._id_memory),
+        )
+        if cursor.rowcount:
+            self._ids.pop(hook, None)
+        return cursor.rowcount
 
     def _insert(
         self,
@@ -351,12 +437,13 @@ class Journal:
         payload: bytes,
         queued_at: float,
         retry_of: int | None,
+        attempt: int = 1,
     ) -> int:
         values = [getattr(delivery, column) for column in _DELIVERY_COLUMNS]
         cursor = self._db.execute(
             f"INSERT INTO jobs (hook, delivery_id, {', '.join(_DELIVERY_COLUMNS)},"
-            " state, queued_at, retry_of, payload_size)"
-            f" VALUES (?, ?, {', '.join('?' * len(values))}, ?, ?, ?, ?)",
+            " state, queued_at, retry_of, payload_size, attempt)"
+            f" VALUES (?, ?, {', '.join('?' * len(values))}, ?, ?, ?, ?, ?)",
             (
                 hook,
                 delivery.delivery_id or None,
@@ -365,6 +452,7 @@ class Journal:
                 queued_at,
                 retry_of,
                 len(payload),
+                attempt,
             ),
         )
         job_id = cursor.lastrowid
@@ -418,7 +506,11 @@ class Journal:
             " finished_at = ? WHERE id = ?",
             (state, exit_code, signal, output_tail, now, job_id),
         )
-        if before is None or before[0] in FINAL_STATES or before[1] is None:
+        if before is None or before[0] in FINAL_STATES:
+            return
+        if state is JobState.INTERRUPTED:
+            self._retry(job_id, now)
+        if before[1] is None:
             return
         if self._kept_bytes is not None:
             self._kept_bytes += before[1]
@@ -442,8 +534,8 @@ class Journal:
     def recover(self, now: float) -> list[JobRecord]:
         """
         After a crash: jobs left running become C{interrupted} and are queued
-        again once (never a retry of a retry) with a copy of their body; return
-        every queued job in the order its delivery was accepted.
+        again (L{_retry}); return every queued job in the order its delivery
+        was accepted.
         """
         with self.transaction():
             for record in self._select("WHERE state = ? ORDER BY id", (JobState.RUNNING,)):
@@ -451,14 +543,38 @@ class Journal:
                     "UPDATE jobs SET state = ?, finished_at = ? WHERE id = ?",
                     (JobState.INTERRUPTED, now, record.id),
                 )
-                if record.retry_of is None:
-                    payload = self.payload(record.id)
-                    self._insert(record.hook, record.delivery, payload, now, record.id)
+                self._retry(record.id, now)
             self._kept_bytes = None  # the interrupted jobs' bodies count now
             self._enforce_budget()
         # In the order deliveries were first accepted: a retry takes its original's place.
         return self._select(
             "WHERE state = ? ORDER BY COALESCE(retry_of, id), id", (JobState.QUEUED,)
+        )
+
+    def _retry(self, job_id: int, now: float) -> int | None:
+        """
+        An interrupted job (by a stop or a crash) is queued again as a new job
+        with a copy of its body, naming its delivery's first job (C{retry_of}),
+        unless it was its delivery's C{max_attempts}-th; the new job's id, or None.
+        """
+        record = self.get(job_id)
+        assert record is not None
+        if record.attempt >= self._max_attempts:
+            log.warn(
+                "job {job}: interrupted on attempt {attempt} of max_attempts ({max});"
+                " not run again",
+                job=job_id,
+                attempt=record.attempt,
+                max=self._max_attempts,
+            )
+            return None
+        return self._insert(
+            record.hook,
+            record.delivery,
+            self.payload(job_id),
+            now,
+            record.retry_of or record.id,
+            record.attempt + 1,
         )
 
     def payload(self, job_id: int) -> bytes:
@@ -610,7 +726,7 @@ class Journal:
         rows = self._db.execute(
             f"SELECT id, hook, delivery_id, {', '.join(_DELIVERY_COLUMNS)}, state, exit_code,"
             " signal, queued_at, started_at, finished_at, covered_by, retry_of, output_tail,"
-            f" payload_dropped FROM jobs {where}",
+            f" payload_dropped, attempt FROM jobs {where}",
             tuple(parameters),
         ).fetchall()
         return [_record(row) for row in rows]
@@ -679,6 +795,26 @@ def _bodies_into_their_table(db: sqlite3.Connection) -> None:
         )
 
 
+def _ids_apart_and_attempts(db: sqlite3.Connection) -> None:
+    """
+    Schema 1 -> 2, in the caller's transaction: jobs count their attempts (a
+    retry was always the second), and each delivery id the jobs hold is
+    remembered in C{deliveries}, from when its first job was queued; the unique
+    index that kept ids in the jobs table goes (an id now outlives its job).
+    """
+    if "attempt" not in _columns(db, "jobs"):
+        db.execute("ALTER TABLE jobs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1")
+    db.execute("UPDATE jobs SET attempt = 2 WHERE retry_of IS NOT NULL")
+    db.execute("DROP INDEX IF EXISTS jobs_delivery")
+    for statement in _statements(_DELIVERIES):
+        db.execute(statement)
+    db.execute(
+        "INSERT OR IGNORE INTO deliveries (hook, delivery_id, job_id, accepted_at)"
+        " SELECT hook, delivery_id, id, queued_at FROM jobs"
+        " WHERE delivery_id IS NOT NULL AND retry_of IS NULL ORDER BY id"
+    )
+
+
 def _columns(db: sqlite3.Connection, table: str) -> list[str]:
     """The column names of C{table}, in the order the table has them."""
     return [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
@@ -709,6 +845,7 @@ def _record(row: Any) -> JobRecord:
         retry_of,
         tail,
         payload_dropped,
+        attempt,
     ) = rest[count:]
     return JobRecord(
         id=job_id,
@@ -724,4 +861,5 @@ def _record(row: Any) -> JobRecord:
         retry_of=retry_of,
         output_tail=bytes(tail),
         payload_dropped=payload_dropped,
+        attempt=attempt,
     )

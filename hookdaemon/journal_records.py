@@ -73,6 +73,8 @@ class JournalRecords(JobObserver):
             # prune every few runs stalled the journal (and every delivery's
             # answer) for tens of milliseconds under load.
             journal.prune(hook, history)
+            # Ids outlive the jobs (delivery_id_days): a few rows go per run.
+            journal.forget_ids(hook, now)
 
         self._journal.record(finish, f"the end of job {job.id}")
         # An operation of its own, so a prune that fails never undoes the end

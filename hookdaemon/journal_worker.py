@@ -34,7 +34,7 @@ import errno
 import os
 import sqlite3
 from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, Unpack
 
 from attrs import frozen
 from twisted.application.service import Service
@@ -46,7 +46,7 @@ from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 from hookdaemon.deferreds import when_done
-from hookdaemon.journal import Added, Journal, JournalUnusableError, NewDelivery
+from hookdaemon.journal import Added, Journal, JournalLimits, JournalUnusableError, NewDelivery
 from hookdaemon.reactors import JournalReactor
 
 T = TypeVar("T")
@@ -155,11 +155,16 @@ class JournalWorker(Service):
     """
 
     def __init__(
-        self, reactor: JournalReactor, path: str, payload_budget: int | None = None
+        self,
+        reactor: JournalReactor,
+        path: str,
+        payload_budget: int | None = None,
+        **limits: Unpack[JournalLimits],
     ) -> None:
         self._reactor = reactor
         self._path = path
         self._payload_budget = payload_budget
+        self._limits = limits
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name="hookdaemon-journal")
         self._journal: Journal | None = None
         self._pending: list[_Entry] = []
@@ -200,7 +205,7 @@ class JournalWorker(Service):
             directory = os.path.dirname(os.path.abspath(self._path))
             private_directory(directory)
             private_file(self._path)
-            self._journal = Journal(self._path, self._payload_budget)
+            self._journal = Journal(self._path, self._payload_budget, **self._limits)
 
         self._flushing = True
         opened: Deferred[None] = deferToThreadPool(self._reactor, self._pool, open_journal)

@@ -75,7 +75,12 @@ class HookService(InOrder):
         daemon = config.daemon
         self.config = config
         self.journal = JournalWorker(
-            reactor, os.path.join(daemon.state_dir, "journal.sqlite"), daemon.payload_budget
+            reactor,
+            os.path.join(daemon.state_dir, "journal.sqlite"),
+            daemon.payload_budget,
+            max_attempts=daemon.max_attempts,
+            id_memory=daemon.delivery_id_days * 86400,
+            id_max=daemon.delivery_id_max,
         )
         self.outputs = OutputLogs(daemon, list(config.hooks), reactor)
         self.status = JobStatus(self.journal)

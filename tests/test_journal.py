@@ -12,6 +12,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon import journal as journal_module
 from hookdaemon.delivery import JOURNALED_FIELDS, Delivery
+from hookdaemon.job_state import JobState
 from hookdaemon.journal import (
     MIN_SQLITE,
     RECLAIM_MIN_BYTES,
@@ -26,7 +27,7 @@ from hookdaemon.journal import (
     SQLiteTooOldError,
     UpgradeError,
 )
-from tests import journal_c5ab9a6
+from tests import journal_60858ad, journal_c5ab9a6
 from tests.delivery_values import every_value
 from tests.journal_c5ab9a6 import add_old
 from tests.support import MIB, on_disk
@@ -119,6 +120,7 @@ class JournalTests(SynchronousTestCase):
                 "process_group",
                 "payload_size",
                 "payload_dropped",
+                "attempt",
             ],
         )
 
@@ -209,13 +211,98 @@ class JournalTests(SynchronousTestCase):
         duplicate = journal.add(NewDelivery("site", push(delivery_id="d-1"), b"", 300.0))
         self.assertEqual(duplicate, Added(running, duplicate=True))
 
-    def test_aRetryInterruptedAgainIsNotRetriedTwice(self) -> None:
-        running = self.add(push()).job_id
-        self.journal.started(running, 101.0)
-        retry = self.journal.recover(now=200.0)[0]
-        self.journal.started(retry.id, 201.0)
-        self.assertEqual(self.journal.recover(now=300.0), [])
-        self.assertEqual(self.journal.get(retry.id).state, "interrupted")  # type: ignore[union-attr]
+    def test_anInterruptedJobIsRetriedUntilMaxAttempts(self) -> None:
+        """Each retry names the delivery's first job and counts; the third is the last."""
+        first = self.add(push()).job_id
+        self.journal.started(first, 101.0)
+        attempts = [(first, None, 1)]
+        for now in (200.0, 300.0):
+            [retry] = self.journal.recover(now=now)
+            attempts.append((retry.id, retry.retry_of, retry.attempt))
+            self.journal.started(retry.id, now + 1)
+        self.assertEqual(
+            attempts, [(first, None, 1), (first + 1, first, 2), (first + 2, first, 3)]
+        )
+        self.assertEqual(self.journal.recover(now=400.0), [])
+        self.assertEqual(self.journal.get(first + 2).state, "interrupted")  # type: ignore[union-attr]
+
+    def test_maxAttemptsOfOneNeverRetries(self) -> None:
+        journal = Journal(os.path.abspath(self.mktemp()), max_attempts=1)
+        self.addCleanup(journal.close)
+        job = journal.add(NewDelivery("site", push(), b"{}", 100.0)).job_id
+        assert job is not None
+        journal.started(job, 101.0)
+        self.assertEqual(journal.recover(now=200.0), [])
+
+    def test_aJobInterruptedByAStopIsQueuedAgain(self) -> None:
+        """Ended C{interrupted} (stop_grace ran out), it is retried as one a crash left running."""
+        first = self.add(push(), payload=b"body-1").job_id
+        assert first is not None
+        self.journal.started(first, 101.0)
+        self.journal.finished(first, JobState.INTERRUPTED, None, "SIGTERM", b"", 150.0)
+        [retry] = self.journal.recover(now=200.0)
+        self.assertEqual((retry.retry_of, retry.attempt, retry.state), (first, 2, "queued"))
+        self.assertEqual(self.journal.payload(retry.id), b"body-1")
+        # Told twice (a finish retried after it went in), it is retried once.
+        self.journal.finished(first, JobState.INTERRUPTED, None, "SIGTERM", b"", 151.0)
+        self.assertEqual([r.id for r in self.journal.recover(now=201.0)], [retry.id])
+
+    def test_deliveryIdsOutliveThePrunedHistory(self) -> None:
+        """A redelivery of a pruned job's delivery is still a duplicate, of no job."""
+        first = self.add(push(delivery_id="d-1")).job_id
+        assert first is not None
+        self.journal.finished(first, JobState.SUCCEEDED, 0, None, b"", 101.0)
+        for n in range(3):
+            job = self.add(push(delivery_id=f"d-{n + 2}")).job_id
+            assert job is not None
+            self.journal.finished(job, JobState.SUCCEEDED, 0, None, b"", 102.0)
+        self.journal.prune("site", keep=1)
+        self.assertIsNone(self.journal.get(first))
+        self.assertEqual(self.add(push(delivery_id="d-1")), Added(None, duplicate=True))
+        reopened = self.open()
+        self.assertEqual(
+            reopened.add(NewDelivery("site", push(delivery_id="d-1"), b"", 103.0)),
+            Added(None, duplicate=True),
+        )
+        self.assertEqual(
+            reopened.add(NewDelivery("site", push(delivery_id="d-4"), b"", 103.0)),
+            Added(first + 3, duplicate=True),
+        )
+
+    def test_deliveryIdsAreForgottenAfterIdMemory(self) -> None:
+        journal = Journal(os.path.abspath(self.mktemp()), id_memory=1000.0)
+        self.addCleanup(journal.close)
+
+        def add(delivery_id: str, now: float) -> Added:
+            return journal.add(NewDelivery("site", push(delivery_id=delivery_id), b"", now))
+
+        first = add("d-1", 100.0)
+        self.assertEqual(add("d-1", 1100.0), Added(first.job_id, duplicate=True))
+        later = add("d-1", 1100.1)  # remembered for 1000 s, and no longer
+        self.assertEqual(later.duplicate, False)
+        self.assertEqual(add("d-1", 1200.0), Added(later.job_id, duplicate=True))
+        add("d-2", 150.0)
+        self.assertEqual(journal.forget_ids("site", now=1200.0), 1)  # d-2 went; d-1 is newer
+        self.assertEqual(add("d-2", 1200.0).duplicate, False)
+
+    def test_deliveryIdsAreBoundedPerHookTheOldestForgottenFirst(self) -> None:
+        journal = Journal(os.path.abspath(self.mktemp()), id_max=3)
+        self.addCleanup(journal.close)
+
+        def add(delivery_id: str, hook: str = "site") -> Added:
+            return journal.add(NewDelivery(hook, push(delivery_id=delivery_id), b"", 100.0))
+
+        for n in range(5):
+            add(f"d-{n}")
+        add("d-0", hook="other")
+        self.assertEqual([add(f"d-{n}").duplicate for n in (2, 3, 4)], [True, True, True])
+        self.assertEqual(add("d-0", hook="other").duplicate, True)
+        self.assertEqual(add("d-0").duplicate, False)  # forgotten: the oldest went first
+        other = sqlite3.connect(journal._path)
+        self.addCleanup(other.close)
+        self.assertEqual(
+            other.execute("SELECT COUNT(*) FROM deliveries WHERE hook = 'site'").fetchone(), (3,)
+        )
 
     def test_recentIsNewestFirstAndFilteredByHook(self) -> None:
         for hook in ["site", "api", "site", "site"]:
@@ -790,3 +877,63 @@ class SQLiteVersionTests(SynchronousTestCase):
             self.assertGreater(version, MIN_SQLITE)
             used = [s for s in statements if re.search(pattern, s, re.IGNORECASE)]
             self.assertEqual(used, [], f"needs SQLite {version}")
+
+
+class SchemaOneUpgradeTests(SynchronousTestCase):
+    """A journal of the release before delivery ids were kept apart and attempts counted."""
+
+    def test_idsAreRememberedAndRetriesCountAsSecondAttempts(self) -> None:
+        path = os.path.abspath(self.mktemp())
+        db = journal_60858ad.open_v1(path)
+        done = journal_60858ad.add_v1(db, b"one", delivery_id="d-1", state="succeeded")
+        cut = journal_60858ad.add_v1(db, b"two", delivery_id="d-2", state="interrupted")
+        retry = journal_60858ad.add_v1(
+            db, b"two", delivery_id="d-2", retry_of=cut, queued_at=200.0
+        )
+        journal_60858ad.add_v1(db, b"three", state="queued")  # no delivery id
+        db.close()
+
+        journal = Journal(path)
+        self.addCleanup(journal.close)
+        self.assertEqual(
+            [(r.id, r.attempt, r.retry_of) for r in journal.recent(limit=10)][::-1],
+            [(done, 1, None), (cut, 1, None), (retry, 2, cut), (retry + 1, 1, None)],
+        )
+        self.assertEqual(
+            journal._db.execute(
+                "SELECT delivery_id, job_id, accepted_at FROM deliveries ORDER BY delivery_id"
+            ).fetchall(),
+            [("d-1", done, 100.0), ("d-2", cut, 100.0)],
+        )
+        self.assertEqual(
+            journal.add(NewDelivery("site", push(delivery_id="d-2"), b"", 300.0)),
+            Added(cut, duplicate=True),
+        )
+        indexes = {row[1] for row in journal._db.execute("PRAGMA index_list(jobs)")}
+        self.assertNotIn("jobs_delivery", indexes)
+        self.assertEqual(journal._pragma("user_version"), journal_module.SCHEMA_VERSION)
+
+    def test_theUpgradedFileHasANewFilesTablesColumnsAndIndexes(self) -> None:
+        path = os.path.abspath(self.mktemp())
+        journal_60858ad.open_v1(path).close()
+        fresh = os.path.abspath(self.mktemp())
+        for made in (path, fresh):
+            Journal(made).close()
+
+        def shape(made: str) -> list[tuple[str, ...]]:
+            db = sqlite3.connect(made)
+            try:
+                names = db.execute(
+                    "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+                    " ORDER BY type, name"
+                ).fetchall()
+                columns = [
+                    (table, row[1], row[2], str(row[3]), str(row[4]))
+                    for table in ("jobs", "payloads", "deliveries")
+                    for row in db.execute(f"PRAGMA table_info({table})")
+                ]
+                return [*names, *columns]
+            finally:
+                db.close()
+
+        self.assertEqual(shape(path), shape(fresh))
