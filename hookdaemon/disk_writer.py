@@ -7,7 +7,8 @@ that delayed every answer the daemon owed meanwhile. The reactor hands each
 write to this thread instead, which does them one at a time in the order given.
 What is handed over and not yet written is counted, so a job printing faster
 than the disk takes it can be paused (L{DiskWriter.congested}) instead of held
-in memory without end.
+in memory without end. A full disk is not an error here: the output log counts
+the lines it loses (L{hookdaemon.output}); what an action raises is.
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ class DiskWriter:
         """Run C{action} on the writer's thread after everything submitted before it."""
         self._submitted += size
         self._actions.put((action, size))
+
+    def on_reactor(self, action: Callable[[], object]) -> None:
+        """From the writer's thread: run C{action} on the reactor (a log line, say)."""
+        self._call_from_thread(action)
 
     def when_relieved(self, resume: Callable[[], object]) -> None:
         """

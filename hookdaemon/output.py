@@ -4,10 +4,15 @@ Rotating per-hook output logs.
 Each line is written as it arrives with its UTC time, job id and stream, so
 `tail -f` shows a deploy as it happens; nothing is held longer than the
 reactor's turn (and the writer thread's queue, L{hookdaemon.disk_writer}).
+A line is in the file whole or not at all: lines a full disk will not take
+are counted, and the count is written in their place once it takes lines
+again. Logs are 0600 and the directories made for them 0700, whatever the
+umask: a deploy's output may hold what only its operator should read.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from collections.abc import Callable
@@ -15,11 +20,23 @@ from functools import partial
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, succeed
-from twisted.python.logfile import LogFile
+from twisted.logger import Logger
 
 from hookdaemon.config import DaemonConfig
 from hookdaemon.disk_writer import DiskWriter
 from hookdaemon.reactors import OutputReactor
+
+log = Logger()
+
+FILE_MODE = 0o600
+DIRECTORY_MODE = 0o700
+_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
+
+SystemWrite = Callable[[int, memoryview], int]
+"""C{os.write}, or a stand-in for it."""
+
+Tell = Callable[[Callable[[], object]], object]
+"""Runs a daemon log call where logging is safe: on the reactor."""
 
 
 def utc_stamp(seconds: float) -> bytes:
@@ -34,11 +51,231 @@ def prefixed(block: bytes, prefix: bytes) -> bytes:
     return prefix + block[:-1].replace(b"\n", b"\n" + prefix) + b"\n"
 
 
+def private_directory(path: str) -> None:
+    """
+    Make C{path}, and whichever of its parents are missing, 0700 whatever the
+    umask (which can only take bits away); directories already there keep theirs.
+    """
+    missing = []
+    head = os.path.abspath(path)
+    while not os.path.exists(head):
+        missing.append(head)
+        head = os.path.dirname(head)
+    os.makedirs(path, DIRECTORY_MODE, exist_ok=True)
+    for made in missing:
+        os.chmod(made, DIRECTORY_MODE)
+
+
+def _reason(error: OSError) -> str:
+    """The error as the log says it: C{no space left on device}."""
+    text = os.strerror(error.errno) if error.errno else str(error)
+    return text[:1].lower() + text[1:]
+
+
 FLUSH_BYTES = 262144
 """
 Output held back at most: small writes to the log cost more than all the rest
 (README: Why the code is as it is).
 """
+
+
+class _LineFile:
+    """
+    One output log file, rotated by size, that takes whole lines or none.
+
+    Not Twisted's C{LogFile}: it ignores what C{os.write} returns, and on a
+    disk about to fill the kernel writes what fits and returns short, so the
+    next write began in the middle of a line. Here a write that stops part way
+    is cut back (C{ftruncate}) to its last whole line, and the lines that did
+    not fit are counted; the count is written, as a line of its own, before the
+    first lines the file takes again. Used on one thread only (the writer's).
+
+    @ivar _lost: lines dropped since the last note of them in the file.
+    @ivar _episode: lines dropped since the file last took a whole write, as
+        the daemon's log reports them; nonzero from the first write that
+        failed until the first that does not.
+    @ivar _cut_to: the size a torn write must be cut back to, while cutting
+        it back fails; nothing is written until it succeeds.
+    """
+
+    def __init__(
+        self,
+        directory: str,
+        name: str,
+        max_bytes: int,
+        keep: int,
+        clock: Callable[[], float],
+        tell: Tell,
+        write: SystemWrite,
+    ) -> None:
+        self.path = os.path.join(directory, name)
+        self._max_bytes = max_bytes
+        self._keep = keep
+        self._clock = clock
+        self._tell = tell
+        self._write = write
+        self._fd: int | None = None
+        self._size = 0
+        self._lost = 0
+        self._episode = 0
+        self._reason = ""
+        self._cut_to: int | None = None
+        self._closed = False
+        self._open()
+
+    def write(self, data: bytes) -> None:
+        """Append C{data}, whole lines; those the file will not take are counted."""
+        note = self._note() if self._lost else b""
+        if note:
+            data = note + data
+        written = 0
+        try:
+            fd = self._ready()
+            view = memoryview(data)
+            while written < len(data):
+                taken = self._write(fd, view[written:])
+                if taken == 0:  # taking nothing and not saying why: never loop on it
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                written += taken
+        except OSError as e:
+            self._failed(data, written, len(note), e)
+            return
+        self._size += written
+        if self._episode:
+            self._tell(
+                partial(
+                    log.info,
+                    "output log {path} written again: {lost} lines were lost ({reason})",
+                    path=self.path,
+                    lost=self._episode,
+                    reason=self._reason,
+                )
+            )
+        self._lost = self._episode = 0
+
+    def _ready(self) -> int:
+        """The file to write to: cut back, rotated if due, open."""
+        if self._cut_to is not None:
+            assert self._fd is not None
+            os.ftruncate(self._fd, self._cut_to)
+            self._cut_to = None
+        if self._fd is not None and self._size >= self._max_bytes:
+            self._rotate()
+        if self._fd is None:
+            self._open()
+        assert self._fd is not None
+        return self._fd
+
+    def _failed(self, data: bytes, written: int, noted: int, error: OSError) -> None:
+        """Cut a torn write back to its last whole line and count the lines lost."""
+        kept = data.rfind(b"\n", 0, written) + 1
+        if kept < written:
+            assert self._fd is not None
+            # With O_APPEND the offset is the end of what this write put there.
+            self._cut_to = os.lseek(self._fd, 0, os.SEEK_CUR) - (written - kept)
+            try:
+                os.ftruncate(self._fd, self._cut_to)
+                self._cut_to = None
+            except OSError:
+                pass
+        self._size += kept
+        lost = data.count(b"\n", max(kept, noted))
+        if noted and kept >= noted:
+            self._lost = lost  # the note is in: only what followed it is still to tell
+        else:
+            self._lost += lost
+        if not self._episode and lost:
+            self._reason = _reason(error)
+            self._tell(
+                partial(
+                    log.warn,
+                    "output log {path} cannot be written ({reason}): "
+                    "its lines are dropped, and counted, until it can",
+                    path=self.path,
+                    reason=self._reason,
+                )
+            )
+        self._episode += lost
+
+    def _note(self) -> bytes:
+        lines = b"line" if self._lost == 1 else b"lines"
+        return b"%s - hookdaemon %d %s lost: %s\n" % (
+            utc_stamp(self._clock()),
+            self._lost,
+            lines,
+            self._reason.encode(),
+        )
+
+    def _open(self) -> None:
+        try:
+            fd = os.open(self.path, _FLAGS | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        except FileExistsError:
+            fd = os.open(self.path, _FLAGS)
+        else:
+            try:
+                os.fchmod(fd, FILE_MODE)  # open()'s mode went through the umask
+            except OSError:
+                os.close(fd)
+                raise
+        self._fd = fd
+        self._size = os.fstat(fd).st_size
+
+    def _rotate(self) -> None:
+        """NAME.1 to NAME.2 and so on, the oldest beyond C{keep} removed, NAME to NAME.1."""
+        assert self._fd is not None
+        prefix = os.path.basename(self.path) + "."
+        directory = os.path.dirname(self.path)
+        try:
+            numbers = sorted(
+                (
+                    int(name[len(prefix) :])
+                    for name in os.listdir(directory)
+                    if name.startswith(prefix) and name[len(prefix) :].isdigit()
+                ),
+                reverse=True,
+            )
+            for number in numbers:
+                older = f"{self.path}.{number}"
+                if number >= self._keep:
+                    os.remove(older)
+                elif number > 0:
+                    os.replace(older, f"{self.path}.{number + 1}")
+            os.replace(self.path, f"{self.path}.1")
+        except OSError as e:
+            # Writing on is better than losing lines; try again max_bytes later.
+            self._size = 0
+            self._tell(
+                partial(
+                    log.warn,
+                    "output log {path} not rotated ({reason}); written on",
+                    path=self.path,
+                    reason=_reason(e),
+                )
+            )
+            return
+        os.close(self._fd)
+        self._fd = None
+
+    def close(self) -> None:
+        """Close the file, noting first any lines lost, if it can."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._lost:
+            self.write(b"")
+        if self._episode:
+            self._tell(
+                partial(
+                    log.warn,
+                    "output log {path} closed with {lost} lines lost ({reason}) not noted in it",
+                    path=self.path,
+                    lost=self._episode,
+                    reason=self._reason,
+                )
+            )
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class OutputLog:
@@ -50,7 +287,8 @@ class OutputLog:
     reactor's turn, whichever comes first, so a line still reaches the file
     as soon as the reactor is free; without it every block is written at once.
     With C{writer}, the writes (and rotations) are done on its thread, not the
-    caller's.
+    caller's. C{write} is the system call that writes, for a test that cannot
+    fill a disk.
     """
 
     def __init__(
@@ -62,11 +300,11 @@ class OutputLog:
         clock: Callable[[], float] = time.time,
         later: Callable[[Callable[[], None]], object] | None = None,
         writer: DiskWriter | None = None,
+        write: SystemWrite = os.write,
     ) -> None:
-        os.makedirs(directory, exist_ok=True)
-        self._file = LogFile(
-            f"{name}.log", directory, rotateLength=max_bytes, maxRotatedFiles=keep
-        )
+        private_directory(directory)
+        tell: Tell = (lambda action: action()) if writer is None else writer.on_reactor
+        self._file = _LineFile(directory, f"{name}.log", max_bytes, keep, clock, tell, write)
         self._clock = clock
         self._later = later
         self._writer = writer

@@ -1,10 +1,17 @@
-"""The per-hook output log: line format, rotation, and lines cut into pieces."""
+"""
+The per-hook output log: line format, rotation, file modes, and lines cut into
+pieces. A full disk: tests/test_output_full_disk.py.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
-from collections.abc import Callable
+import stat
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
+from twisted.logger import LogEvent, formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon.output import FLUSH_BYTES, OutputLog, prefixed, utc_stamp
@@ -56,6 +63,119 @@ class OutputLogTests(SynchronousTestCase):
             content = f.read()
         self.assertIn(b"1 stdout first\n", content)
         self.assertIn(b"2 stdout second\n", content)
+
+    def test_aLogThatCannotBeRotatedIsWrittenOnAndSaidOnceAMaxBytes(self) -> None:
+        said: list[str] = []
+
+        def observe(event: LogEvent) -> None:
+            if event.get("log_namespace") == "hookdaemon.output":
+                said.append(formatEvent(event))
+
+        globalLogPublisher.addObserver(observe)
+        self.addCleanup(globalLogPublisher.removeObserver, observe)
+        # The oldest rotated log, past log_keep = 1, is to go: a directory cannot.
+        os.makedirs(os.path.join(self.directory, "site.log.1", "in the way"))
+        log = self.open(max_bytes=1024, keep=1)
+        for n in range(30):  # 1,500 bytes: over max_bytes once, not twice
+            log.write_block(1, "stdout", b"line %03d " % n + b"x" * 27 + b"\n")
+        with open(log.path, "rb") as f:
+            self.assertEqual(f.read().count(b"\n"), 30)
+        self.assertEqual(len(said), 1, said)
+        self.assertTrue(said[0].startswith(f"output log {log.path} not rotated ("), said)
+        self.assertTrue(said[0].endswith("); written on"), said)
+
+    def test_aCutBackThatFailsIsRetriedBeforeAnythingMoreIsWritten(self) -> None:
+        """
+        Injected, both: the disk takes 100 bytes and then fails, and the first
+        two cuts back fail too (as on a copy-on-write file system that needs
+        room to free room). No line is written after a torn one.
+        """
+        room = [100]
+
+        def write(fd: int, data: memoryview) -> int:
+            if room[0] == 0:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            taken = os.write(fd, data[: room[0]])
+            room[0] -= taken
+            return taken
+
+        truncate = os.ftruncate
+        failures = [2]
+
+        def ftruncate(fd: int, length: int) -> None:
+            if failures[0]:
+                failures[0] -= 1
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            truncate(fd, length)
+
+        self.patch(os, "ftruncate", ftruncate)
+        log = OutputLog(self.directory, "site", 1024 * 1024, 3, clock=lambda: 0.0, write=write)
+        self.addCleanup(log.close)
+        log.write_block(1, "stdout", b"one\ntwo\nthree\n")  # torn in the third line
+        room[0] = 1024 * 1024
+        log.write_block(1, "stdout", b"four\n")  # not written: the cut fails again
+        log.write_block(1, "stdout", b"five\n")
+        with open(log.path, "rb") as f:
+            self.assertEqual(
+                f.read(),
+                b"1970-01-01T00:00:00.000Z 1 stdout one\n"
+                b"1970-01-01T00:00:00.000Z 1 stdout two\n"
+                b"1970-01-01T00:00:00.000Z - hookdaemon 2 lines lost: no space left on device\n"
+                b"1970-01-01T00:00:00.000Z 1 stdout five\n",
+            )
+
+
+@contextmanager
+def umask(mask: int) -> Iterator[None]:
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def mode(path: str) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+class FileModeTests(SynchronousTestCase):
+    """Output is for the operator's eyes: 0600 files, 0700 directories, whatever the umask."""
+
+    def test_logsAndRotatedLogsAre0600WhateverTheUmask(self) -> None:
+        for mask in (0, 0o077, 0o277):
+            directory = self.mktemp()
+            with umask(mask):
+                log = OutputLog(directory, "site", 1024, 3)
+                for n in range(100):
+                    log.write_block(1, "stdout", b"line %03d\n" % n)
+                log.close()
+            names = sorted(os.listdir(directory))
+            self.assertEqual(names, ["site.log", "site.log.1", "site.log.2", "site.log.3"])
+            for name in names:
+                self.assertEqual(
+                    mode(os.path.join(directory, name)), 0o600, f"{name}, umask {mask:o}"
+                )
+
+    def test_directoriesItMakesAre0700WhateverTheUmask(self) -> None:
+        for mask in (0, 0o077):
+            top = self.mktemp()
+            directory = os.path.join(top, "var", "log")
+            with umask(mask):
+                OutputLog(directory, "site", 1024, 3).close()
+            for path in (top, os.path.join(top, "var"), directory):
+                self.assertEqual(mode(path), 0o700, f"{path}, umask {mask:o}")
+
+    def test_anExistingDirectoryAndLogKeepTheirModes(self) -> None:
+        directory = self.mktemp()
+        os.makedirs(directory)
+        os.chmod(directory, 0o755)
+        path = os.path.join(directory, "site.log")
+        with open(path, "wb"):
+            pass
+        os.chmod(path, 0o640)
+        with umask(0):
+            OutputLog(directory, "site", 1024, 3).close()
+        self.assertEqual((mode(directory), mode(path)), (0o755, 0o640))
 
 
 class GatheredWritesTests(SynchronousTestCase):
