@@ -16,6 +16,7 @@ from twisted.logger import Logger
 from hookdaemon.access_log import access_log_formatter
 from hookdaemon.config import Config
 from hookdaemon.dispatcher import Dispatcher
+from hookdaemon.hangup import HangupNotice
 from hookdaemon.job_status import JobStatus
 from hookdaemon.journal_records import JournalRecords
 from hookdaemon.journal_worker import JournalWorker
@@ -58,7 +59,8 @@ class HookService(InOrder):
       1. the journal (L{JournalWorker}), which everything after it writes to;
       2. the output logs (L{OutputLogs});
       3. one L{ListeningEndpoint} per C{listen} endpoint, serving the app;
-      4. the job engine (L{Dispatcher}), which recovers the journal's jobs.
+      4. the job engine (L{Dispatcher}), which recovers the journal's jobs;
+      5. the SIGHUP notice (L{HangupNotice}), so a hangup no longer ends the daemon.
 
     Stopping, the engine refuses deliveries (503, while the endpoints still
     answer) and drains its running jobs; then the endpoints close, then the
@@ -108,7 +110,8 @@ class HookService(InOrder):
         self.endpoints = [
             ListeningEndpoint(reactor, description, self.site) for description in daemon.listen
         ]
-        for child in (self.journal, self.outputs, *self.endpoints, self.engine):
+        self.hangup = HangupNotice(reactor)
+        for child in (self.journal, self.outputs, *self.endpoints, self.engine, self.hangup):
             child.setServiceParent(self)
 
     @property

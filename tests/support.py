@@ -12,7 +12,7 @@ import os
 import subprocess
 import textwrap
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from attrs import frozen
@@ -189,6 +189,17 @@ async def wait_for(
     """Poll until C{predicate} holds; fail with C{what} if it never does."""
     for _ in range(attempts):
         if predicate():
+            return
+        await deferLater(reactor, interval)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+async def wait_until(
+    check: Callable[[], Awaitable[bool]], what: str, attempts: int = 1500, interval: float = 0.02
+) -> None:
+    """L{wait_for} with a check that needs the reactor itself (an HTTP request)."""
+    for _ in range(attempts):
+        if await check():
             return
         await deferLater(reactor, interval)
     raise AssertionError(f"gave up waiting for {what}")

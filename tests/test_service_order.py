@@ -65,7 +65,7 @@ class InOrderTests(SynchronousTestCase):
         service = HookService(config)
         self.assertEqual(
             list(service),
-            [service.journal, service.outputs, *service.endpoints, service.engine],
+            [service.journal, service.outputs, *service.endpoints, service.engine, service.hangup],
         )
 
 
