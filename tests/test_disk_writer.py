@@ -66,6 +66,15 @@ class DiskWriterTests(TestCase):
         self.assertEqual(seen, [1])
         self.assertEqual(len(self.flushLoggedErrors(OSError)), 1)
 
+    async def test_onReactorRunsTheActionOnTheReactorThread(self) -> None:
+        writer = self.writer()
+        seen: list[str] = []
+        writer.submit(
+            lambda: writer.on_reactor(lambda: seen.append(threading.current_thread().name))
+        )
+        await writer.drained()
+        self.assertEqual(seen, [threading.current_thread().name])
+
     async def test_stopDoesWhatWasSubmittedThenEndsTheThread(self) -> None:
         writer = DiskWriter(reactor.callFromThread)  # type: ignore[attr-defined]
         seen: list[int] = []
