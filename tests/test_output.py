@@ -16,6 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon.output import FLUSH_BYTES, OutputLog, prefixed, utc_stamp
 from hookdaemon.process import MAX_LINE, LineSplitter
+from tests.live import LiveDaemon
 
 
 class OutputLogTests(SynchronousTestCase):
@@ -164,6 +165,17 @@ class FileModeTests(SynchronousTestCase):
                 OutputLog(directory, "site", 1024, 3).close()
             for path in (top, os.path.join(top, "var"), directory):
                 self.assertEqual(mode(path), 0o700, f"{path}, umask {mask:o}")
+
+    def test_aRealTwistdUnderUmaskZeroMakesLogDirAndLogPrivate(self) -> None:
+        hooks = "[hook:site]\nforge = generic\nallow_from = 127.0.0.1\nworkdir = /\ncommand = true"
+        with umask(0):
+            daemon = LiveDaemon(self, hooks)
+        code, answer = daemon.post("/hooks/site", b"")
+        self.assertEqual(code, 202, answer)
+        self.assertEqual(daemon.wait_finished(int(answer["job"]))["state"], "succeeded")
+        log_dir = os.path.join(daemon.directory, "var", "log")
+        self.assertIn("job succeeded", daemon.output("site"))
+        self.assertEqual((mode(log_dir), mode(os.path.join(log_dir, "site.log"))), (0o700, 0o600))
 
     def test_anExistingDirectoryAndLogKeepTheirModes(self) -> None:
         directory = self.mktemp()
