@@ -336,23 +336,18 @@ class JournalWorker(Service):
                 " jobs do is kept in memory and written once the journal can commit",
                 reason=reason,
             )
-        else:
-            self._retry_delay = min(2 * self._retry_delay, RETRY_MAX)
         self.fault = reason
         waiting, self._pending, self._pending_bytes = self._pending, [], 0
-        error = JournalUnavailableError(reason)
-        held = [entry for entry in batch + waiting if entry.kind == WRITE]
-        self._held[:0] = held
-        for entry in batch:
-            if entry.kind != WRITE:
-                entry.done.errback(error)
-        for entry in waiting:
-            if entry.kind == ADD:
-                entry.done.errback(error)
-            elif entry.kind == READ:
-                self._pending.append(entry)
-        if self._stopped is None:
+        self._held[:0] = [entry for entry in batch + waiting if entry.kind == WRITE]
+        self._pending = [entry for entry in waiting if entry.kind == READ]
+        refused = [entry for entry in batch if entry.kind != WRITE]
+        refused += [entry for entry in waiting if entry.kind == ADD]
+        if self._stopped is None and self._retry is None and not self._retry_now:
             self._retry = self._reactor.callLater(self._retry_delay, self._try_again)
+        # Last, once the state is told: a caller may queue again as it hears.
+        error = JournalUnavailableError(reason)
+        for entry in refused:
+            entry.done.errback(error)
 
     def _try_again(self) -> None:
         """Try the held writes again (with none, a write of nothing) to see if storage is back."""
@@ -361,6 +356,7 @@ class JournalWorker(Service):
             self._retry_now = True  # after the reads now running
             return
         self._retry_now = False
+        self._retry_delay = min(2 * self._retry_delay, RETRY_MAX)  # if this one fails too
         held, self._held = self._held, []
         self._run(held or [_Entry(_touch, Deferred(), 0, WRITE)])
 

@@ -371,6 +371,11 @@ class HookApp:
         request.setHeader(b"retry-after", b"%d" % RETRY_MAX)
         return json_answer(request, 503, {"status": "unavailable", "reason": trouble})
 
+    @app.handle_errors(JournalUnavailableError)
+    def journal_unavailable(self, request: IRequest, failure: Failure) -> bytes:
+        """The job API's reads, when even they cannot be made (a lock another program holds)."""
+        return answer(cast(JournalUnavailableError, failure.value), request)
+
     @app.handle_errors(NotFound)
     def not_found(self, request: IRequest, failure: Failure) -> bytes:
         return json_answer(request, 404, {"error": "not found"})

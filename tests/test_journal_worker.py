@@ -10,6 +10,7 @@ import attrs
 from twisted.internet import reactor
 from twisted.internet.defer import gatherResults
 from twisted.internet.task import Clock, deferLater
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import TestCase
 
 from hookdaemon import journal_worker
@@ -237,3 +238,125 @@ class UpkeepBackoffTests(TestCase):
 
         await self.free_pages_under_a_reader(3)
         self.assertEqual([await self.next_upkeep() for _ in range(2)], [0.5, 1.0])
+
+
+class StorageFaultTests(TestCase):
+    """
+    A real SQLite fault: another connection holds the write lock, and the
+    worker's busy timeout is 0, so every commit fails with C{SQLITE_BUSY} until
+    it lets go (as an operator's C{sqlite3} shell in a write would; a full
+    disk is caused for real in C{test_faults}).
+    """
+
+    async def setUp(self) -> None:
+        self.path = os.path.abspath(self.mktemp()) + ".sqlite"
+        self.clock = Clock()
+        self.worker = JournalWorker(ClockedReactor(self.clock), self.path)
+        self.addCleanup(self.worker.stop)
+        await self.worker.start()
+        await self.worker.call(lambda j: j._db.execute("PRAGMA busy_timeout = 0"))
+        self.job = (await self.worker.add(new(1))).job_id
+        self.other = sqlite3.connect(self.path, isolation_level=None)
+        self.addCleanup(self.other.close)
+        self.logged: list[dict[str, Any]] = []
+        globalLogPublisher.addObserver(self.logged.append)
+        self.addCleanup(globalLogPublisher.removeObserver, self.logged.append)
+
+    def lock(self) -> None:
+        self.other.execute("BEGIN IMMEDIATE")
+
+    def unlock(self) -> None:
+        self.other.execute("COMMIT")
+
+    def said(self, text: str) -> int:
+        return sum(text in formatEvent(event) for event in self.logged)
+
+    async def fault(self) -> None:
+        """Lock, and fail a write on it: the worker now knows it cannot commit."""
+        self.lock()
+        failed = self.worker.call(lambda j: j.touch())
+        with self.assertRaises(journal_worker.JournalUnavailableError):
+            await failed
+        self.assertEqual(self.worker.fault, "database is locked")
+
+    async def test_heldWritesAreWrittenInOrderOnceItCommits(self) -> None:
+        await self.fault()
+        order: list[str] = []
+
+        def write(name: str, operation: Any) -> Any:
+            def run(journal: Journal) -> Any:
+                order.append(name)
+                return operation(journal)
+
+            return self.worker.write(run)
+
+        started = write("start", lambda j: j.started(self.job, 5.0))
+        ended = write("end", lambda j: j.finished(self.job, "succeeded", 0, None, b"", 6.0))
+        self.assertFalse(started.called or ended.called)
+        # Tried again after 0.25 s, still locked: held still.
+        self.clock.advance(journal_worker.RETRY_FIRST)
+        await wait_for(lambda: bool(self.clock.getDelayedCalls()), "the next try to be planned")
+        self.assertFalse(started.called or ended.called)
+        self.unlock()
+        (call,) = self.clock.getDelayedCalls()
+        self.clock.advance(call.getTime() - self.clock.seconds())
+        await gatherResults([started, ended])
+        self.assertEqual(order[-2:], ["start", "end"])
+        self.assertIsNone(self.worker.fault)
+        state = await self.worker.call(lambda j: j.get(self.job).state)  # type: ignore[union-attr]
+        self.assertEqual(state, "succeeded")
+        self.assertEqual(self.said("journal: cannot commit (database is locked)"), 1)
+        self.assertEqual(self.said("journal: committing again after"), 1)
+
+    async def test_deliveriesFailAtOnceWhileItCannotCommit(self) -> None:
+        await self.fault()
+        refused = self.worker.add(new(2))
+        self.assertTrue(refused.called)  # no thread hop, no try: answered 503 at once
+        with self.assertRaises(journal_worker.JournalUnavailableError):
+            await refused
+        self.unlock()
+        self.clock.advance(journal_worker.RETRY_FIRST)  # a write of nothing finds it can
+        await wait_for(lambda: self.worker.fault is None, "the journal to commit again")
+        self.assertEqual((await self.worker.add(new(2))).job_id, 2)
+
+    async def test_theWaitBetweenTriesDoublesUpToRetryMax(self) -> None:
+        await self.fault()
+        delays = []
+        for _ in range(7):
+            await wait_for(lambda: bool(self.clock.getDelayedCalls()), "a try to be planned")
+            (call,) = self.clock.getDelayedCalls()
+            delays.append(call.getTime() - self.clock.seconds())
+            self.clock.advance(delays[-1])
+            await wait_for(lambda: not self.worker._flushing, "the try to end")
+        self.assertEqual(delays, [0.25, 0.5, 1.0, 2.0, 4.0, 5.0, 5.0])
+        self.assertEqual(self.said("journal: cannot commit"), 1)  # once, not once per try
+        self.unlock()
+
+    async def test_stoppingWhileItCannotCommitTriesOnceMoreThenSaysWhatIsLost(self) -> None:
+        await self.fault()
+        held = self.worker.write(lambda j: j.started(self.job, 5.0))
+        await self.worker.stop()
+        with self.assertRaises(journal_worker.JournalUnavailableError):
+            await held
+        self.assertEqual(self.said("1 record(s) of what jobs did are lost"), 1)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.unlock()
+
+    async def test_stoppingOnceItCanCommitAgainWritesWhatWasHeld(self) -> None:
+        await self.fault()
+        held = self.worker.write(lambda j: j.started(self.job, 5.0))
+        self.unlock()
+        await self.worker.stop()  # the last try goes through
+        await held
+        journal = Journal(self.path)
+        self.addCleanup(journal.close)
+        self.assertEqual(journal.get(self.job).state, "running")  # type: ignore[union-attr]
+
+    async def test_anSQLErrorIsTheOperationsOwnAndFailsAlone(self) -> None:
+        """Not every OperationalError is storage: a bad statement must not hold the journal."""
+        broken = self.worker.write(lambda j: j._db.execute("SELECT nothing FROM nowhere"))
+        after = self.worker.write(lambda j: j.started(self.job, 5.0))
+        with self.assertRaises(sqlite3.OperationalError):
+            await broken
+        await after
+        self.assertIsNone(self.worker.fault)
