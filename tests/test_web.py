@@ -542,6 +542,50 @@ class RateLimitTests(SynchronousTestCase):
         self.assertEqual(len(reports()), 3)
 
 
+class UnavailableTests(SynchronousTestCase):
+    """A daemon that cannot take deliveries: it stops, or its journal cannot commit."""
+
+    def setUp(self) -> None:
+        self.memory = Memory()
+
+    def test_aJournalThatCannotCommitIs503WithTheReason(self) -> None:
+        self.memory.accept.fault = "database or disk is full"
+        code, answer, response = self.memory.deliver("open", "203.0.113.9")
+        self.assertEqual(
+            (code, answer),
+            (
+                503,
+                {"error": "the journal cannot commit (database or disk is full); try again later"},
+            ),
+        )
+        self.assertEqual(response.headers.getRawHeaders("retry-after"), ["5"])
+        self.assertEqual(self.memory.accept.accepted, [])
+
+    def test_healthzSaysWhyDeliveriesCannotBeTaken(self) -> None:
+        def healthz() -> tuple[int, Any, list[str] | None]:
+            code, answer, response = self.memory.call("GET", "/healthz")
+            return code, answer, response.headers.getRawHeaders("retry-after")
+
+        self.assertEqual(healthz(), (200, {"status": "ok"}, None))
+        self.memory.accept.fault = "database or disk is full"
+        self.assertEqual(
+            healthz(),
+            (
+                503,
+                {
+                    "status": "unavailable",
+                    "reason": "the journal cannot commit: database or disk is full",
+                },
+                ["5"],
+            ),
+        )
+        self.memory.accept.fault = None
+        self.memory.accept.stopping = True
+        self.assertEqual(
+            healthz(), (503, {"status": "unavailable", "reason": "shutting down"}, ["5"])
+        )
+
+
 class DeliveryRouteTests(SynchronousTestCase):
     """
     POST /hooks/NAME is answered without Klein's routing (see
