@@ -184,8 +184,9 @@ class UnknownNamesTests(ConfigTestCase):
         self.assertEqual(
             self.problems("[hookdaemon]\nport = 9000\n"),
             [
-                f"{SOURCE}: [hookdaemon] port: unknown key (known keys: delivery_id_days, delivery_id_max, header_timeout, history, listen, "
-                "log_dir, log_keep, log_max_bytes, max_attempts, max_body, max_client_connections, "
+                f"{SOURCE}: [hookdaemon] port: unknown key (known keys: delivery_id_days, "
+                "delivery_id_max, header_timeout, history, listen, log_dir, log_keep, "
+                "log_max_bytes, max_attempts, max_body, max_client_connections, "
                 "max_connections, max_parallel, "
                 "payload_budget, request_timeout, state_dir, status_token, stop_grace, "
                 "trusted_proxies)"
@@ -292,8 +293,9 @@ class AllProblemsAtOnceTests(ConfigTestCase):
                 "[extra]\n"
             ),
             [
-                f"{SOURCE}: [hookdaemon] colour: unknown key (known keys: delivery_id_days, delivery_id_max, header_timeout, history, listen, "
-                "log_dir, log_keep, log_max_bytes, max_attempts, max_body, max_client_connections, "
+                f"{SOURCE}: [hookdaemon] colour: unknown key (known keys: delivery_id_days, "
+                "delivery_id_max, header_timeout, history, listen, log_dir, log_keep, "
+                "log_max_bytes, max_attempts, max_body, max_client_connections, "
                 "max_connections, max_parallel, "
                 "payload_budget, request_timeout, state_dir, status_token, stop_grace, "
                 "trusted_proxies)",

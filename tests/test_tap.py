@@ -69,8 +69,9 @@ class TwistdTests(SynchronousTestCase):
         self.assertEqual(
             lines,
             [
-                f"{path}: [hookdaemon] colour: unknown key (known keys: delivery_id_days, delivery_id_max, header_timeout, history, listen, "
-                "log_dir, log_keep, log_max_bytes, max_attempts, max_body, max_client_connections, "
+                f"{path}: [hookdaemon] colour: unknown key (known keys: delivery_id_days, "
+                "delivery_id_max, header_timeout, history, listen, log_dir, log_keep, "
+                "log_max_bytes, max_attempts, max_body, max_client_connections, "
                 "max_connections, max_parallel, "
                 "payload_budget, request_timeout, state_dir, "
                 "status_token, stop_grace, trusted_proxies)",
