@@ -25,15 +25,11 @@ from hookdaemon.forges import FORGES
 from hookdaemon.job_state import JobState
 from hookdaemon.jobs import JobQueue, JobRunner, QueueFullError
 from hookdaemon.journal import Added, JobRecord, Journal, NewDelivery
-from hookdaemon.journal_worker import (
-    JournalWorker,
-    journal_failed,
-    private_directory,
-    write_private,
-)
+from hookdaemon.journal_worker import JournalWorker, journal_failed
 from hookdaemon.leftovers import end_leftovers
 from hookdaemon.lifecycle import IJobObserver, Job, JobOutcome
 from hookdaemon.output import OutputLogs
+from hookdaemon.private_files import private_directory, write_private
 from hookdaemon.reactors import EngineReactor
 
 log = Logger()

@@ -47,6 +47,7 @@ from twisted.python.threadpool import ThreadPool
 
 from hookdaemon.deferreds import when_done
 from hookdaemon.journal import Added, Journal, JournalLimits, JournalUnusableError, NewDelivery
+from hookdaemon.private_files import private_directory, private_file
 from hookdaemon.reactors import JournalReactor
 
 T = TypeVar("T")
@@ -489,42 +490,3 @@ class JournalWorker(Service):
 def _touch(journal: Journal) -> None:
     """The smallest write there is: to learn whether the journal can commit again."""
     journal.touch()
-
-
-def private_directory(path: str) -> None:
-    """Make C{path} (and its parents) if missing; one made here is 0700 whatever the umask."""
-    if not os.path.isdir(path):
-        os.makedirs(path, exist_ok=True)
-        os.chmod(path, 0o700)
-
-
-def write_private(path: str, data: bytes) -> None:
-    """Write C{data} to a new or emptied file of mode 0600 whatever the umask (a payload)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
-
-
-def private_file(path: str) -> None:
-    """
-    Make the journal's file 0600 whatever the umask, empty if missing, or take
-    from an existing one (an older release's, 0644) what others could read: it
-    holds every delivery's body. SQLite gives its -wal and -shm the same mode.
-    """
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        if os.fstat(fd).st_mode & 0o777 != 0o600:
-            os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
-    for companion in (path + "-wal", path + "-shm"):
-        try:
-            if os.stat(companion).st_mode & 0o077:
-                os.chmod(companion, 0o600)
-        except FileNotFoundError:
-            pass

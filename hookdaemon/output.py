@@ -24,12 +24,11 @@ from twisted.logger import Logger
 
 from hookdaemon.config import DaemonConfig
 from hookdaemon.disk_writer import DiskWriter
+from hookdaemon.private_files import FILE_MODE, private_directory
 from hookdaemon.reactors import OutputReactor
 
 log = Logger()
 
-FILE_MODE = 0o600
-DIRECTORY_MODE = 0o700
 _FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
 
 SystemWrite = Callable[[int, memoryview], int]
@@ -49,21 +48,6 @@ def utc_stamp(seconds: float) -> bytes:
 def prefixed(block: bytes, prefix: bytes) -> bytes:
     """C{prefix} before every line of C{block}, which ends in a newline."""
     return prefix + block[:-1].replace(b"\n", b"\n" + prefix) + b"\n"
-
-
-def private_directory(path: str) -> None:
-    """
-    Make C{path}, and whichever of its parents are missing, 0700 whatever the
-    umask (which can only take bits away); directories already there keep theirs.
-    """
-    missing = []
-    head = os.path.abspath(path)
-    while not os.path.exists(head):
-        missing.append(head)
-        head = os.path.dirname(head)
-    os.makedirs(path, DIRECTORY_MODE, exist_ok=True)
-    for made in missing:
-        os.chmod(made, DIRECTORY_MODE)
 
 
 def _reason(error: OSError) -> str:
