@@ -283,7 +283,18 @@ class Dispatcher(Service):
             self._outputs.logs[record.hook].note(record.id, line)
             self._end_unrun(record.id, JobState.FAILED, f"hookdaemon {line}\n".encode(), "refused")
             return
-        log.info("job {job} for hook {hook} resumed", job=record.id, hook=record.hook)
+        if record.retry_of is None:
+            log.info("job {job} for hook {hook} resumed", job=record.id, hook=record.hook)
+        else:
+            log.info(
+                "job {job} for hook {hook} resumed: attempt {attempt} of max_attempts {max}"
+                " at job {first}'s delivery, the attempt before it interrupted",
+                job=record.id,
+                hook=record.hook,
+                attempt=record.attempt,
+                max=self._config.daemon.max_attempts,
+                first=record.retry_of,
+            )
         self._submit(record.id, hook, record.delivery)
 
     def _give_up_running(self) -> None:

@@ -266,7 +266,10 @@ class TwistdDaemon:
                 raise AssertionError(
                     f"twistd exited with {self.process.returncode}:\n{self._printed()}"
                 )
-            if "listening on" in self.log[logged:]:
+            text = self.log
+            if len(text) < logged:
+                logged = 0  # twistd rotated its log (at 1 MB): all of this one is new
+            if "listening on" in text[logged:]:
                 return
             time.sleep(0.02)
         raise AssertionError(f"twistd never listened:\n{self._printed()}")

@@ -204,6 +204,11 @@ class InterruptedTests(Faults):
         )
         self.assertEqual((await self.job(twistd, first))["state"], "interrupted")
         self.assertEqual(self.runs(), [str(first), str(first + 1)])
+        self.assertIn(
+            f"job {first + 1} for hook site resumed: attempt 2 of max_attempts 3 at job"
+            f" {first}'s delivery, the attempt before it interrupted",
+            twistd.log,
+        )
 
     async def test_aRetryTwoCrashesCutRunsAThirdTimeAndNoMore(self) -> None:
         """SIGKILL during each attempt: the third is the last (max_attempts = 3)."""
