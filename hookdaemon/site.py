@@ -88,14 +88,6 @@ class HookChannel(HTTPChannel):
     _abort: IDelayedCall | None = None
     _closing = False
 
-    def connectionMade(self) -> None:
-        super().connectionMade()
-        if self.header_timeout < self.request_timeout:
-            # A connection that never sends a byte starts no deadline; Twisted's
-            # idle timeout closes it, and before its first byte that is the
-            # header_timeout (as nginx's client_header_timeout counts from accept).
-            self.setTimeout(self.header_timeout)
-
     def dataReceived(self, data: bytes) -> None:
         if self._closing:
             return
@@ -107,7 +99,8 @@ class HookChannel(HTTPChannel):
                 min(self.header_timeout, self.request_timeout), self._timed_out
             )
             if self.timeOut != self.request_timeout:
-                # A connection's first byte: idle from now on means request_timeout.
+                # A connection's first byte: until now its idle timeout was
+                # header_timeout (HookSite.buildProtocol), from now on request_timeout.
                 self.setTimeout(self.request_timeout)
         super().dataReceived(data)
 
@@ -357,6 +350,10 @@ class HookSite(Site):
         channel.max_body = self.daemon.max_body
         channel.request_timeout = self.daemon.request_timeout
         channel.header_timeout = self.daemon.header_timeout
+        # A connection that never sends a byte starts no deadline, only Twisted's
+        # idle timeout; before its first byte that is header_timeout (as nginx's
+        # client_header_timeout counts from accept), not request_timeout.
+        channel.timeOut = min(self.daemon.header_timeout, self.daemon.request_timeout)
         channel.client = client
         self.connections += 1
         return channel  # type: ignore[no-any-return]
