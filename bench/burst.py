@@ -150,7 +150,13 @@ def main() -> None:
     daemon = daemons.start_hookdaemon(
         directory,
         # Keep every job, so the report can find every delivery in the journal.
-        {"history": args.deliveries * 2},
+        # Its one address stands in for a forge's many, whose connections the
+        # per-client cap (max_client_connections, 32) would otherwise refuse.
+        {
+            "history": args.deliveries * 2,
+            "max_connections": 1024,
+            "max_client_connections": 1024,
+        },
         "[hook:burst]\nforge = generic\nallow_from = 127.0.0.1\nworkdir = .\n"
         f"burst = {args.burst}\ntimeout = 3600\n"
         "command = sh -c 'echo run $HOOK_JOB $HOOK_DELIVERY; sleep 2'\n",
