@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import attrs
 from twisted.application.service import IService
 from twisted.internet.endpoints import serverFromString
 from twisted.logger import Logger
@@ -12,6 +13,7 @@ from twisted.python import usage
 
 from hookdaemon.config import Config, ConfigError, Problem, load_config
 from hookdaemon.endpoint_text import KNOWN_KINDS, endpoint_base_url, scrubbed, split_endpoint
+from hookdaemon.preflight import RunAs, machine_warnings
 
 log = Logger()
 
@@ -42,7 +44,7 @@ def check_endpoints(config: Config) -> list[Problem]:
 
 
 class Options(usage.Options):
-    synopsis = "[--config PATH] [--check]"
+    synopsis = "[--config PATH] [--check] [--strict]"
     longdesc = (
         "Receive webhooks from code forges and run the configured deploy commands "
         "in the background. Configuration: tap.cfg (see README.md)."
@@ -52,6 +54,7 @@ class Options(usage.Options):
     ]
     optFlags = [
         ["check", None, "Validate the configuration, list the hooks and their URLs, and exit."],
+        ["strict", None, "Treat warnings as problems: exit 1 (with --check) or do not start."],
     ]
 
     def postOptions(self) -> None:
@@ -68,12 +71,30 @@ class Options(usage.Options):
                 print(problem, file=sys.stderr)
             print(f"{path}: {len(e.problems)} problem(s); nothing started", file=sys.stderr)
             raise SystemExit(1) from None
+        config = attrs.evolve(
+            config, warnings=(*config.warnings, *machine_warnings(config, self._run_as()))
+        )
         for warning in config.warnings:
             print(f"{warning} (warning)", file=sys.stderr)
+        if self["strict"] and config.warnings:
+            print(
+                f"{path}: {len(config.warnings)} warning(s) and --strict; nothing started",
+                file=sys.stderr,
+            )
+            raise SystemExit(1)
         self.loaded = config
         if self["check"]:
             self._report(config)
             raise SystemExit(0)
+
+    def _run_as(self) -> RunAs:
+        """The user the steps will run as: twistd's --uid (and --gid), else this process's."""
+        parent = getattr(self, "parent", None)
+        uid = parent.get("uid") if parent is not None else None
+        if parent is None or uid is None:
+            return RunAs.this_process()
+        gid = parent.get("gid")
+        return RunAs.user(int(uid), None if gid is None else int(gid))
 
     def _report(self, config: Config) -> None:
         print(f"{config.source}: OK")

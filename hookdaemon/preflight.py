@@ -1,0 +1,151 @@
+"""
+What the config alone cannot tell and this machine can: whether each hook's
+workdir is there for the daemon's user to enter, and whether each step's
+program is found as the step will look for it (its PATH, its workdir).
+
+Warnings, not problems: the machine may change before the first delivery (a
+checkout made after the daemon starts). Read only, and no Twisted.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import stat
+from collections.abc import Iterator
+
+from attrs import frozen
+
+from hookdaemon.command import BASE_PATH
+from hookdaemon.config import Config, HookConfig, Problem
+
+
+@frozen
+class RunAs:
+    """The user the daemon's steps run as: its uid and every group it is in."""
+
+    uid: int
+    groups: frozenset[int]
+
+    @classmethod
+    def this_process(cls) -> RunAs:
+        return cls(os.geteuid(), frozenset({os.getegid(), *os.getgroups()}))
+
+    @classmethod
+    def user(cls, uid: int, gid: int | None = None) -> RunAs:
+        """A user by id, as twistd's --uid and --gid make the daemon (groups: /etc/group)."""
+        groups = {gid} if gid is not None else set()
+        try:
+            entry = pwd.getpwuid(uid)
+        except KeyError:
+            return cls(uid, frozenset(groups))
+        groups.add(entry.pw_gid if gid is None else gid)
+        groups.update(os.getgrouplist(entry.pw_name, entry.pw_gid))
+        return cls(uid, frozenset(groups))
+
+    def may(self, path: str, bits: tuple[int, int, int]) -> bool:
+        """May this user do what C{bits} (owner, group, other) allow on C{path}?"""
+        if self.uid == 0:
+            return True  # root needs no permission bit to enter or read
+        st = os.stat(path)
+        if st.st_uid == self.uid:
+            return bool(st.st_mode & bits[0])
+        if st.st_gid in self.groups:
+            return bool(st.st_mode & bits[1])
+        return bool(st.st_mode & bits[2])
+
+    def can_enter(self, directory: str) -> str | None:
+        """The first directory on the way to C{directory} this user may not enter, or None."""
+        for step in _ancestors(directory):
+            if not self.may(step, (stat.S_IXUSR, stat.S_IXGRP, stat.S_IXOTH)):
+                return step
+        return None
+
+    def can_run(self, path: str) -> bool:
+        if self.uid == 0:
+            # Root still needs one execute bit on a file.
+            return bool(os.stat(path).st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH))
+        return self.may(path, (stat.S_IXUSR, stat.S_IXGRP, stat.S_IXOTH))
+
+
+def _ancestors(path: str) -> Iterator[str]:
+    """C{/}, C{/srv}, C{/srv/site}: each directory on the way to C{path}."""
+    path = os.path.abspath(path)
+    parts = [part for part in path.split(os.sep) if part]
+    yield os.sep
+    for end in range(1, len(parts) + 1):
+        yield os.sep + os.path.join(*parts[:end])
+
+
+def machine_warnings(config: Config, user: RunAs) -> list[Problem]:
+    """Each hook's workdir and step programs, as C{user} will find them."""
+    found: list[Problem] = []
+    for name, hook in config.hooks.items():
+        found.extend(_hook_warnings(config.source, f"hook:{name}", hook, user))
+    return found
+
+
+def _hook_warnings(source: str, section: str, hook: HookConfig, user: RunAs) -> Iterator[Problem]:
+    workdir = hook.workdir
+    if not workdir:
+        return  # a problem already, not a warning
+    who = _who(user)
+    if not os.path.exists(workdir):
+        yield Problem(
+            source,
+            section,
+            "workdir",
+            f"{workdir} does not exist: every job would fail before its first step;"
+            " create it (clone the repository there) before the first delivery",
+        )
+        return
+    if not os.path.isdir(workdir):
+        yield Problem(source, section, "workdir", f"{workdir} is not a directory")
+        return
+    blocked = user.can_enter(workdir)
+    if blocked is not None:
+        yield Problem(
+            source,
+            section,
+            "workdir",
+            f"{who} may not enter {blocked}, so every job would fail before its first"
+            f" step; give {who} execute permission on it",
+        )
+        return
+    if hook.shell:
+        return  # the first word of a script may be a builtin, a function or a variable
+    path = hook.env.get("PATH", BASE_PATH)
+    for number, step in enumerate(hook.steps, 1):
+        program = step.words[0]
+        if "$" in program:
+            continue  # known only once a delivery fills it in
+        message = _program_problem(program, workdir, path, user, who)
+        if message is not None:
+            yield Problem(source, section, "command", f"step {number}: {message}")
+
+
+def _program_problem(program: str, workdir: str, path: str, user: RunAs, who: str) -> str | None:
+    if "/" in program:
+        found = os.path.normpath(os.path.join(workdir, program))  # absolute: workdir ignored
+        if not os.path.exists(found):
+            return f"{program} does not exist (looked for {found})"
+        if os.path.isdir(found) or not user.can_run(found):
+            return f"{found} is not a program {who} may run (chmod +x it)"
+        return None
+    for directory in path.split(os.pathsep):
+        candidate = os.path.join(directory or ".", program)
+        if not os.path.isabs(candidate):
+            candidate = os.path.join(workdir, candidate)
+        if os.path.isfile(candidate) and user.can_run(candidate):
+            return None
+    return (
+        f"{program} is not found on the steps' PATH ({path}); install it, write its whole"
+        " path, or set PATH in the hook's env"
+    )
+
+
+def _who(user: RunAs) -> str:
+    try:
+        return f"user {pwd.getpwuid(user.uid).pw_name}"
+    except KeyError:
+        return f"uid {user.uid}"

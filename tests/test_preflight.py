@@ -1,0 +1,203 @@
+"""
+A hook's workdir and step programs, checked on this machine as the daemon's
+user will find them: real directories, real modes, real programs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
+
+from hookdaemon.config import Config, parse_config
+from hookdaemon.preflight import RunAs, machine_warnings
+from hookdaemon.testing import FOREGROUND, run_twistd
+
+NOBODY = RunAs(65534, frozenset({65534}))
+"""A user who owns nothing here and is in no group that does."""
+
+
+def config(workdir: str, command: str, extra: str = "") -> Config:
+    text = (
+        "[hook:site]\nallow_from = 127.0.0.1\n"
+        f"workdir = {workdir}\ncommand =\n"
+        + "".join(f"    {line}\n" for line in command.splitlines())
+        + extra
+    )
+    return parse_config(text, "tap.cfg", {}, lambda path: b"")
+
+
+def open_directory(case: SynchronousTestCase) -> str:
+    """
+    A new directory any user may enter, removed after the test: not under the
+    test's temporary directory, whose parents trial makes 0700.
+    """
+    path = tempfile.mkdtemp(prefix="hookdaemon-preflight-")
+    os.chmod(path, 0o755)
+    case.addCleanup(shutil.rmtree, path)
+    return path
+
+
+class PreflightTests(SynchronousTestCase):
+    def setUp(self) -> None:
+        self.root = open_directory(self)
+        self.me = RunAs.this_process()
+
+    def warnings(
+        self, workdir: str, command: str, user: RunAs | None = None, extra: str = ""
+    ) -> list[str]:
+        found = machine_warnings(config(workdir, command, extra), user or self.me)
+        return [str(problem) for problem in found]
+
+    def test_aWorkdirThatDoesNotExist(self) -> None:
+        missing = os.path.join(self.root, "site")
+        self.assertEqual(
+            self.warnings(missing, "git fetch"),
+            [
+                f"tap.cfg: [hook:site] workdir: {missing} does not exist: every job would"
+                " fail before its first step; create it (clone the repository there)"
+                " before the first delivery"
+            ],
+        )
+
+    def test_aWorkdirThatIsAFile(self) -> None:
+        path = os.path.join(self.root, "site")
+        open(path, "w").close()
+        self.assertEqual(
+            self.warnings(path, "git fetch"),
+            [f"tap.cfg: [hook:site] workdir: {path} is not a directory"],
+        )
+
+    def test_aWorkdirTheUserMayNotEnter(self) -> None:
+        """Checked along the way: a 0700 parent stops another user, not its owner."""
+        parent = os.path.join(self.root, "private")
+        workdir = os.path.join(parent, "site")
+        os.makedirs(workdir)
+        os.chmod(parent, 0o700)
+        self.assertEqual(self.warnings(workdir, "git fetch"), [])
+        who = _who(NOBODY)
+        self.assertEqual(
+            self.warnings(workdir, "git fetch", NOBODY),
+            [
+                f"tap.cfg: [hook:site] workdir: {who} may not enter {parent}, so every job"
+                f" would fail before its first step; give {who} execute permission on it"
+            ],
+        )
+        os.chmod(parent, 0o711)
+        self.assertEqual(self.warnings(workdir, "git fetch", NOBODY), [])
+
+    def test_aProgramNotOnTheStepsPath(self) -> None:
+        self.assertEqual(
+            self.warnings(self.root, "git fetch\nsh -c true\nno-such-program-here --x"),
+            [
+                "tap.cfg: [hook:site] command: step 3: no-such-program-here is not found on"
+                " the steps' PATH (/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:"
+                "/bin); install it, write its whole path, or set PATH in the hook's env"
+            ],
+        )
+
+    def test_theHooksOwnPathIsTheOneSearched(self) -> None:
+        bin_dir = os.path.join(self.root, "bin")
+        os.makedirs(bin_dir)
+        program = os.path.join(bin_dir, "deploy-tool")
+        with open(program, "w") as f:
+            f.write("#!/bin/sh\n")
+        os.chmod(program, 0o755)
+        extra = f"env =\n    PATH={bin_dir}:/usr/bin:/bin\n"
+        self.assertEqual(self.warnings(self.root, "deploy-tool", extra=extra), [])
+        self.assertEqual(len(self.warnings(self.root, "deploy-tool")), 1)  # not on the base PATH
+
+    def test_aScriptInTheWorkdir(self) -> None:
+        script = os.path.join(self.root, "deploy.sh")
+        self.assertEqual(
+            self.warnings(self.root, "./deploy.sh"),
+            [
+                "tap.cfg: [hook:site] command: step 1: ./deploy.sh does not exist"
+                f" (looked for {script})"
+            ],
+        )
+        with open(script, "w") as f:
+            f.write("#!/bin/sh\n")
+        os.chmod(script, 0o644)
+        self.assertEqual(
+            self.warnings(self.root, "./deploy.sh"),
+            [
+                f"tap.cfg: [hook:site] command: step 1: {script} is not a program"
+                f" {_who(self.me)} may run (chmod +x it)"
+            ],
+        )
+        os.chmod(script, 0o700)
+        self.assertEqual(self.warnings(self.root, "./deploy.sh"), [])
+        self.assertEqual(len(self.warnings(self.root, "./deploy.sh", NOBODY)), 1)
+
+    def test_whatIsKnownOnlyLaterIsNotChecked(self) -> None:
+        """A program a delivery fills in, and the words of a shell script, are not looked for."""
+        self.assertEqual(self.warnings(self.root, "${HOOK_REPOSITORY}/deploy"), [])
+        self.assertEqual(
+            self.warnings(self.root, "no-such-program-here | tee log", extra="shell = yes\n"),
+            [],
+        )
+
+
+class CheckTests(SynchronousTestCase):
+    """The warnings as twistd's --check prints them, and --strict."""
+
+    def setUp(self) -> None:
+        self.directory = open_directory(self)
+        with open(os.path.join(self.directory, "tap.cfg"), "w") as f:
+            f.write(
+                "[hookdaemon]\nlisten = tcp:9000:interface=127.0.0.1\n"
+                "[hook:site]\nallow_from = 127.0.0.1\nworkdir = missing\ncommand = git fetch\n"
+            )
+        self.line = (
+            f"tap.cfg: [hook:site] workdir: {self.directory}/missing does not exist:"
+            " every job would fail before its first step; create it (clone the"
+            " repository there) before the first delivery (warning)"
+        )
+
+    def test_checkWarnsAndSucceeds(self) -> None:
+        result = run_twistd("hookdaemon", "--check", cwd=self.directory)
+        self.assertEqual((result.returncode, result.stderr.splitlines()), (0, [self.line]))
+        self.assertIn("tap.cfg: OK", result.stdout)
+
+    def test_strictRefusesWhatWarns(self) -> None:
+        result = run_twistd("hookdaemon", "--check", "--strict", cwd=self.directory)
+        self.assertEqual(
+            (result.returncode, result.stderr.splitlines()),
+            (1, [self.line, "tap.cfg: 1 warning(s) and --strict; nothing started"]),
+        )
+        started = run_twistd(*FOREGROUND, "hookdaemon", "--strict", cwd=self.directory)
+        self.assertEqual(started.returncode, 1)
+        self.assertIn("nothing started", started.stderr)
+
+    def test_theUserIsTwistdsUid(self) -> None:
+        """With --uid, the workdir is checked as that user, before twistd switches to it."""
+        if os.geteuid() != 0:
+            raise SkipTest("twistd --uid needs root (CI runs as root)")
+        os.makedirs(os.path.join(self.directory, "private", "site"))
+        os.chmod(os.path.join(self.directory, "private"), 0o700)
+        with open(os.path.join(self.directory, "tap.cfg"), "a") as f:
+            f.write(
+                "[hook:other]\nallow_from = 127.0.0.1\n"
+                "workdir = private/site\ncommand = git fetch\n"
+            )
+        as_root = run_twistd("hookdaemon", "--check", cwd=self.directory)
+        self.assertNotIn("private", as_root.stderr)
+        as_nobody = run_twistd("--uid=65534", "hookdaemon", "--check", cwd=self.directory)
+        self.assertIn(f"may not enter {self.directory}/private,", as_nobody.stderr)
+
+
+def _named(uid: int) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return ""
+
+
+def _who(user: RunAs) -> str:
+    name = _named(user.uid)
+    return f"user {name}" if name else f"uid {user.uid}"
