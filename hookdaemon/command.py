@@ -386,14 +386,21 @@ def delivery_environment(
     return environment
 
 
-def base_environment(home: str) -> dict[str, str]:
-    """The fixed part of a step's environment: nothing leaks in from the daemon's."""
-    return {
+def base_environment(home: str, user: str = "") -> dict[str, str]:
+    """
+    The fixed part of a step's environment: nothing leaks in from the daemon's.
+    C{USER} and C{LOGNAME} name the daemon's user, as a login would (ssh, npm
+    and some build tools read them); left out when the uid has no name.
+    """
+    base = {
         "PATH": BASE_PATH,
         "HOME": home,
         "LANG": "C.UTF-8",
         "GIT_TERMINAL_PROMPT": "0",
     }
+    if user:
+        base["USER"] = base["LOGNAME"] = user
+    return base
 
 
 def step_environment(

@@ -35,11 +35,13 @@ from hookdaemon.reactors import EngineReactor
 log = Logger()
 
 
-def _home() -> str:
+def _account() -> tuple[str, str]:
+    """The daemon's user's home directory and name ("/" and none for a uid with no entry)."""
     try:
-        return pwd.getpwuid(os.getuid()).pw_dir
+        entry = pwd.getpwuid(os.getuid())
     except KeyError:
-        return "/"
+        return "/", ""
+    return entry.pw_dir, entry.pw_name
 
 
 @define(eq=False)
@@ -119,8 +121,9 @@ class Dispatcher(Service):
     def startService(self) -> None:
         super().startService()
         private_directory(self.payload_dir)
-        # Built here, after twistd's --uid switch, so HOME is the deploy user's.
-        self._runner = JobRunner(self._reactor, self._outputs.logs, _home(), self._events)
+        # Built here, after twistd's --uid switch, so HOME and USER are the deploy user's.
+        home, user = _account()
+        self._runner = JobRunner(self._reactor, self._outputs.logs, home, self._events, user)
         self._queue = JobQueue(
             self._config.daemon.max_parallel,
             lambda job: Deferred.fromCoroutine(self._run(job)),

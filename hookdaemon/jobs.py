@@ -41,12 +41,13 @@ class JobRunner:
         outputs: Mapping[str, OutputLog],
         home: str,
         events: IJobObserver,
+        user: str = "",
     ) -> None:
         self._events = events
         self._reactor = reactor
         self._clock: IReactorTime = reactor
         self._outputs = outputs
-        self._base = base_environment(home)
+        self._base = base_environment(home, user)
         launch_prefix(home)  # find how to launch steps now, not on the reactor at the first step
         self._running: dict[int, tuple[Job, RunningStep]] = {}
         self._stopping = False

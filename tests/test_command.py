@@ -322,6 +322,13 @@ class EnvironmentTests(SynchronousTestCase):
             },
         )
 
+    def test_theDaemonsUserIsUserAndLogname(self) -> None:
+        base = base_environment("/home/deploy", "deploy")
+        self.assertEqual(
+            (base["USER"], base["LOGNAME"], base["HOME"]), ("deploy", "deploy", "/home/deploy")
+        )
+        self.assertNotIn("USER", base_environment("/"))  # a uid without a name
+
     def test_layeringLeavesInputsAlone(self) -> None:
         base = base_environment("/h")
         step_environment(base, {"PATH": "/x"}, {})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 
 from twisted.trial.unittest import TestCase
 
@@ -115,7 +116,9 @@ class JobTests(TestCase):
         self.assertEqual(env.pop("LANG"), "C.UTF-8")
         self.assertEqual(env.pop("GIT_TERMINAL_PROMPT"), "0")
         self.assertEqual(env.pop("DEPLOY_ENV"), "test")
-        self.assertTrue(env.pop("HOME"))
+        account = pwd.getpwuid(os.getuid())
+        self.assertEqual(env.pop("HOME"), account.pw_dir)
+        self.assertEqual((env.pop("USER"), env.pop("LOGNAME")), (account.pw_name,) * 2)
         self.assertEqual(env["HOOK_BRANCH"], "main")
         self.assertEqual(env["HOOK_AFTER"], "a" * 40)
         self.assertEqual(env["HOOK_JOB"], str(job.id))
