@@ -30,6 +30,7 @@ from hookdaemon.command import (
     shell_exposures,
 )
 from hookdaemon.forges import FORGES
+from hookdaemon.forges._base import COLON_EVENT, SNAKE_CASE_EVENT
 from hookdaemon.forges.gitlab import signing_token_problem
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -612,6 +613,7 @@ def _steps(section: _Section, shell: bool) -> tuple[Step, ...]:
             _warn_names(section, message, at, names)
         if not shell:
             _warn_names(section, _PASTED_WARNING, at, script_references(step))
+            _warn_operators(section, at, step)
     return steps
 
 
@@ -622,6 +624,311 @@ def _warn_names(section: _Section, message: str, at: str, names: Iterable[str]) 
         return
     listed = unique[0] if len(unique) == 1 else ", ".join(unique[:-1]) + " and " + unique[-1]
     section.warn("command", message.format(at=at, names=listed, first=unique[0]))
+
+
+# What a step's unquoted word means to sh, for warning that with shell = no it
+# means nothing: (category, how the warning shows it). Only these fixed texts
+# are ever shown, never the step's own words (it may hold a token).
+_OPERATORS_BY_WORD = {
+    **dict.fromkeys(("|", "|&"), "pipe"),
+    **dict.fromkeys(("&&", "||", ";", ";;"), "list"),
+    "&": "background",
+    **dict.fromkeys(
+        (">", ">>", "1>", "1>>", "2>", "2>>", "&>", "&>>", "2>&1", "1>&2", ">&2"),
+        "redirect",
+    ),
+    **dict.fromkeys(("<", "<<"), "input"),
+}
+_REDIRECT_TO_FILE = re.compile(r"(?P<operator>[12]?>>?|&>>?|(?P<input><))[^<>&|;]")
+_QUOTED = "\0"
+"""Stands for each quoted or escaped character in L{_bare_words}' words."""
+_FIND_ACTIONS = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
+_OPERATOR_ADVICE = {
+    "pipe": "put the pipeline in a script",
+    "list": "write each command as a step of its own (steps run in order, stopping at "
+    "the first that fails)",
+    "background": "start background work from a script",
+    "redirect": "a step's output already goes to the hook's log; to write a file, use a script",
+    "input": "a step's stdin is closed; to read a file into it, use a script",
+}
+
+
+def _bare_words(text: str) -> list[str]:
+    """
+    C{text} split into words as L{parse_steps} splits it (shlex, posix), each
+    with its quoted and backslash-escaped characters replaced by L{_QUOTED}:
+    what is left is what sh would have read as syntax.
+    """
+    words: list[str] = []
+    word: list[str] | None = None
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c in " \t\r\n":
+            if word is not None:
+                words.append("".join(word))
+                word = None
+            i += 1
+            continue
+        if word is None:
+            word = []
+        if c == "\\":
+            word.append(_QUOTED)
+            i += 2
+        elif c == "'":
+            end = text.find("'", i + 1)
+            end = len(text) if end < 0 else end
+            word.append(_QUOTED * (end - i - 1))
+            i = end + 1
+        elif c == '"':
+            i += 1
+            while i < len(text) and text[i] != '"':
+                i += 2 if text[i] == "\\" and text[i + 1 : i + 2] in ('"', "\\") else 1
+                word.append(_QUOTED)
+            i += 1
+        else:
+            word.append(c)
+            i += 1
+    if word is not None:
+        words.append("".join(word))
+    return words
+
+
+def _operators(step: Step) -> list[tuple[str, str]]:
+    """The (category, shown text) of each shell operator written unquoted in C{step}."""
+    words = _bare_words(step.text)
+    if words and words[0].rsplit("/", 1)[-1] == "ssh":
+        # ssh joins its arguments into a command line for the remote shell,
+        # which does read a | or a && in them.
+        return []
+    found = []
+    for at, word in enumerate(words):
+        category = _OPERATORS_BY_WORD.get(word)
+        if category is not None:
+            if word == ";" and _FIND_ACTIONS.intersection(words[:at]):
+                continue  # find's own terminator: find -exec rm {} ; is right as it is
+            found.append((category, word))
+            continue
+        redirect = _REDIRECT_TO_FILE.match(word)
+        if redirect:
+            category = "input" if redirect.group("input") else "redirect"
+            found.append((category, redirect.group("operator") + "FILE"))
+        elif word.endswith(";"):
+            found.append(("list", ";"))
+    return list(dict.fromkeys(found))
+
+
+def _listed(texts: list[str]) -> str:
+    """C{"a"}, C{"a and b"}, C{"a, b and c"}."""
+    return texts[0] if len(texts) == 1 else ", ".join(texts[:-1]) + " and " + texts[-1]
+
+
+def _warn_operators(section: _Section, at: str, step: Step) -> None:
+    """A C{shell = no} step with a pipe, a ; or a redirection in it, which no shell reads."""
+    found = _operators(step)
+    if not found:
+        return
+    shown = [text for _, text in found]
+    listed = _listed(shown)
+    them, arguments = ("it", "an argument") if len(shown) == 1 else ("them", "arguments")
+    advice = [_OPERATOR_ADVICE[c] for c in dict.fromkeys(category for category, _ in found)]
+    section.warn(
+        "command",
+        f"{at} has {listed} unquoted, but with shell = no no shell reads {them}: the "
+        f"command gets {them} as {arguments}, with the words after {them}; "
+        f"{'; '.join(advice)}, or set shell = yes "
+        '(and write each "${HOOK_...}" in double quotes)',
+    )
+
+
+_PATTERN_KEYS = {"branches": "branch", "tags": "tag", "repository": "repository"}
+"""The keys of glob patterns, and what each is matched against."""
+
+# Signs that a pattern is a regular expression, each with how to write it as a
+# glob. A ref name cannot hold ^, \\ or a component starting with a dot (git
+# check-ref-format), so ^, \\ and .* at the start or after / - _ are safe
+# signs; .* after a letter or digit (v1.*) is a glob's "a dot, then anything".
+_REGEX_SIGNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^\^"), "drop the ^ at the start"),
+    (re.compile(r"(?<!\\)\$$"), "drop the $ at the end"),
+    (re.compile(r"(?:^|(?<=[/_^-]))\.\*"), "write * for .*"),
+    (re.compile(r"(?:^|(?<=[/_^-]))\.\+"), "write ?* for .+"),
+    (re.compile(r"\\d\+"), r"write [0-9]* for \d+"),
+    (re.compile(r"\\d(?!\+)"), r"write [0-9] for \d"),
+    (re.compile(r"\](?:\+|\{[0-9,]+\})"), "write [...]* for [...]+ (a glob has no +)"),
+    (re.compile(r"\|"), "write each alternative as a pattern of its own, separated by spaces"),
+    (re.compile(r"\\(?!d)"), r"drop each \ (a name never holds one)"),
+)
+_NOT_A_GLOB_TOO = "patterns are shell-style globs (*, ?, [...]) matched against the whole name"
+
+
+def _check_patterns(section: _Section, key: str) -> None:
+    """Warn of a C{branches}, C{tags} or C{repository} pattern that is a list or a regex."""
+    what = _PATTERN_KEYS[key]
+    entry = 0
+    for index, line in section.lines(key):
+        for word in line.split():
+            entry += 1
+            at = f"pattern {entry} ({section.where(key, index)})"
+            if "," in word:
+                section.warn(
+                    key,
+                    f"{at} has a comma, but patterns are separated by spaces: it is one "
+                    f"pattern, which matches only a {what} name with that comma in it; write "
+                    "each pattern on its own, with spaces between them instead of commas"
+                    + (" (a glob has no {a,b})" if "{" in word else ""),
+                )
+                continue
+            fixes = [fix for sign, fix in _REGEX_SIGNS if sign.search(word)]
+            if fixes:
+                section.warn(
+                    key,
+                    f"{at} looks like a regular expression, but {_NOT_A_GLOB_TOO}: "
+                    + _listed(fixes),
+                )
+
+
+OWN_EVENTS = frozenset({"push", "tag", "delete"})
+"""hookdaemon's own words for pushes, which every forge's deliveries may count as."""
+
+# GitLab's X-Gitlab-Event header names, each with the object_kind hookdaemon
+# selects it by (README, GitLab's "Event names"; a tag push counts as tag).
+# See https://docs.gitlab.com/user/project/integrations/webhook_events/
+_GITLAB_HEADERS = {
+    "Push Hook": "push",
+    "Tag Push Hook": "tag",
+    "Issue Hook": "issue",
+    "Note Hook": "note",
+    "Merge Request Hook": "merge_request",
+    "Wiki Page Hook": "wiki_page",
+    "Pipeline Hook": "pipeline",
+    "Job Hook": "build",
+    "Deployment Hook": "deployment",
+    "Release Hook": "release",
+}
+_GITLAB_HEADER_WORDS = re.compile(r"[A-Z][a-z]*")
+
+# What to write instead of an events word the forge never sends.
+_EVENT_ADVICE = {
+    **dict.fromkeys(
+        ("github", "gitea", "forgejo", "gogs"),
+        "write push, tag, delete or one of the forge's event names, which are snake_case, "
+        "such as pull_request or release",
+    ),
+    "gitlab": "write push, tag, delete or a GitLab object_kind, in lowercase, such as "
+    "merge_request or pipeline (not an X-Gitlab-Event header name such as Push Hook)",
+    "bitbucket": "write push, tag, delete or a Bitbucket Cloud event key, such as repo:push "
+    "or pullrequest:created",
+    "bitbucket-server": "write push, tag, delete or a Bitbucket Server event key, such as "
+    "repo:refs_changed or pr:opened",
+    "generic": "a generic delivery is always a push: write push, tag or delete",
+    "auto": "write push, tag, delete or a forge's own event name, in lowercase, such as "
+    "pull_request, merge_request, repo:push or pr:opened",
+}
+# Bitbucket Cloud's and Server's keys for the same things, which the other never sends.
+_OTHER_BITBUCKET = {
+    "bitbucket": (
+        (
+            "pr:",
+            "pr: keys are Bitbucket Server's; Bitbucket Cloud's pull request keys start "
+            "with pullrequest:, such as pullrequest:created",
+        ),
+        (
+            "repo:refs_changed",
+            "repo:refs_changed is Bitbucket Server's; Bitbucket Cloud's push is repo:push",
+        ),
+    ),
+    "bitbucket-server": (
+        (
+            "pullrequest:",
+            "pullrequest: keys are Bitbucket Cloud's; Bitbucket Server's pull "
+            "request keys start with pr:, such as pr:opened",
+        ),
+        (
+            "repo:push",
+            "repo:push is Bitbucket Cloud's; Bitbucket Server's push is repo:refs_changed",
+        ),
+    ),
+}
+
+
+def _forge_sends(forge: str, word: str) -> bool:
+    """Could a delivery from C{forge} count as the C{events} word C{word}?"""
+    if word in OWN_EVENTS:
+        return True
+    if forge == "generic":
+        return False
+    if forge == "auto":
+        return bool(SNAKE_CASE_EVENT.fullmatch(word) or COLON_EVENT.fullmatch(word))
+    if forge == "gitlab":
+        # Its events pattern also lets header names through, but those hold a
+        # space ("Push Hook") and no word of events can; object_kinds are snake case.
+        return word != "tag_push" and bool(SNAKE_CASE_EVENT.fullmatch(word))
+    return bool(FORGES[forge].events.fullmatch(word))
+
+
+def _check_events(section: _Section, forge: str) -> None:
+    """Warn of an C{events} word that the hook's forge never sends, so nothing runs for it."""
+    entry = 0
+    for index, line in section.lines("events"):
+        words = line.split()
+        if forge == "gitlab":
+            entry = _check_gitlab_headers(section, index, words, entry)
+            continue
+        for word in words:
+            entry += 1
+            _check_event(section, forge, f"event {entry} ({section.where('events', index)})", word)
+
+
+def _check_gitlab_headers(section: _Section, index: int, words: list[str], entry: int) -> int:
+    """One line of a GitLab hook's C{events}, where Push Hook is two words; the count so far."""
+    where = section.where("events", index)
+    at = 0
+    while at < len(words):
+        for length in (4, 3, 2):
+            name = " ".join(words[at : at + length])
+            if name in _GITLAB_HEADERS:
+                section.warn(
+                    "events",
+                    f"{where} has {name}, the name of GitLab's X-Gitlab-Event header; events "
+                    f"takes the payload's object_kind: write {_GITLAB_HEADERS[name]}",
+                )
+                entry += length
+                at += length
+                break
+        else:
+            entry += 1
+            _check_event(section, "gitlab", f"event {entry} ({where})", words[at])
+            at += 1
+    return entry
+
+
+def _check_event(section: _Section, forge: str, at: str, word: str) -> None:
+    if "," in word:
+        section.warn(
+            "events",
+            f"{at} has a comma, but events are separated by spaces: it is one name, which "
+            "no forge sends; write spaces between the names instead of commas",
+        )
+        return
+    for prefix, message in _OTHER_BITBUCKET.get(forge, ()):
+        if word.startswith(prefix):
+            section.warn("events", f"{at} is never sent by forge = {forge}: {message}")
+            return
+    if _forge_sends(forge, word):
+        return
+    if forge == "gitlab" and word == "tag_push":
+        section.warn(
+            "events",
+            f"{at} is tag_push, but hookdaemon counts a GitLab tag push as tag; write tag",
+        )
+        return
+    sender = "any forge" if forge == "auto" else f"forge = {forge}"
+    section.warn(
+        "events",
+        f"{at} is not a name {sender} sends, so it never selects a delivery; "
+        f"{_EVENT_ADVICE[forge]}",
+    )
 
 
 def _hook(section: _Section, name: str) -> HookConfig:
@@ -653,6 +960,9 @@ def _hook(section: _Section, name: str) -> HookConfig:
         section.warn("secret", "not set: anyone who can reach this URL can start a deploy")
     # An empty events is read as one left out.
     events = frozenset(section.words("events") or HOOK_DEFAULTS["events"].split())
+    _check_events(section, forge)
+    for key in _PATTERN_KEYS:
+        _check_patterns(section, key)
     return HookConfig(
         name=name,
         forge=forge,
