@@ -87,8 +87,13 @@ class Options(usage.Options):
             self._report(config)
             raise SystemExit(0)
 
+    run_as: RunAs | None = None
+    """Who the steps will run as, when the caller knows (C{hookdaemon check --user})."""
+
     def _run_as(self) -> RunAs:
         """The user the steps will run as: twistd's --uid (and --gid), else this process's."""
+        if self.run_as is not None:
+            return self.run_as
         parent = getattr(self, "parent", None)
         uid = parent.get("uid") if parent is not None else None
         if parent is None or uid is None:

@@ -118,4 +118,10 @@ class WheelTests(SynchronousTestCase):
         )
         self.assertEqual(usage.returncode, 0, usage.stderr)
         self.assertIn("--config=", usage.stdout)
+        # The wheel's console script, as pipx or a venv install puts it on PATH.
+        script = os.path.join(venv, "bin", "hookdaemon")
+        self.assertTrue(os.access(script, os.X_OK), f"no {script}")
+        shipped = os.path.join(os.path.dirname(os.path.dirname(__file__)), "tap.cfg")
+        checked = run(script, "check", "--config", shipped, cwd=os.path.dirname(shipped))
+        self.assertIn("tap.cfg: OK", checked)
         self.assertIn("--check", usage.stdout)

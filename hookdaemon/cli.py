@@ -1,0 +1,122 @@
+"""
+The C{hookdaemon} command: C{run} (what a systemd unit starts) and C{check}.
+
+argparse rather than Twisted's C{usage.Options} sub-commands: C{run} hands
+every option it does not know to twistd untouched (C{parse_known_args}), and
+the commands to come (send, jobs, replay, ...) are clients of a running daemon
+that have nothing to do with twistd's option tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import grp
+import pwd
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from twisted.application import app
+from twisted.python import usage
+
+from hookdaemon.preflight import RunAs
+
+DESCRIPTION = "Receive forge webhooks and run deploy commands in the background."
+
+
+def _hookdaemon_only(interface: type[Any], package: Any = None) -> Iterable[Any]:
+    """
+    Only hookdaemon's own plugin: twistd would scan every twisted.plugins
+    package and try to rewrite its dropin.cache, which a deploy user may not
+    write ("Unable to write to plugin cache ... error number 13").
+    """
+    from twisted.plugins.hookdaemon_plugin import hookdaemon
+
+    return [hookdaemon]
+
+
+def server_options() -> usage.Options:
+    """twistd's own options, knowing only the hookdaemon plugin."""
+    from twisted.scripts._twistd_unix import ServerOptions
+
+    class HookdaemonServerOptions(ServerOptions):
+        _getPlugins = staticmethod(_hookdaemon_only)
+
+    return HookdaemonServerOptions()
+
+
+def run(config: str, strict: bool, twistd_options: Sequence[str]) -> None:
+    """twistd in the foreground on C{config}, with C{twistd_options} (--uid, --logfile ...)."""
+    from twisted.scripts.twistd import runApp
+
+    options = list(twistd_options)
+    if not any(o in ("-n", "--nodaemon") for o in options):
+        options.insert(0, "--nodaemon")  # systemd (or the terminal) supervises it
+    if not any(o == "--pidfile" or o.startswith("--pidfile=") for o in options):
+        options.append("--pidfile=")  # no twistd.pid left in the working directory
+    argv = [*options, "hookdaemon", "--config", config, *(["--strict"] if strict else [])]
+    sys.argv = ["hookdaemon run", *argv]
+    app.run(runApp, lambda: server_options())
+
+
+def check(config: str, strict: bool, user: str | None, group: str | None) -> int:
+    """C{twistd hookdaemon --check}, with the daemon's user as --uid would give it."""
+    from hookdaemon.tap import Options
+
+    options = Options()
+    if user is not None:
+        gid = None if group is None else _id(group, grp.getgrnam, "group")
+        options.run_as = RunAs.user(_id(user, pwd.getpwnam, "user"), gid)
+    try:
+        options.parseOptions(["--config", config, "--check", *(["--strict"] if strict else [])])
+    except SystemExit as e:
+        return int(e.code or 0)
+    except usage.UsageError as e:
+        print(f"hookdaemon check: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _id(name: str, lookup: Any, what: str) -> int:
+    if name.isdigit():
+        return int(name)
+    try:
+        return int(lookup(name)[2])
+    except KeyError:
+        raise SystemExit(f"hookdaemon check: no {what} named {name}") from None
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="hookdaemon", description=DESCRIPTION)
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    started = commands.add_parser(
+        "run",
+        help="run the daemon in the foreground",
+        description="Run the daemon in the foreground (as a systemd unit does). Options"
+        " not listed here are twistd's (twistd --help), such as --uid, --gid, --logfile.",
+    )
+    started.add_argument("--config", "-c", default="tap.cfg", help="the configuration file")
+    started.add_argument("--strict", action="store_true", help="refuse to start on warnings")
+
+    checked = commands.add_parser(
+        "check",
+        help="check the configuration and this machine, and list the hooks",
+        description="Check the configuration, and the workdirs and programs its hooks"
+        " need, as the daemon's user would find them; list the hooks and their URLs.",
+    )
+    checked.add_argument("--config", "-c", default="tap.cfg", help="the configuration file")
+    checked.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    checked.add_argument("--user", "-u", help="check as this user (twistd's --uid)")
+    checked.add_argument("--group", "-g", help="and this group (twistd's --gid)")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments, rest = parser().parse_known_args(argv)
+    if arguments.command == "run":
+        run(arguments.config, arguments.strict, rest)
+        return 0
+    if rest:
+        parser().error(f"unrecognized arguments: {' '.join(rest)}")
+    return check(arguments.config, arguments.strict, arguments.user, arguments.group)
