@@ -219,11 +219,13 @@ class Dispatcher(Service):
             # unrecorded, and waits (without a restart) while the disk is full.
             await self._journal.write(start)
         except Exception:
+            if live.abandoned:
+                return  # the stop let go of it, and the journal then gave up
             log.failure("job {job}: cannot record its start", job=job.id)
         else:
             if live.abandoned:
-                # Let go of at stop_grace's end (_give_up_running); the file,
-                # if its start went in just now, is the next start's to remove.
+                # Let go of by the stop (_abandon); the file, if its start
+                # went in just now, is the next start's to remove.
                 return
             try:
                 live.state = JobState.RUNNING
@@ -339,10 +341,16 @@ class Dispatcher(Service):
         running = []
         for job in self._queue.running:
             live = self._live.get(job.id)
-            if live is not None:
-                if live.over is None:
-                    live.over = Deferred()
-                running.append(live.over)
+            if live is None:
+                continue
+            if live.state is JobState.QUEUED and self._journal.fault is not None:
+                # Its start cannot be recorded: nothing of it ran, and waiting
+                # stop_grace for the disk would only hold the stop up.
+                self._abandon(live)
+                continue
+            if live.over is None:
+                live.over = Deferred()
+            running.append(live.over)
         if not running:
             return
         grace = self._config.daemon.stop_grace

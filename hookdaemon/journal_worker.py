@@ -243,9 +243,13 @@ class JournalWorker(Service):
         A L{write} nobody waits for; an operation that fails on its own (not for
         want of storage) is logged, since no request can report it.
         """
-        self.write(operation).addErrback(
-            lambda failure: log.failure("journal: cannot record {what}", failure, what=what)
-        )
+
+        def failed(failure: Failure) -> None:
+            if failure.check(JournalUnavailableError):
+                return  # given up on at a stop: _give_up said so, with the count
+            log.failure("journal: cannot record {what}", failure, what=what)
+
+        self.write(operation).addErrback(failed)
 
     def _queue(self, entry: _Entry) -> Deferred[Any]:
         if self.fault is not None:
