@@ -41,6 +41,25 @@ def endpoint_base_url(description: str) -> str:
     return f"{kind}:(options not shown)"
 
 
+def hook_address(description: str, path: str) -> str:
+    """
+    Where a caller reaches C{path} through an endpoint, as --check lists it: a
+    URL for TCP and TLS, and for the rest how to get there (a UNIX socket is
+    not a URL; a systemd socket is whatever the unit's .socket listens on).
+    """
+    kind, fields = split_endpoint(description)
+    base = endpoint_base_url(description)
+    if kind in ("tcp", "tcp6", "ssl"):
+        return f"{base}{path}"
+    if kind == "unix":
+        return f"http://localhost{path} through the UNIX socket {base.removeprefix('unix:')}"
+    if kind == "systemd":
+        options = dict(f.split("=", 1) for f in fields if "=" in f)
+        index = options.get("index", "?")
+        return f"{path} on the socket systemd passes (index {index}; see its .socket unit)"
+    return f"{path} on {base}"
+
+
 def scrubbed(message: str, description: str) -> str:
     """Twisted's reason, with every part of the endpoint string it quotes cut out."""
     kind, fields = split_endpoint(description)

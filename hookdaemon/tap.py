@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
 
@@ -12,7 +13,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from hookdaemon.config import Config, ConfigError, Problem, load_config
-from hookdaemon.endpoint_text import KNOWN_KINDS, endpoint_base_url, scrubbed, split_endpoint
+from hookdaemon.endpoint_text import KNOWN_KINDS, hook_address, scrubbed, split_endpoint
 from hookdaemon.preflight import RunAs, machine_warnings
 
 log = Logger()
@@ -32,14 +33,12 @@ def check_endpoints(config: Config) -> list[Problem]:
         except Exception as e:
             kind = split_endpoint(description)[0]
             which = f"endpoint {number} ({kind})" if kind in KNOWN_KINDS else f"endpoint {number}"
-            problems.append(
-                Problem(
-                    config.source,
-                    "hookdaemon",
-                    "listen",
-                    f"{which} is not a Twisted endpoint string: {scrubbed(str(e), description)}",
-                )
-            )
+            message = f"{which} is not a Twisted endpoint string: {scrubbed(str(e), description)}"
+            if re.search(r"interface=[0-9A-Fa-f]*:", description):
+                # An IPv6 address's colons end the option early (twistd's own error
+                # is "got multiple values for argument 'interface'").
+                message += "; write each : of an IPv6 interface as \\:, as in interface=\\:\\:1"
+            problems.append(Problem(config.source, "hookdaemon", "listen", message))
     return problems
 
 
@@ -103,10 +102,9 @@ class Options(usage.Options):
 
     def _report(self, config: Config) -> None:
         print(f"{config.source}: OK")
-        bases = [endpoint_base_url(d) for d in config.daemon.listen]
         for name, hook in config.hooks.items():
             secret = hook.secret.describe() if hook.secret else "none"
-            urls = ", ".join(f"{base}{hook.path}" for base in bases)
+            urls = ", ".join(hook_address(d, hook.path) for d in config.daemon.listen)
             print(f"hook {name}: forge {hook.forge}, secret {secret}: {urls}")
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from hookdaemon.endpoint_text import endpoint_base_url
+from hookdaemon.endpoint_text import endpoint_base_url, hook_address
 from hookdaemon.journal import Journal
 from hookdaemon.testing import FOREGROUND, TwistdDaemon, run_twistd
 from tests.support import alive
@@ -117,6 +117,17 @@ class TwistdTests(SynchronousTestCase):
                 "string: invalid literal for int() with base 10: '...'",
                 f"{path}: 1 problem(s); nothing started",
             ],
+        )
+
+    def test_anUnescapedIPv6InterfaceSaysHowToWriteIt(self) -> None:
+        path = self.write("[hookdaemon]\nlisten = tcp:9000:interface=::1\n")
+        result = self.twistd("hookdaemon", "--config", path, "--check")
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(
+            result.stderr.splitlines()[0],
+            f"{path}: [hookdaemon] listen: endpoint 1 (tcp) is not a Twisted endpoint string:"
+            " _parseTCP() got multiple values for argument 'interface'; write each : of an"
+            " IPv6 interface as \\:, as in interface=\\:\\:1",
         )
 
     def test_checkOnGoodConfigListsHooksAndUrls(self) -> None:
@@ -231,6 +242,25 @@ class EndpointUrlTests(SynchronousTestCase):
         )
         self.assertEqual(
             endpoint_base_url("unix:address=/run/h.sock:mode=660:lockfile=1"), "unix:/run/h.sock"
+        )
+
+    def test_whereAHookIsReachedThroughEachKind(self) -> None:
+        """--check's listing: a URL where there is one, and how to get there where not."""
+        self.assertEqual(
+            hook_address("tcp:9000:interface=127.0.0.1", "/hooks/who"),
+            "http://127.0.0.1:9000/hooks/who",
+        )
+        self.assertEqual(
+            hook_address("unix:/run/hookdaemon.sock", "/hooks/who"),
+            "http://localhost/hooks/who through the UNIX socket /run/hookdaemon.sock",
+        )
+        self.assertEqual(
+            hook_address("systemd:domain=INET:index=0", "/hooks/who"),
+            "/hooks/who on the socket systemd passes (index 0; see its .socket unit)",
+        )
+        self.assertEqual(
+            hook_address(f"haproxy:tcp:443:privateKey={TOKEN}", "/hooks/who"),
+            "/hooks/who on haproxy:(options not shown)",
         )
 
     def test_otherOptionsAreNotShown(self) -> None:
