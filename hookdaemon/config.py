@@ -278,12 +278,15 @@ _SECTION_LINE = re.compile(r"\[(?P<header>.+)\]")
 _KEY_LINE = re.compile(r"(?P<key>.*?)\s*[=:]")
 
 
-def _key_lines(lines: list[str]) -> dict[tuple[str, str], int]:
+def _key_lines(lines: list[str]) -> tuple[dict[tuple[str, str], int], list[tuple[str, str, int]]]:
     """
     The file line (from 1) of each C{key =} line, by section, read as configparser
-    reads them, since configparser keeps no line numbers.
+    reads them, since configparser keeps no line numbers; and each section
+    header or key line that repeats one before it (section, key or "", line).
     """
     found: dict[tuple[str, str], int] = {}
+    repeats: list[tuple[str, str, int]] = []
+    sections: set[str] = set()
     section = None
     for number, line in enumerate(lines, 1):
         stripped = line.strip()
@@ -292,11 +295,43 @@ def _key_lines(lines: list[str]) -> dict[tuple[str, str], int]:
         header = _SECTION_LINE.match(stripped)
         if header:
             section = header.group("header")
+            if section in sections:
+                repeats.append((section, "", number))
+            sections.add(section)
             continue
         key = _KEY_LINE.match(line)
         if section is not None and key:
-            found.setdefault((section, key.group("key").rstrip()), number)
-    return found
+            name = key.group("key").rstrip()
+            if (section, name) in found:
+                repeats.append((section, name, number))
+            found.setdefault((section, name), number)
+    return found, repeats
+
+
+def _repeated(source: str, repeats: list[tuple[str, str, int]]) -> list[Problem]:
+    """
+    Each section and key written twice, named with the repeat's line (the last
+    one written counts, until the file is fixed): configparser stops at the
+    first, which hid every other problem of the file.
+    """
+    problems = []
+    for section, key, number in repeats:
+        if not key:
+            problems.append(Problem(source, section, "", f"appears twice (line {number})"))
+        elif _KEY_NAME.match(key):
+            problems.append(Problem(source, section, key, f"is set twice (line {number})"))
+        else:
+            # As in _Section._unknown: a line of a value read as a key, twice.
+            problems.append(
+                Problem(
+                    source,
+                    section,
+                    "",
+                    f"line {number} is not a key = value line of this section; "
+                    "indent it if it continues the value above",
+                )
+            )
+    return problems
 
 
 class _Section:
@@ -486,7 +521,7 @@ class _Reader:
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
         self.lines = text.split("\n")
-        self.key_lines = _key_lines(self.lines)
+        self.key_lines, self.repeats = _key_lines(self.lines)
 
     def where(self, section: str, key: str, index: int) -> str:
         """
@@ -998,26 +1033,13 @@ def parse_config(
         comment_prefixes=(";", "#"),
         inline_comment_prefixes=None,
         default_section="\0no defaults",
+        # Not strict: configparser stops at the first key or section written
+        # twice, which hid every other problem of the file; _repeated lists them.
+        strict=False,
     )
     parser.optionxform = str  # type: ignore[assignment,method-assign]
     try:
         parser.read_string(text, source=source)
-    except configparser.DuplicateOptionError as e:
-        if _KEY_NAME.match(e.option):
-            problem = Problem(source, e.section, e.option, f"is set twice (line {e.lineno})")
-        else:
-            # As in _Section._unknown: a line of a value read as a key, twice.
-            problem = Problem(
-                source,
-                e.section,
-                "",
-                f"line {e.lineno} is not a key = value line of this section; "
-                "indent it if it continues the value above",
-            )
-        raise ConfigError([problem]) from None
-    except configparser.DuplicateSectionError as e:
-        problem = Problem(source, e.section, "", f"appears twice (line {e.lineno})")
-        raise ConfigError([problem]) from None
     except configparser.MissingSectionHeaderError as e:
         # configparser's own messages quote the line, which may be anything.
         message = (
@@ -1040,6 +1062,7 @@ def parse_config(
     except configparser.Error:
         raise ConfigError([Problem(source, "-", "", "cannot be read as an INI file")]) from None
 
+    reader.problems.extend(_repeated(source, reader.repeats))
     daemon_values = dict(parser["hookdaemon"]) if parser.has_section("hookdaemon") else {}
     daemon = _daemon(_Section(reader, "hookdaemon", daemon_values, DAEMON_DEFAULTS))
     hooks = {}

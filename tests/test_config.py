@@ -220,9 +220,28 @@ class UnknownNamesTests(ConfigTestCase):
         )
 
     def test_duplicateSection(self) -> None:
+        """The section's keys, written in it twice, are each named too."""
         self.assertEqual(
             self.problems(HOOK + HOOK),
-            [f"{SOURCE}: [hook:site]: appears twice (line 4)"],
+            [
+                f"{SOURCE}: [hook:site]: appears twice (line 4)",
+                f"{SOURCE}: [hook:site] workdir: is set twice (line 5)",
+                f"{SOURCE}: [hook:site] command: is set twice (line 6)",
+            ],
+        )
+
+    def test_aKeySetTwiceHidesNoOtherProblem(self) -> None:
+        """configparser stops at the first repeat; every other problem is still listed."""
+        self.assertEqual(
+            self.problems("[hookdaemon]\nlog_keep = 0\nlog_keep = 1\ncolour = blue\n" + HOOK),
+            [
+                f"{SOURCE}: [hookdaemon] log_keep: is set twice (line 3)",
+                f"{SOURCE}: [hookdaemon] colour: unknown key (known keys: delivery_id_days, "
+                "delivery_id_max, header_timeout, history, listen, log_dir, log_keep, "
+                "log_max_bytes, max_attempts, max_body, max_client_connections, "
+                "max_connections, max_parallel, payload_budget, request_timeout, state_dir, "
+                "status_token, stop_grace, trusted_proxies)",
+            ],
         )
 
     def test_syntaxErrorNamesFile(self) -> None:
@@ -266,8 +285,9 @@ class UnknownNamesTests(ConfigTestCase):
         self.assertEqual(
             self.problems(HOOK + f'mysql -p{TOKEN} -e "SET x=1"\n' * 2),
             [
-                f"{SOURCE}: [hook:site]: line 5 is not a key = value line of this section; "
+                f"{SOURCE}: [hook:site]: line {n} is not a key = value line of this section; "
                 "indent it if it continues the value above"
+                for n in (5, 4)
             ],
         )
 
