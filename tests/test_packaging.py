@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 
 from twisted.trial.unittest import SynchronousTestCase
@@ -81,10 +82,20 @@ class WheelTests(SynchronousTestCase):
 
     def test_twistdInAFreshVenvFindsThePlugin(self) -> None:
         venv = os.path.join(self.directory, "venv")
-        # Twisted and friends come from this interpreter's site-packages; the wheel
-        # itself is the only thing installed into the venv.
-        run(sys.executable, "-m", "venv", "--system-site-packages", venv, cwd=self.directory)
+        run(sys.executable, "-m", "venv", venv, cwd=self.directory)
         python = os.path.join(venv, "bin", "python")
+        # Twisted and friends come from this interpreter's site-packages, named in
+        # a .pth of the venv's: --system-site-packages would give the base Python's
+        # instead, which has none of them when this one is itself a venv (the
+        # README's setup). The wheel is the only thing installed into the venv.
+        # Named this way, those directories' own .pth files (this checkout's
+        # editable install among them) are not read.
+        venv_site = run(
+            python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=venv
+        ).strip()
+        ours = dict.fromkeys(sysconfig.get_paths()[kind] for kind in ("purelib", "platlib"))
+        with open(os.path.join(venv_site, "this-pythons-packages.pth"), "w") as f:
+            f.write("".join(f"{path}\n" for path in ours))
         run(
             python,
             "-m",
