@@ -6,14 +6,22 @@ ports below 1024 work), and stops listening when it stops.
 
 from __future__ import annotations
 
+from typing import cast
+
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IReactorCore
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IProtocolFactory,
+    IReactorCore,
+    IReactorSocket,
+)
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from hookdaemon.endpoint_text import endpoint_base_url, scrubbed
+from hookdaemon.systemd_sockets import SystemdSocketError, systemd_endpoint
 
 log = Logger()
 
@@ -49,6 +57,9 @@ class ListeningEndpoint(Service):
 
     def _listen(self) -> None:
         def bind() -> Deferred[IListeningPort]:
+            if self._description.startswith("systemd:"):
+                adopted = systemd_endpoint(cast(IReactorSocket, self._reactor), self._description)
+                return adopted.listen(self._factory)  # type: ignore[no-any-return]
             endpoint = serverFromString(self._reactor, self._description)
             return endpoint.listen(self._factory)  # type: ignore[no-any-return]
 
@@ -58,11 +69,10 @@ class ListeningEndpoint(Service):
             return port
 
         def failed(failure: Failure) -> None:
-            log.critical(
-                "cannot listen on {address}: {error}",
-                address=self.shown,
-                error=scrubbed(failure.getErrorMessage(), self._description),
-            )
+            error = failure.getErrorMessage()
+            if not failure.check(SystemdSocketError):  # ours quote nothing of the string
+                error = scrubbed(error, self._description)
+            log.critical("cannot listen on {address}: {error}", address=self.shown, error=error)
             self._reactor.callWhenRunning(self._reactor.stop)
 
         self.listening = maybeDeferred(bind).addCallbacks(listening, failed)
