@@ -18,10 +18,16 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from hookdaemon.command import base_environment, delivery_environment, step_environment
+from hookdaemon.command import (
+    BASE_PATH,
+    base_environment,
+    delivery_environment,
+    step_environment,
+)
 from hookdaemon.job_state import JobState
 from hookdaemon.lifecycle import IJobObserver, Job, JobOutcome
 from hookdaemon.output import OutputLog, prefixed
+from hookdaemon.preflight import RunAs, program_problem
 from hookdaemon.process import RunningStep, StepResult, launch_prefix
 from hookdaemon.reactors import RunnerReactor
 
@@ -48,6 +54,7 @@ class JobRunner:
         self._clock: IReactorTime = reactor
         self._outputs = outputs
         self._base = base_environment(home, user)
+        self._user = RunAs.this_process()
         launch_prefix(home)  # find how to launch steps now, not on the reactor at the first step
         self._running: dict[int, tuple[Job, RunningStep]] = {}
         self._stopping = False
@@ -94,6 +101,11 @@ class JobRunner:
                     break
                 output.note(job.id, f"step {number}/{len(hook.steps)}: {step.text}")
                 argv = step.argv(env, hook.shell)
+                cannot = None if hook.shell else self._cannot_run(argv[0], hook.workdir, env)
+                if cannot is not None:
+                    output.note(job.id, f"step {number} cannot start: {cannot}")
+                    result = StepResult(exit_code=None, signal=None)
+                    break
                 running = RunningStep(
                     self._reactor,
                     argv,
@@ -121,6 +133,9 @@ class JobRunner:
         output.note(job.id, f"job {state}")
         await output.written()  # a finished job's output is in the file
         return JobOutcome(state, result)
+
+    def _cannot_run(self, program: str, workdir: str, env: Mapping[str, str]) -> str | None:
+        return program_problem(program, workdir, env.get("PATH", BASE_PATH), self._user)
 
     def stop(self, job_id: int) -> None:
         """SIGTERM the job's current step group now, SIGKILL it C{kill_grace} later."""

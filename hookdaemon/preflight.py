@@ -119,12 +119,19 @@ def _hook_warnings(source: str, section: str, hook: HookConfig, user: RunAs) -> 
         program = step.words[0]
         if "$" in program:
             continue  # known only once a delivery fills it in
-        message = _program_problem(program, workdir, path, user, who)
+        message = program_problem(program, workdir, path, user, who)
         if message is not None:
             yield Problem(source, section, "command", f"step {number}: {message}")
 
 
-def _program_problem(program: str, workdir: str, path: str, user: RunAs, who: str) -> str | None:
+def program_problem(
+    program: str, workdir: str, path: str, user: RunAs, who: str = "this user"
+) -> str | None:
+    """
+    Why C{program} cannot be run from C{workdir} with C{path}, in words, or
+    None: for --check, and before a step starts, so that the launcher's own
+    error ("setsid: failed to execute ...") never stands in for it.
+    """
     if "/" in program:
         found = os.path.normpath(os.path.join(workdir, program))  # absolute: workdir ignored
         if not os.path.exists(found):

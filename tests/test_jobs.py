@@ -146,6 +146,34 @@ class JobTests(TestCase):
             ),
         )
 
+    async def test_aStepThatCannotStartSaysWhyInWords(self) -> None:
+        """Not the launcher's own words: "setsid: failed to execute ..." with exit 127."""
+        script = os.path.join(self.workdir, "deploy.sh")
+        with open(script, "w") as f:
+            f.write("#!/bin/sh\n")
+        os.chmod(script, 0o644)
+        hooks = hook("missing", self.workdir, "true\nno-such-program-here --x\ntrue") + hook(
+            "unrunnable", self.workdir, "./deploy.sh"
+        )
+        daemon = await start_daemon(self, hooks)
+        for name in ("missing", "unrunnable"):
+            job = await finished(daemon, await trigger(daemon, name))
+            self.assertEqual(job.state, "failed")
+        missing, unrunnable = daemon.log_text("missing"), daemon.log_text("unrunnable")
+        self.assertIn(
+            "hookdaemon step 2 cannot start: no-such-program-here is not found on the steps'"
+            " PATH (/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin); install"
+            " it, write its whole path, or set PATH in the hook's env\n",
+            missing,
+        )
+        self.assertNotIn("step 3/3", missing)  # the job stops there, as at a failed step
+        self.assertIn(
+            f"hookdaemon step 1 cannot start: {script} is not a program this user may run"
+            " (chmod +x it)\n",
+            unrunnable,
+        )
+        self.assertNotIn("setsid", missing + unrunnable)
+
     async def test_payloadFileHoldsTheRawBody(self) -> None:
         daemon = await start_daemon(self, hook("site", self.workdir, "cat ${HOOK_PAYLOAD}"))
         body = b'{"ref": "refs/heads/main",  "odd spacing": [1, 2]}'
