@@ -56,7 +56,7 @@ def run(config: str, strict: bool, twistd_options: Sequence[str]) -> None:
         options.append("--pidfile=")  # no twistd.pid left in the working directory
     argv = [*options, "hookdaemon", "--config", config, *(["--strict"] if strict else [])]
     sys.argv = ["hookdaemon run", *argv]
-    app.run(runApp, lambda: server_options())
+    app.run(runApp, server_options)
 
 
 def check(config: str, strict: bool, user: str | None, group: str | None) -> int:
@@ -89,23 +89,26 @@ def _id(name: str, lookup: Any, what: str) -> int:
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hookdaemon", description=DESCRIPTION)
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # What every command that reads a config takes.
+    configured = argparse.ArgumentParser(add_help=False)
+    configured.add_argument("--config", "-c", default="tap.cfg", help="the configuration file")
 
     started = commands.add_parser(
         "run",
+        parents=[configured],
         help="run the daemon in the foreground",
         description="Run the daemon in the foreground (as a systemd unit does). Options"
         " not listed here are twistd's (twistd --help), such as --uid, --gid, --logfile.",
     )
-    started.add_argument("--config", "-c", default="tap.cfg", help="the configuration file")
     started.add_argument("--strict", action="store_true", help="refuse to start on warnings")
 
     checked = commands.add_parser(
         "check",
+        parents=[configured],
         help="check the configuration and this machine, and list the hooks",
         description="Check the configuration, and the workdirs and programs its hooks"
         " need, as the daemon's user would find them; list the hooks and their URLs.",
     )
-    checked.add_argument("--config", "-c", default="tap.cfg", help="the configuration file")
     checked.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     checked.add_argument("--user", "-u", help="check as this user (twistd's --uid)")
     checked.add_argument("--group", "-g", help="and this group (twistd's --gid)")
@@ -113,10 +116,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments, rest = parser().parse_known_args(argv)
+    commands = parser()
+    arguments, rest = commands.parse_known_args(argv)
     if arguments.command == "run":
         run(arguments.config, arguments.strict, rest)
         return 0
     if rest:
-        parser().error(f"unrecognized arguments: {' '.join(rest)}")
+        commands.error(f"unrecognized arguments: {' '.join(rest)}")
     return check(arguments.config, arguments.strict, arguments.user, arguments.group)

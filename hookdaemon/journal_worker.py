@@ -102,10 +102,6 @@ class JournalUnavailableError(Exception):
     """The journal cannot commit now; the message says why (from SQLite or the OS)."""
 
 
-class _StorageFaultError(Exception):
-    """Raised out of a batch's transaction so that nothing of it stays."""
-
-
 class _Entry(NamedTuple):
     """An operation queued for the journal's thread, and who waits for it."""
 
@@ -295,13 +291,11 @@ class JournalWorker(Service):
                                 outcomes.append((True, entry.operation(journal)))
                         except Exception as e:
                             if storage_fault(e):
-                                # SQLite may have rolled the whole batch back already.
-                                raise _StorageFaultError(fault_reason(e)) from e
+                                # Out of the batch: SQLite may have rolled it all back.
+                                raise
                             outcomes.append((False, Failure()))
-            except _StorageFaultError as e:
-                return _Fault(str(e))
-            except Exception as e:
-                if not storage_fault(e):  # the commit itself
+            except Exception as e:  # an operation's storage fault, or the commit's
+                if not storage_fault(e):
                     raise
                 return _Fault(fault_reason(e))
             return outcomes

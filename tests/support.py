@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import textwrap
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -19,7 +21,7 @@ from attrs import frozen
 from treq.client import HTTPClient
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 
 from hookdaemon.config import parse_config
@@ -75,6 +77,18 @@ def small_tmpfs(case: TestCase, size: int) -> str | None:
         return None
     case.addCleanup(subprocess.run, ["umount", "-l", mount_point], capture_output=True)
     return mount_point
+
+
+def open_directory(case: SynchronousTestCase) -> str:
+    """
+    A new directory any user may enter, removed after the test: not under the
+    test's temporary directory, whose parents trial makes 0700 (a check as
+    another user would stop there).
+    """
+    path = tempfile.mkdtemp(prefix="hookdaemon-test-")
+    os.chmod(path, 0o755)
+    case.addCleanup(shutil.rmtree, path)
+    return path
 
 
 def fill_disk(directory: str) -> str:

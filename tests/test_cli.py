@@ -4,32 +4,25 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
 from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon import cli
-from hookdaemon.testing import environment, free_port
+from hookdaemon.testing import environment, free_port, run_twistd
+from tests.support import open_directory
 
 SHIPPED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tap.cfg")
 COMMAND = [sys.executable, "-m", "hookdaemon"]
 
 
 def hookdaemon(*args: str, cwd: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*COMMAND, *args],
-        cwd=cwd,
-        env=environment(None),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    """The command run to its end, as run_twistd runs twistd."""
+    return run_twistd(*args, cwd=cwd, twistd=COMMAND)
 
 
 class CheckTests(SynchronousTestCase):
@@ -46,9 +39,7 @@ class CheckTests(SynchronousTestCase):
 
     def test_asAnotherUserAndStrict(self) -> None:
         """--user checks the workdir as that user; --strict makes the warning fail."""
-        directory = tempfile.mkdtemp(prefix="hookdaemon-cli-")
-        self.addCleanup(shutil.rmtree, directory)
-        os.chmod(directory, 0o755)
+        directory = open_directory(self)
         private = os.path.join(directory, "private")
         os.makedirs(os.path.join(private, "site"))
         os.chmod(private, 0o700)
@@ -128,15 +119,13 @@ class RunTests(SynchronousTestCase):
 class PluginScanTests(SynchronousTestCase):
     def test_runLooksForNoOtherPlugin(self) -> None:
         """
-        twistd's own lookup scans every twisted.plugins package and rewrites its
-        dropin.cache, which a deploy user may not write: run never calls it.
+        twistd's own lookup scans every twisted.plugins package (listing Twisted's
+        web, ftp, conch ... plugins) and rewrites its dropin.cache, which a deploy
+        user may not write: run's options know hookdaemon's plugin alone.
         """
-        import twisted.plugin
+        from twisted.scripts.twistd import ServerOptions
 
-        def scanned(*args: object, **kwargs: object) -> None:
-            raise AssertionError("twisted.plugin.getPlugins was called")
-
-        self.patch(twisted.plugin, "getPlugins", scanned)
+        self.assertIn("web", [name for name, *_ in ServerOptions().subCommands])  # the scan
         options = cli.server_options()
         self.assertEqual([name for name, *_ in options.subCommands], ["hookdaemon"])
         with self.assertRaises(SystemExit) as stopped:

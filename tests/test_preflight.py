@@ -6,14 +6,13 @@ user will find them: real directories, real modes, real programs.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from hookdaemon.config import Config, parse_config
 from hookdaemon.preflight import RunAs, machine_warnings
 from hookdaemon.testing import FOREGROUND, run_twistd
+from tests.support import open_directory
 
 NOBODY = RunAs(65534, frozenset({65534}))
 """A user who owns nothing here and is in no group that does."""
@@ -27,17 +26,6 @@ def config(workdir: str, command: str, extra: str = "") -> Config:
         + extra
     )
     return parse_config(text, "tap.cfg", {}, lambda path: b"")
-
-
-def open_directory(case: SynchronousTestCase) -> str:
-    """
-    A new directory any user may enter, removed after the test: not under the
-    test's temporary directory, whose parents trial makes 0700.
-    """
-    path = tempfile.mkdtemp(prefix="hookdaemon-preflight-")
-    os.chmod(path, 0o755)
-    case.addCleanup(shutil.rmtree, path)
-    return path
 
 
 class PreflightTests(SynchronousTestCase):

@@ -10,13 +10,14 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from hookdaemon.config import HookConfig, Secret, parse_config
 from hookdaemon.delivery import Delivery
 from hookdaemon.journal import Added
+from hookdaemon.journal_worker import JournalUnavailableError
 from hookdaemon.testing import AcceptingEngine, InMemoryApp, MemoryAnswer, StubJobs, signed
 from hookdaemon.web import HookApp, hook_name
 from tests.support import (
@@ -584,6 +585,25 @@ class UnavailableTests(SynchronousTestCase):
         self.assertEqual(
             healthz(), (503, {"status": "unavailable", "reason": "shutting down"}, ["5"])
         )
+
+
+class LockedJobs(StubJobs):
+    """The journal behind the job API, while another program holds its write lock."""
+
+    def recent(self, hook: str | None, limit: int) -> Deferred[list[dict[str, Any]]]:
+        return fail(JournalUnavailableError("database is locked"))
+
+
+class UnavailableJobApiTests(SynchronousTestCase):
+    def test_aReadTheJournalCannotMakeIs503(self) -> None:
+        """Not Twisted's HTML "Processing Failed": the same 503 as a delivery gets."""
+        memory = InMemoryApp(hooks_from(MEMORY_HOOKS), AcceptingEngine(), LockedJobs(), None)
+        answer = memory.request("GET", "/jobs", headers={"Host": "localhost"})
+        self.assertEqual(
+            (answer.code, answer.json()),
+            (503, {"error": "the journal cannot commit (database is locked); try again later"}),
+        )
+        self.assertEqual(answer.headers.getRawHeaders("retry-after"), ["5"])
 
 
 class DeliveryRouteTests(SynchronousTestCase):
