@@ -145,6 +145,15 @@ class Dispatcher(Service):
         for name, hook in self._config.hooks.items():
             log.info("hook {name}: {forge} at {path}", name=name, forge=hook.forge, path=hook.path)
 
+    def reconfigure(self, config: Config) -> None:
+        """
+        Take deliveries as a reloaded configuration says. Jobs already taken keep
+        the hook configuration they were accepted under, steps and all.
+        """
+        self._config = config
+        if self._queue is not None:
+            self._queue.allow(config.daemon.max_parallel)
+
     def accept(self, hook: HookConfig, delivery: Delivery, body: bytes) -> Deferred[Added]:
         """
         Journal a delivery and queue its job; fires once it is on disk, or fails

@@ -177,6 +177,18 @@ class Intake:
             hook.name: RateLimiter(hook.rate) for hook in hooks.values() if hook.rate is not None
         }
 
+    def for_hooks(self, hooks: Mapping[str, HookConfig]) -> Intake:
+        """
+        The intake for a reloaded configuration: a hook whose C{rate} stays
+        keeps the calls counted against it, so a reload frees no client.
+        """
+        new = Intake(hooks)
+        for name, limiter in new._limiters.items():
+            kept = self._limiters.get(name)
+            if kept is not None and kept.rate == limiter.rate:
+                new._limiters[name] = kept
+        return new
+
     def admit(
         self, name: str, method: bytes, client: str, stopping: bool, now: float
     ) -> HookConfig | Refusal:

@@ -215,6 +215,11 @@ class JobQueue:
             # One pump per turn, however many deliveries the turn brought.
             self._pump_due = self._clock.callLater(0, self._pump)
 
+    def allow(self, max_parallel: int) -> None:
+        """Run up to C{max_parallel} jobs at once from now on (a reload); none is stopped."""
+        self._max_parallel = max_parallel
+        self._pump()
+
     def hold(self) -> None:
         """Start no more jobs: the daemon is stopping, and waiting jobs stay in the journal."""
         self._held = True

@@ -30,7 +30,8 @@ class JournalRecords(JobObserver):
     ) -> None:
         self._journal = journal
         self._clock = clock
-        self._history = history
+        self.history = history
+        """Finished jobs kept per hook; a reload may change it."""
         self._output_of = output_of
         """The last of a job's output, for its end record: the job API's view keeps it."""
 
@@ -56,7 +57,7 @@ class JournalRecords(JobObserver):
         result = outcome.result
         now = self._clock.seconds()
         hook = job.hook.name
-        history = self._history
+        history = self.history
 
         def finish(journal: Journal) -> None:
             journal.finished(

@@ -47,6 +47,7 @@ from twisted.python.threadpool import ThreadPool
 
 from hookdaemon.deferreds import when_done
 from hookdaemon.journal import Added, Journal, JournalLimits, JournalUnusableError, NewDelivery
+from hookdaemon.pid_record import PidRecord, StateInUseError
 from hookdaemon.private_files import private_directory, private_file
 from hookdaemon.reactors import JournalReactor
 
@@ -164,6 +165,7 @@ class JournalWorker(Service):
         self._limits = limits
         self._pool = ThreadPool(minthreads=1, maxthreads=1, name="hookdaemon-journal")
         self._journal: Journal | None = None
+        self._pid_record: PidRecord | None = None
         self._pending: list[_Entry] = []
         self._pending_bytes = 0
         self.fault: str | None = None
@@ -201,6 +203,13 @@ class JournalWorker(Service):
             # The first start makes state_dir; the engine makes what is in it.
             directory = os.path.dirname(os.path.abspath(self._path))
             private_directory(directory)
+            # Before the database: a second daemon on it must not even read it.
+            record = PidRecord(directory)
+            try:
+                record.take()
+            except StateInUseError as e:
+                raise JournalUnusableError(str(e)) from None
+            self._pid_record = record
             private_file(self._path)
             self._journal = Journal(self._path, self._payload_budget, **self._limits)
 
@@ -475,6 +484,8 @@ class JournalWorker(Service):
                 def close_journal() -> None:
                     if self._journal is not None:
                         self._journal.close()
+                    if self._pid_record is not None:
+                        self._pid_record.release()
 
                 return deferToThreadPool(self._reactor, self._pool, close_journal)
 

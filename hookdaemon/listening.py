@@ -6,9 +6,10 @@ ports below 1024 work), and stops listening when it stops.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import cast
 
-from twisted.application.service import Service
+from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import (
@@ -26,6 +27,10 @@ from hookdaemon.systemd_sockets import SystemdSocketError, systemd_endpoint
 log = Logger()
 
 
+class CannotListenError(Exception):
+    """An endpoint could not be bound; the message says which and why, in one line."""
+
+
 class ListeningEndpoint(Service):
     """
     Listens on one Twisted endpoint string. A bind that fails at once (tcp,
@@ -37,6 +42,7 @@ class ListeningEndpoint(Service):
     def __init__(self, reactor: IReactorCore, description: str, factory: IProtocolFactory) -> None:
         self._reactor = reactor
         self._description = description
+        self.description = description
         self._factory = factory
         self.shown = endpoint_base_url(description)
         """The address only: an endpoint string's options may hold a password."""
@@ -46,36 +52,57 @@ class ListeningEndpoint(Service):
 
     def privilegedStartService(self) -> None:
         super().privilegedStartService()
-        self._listen()
-        if self.listening is not None and self.listening.called and self.port is None:
-            raise SystemExit(1)
+        if self.listening is None:
+            self._listen_or_stop()
+            if self.listening is not None and self.listening.called and self.port is None:
+                raise SystemExit(1)
 
     def startService(self) -> None:
         super().startService()
         if self.listening is None:
-            self._listen()
+            self._listen_or_stop()
 
-    def _listen(self) -> None:
-        def bind() -> Deferred[IListeningPort]:
-            if self._description.startswith("systemd:"):
-                adopted = systemd_endpoint(cast(IReactorSocket, self._reactor), self._description)
-                return adopted.listen(self._factory)  # type: ignore[no-any-return]
-            endpoint = serverFromString(self._reactor, self._description)
-            return endpoint.listen(self._factory)  # type: ignore[no-any-return]
+    def listen(self) -> Deferred[IListeningPort]:
+        """
+        Bind now, for a reload: fails with L{CannotListenError} (and logs nothing),
+        so the reload can be refused and the endpoints in use kept.
+        """
+        self.listening = Deferred()
+        bound = maybeDeferred(self._bind)
 
         def listening(port: IListeningPort) -> IListeningPort:
             self.port = port
             log.info("listening on {address}", address=self.shown)
+            assert self.listening is not None
+            self.listening.callback(port)
             return port
 
-        def failed(failure: Failure) -> None:
+        def failed(failure: Failure) -> Failure:
             error = failure.getErrorMessage()
             if not failure.check(SystemdSocketError):  # ours quote nothing of the string
                 error = scrubbed(error, self._description)
-            log.critical("cannot listen on {address}: {error}", address=self.shown, error=error)
+            assert self.listening is not None
+            self.listening.callback(None)
+            return Failure(CannotListenError(f"cannot listen on {self.shown}: {error}"))
+
+        return bound.addCallbacks(listening, failed)
+
+    def _bind(self) -> Deferred[IListeningPort]:
+        if self._description.startswith("systemd:"):
+            adopted = systemd_endpoint(cast(IReactorSocket, self._reactor), self._description)
+            return adopted.listen(self._factory)  # type: ignore[no-any-return]
+        endpoint = serverFromString(self._reactor, self._description)
+        return endpoint.listen(self._factory)  # type: ignore[no-any-return]
+
+    def _listen_or_stop(self) -> None:
+        """Bind at start: a daemon that cannot take deliveries must not look healthy."""
+
+        def failed(failure: Failure) -> None:
+            failure.trap(CannotListenError)
+            log.critical("{error}", error=failure.getErrorMessage())
             self._reactor.callWhenRunning(self._reactor.stop)
 
-        self.listening = maybeDeferred(bind).addCallbacks(listening, failed)
+        self.listen().addErrback(failed)
 
     def stopService(self) -> Deferred[None]:
         super().stopService()
@@ -84,3 +111,60 @@ class ListeningEndpoint(Service):
             return succeed(None)
         stopped: Deferred[None] = maybeDeferred(port.stopListening)  # type: ignore[call-overload]
         return stopped
+
+
+class Listeners(MultiService):
+    """
+    The C{listen} endpoints in use, and the one place they change: at a
+    reload, L{replace} binds the new ones before it closes the old, so a
+    forge always finds the daemon somewhere, and an endpoint that cannot be
+    bound leaves every one in use as it was.
+    """
+
+    def __init__(self, reactor: IReactorCore, listen: Sequence[str], factory: IProtocolFactory):
+        super().__init__()
+        self._reactor = reactor
+        self._factory = factory
+        for description in listen:
+            ListeningEndpoint(reactor, description, factory).setServiceParent(self)
+
+    @property
+    def endpoints(self) -> list[ListeningEndpoint]:
+        return cast(list[ListeningEndpoint], list(self))
+
+    async def replace(self, listen: Sequence[str]) -> None:
+        """
+        Listen on C{listen} from now on. Raises L{CannotListenError} for the first
+        new endpoint that cannot be bound, after closing any bound for it.
+        """
+        kept = {e.description: e for e in self.endpoints}
+        added = [
+            ListeningEndpoint(self._reactor, d, self._factory) for d in listen if d not in kept
+        ]
+        removed = [e for d, e in kept.items() if d not in listen]
+        for endpoint in added:
+            if endpoint.description.startswith("systemd:"):
+                raise CannotListenError(
+                    f"cannot listen on {endpoint.shown}: systemd passes its sockets at start"
+                    " only; restart the daemon to take a new one"
+                )
+        bound: list[ListeningEndpoint] = []
+        try:
+            for endpoint in added:
+                await endpoint.listen()
+                bound.append(endpoint)
+        except CannotListenError as e:
+            for endpoint in bound:
+                await endpoint.stopService()
+            taken = [r.shown for r in removed if r.shown == added[len(bound)].shown]
+            if taken:
+                # Moving one address between endpoint strings binds it twice.
+                raise CannotListenError(
+                    f"{e}; the endpoint it replaces still holds {taken[0]}: restart the"
+                    " daemon to change that endpoint's options"
+                ) from None
+            raise
+        for endpoint in added:
+            endpoint.setServiceParent(self)  # already bound: starting it binds nothing
+        for endpoint in removed:
+            await endpoint.disownServiceParent()

@@ -240,6 +240,10 @@ class _LineFile:
         os.close(self._fd)
         self._fd = None
 
+    def limit(self, max_bytes: int, keep: int) -> None:
+        self._max_bytes = max_bytes
+        self._keep = keep
+
     def close(self) -> None:
         """Close the file, noting first any lines lost, if it can."""
         if self._closed:
@@ -354,6 +358,17 @@ class OutputLog:
         self._flush_planned = False
         self.flush()
 
+    def limit(self, max_bytes: int, keep: int) -> None:
+        """Rotate at C{max_bytes} and keep C{keep} old files from now on (a reload)."""
+
+        def apply() -> None:
+            self._file.limit(max_bytes, keep)
+
+        if self._writer is None:
+            apply()
+        else:
+            self._writer.submit(apply)  # on the writer's thread, as every use of the file
+
     def close(self) -> None:
         self.flush()
         if self._writer is None:
@@ -381,17 +396,32 @@ class OutputLogs(Service):
 
     def startService(self) -> None:
         super().startService()
-        daemon = self._daemon
         self._writer = DiskWriter(self._reactor.callFromThread)
         for name in self._hook_names:
-            self.logs[name] = OutputLog(
-                daemon.log_dir,
-                name,
-                daemon.log_max_bytes,
-                daemon.log_keep,
-                later=lambda flush: self._reactor.callLater(0, flush),
-                writer=self._writer,
-            )
+            self._open(name)
+
+    def reconfigure(self, daemon: DaemonConfig, hook_names: list[str]) -> None:
+        """
+        A reload: a log for each hook added, the new sizes for all. A removed
+        hook's log stays open, as its last jobs may still write to it.
+        """
+        self._daemon = daemon
+        for output in self.logs.values():
+            output.limit(daemon.log_max_bytes, daemon.log_keep)
+        for name in hook_names:
+            if name not in self.logs:
+                self._open(name)
+
+    def _open(self, name: str) -> None:
+        daemon = self._daemon
+        self.logs[name] = OutputLog(
+            daemon.log_dir,
+            name,
+            daemon.log_max_bytes,
+            daemon.log_keep,
+            later=lambda flush: self._reactor.callLater(0, flush),
+            writer=self._writer,
+        )
 
     def stopService(self) -> Deferred[None]:
         super().stopService()

@@ -15,16 +15,17 @@ from twisted.logger import Logger
 
 from hookdaemon.access_log import access_log_formatter
 from hookdaemon.config import Config
+from hookdaemon.config_change import ConfigChange
 from hookdaemon.dispatcher import Dispatcher
-from hookdaemon.hangup import HangupNotice
 from hookdaemon.job_status import JobStatus
 from hookdaemon.journal_records import JournalRecords
 from hookdaemon.journal_worker import JournalWorker
 from hookdaemon.lifecycle import JobEvents
-from hookdaemon.listening import ListeningEndpoint
+from hookdaemon.listening import Listeners, ListeningEndpoint
 from hookdaemon.log_lines import JobLogLines
 from hookdaemon.output import OutputLogs
 from hookdaemon.reactors import DaemonReactor
+from hookdaemon.reload import Reloader
 from hookdaemon.site import HookSite
 from hookdaemon.web import HookApp
 
@@ -58,16 +59,25 @@ class HookService(InOrder):
 
       1. the journal (L{JournalWorker}), which everything after it writes to;
       2. the output logs (L{OutputLogs});
-      3. one L{ListeningEndpoint} per C{listen} endpoint, serving the app;
+      3. the C{listen} endpoints (L{Listeners}), serving the app;
       4. the job engine (L{Dispatcher}), which recovers the journal's jobs;
-      5. the SIGHUP notice (L{HangupNotice}), so a hangup no longer ends the daemon.
+      5. the L{Reloader}, which applies the configuration file again on SIGHUP.
 
     Stopping, the engine refuses deliveries (503, while the endpoints still
     answer) and drains its running jobs; then the endpoints close, then the
     output logs, then the journal, once all that was written is on disk.
+
+    L{config} is the configuration in use, and L{apply} the one place it is
+    replaced: each part is handed the new one, and takes it for what comes
+    next (a new delivery, connection or job), never for what is under way.
     """
 
-    def __init__(self, config: Config, reactor: DaemonReactor | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        reactor: DaemonReactor | None = None,
+        strict: bool = False,
+    ) -> None:
         super().__init__()
         if reactor is None:
             # Imported here, not at the top, so twistd's --reactor can still choose.
@@ -86,15 +96,10 @@ class HookService(InOrder):
         )
         self.outputs = OutputLogs(daemon, list(config.hooks), reactor)
         self.status = JobStatus(self.journal)
+        self.records = JournalRecords(self.journal, reactor, daemon.history, self.status.output_of)
         # The journal hears first, so a reader told of an event finds it recorded;
         # the job API last, so one waiting for a job's end sees all else done.
-        events = JobEvents(
-            [
-                JournalRecords(self.journal, reactor, daemon.history, self.status.output_of),
-                JobLogLines(),
-                self.status,
-            ]
-        )
+        events = JobEvents([self.records, JobLogLines(), self.status])
         self.engine = Dispatcher(config, self.journal, self.outputs, events, reactor)
         self.app = HookApp(
             config.hooks,
@@ -107,12 +112,29 @@ class HookService(InOrder):
         self.site = HookSite(
             self.app.resource(), daemon, reactor, logFormatter=access_log_formatter
         )
-        self.endpoints = [
-            ListeningEndpoint(reactor, description, self.site) for description in daemon.listen
-        ]
-        self.hangup = HangupNotice(reactor)
-        for child in (self.journal, self.outputs, *self.endpoints, self.engine, self.hangup):
+        self.listeners = Listeners(reactor, daemon.listen, self.site)
+        self.reloader = Reloader(reactor, os.path.abspath(config.source), self, strict)
+        for child in (self.journal, self.outputs, self.listeners, self.engine, self.reloader):
             child.setServiceParent(self)
+
+    async def apply(self, config: Config, change: ConfigChange) -> None:
+        """
+        Use C{config} from now on (a reload). The endpoints change first, as
+        the one step that can fail: if one cannot be bound, nothing changes.
+        """
+        if change.listen_added or change.listen_removed:
+            await self.listeners.replace(config.daemon.listen)
+        daemon = config.daemon
+        self.outputs.reconfigure(daemon, list(config.hooks))
+        self.records.history = daemon.history
+        self.site.reconfigure(daemon)
+        self.engine.reconfigure(config)
+        self.app.reconfigure(config.hooks, daemon.status_token, daemon.trusted_proxies)
+        self.config = config
+
+    @property
+    def endpoints(self) -> list[ListeningEndpoint]:
+        return self.listeners.endpoints
 
     @property
     def listening(self) -> Deferred[list[IListeningPort | None]]:

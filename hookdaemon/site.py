@@ -256,7 +256,7 @@ class Refusals:
 
     def __init__(self, clock: IReactorTime, daemon: DaemonConfig) -> None:
         self._clock = clock
-        self._daemon = daemon
+        self.daemon = daemon
         self._by_client: Counter[str] = Counter()
         self._over_total = 0
         self._over_client = 0
@@ -294,9 +294,9 @@ class Refusals:
             count=count,
             seconds=f"{self._clock.seconds() - self._since:.0f}",
             over_total=self._over_total,
-            max_connections=self._daemon.max_connections,
+            max_connections=self.daemon.max_connections,
             over_client=self._over_client,
-            max_client_connections=self._daemon.max_client_connections,
+            max_client_connections=self.daemon.max_client_connections,
             busiest=", ".join(
                 [f"{client} ({refused})" for client, refused in busiest]
                 + ([f"others ({others})"] if others else [])
@@ -332,6 +332,11 @@ class HookSite(Site):
         self.client_connections: dict[str, int] = {}
         """Open connections by L{counted_client}; one at 0 is removed (max_connections at most)."""
         self.refusals = Refusals(reactor, daemon)
+
+    def reconfigure(self, daemon: DaemonConfig) -> None:
+        """A reload: new connections get the new limits; open ones keep theirs."""
+        self.daemon = daemon
+        self.refusals.daemon = daemon
 
     def buildProtocol(self, addr: IAddress | None) -> Protocol | None:  # type: ignore[override]
         # Counted here rather than with policies.LimitTotalConnectionsFactory, whose

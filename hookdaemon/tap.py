@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from typing import Any
 
-import attrs
 from twisted.application.service import IService
-from twisted.internet.endpoints import serverFromString
 from twisted.logger import Logger
 from twisted.python import usage
 
-from hookdaemon.config import Config, ConfigError, Problem, load_config
-from hookdaemon.endpoint_text import KNOWN_KINDS, hook_address, scrubbed, split_endpoint
-from hookdaemon.preflight import RunAs, machine_warnings
+from hookdaemon.config import Config, ConfigError
+from hookdaemon.config_check import checked_config
+from hookdaemon.endpoint_text import hook_address
+from hookdaemon.preflight import RunAs
 
 log = Logger()
-
-
-def check_endpoints(config: Config) -> list[Problem]:
-    """Endpoint strings are Twisted's to parse; ask it without binding anything."""
-    from twisted.internet import reactor
-
-    problems = []
-    for number, description in enumerate(config.daemon.listen, 1):
-        if description.startswith("systemd:"):
-            # Only valid in a process systemd started with that socket; checked at bind.
-            continue
-        try:
-            serverFromString(reactor, description)
-        except Exception as e:
-            kind = split_endpoint(description)[0]
-            which = f"endpoint {number} ({kind})" if kind in KNOWN_KINDS else f"endpoint {number}"
-            message = f"{which} is not a Twisted endpoint string: {scrubbed(str(e), description)}"
-            if re.search(r"interface=[0-9A-Fa-f]*:", description):
-                # An IPv6 address's colons end the option early (twistd's own error
-                # is "got multiple values for argument 'interface'").
-                message += "; write each : of an IPv6 interface as \\:, as in interface=\\:\\:1"
-            problems.append(Problem(config.source, "hookdaemon", "listen", message))
-    return problems
 
 
 class Options(usage.Options):
@@ -61,18 +36,12 @@ class Options(usage.Options):
         # our lines before it daemonises or binds, and never with a traceback.
         path = self["config"]
         try:
-            config = load_config(path)
-            problems = check_endpoints(config)
-            if problems:
-                raise ConfigError(problems)
+            config = checked_config(path, self._run_as())
         except ConfigError as e:
             for problem in e.problems:
                 print(problem, file=sys.stderr)
             print(f"{path}: {len(e.problems)} problem(s); nothing started", file=sys.stderr)
             raise SystemExit(1) from None
-        config = attrs.evolve(
-            config, warnings=(*config.warnings, *machine_warnings(config, self._run_as()))
-        )
         for warning in config.warnings:
             print(f"{warning} (warning)", file=sys.stderr)
         if self["strict"] and config.warnings:
@@ -116,4 +85,4 @@ def makeService(options: Any) -> IService:
     # these reach the log file as well as the terminal postOptions printed them to.
     for warning in config.warnings:
         log.warn("{warning} (warning)", warning=str(warning))
-    return HookService(config)
+    return HookService(config, strict=bool(options["strict"]))

@@ -243,6 +243,17 @@ class HookApp:
         self._jobs = jobs
         self._status_token = status_token
 
+    def reconfigure(
+        self,
+        hooks: Mapping[str, HookConfig],
+        status_token: Secret | None,
+        trusted_proxies: tuple[Network, ...],
+    ) -> None:
+        """Answer as a reloaded configuration says; requests under way finish as they began."""
+        self._intake = self._intake.for_hooks(hooks)
+        self._status_token = status_token
+        self._trusted_proxies = trusted_proxies
+
     def resolve_client(self, request: IRequest) -> str:
         """
         The caller's address, behind a trusted proxy the one it names (see

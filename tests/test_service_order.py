@@ -65,7 +65,13 @@ class InOrderTests(SynchronousTestCase):
         service = HookService(config)
         self.assertEqual(
             list(service),
-            [service.journal, service.outputs, *service.endpoints, service.engine, service.hangup],
+            [
+                service.journal,
+                service.outputs,
+                service.listeners,
+                service.engine,
+                service.reloader,
+            ],
         )
 
 

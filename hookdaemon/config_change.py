@@ -1,0 +1,111 @@
+"""
+What a reload would change: the difference between the configuration in use
+and the one just read, as plain values, for the reload to apply and to log.
+
+No Twisted, no I/O: the reload's decisions are tested with two Configs.
+"""
+
+from __future__ import annotations
+
+import attrs
+from attrs import frozen
+
+from hookdaemon.config import Config, DaemonConfig, HookConfig
+from hookdaemon.endpoint_text import endpoint_base_url
+
+RESTART_KEYS = (
+    "state_dir",
+    "log_dir",
+    "payload_budget",
+    "max_attempts",
+    "delivery_id_days",
+    "delivery_id_max",
+)
+"""
+[hookdaemon] keys a running daemon cannot take: where the journal and the
+logs are, and what the journal was opened with. A reload that changes one is
+refused, so the daemon never runs on a file it only half follows.
+"""
+
+_KEY_OF_FIELD = {"steps": "command"}
+"""A field of L{HookConfig} or L{DaemonConfig} whose key in tap.cfg has another name."""
+
+
+@frozen
+class ConfigChange:
+    """From one configuration to the next: hooks, [hookdaemon] keys and endpoints."""
+
+    added: tuple[str, ...]
+    """Hooks in the new file only: they take deliveries once it applies."""
+    removed: tuple[str, ...]
+    """Hooks in the old one only: 404 from then on; their jobs still finish."""
+    changed: tuple[tuple[str, tuple[str, ...]], ...]
+    """Each hook in both whose keys differ, with those keys' names (never their values)."""
+    daemon_keys: tuple[str, ...]
+    """[hookdaemon] keys whose value differs, C{listen} among them."""
+    listen_added: tuple[str, ...]
+    listen_removed: tuple[str, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.changed or self.daemon_keys)
+
+    @property
+    def restart_keys(self) -> tuple[str, ...]:
+        """The changed keys a reload cannot apply."""
+        return tuple(key for key in self.daemon_keys if key in RESTART_KEYS)
+
+    def summary(self) -> str:
+        """One line for the log; names only, as values may be secrets."""
+        if self.empty:
+            return "nothing changed"
+        parts = []
+        if self.added:
+            parts.append(f"hooks added: {', '.join(self.added)}")
+        if self.removed:
+            parts.append(f"hooks removed: {', '.join(self.removed)}")
+        for name, keys in self.changed:
+            parts.append(f"hook {name} changed: {', '.join(keys)}")
+        others = [key for key in self.daemon_keys if key != "listen"]
+        if others:
+            parts.append(f"[hookdaemon] changed: {', '.join(others)}")
+        if self.listen_added:
+            shown = ", ".join(endpoint_base_url(d) for d in self.listen_added)
+            parts.append(f"now listening on {shown}")
+        if self.listen_removed:
+            shown = ", ".join(endpoint_base_url(d) for d in self.listen_removed)
+            parts.append(f"no longer listening on {shown}")
+        return "; ".join(parts)
+
+
+def _differing(
+    old: HookConfig | DaemonConfig, new: HookConfig | DaemonConfig
+) -> tuple[str, ...]:
+    """The names of the fields two instances of one config class hold differently."""
+    fields = attrs.fields(type(old))
+    return tuple(
+        _KEY_OF_FIELD.get(f.name, f.name)
+        for f in fields
+        if getattr(old, f.name) != getattr(new, f.name)
+    )
+
+
+def compare(old: Config, new: Config) -> ConfigChange:
+    """What changes if C{new} replaces C{old}."""
+    before: dict[str, HookConfig] = dict(old.hooks)
+    after: dict[str, HookConfig] = dict(new.hooks)
+    changed = tuple(
+        (name, keys)
+        for name in after
+        if name in before and (keys := _differing(before[name], after[name]))
+    )
+    old_daemon: DaemonConfig = old.daemon
+    new_daemon: DaemonConfig = new.daemon
+    return ConfigChange(
+        added=tuple(name for name in after if name not in before),
+        removed=tuple(name for name in before if name not in after),
+        changed=changed,
+        daemon_keys=_differing(old_daemon, new_daemon),
+        listen_added=tuple(d for d in new_daemon.listen if d not in old_daemon.listen),
+        listen_removed=tuple(d for d in old_daemon.listen if d not in new_daemon.listen),
+    )

@@ -1,0 +1,177 @@
+"""
+Reload on SIGHUP: the configuration file is read and checked again, as at
+start, and applied if it passes; if it does not, the lines that say why are
+logged and the configuration in use stays, whole.
+
+twistd installs no SIGHUP handler (it would end the daemon), so this service
+installs one while it runs. Each attempt's outcome is also written to
+STATE_DIR/reload.json for C{hookdaemon reload}, which waits for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Callable, Coroutine
+from types import FrameType
+from typing import Any, Protocol
+
+from attrs import frozen
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorFromThreads
+from twisted.logger import Logger
+
+from hookdaemon.config import Config, ConfigError
+from hookdaemon.config_change import ConfigChange, compare
+from hookdaemon.config_check import checked_config
+from hookdaemon.listening import CannotListenError
+from hookdaemon.preflight import RunAs
+from hookdaemon.private_files import write_private
+
+log = Logger()
+
+RESULT_NAME = "reload.json"
+
+
+@frozen
+class ReloadResult:
+    """One attempt, as STATE_DIR/reload.json tells it to C{hookdaemon reload}."""
+
+    pid: int
+    serial: int
+    """Attempts since the daemon started, this one included."""
+    applied: bool
+    lines: tuple[str, ...]
+    """What the daemon logged of it: the change, or each reason for refusing it."""
+
+    def to_json(self) -> bytes:
+        return json.dumps(
+            {"pid": self.pid, "serial": self.serial, "applied": self.applied, "lines": self.lines}
+        ).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> ReloadResult:
+        value = json.loads(data)
+        return cls(value["pid"], value["serial"], value["applied"], tuple(value["lines"]))
+
+
+class Reloadable(Protocol):
+    """What a reload applies the configuration to: the daemon's service."""
+
+    config: Config
+
+    def apply(self, config: Config, change: ConfigChange) -> Coroutine[Any, Any, None]:
+        """Use C{config} from now on; raises L{CannotListenError} having changed nothing."""
+
+
+class Reloader(Service):
+    """
+    While running, a SIGHUP reloads C{path} into C{target}. Hangups that come
+    while a reload is under way are answered by one more reload after it.
+    """
+
+    def __init__(
+        self,
+        reactor: IReactorFromThreads,
+        path: str,
+        target: Reloadable,
+        strict: bool = False,
+        around: Callable[[bool], None] = lambda starting: None,
+    ) -> None:
+        self._reactor = reactor
+        self._path = path
+        self._target = target
+        self._strict = strict
+        self._around = around
+        """Told True as a reload starts and False as it ends (systemd's RELOADING=1, READY=1)."""
+        self._previous: Any = None
+        self._running: Deferred[None] | None = None
+        self._again = False
+        self._serial = 0
+
+    def startService(self) -> None:
+        super().startService()
+        self._previous = signal.signal(signal.SIGHUP, self._hangup)
+
+    def stopService(self) -> None:
+        super().stopService()
+        if self._previous is not None:
+            signal.signal(signal.SIGHUP, self._previous)
+            self._previous = None
+
+    def _hangup(self, number: int, frame: FrameType | None) -> None:
+        # A signal handler may run between any two bytecodes: hand over to the reactor.
+        self._reactor.callFromThread(self.reload)
+
+    def reload(self) -> Deferred[None]:
+        """Reload now, or once the reload under way has ended; fires when done."""
+        if self._running is not None:
+            self._again = True
+            return self._running
+        self._running = Deferred.fromCoroutine(self._reload_until_quiet())
+        return self._running
+
+    async def _reload_until_quiet(self) -> None:
+        try:
+            again = True
+            while again and self.running:
+                self._again = False
+                await self._reload_once()
+                again = self._again
+        finally:
+            self._running = None
+
+    async def _reload_once(self) -> None:
+        self._serial += 1
+        self._around(True)
+        try:
+            applied, lines = await self._attempt()
+        except Exception:
+            log.failure("reload of {path} failed; the configuration in use stays", path=self._path)
+            applied, lines = False, ("the reload failed inside the daemon (see its log)",)
+        finally:
+            self._around(False)
+        self._tell(ReloadResult(os.getpid(), self._serial, applied, lines))
+
+    async def _attempt(self) -> tuple[bool, tuple[str, ...]]:
+        path = self._path
+        log.info("SIGHUP: reloading {path}", path=path)
+        try:
+            config = checked_config(path, RunAs.this_process())
+        except ConfigError as e:
+            problems = [str(p) for p in e.problems]
+            return self._refuse([*problems, f"{path}: {len(problems)} problem(s)"])
+        for warning in config.warnings:
+            log.warn("{warning} (warning)", warning=str(warning))
+        if self._strict and config.warnings:
+            return self._refuse([f"{path}: {len(config.warnings)} warning(s) and --strict"])
+        change = compare(self._target.config, config)
+        if change.restart_keys:
+            keys = ", ".join(change.restart_keys)
+            return self._refuse(
+                [f"{path}: [hookdaemon] {keys} changed: that takes a restart, not a reload"]
+            )
+        try:
+            await self._target.apply(config, change)
+        except CannotListenError as e:
+            return self._refuse([str(e)])
+        line = f"reloaded {path}: {change.summary()}"
+        log.info("{line}", line=line)
+        return True, (line,)
+
+    def _refuse(self, reasons: list[str]) -> tuple[bool, tuple[str, ...]]:
+        last = "reload refused; the configuration in use stays as it was"
+        for reason in (*reasons, last):
+            log.error("{reason}", reason=reason)
+        return False, (*reasons, last)
+
+    def _tell(self, result: ReloadResult) -> None:
+        """Write the outcome where C{hookdaemon reload} waits for it; a failure is only logged."""
+        path = os.path.join(self._target.config.daemon.state_dir, RESULT_NAME)
+        try:
+            write_private(f"{path}.new", result.to_json())
+            os.replace(f"{path}.new", path)
+        except OSError as e:
+            log.warn("cannot write {path}: {error}", path=path, error=e.strerror)
