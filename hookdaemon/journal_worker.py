@@ -136,9 +136,15 @@ def fault_reason(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
+class JournalNotOpenError(RuntimeError):
+    """An operation came after the journal failed to open, which was said already."""
+
+
 def journal_failed(failure: Failure, reactor: IReactorCore) -> None:
     """The journal cannot be opened or recovered: say why, and stop the daemon."""
-    if failure.check(JournalUnusableError):
+    if failure.check(JournalNotOpenError):
+        pass  # the opening's own failure said why, and stopped the daemon
+    elif failure.check(JournalUnusableError):
         # The message says what to do; a traceback would only bury it.
         log.critical("journal: {error}; stopping", error=failure.getErrorMessage())
     else:
@@ -290,7 +296,7 @@ class JournalWorker(Service):
             journal = self._journal
             outcomes: list[tuple[bool, Any]] = []
             if journal is None:
-                error = Failure(RuntimeError("the journal is not open"))
+                error = Failure(JournalNotOpenError("the journal is not open"))
                 return [(False, error)] * len(batch)
             try:
                 with journal.transaction():

@@ -87,7 +87,8 @@ class Reloader(Service):
         self._around = around
         """Told True as a reload starts and False as it ends (systemd's RELOADING=1, READY=1)."""
         self._previous: Any = None
-        self._running: Deferred[None] | None = None
+        self._waiting: list[Deferred[None]] = []
+        """Callers of L{reload} until the reloads under way have ended."""
         self._again = False
         self._serial = 0
 
@@ -107,21 +108,23 @@ class Reloader(Service):
 
     def reload(self) -> Deferred[None]:
         """Reload now, or once the reload under way has ended; fires when done."""
-        if self._running is not None:
+        done: Deferred[None] = Deferred()
+        self._waiting.append(done)
+        if len(self._waiting) == 1:
+            Deferred.fromCoroutine(self._reload_until_quiet())
+        else:
             self._again = True
-            return self._running
-        self._running = Deferred.fromCoroutine(self._reload_until_quiet())
-        return self._running
+        return done
 
     async def _reload_until_quiet(self) -> None:
-        try:
-            again = True
-            while again and self.running:
-                self._again = False
-                await self._reload_once()
-                again = self._again
-        finally:
-            self._running = None
+        again = True
+        while again and self.running:
+            self._again = False
+            await self._reload_once()
+            again = self._again
+        waiting, self._waiting = self._waiting, []
+        for done in waiting:
+            done.callback(None)
 
     async def _reload_once(self) -> None:
         self._serial += 1
@@ -144,7 +147,7 @@ class Reloader(Service):
             problems = [str(p) for p in e.problems]
             return self._refuse([*problems, f"{path}: {len(problems)} problem(s)"])
         for warning in config.warnings:
-            log.warn("{warning} (warning)", warning=str(warning))
+            log.warn("{problem} (warning)", problem=str(warning))
         if self._strict and config.warnings:
             return self._refuse([f"{path}: {len(config.warnings)} warning(s) and --strict"])
         change = compare(self._target.config, config)

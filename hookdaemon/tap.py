@@ -84,5 +84,5 @@ def makeService(options: Any) -> IService:
     # twistd starts its log after makeService and replays what came before, so
     # these reach the log file as well as the terminal postOptions printed them to.
     for warning in config.warnings:
-        log.warn("{warning} (warning)", warning=str(warning))
+        log.warn("{problem} (warning)", problem=str(warning))
     return HookService(config, strict=bool(options["strict"]))

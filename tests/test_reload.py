@@ -1,0 +1,466 @@
+"""
+Reload: what a new configuration file changes (L{config_change}), a running
+service taking it or refusing it (L{reload}), and SIGHUP and
+C{hookdaemon reload} against a real twistd.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.protocol import Protocol
+from twisted.logger import ILogObserver, LogEvent, formatEvent, globalLogPublisher
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+from zope.interface import provider
+
+from hookdaemon.config import Config, ConfigError, parse_config
+from hookdaemon.config_change import ConfigChange, compare
+from hookdaemon.config_check import checked_config
+from hookdaemon.pid_record import NotRunningError, running_pid
+from hookdaemon.preflight import RunAs
+from hookdaemon.reload import Reloader
+from hookdaemon.testing import TwistdDaemon
+from tests.support import (
+    RunningDaemon,
+    config_text,
+    finished,
+    get,
+    github_headers,
+    github_push_body,
+    post,
+    start_daemon,
+    wait_for,
+)
+
+SECRET = "reload-secret"
+
+
+def hook(name: str, command: str = "echo ran", extra: str = "") -> str:
+    return (
+        f"[hook:{name}]\nforge = github\nsecret = {SECRET}\nworkdir = .\n"
+        f"command = {command}\nburst = queue\n{extra}\n"
+    )
+
+
+class ConfigChangeTests(SynchronousTestCase):
+    def test_hooksAddedRemovedAndChangedAreNamed(self) -> None:
+        old = parse_config(config_text(hook("a") + hook("b")), "tap.cfg", {}, lambda p: b"")
+        new = parse_config(
+            config_text(hook("b", "echo other") + hook("c")), "tap.cfg", {}, lambda p: b""
+        )
+        change = compare(old, new)
+        self.assertEqual((change.added, change.removed), (("c",), ("a",)))
+        self.assertEqual(change.changed, (("b", ("command",)),))
+        self.assertEqual(
+            change.summary(), "hooks added: c; hooks removed: a; hook b changed: command"
+        )
+
+    def test_aChangedSecretIsNamedNeverShown(self) -> None:
+        old = parse_config(config_text(hook("a")), "tap.cfg", {}, lambda p: b"")
+        new = parse_config(
+            config_text(hook("a").replace(SECRET, "new-value-xyz")), "tap.cfg", {}, lambda p: b""
+        )
+        summary = compare(old, new).summary()
+        self.assertEqual(summary, "hook a changed: secret")
+        self.assertNotIn("new-value-xyz", summary)
+        self.assertNotIn(SECRET, summary)
+
+    def test_theSameFileChangesNothing(self) -> None:
+        text = config_text(hook("a"), "max_parallel = 2\n")
+        change = compare(
+            parse_config(text, "tap.cfg", {}, lambda p: b""),
+            parse_config(text, "other.cfg", {}, lambda p: b""),
+        )
+        self.assertTrue(change.empty)
+        self.assertEqual(change.summary(), "nothing changed")
+
+    def test_daemonKeysAndWhichTakeARestart(self) -> None:
+        old = parse_config(config_text(hook("a")), "tap.cfg", {}, lambda p: b"")
+        new = parse_config(
+            config_text(hook("a"), "max_parallel = 9\nmax_attempts = 5\n", state="/elsewhere"),
+            "tap.cfg",
+            {},
+            lambda p: b"",
+        )
+        change = compare(old, new)
+        self.assertEqual(
+            set(change.daemon_keys), {"state_dir", "log_dir", "max_parallel", "max_attempts"}
+        )
+        self.assertEqual(set(change.restart_keys), {"state_dir", "log_dir", "max_attempts"})
+
+    def test_endpointsAreShownByAddressOnly(self) -> None:
+        old = parse_config(config_text(hook("a")), "tap.cfg", {}, lambda p: b"")
+        text = config_text(hook("a")).replace(
+            "listen = tcp:0:interface=127.0.0.1",
+            "listen = ssl:8443:interface=127.0.0.1:privateKey=/secret/key.pem",
+        )
+        change = compare(old, parse_config(text, "tap.cfg", {}, lambda p: b""))
+        self.assertEqual(
+            change.listen_added, ("ssl:8443:interface=127.0.0.1:privateKey=/secret/key.pem",)
+        )
+        self.assertEqual(
+            change.summary(),
+            "now listening on https://127.0.0.1:8443; no longer listening on http://127.0.0.1:0",
+        )
+
+
+class Logged:
+    """The daemon's log lines while a test runs."""
+
+    def __init__(self, case: TestCase) -> None:
+        self.lines: list[str] = []
+
+        @provider(ILogObserver)
+        def observe(event: LogEvent) -> None:
+            self.lines.append(formatEvent(event))
+
+        globalLogPublisher.addObserver(observe)
+        case.addCleanup(globalLogPublisher.removeObserver, observe)
+
+
+class ServiceReloadTests(TestCase):
+    async def daemon(self, hooks: str, daemon: str = "") -> RunningDaemon:
+        self.daemon_text = daemon
+        return await start_daemon(self, hooks, daemon)
+
+    def rewrite(self, running: RunningDaemon, hooks: str, daemon: str | None = None) -> None:
+        with open(os.path.join(running.directory, "tap.cfg"), "w") as f:
+            f.write(config_text(hooks, self.daemon_text if daemon is None else daemon))
+
+    async def deliver(
+        self, running: RunningDaemon, name: str, after: str = "1" * 40
+    ) -> tuple[int, object]:
+        body = github_push_body(after=after)
+        code, answer, _ = await post(running.hook_url(name), body, github_headers(body, SECRET))
+        return code, answer
+
+    def reload_result(self, running: RunningDaemon) -> dict[str, object]:
+        with open(os.path.join(running.directory, "var", "reload.json")) as f:
+            result: dict[str, object] = json.load(f)
+        return result
+
+    async def test_anAddedHookGoesLive(self) -> None:
+        running = await self.daemon(hook("a"))
+        self.assertEqual((await self.deliver(running, "b"))[0], 404)
+        self.rewrite(running, hook("a") + hook("b", "echo b ran"))
+        await running.service.reloader.reload()
+        code, answer = await self.deliver(running, "b")
+        self.assertEqual(code, 202)
+        assert isinstance(answer, dict)
+        await finished(running, answer["job"])
+        self.assertIn("b ran", running.log_text("b"))
+        self.assertEqual(
+            self.reload_result(running)["lines"],
+            [f"reloaded {running.directory}/tap.cfg: hooks added: b"],
+        )
+        self.assertIs(self.reload_result(running)["applied"], True)
+
+    async def test_aRemovedHookIs404AndItsRunningJobFinishes(self) -> None:
+        running = await self.daemon(
+            hook("a", "sh -c 'while [ ! -e go ]; do sleep 0.02; done'") + hook("b")
+        )
+        answer = (await self.deliver(running, "a"))[1]
+        assert isinstance(answer, dict)
+        job = answer["job"]
+        await wait_for(lambda: running.job(job).state.value == "running", "the job to run")
+        self.rewrite(running, hook("b"))
+        await running.service.reloader.reload()
+        self.assertEqual((await self.deliver(running, "a", "2" * 40))[0], 404)
+        with open(os.path.join(running.directory, "go"), "w"):
+            pass
+        self.assertEqual((await finished(running, job)).state.value, "succeeded")
+
+    async def test_aChangedCommandAppliesToNewDeliveriesOnly(self) -> None:
+        wait = "sh -c 'while [ ! -e go ]; do sleep 0.02; done; echo old ${HOOK_JOB}'"
+        running = await self.daemon(hook("a", wait))
+        jobs = []
+        for after in ("1" * 40, "2" * 40):
+            answer = (await self.deliver(running, "a", after))[1]
+            assert isinstance(answer, dict)
+            jobs.append(answer["job"])
+        await wait_for(lambda: running.job(jobs[0]).state.value == "running", "the first job")
+        self.rewrite(running, hook("a", "echo new ${HOOK_JOB}"))
+        await running.service.reloader.reload()
+        answer = (await self.deliver(running, "a", "3" * 40))[1]
+        assert isinstance(answer, dict)
+        jobs.append(answer["job"])
+        with open(os.path.join(running.directory, "go"), "w"):
+            pass
+        for job in jobs:
+            self.assertEqual((await finished(running, job)).state.value, "succeeded")
+        text = running.log_text("a")
+        # Taken before the reload, the queued one keeps the steps it was taken with.
+        self.assertIn(f"old {jobs[0]}", text)
+        self.assertIn(f"old {jobs[1]}", text)
+        self.assertIn(f"new {jobs[2]}", text)
+
+    async def test_anInvalidFileIsRefusedWithCheckLinesAndTheOldOneStays(self) -> None:
+        running = await self.daemon(hook("a"))
+        logged = Logged(self)
+        in_use = running.service.config
+        self.rewrite(running, hook("a", extra="timeout = soon\ncolour = blue") + hook("b"))
+        with self.assertRaises(ConfigError) as raised:
+            checked_config(os.path.join(running.directory, "tap.cfg"), RunAs.this_process())
+        problems = [str(p) for p in raised.exception.problems]
+        self.assertEqual(len(problems), 2)
+        await running.service.reloader.reload()
+        for problem in problems:
+            self.assertIn(problem, logged.lines)
+        self.assertIn("reload refused; the configuration in use stays as it was", logged.lines)
+        self.assertIs(running.service.config, in_use)
+        self.assertEqual((await self.deliver(running, "b"))[0], 404)
+        self.assertEqual((await self.deliver(running, "a"))[0], 202)
+        result = self.reload_result(running)
+        self.assertIs(result["applied"], False)
+        self.assertEqual(result["lines"][:2], problems)  # type: ignore[index]
+
+    async def test_aKeyThatTakesARestartRefusesTheReload(self) -> None:
+        running = await self.daemon(hook("a"))
+        logged = Logged(self)
+        self.rewrite(running, hook("a") + hook("b"), "max_attempts = 7\n")
+        await running.service.reloader.reload()
+        self.assertIn(
+            f"{running.directory}/tap.cfg: [hookdaemon] max_attempts changed: that takes a"
+            " restart, not a reload",
+            logged.lines,
+        )
+        self.assertEqual((await self.deliver(running, "b"))[0], 404)
+
+    async def test_aNewEndpointListensBeforeTheOldClosesAndOpenConnectionsStay(self) -> None:
+        running = await self.daemon(hook("a"))
+        old_port = running.service.addresses()[0].port
+        # A keep-alive connection on the old endpoint, open across the reload.
+        held = KeepAlive()
+        await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", old_port), held)
+        self.addCleanup(held.transport.loseConnection)
+        self.assertIn(b"200 OK", await held.ask())
+        self.rewrite(
+            running,
+            hook("a"),
+        )
+        with open(os.path.join(running.directory, "tap.cfg")) as f:
+            text = f.read()
+        with open(os.path.join(running.directory, "tap.cfg"), "w") as f:
+            f.write(
+                text.replace("tcp:0:interface=127.0.0.1", "tcp:0:interface=127.0.0.1:backlog=20")
+            )
+        await running.service.reloader.reload()
+        [address] = running.service.addresses()
+        self.assertNotEqual(address.port, old_port)
+        code, _ = await get(f"http://127.0.0.1:{address.port}/healthz")
+        self.assertEqual(code, 200)
+        with self.assertRaises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", old_port), timeout=5).close()
+        self.assertIn(b"200 OK", await held.ask())
+
+    async def test_anEndpointThatCannotBeBoundRefusesTheWholeReload(self) -> None:
+        running = await self.daemon(hook("a"))
+        taken = socket.socket()
+        self.addCleanup(taken.close)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        logged = Logged(self)
+        before = running.service.addresses()
+        self.rewrite(running, hook("a") + hook("b"))
+        with open(os.path.join(running.directory, "tap.cfg")) as f:
+            text = f.read()
+        listen = (
+            "listen = tcp:0:interface=127.0.0.1\n    tcp:0:interface=127.0.0.1:backlog=7\n"
+            f"    tcp:{port}:interface=127.0.0.1\n"
+        )
+        with open(os.path.join(running.directory, "tap.cfg"), "w") as f:
+            f.write(text.replace("listen = tcp:0:interface=127.0.0.1\n", listen))
+        await running.service.reloader.reload()
+        self.assertEqual(running.service.addresses(), before)  # the one bound for it closed again
+        refusal = [line for line in logged.lines if line.startswith("cannot listen on")]
+        self.assertEqual(len(refusal), 1)
+        self.assertIn(f"cannot listen on http://127.0.0.1:{port}: ", refusal[0])
+        self.assertIn("Address already in use", refusal[0])
+        self.assertEqual((await self.deliver(running, "b"))[0], 404)
+
+    async def test_aStatusTokenAppliesAtOnce(self) -> None:
+        running = await self.daemon(hook("a"))
+        self.assertEqual((await get(f"{running.url}/jobs"))[0], 200)
+        self.rewrite(running, hook("a"), "status_token = a-new-token\n")
+        await running.service.reloader.reload()
+        self.assertEqual((await get(f"{running.url}/jobs"))[0], 401)
+
+    async def test_moreParallelJobsStartWaitingOnesAtOnce(self) -> None:
+        wait = "sh -c 'touch started-$HOOK_NAME; while [ ! -e go ]; do sleep 0.02; done'"
+        running = await self.daemon(hook("a", wait) + hook("b", wait), "max_parallel = 1\n")
+        for name in ("a", "b"):
+            self.assertEqual((await self.deliver(running, name))[0], 202)
+
+        def started(name: str) -> bool:
+            return os.path.exists(os.path.join(running.directory, f"started-{name}"))
+
+        await wait_for(lambda: started("a") or started("b"), "one job to start")
+        self.assertEqual([started("a"), started("b")].count(True), 1)
+        self.rewrite(running, hook("a", wait) + hook("b", wait), "max_parallel = 2\n")
+        await running.service.reloader.reload()
+        await wait_for(lambda: started("a") and started("b"), "the waiting job to start")
+        with open(os.path.join(running.directory, "go"), "w"):
+            pass
+
+    async def test_hangupsDuringAReloadMakeOneMore(self) -> None:
+        running = await self.daemon(hook("a"))
+        target = SlowTarget(running.service.config)
+        reloader = Reloader(reactor, running.service.config.source, target)
+        reloader.startService()
+        self.addCleanup(reloader.stopService)
+        first = reloader.reload()
+        self.assertEqual(len(target.applying), 1)
+        second, third = reloader.reload(), reloader.reload()
+        target.applying[0].callback(None)
+        self.assertEqual(len(target.applying), 2)  # one more for the two that came meanwhile
+        self.assertNoResult(first)
+        target.applying[1].callback(None)
+        for done in (first, second, third):
+            self.successResultOf(done)
+        self.assertEqual(self.reload_result(running)["serial"], 2)
+
+
+class SlowTarget:
+    """A daemon whose every reload waits until the test lets it end."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.applying: list[Deferred[None]] = []
+
+    async def apply(self, config: Config, change: ConfigChange) -> None:
+        applying: Deferred[None] = Deferred()
+        self.applying.append(applying)
+        await applying
+
+
+class KeepAlive(Protocol):
+    """One HTTP/1.1 connection, asking for /healthz as often as told."""
+
+    def __init__(self) -> None:
+        self._answer: Deferred[bytes] | None = None
+
+    def ask(self) -> Deferred[bytes]:
+        self._answer = Deferred()
+        self.transport.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        return self._answer
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._answer is not None and b"\r\n\r\n" in data:
+            answer, self._answer = self._answer, None
+            answer.callback(data)
+
+
+def hookdaemon(*args: str, cwd: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hookdaemon", *args],
+        cwd=cwd,
+        capture_output=True,
+        encoding="utf-8",
+        timeout=120,
+    )
+
+
+class TwistdReloadTests(TestCase):
+    def twistd(self, hooks: str) -> TwistdDaemon:
+        twistd = TwistdDaemon(self.mktemp(), hooks)
+        self.addCleanup(twistd.stop)
+        return twistd.start()
+
+    def rewrite(self, twistd: TwistdDaemon, hooks: str) -> None:
+        with open(twistd.config) as f:
+            daemon = f.read().split("[hook:", 1)[0]
+        with open(twistd.config, "w") as f:
+            f.write(daemon + hooks)
+
+    async def test_sighupAppliesTheFile(self) -> None:
+        twistd = self.twistd(hook("a"))
+        self.rewrite(twistd, hook("a") + hook("b"))
+        twistd.process.send_signal(signal.SIGHUP)
+        await wait_for(lambda: "hooks added: b" in twistd.log, "the reload")
+        body = github_push_body()
+        code, _, _ = await post(f"{twistd.url}/hooks/b", body, github_headers(body, SECRET))
+        self.assertEqual(code, 202)
+
+    def test_hookdaemonReloadSaysWhatChangedOrWhyNot(self) -> None:
+        twistd = self.twistd(hook("a"))
+        self.rewrite(twistd, hook("a") + hook("b"))
+        done = hookdaemon("reload", "--config", twistd.config, cwd=twistd.directory)
+        self.assertEqual(
+            (done.returncode, done.stdout.strip()),
+            (0, f"reloaded {twistd.config}: hooks added: b"),
+        )
+        # Refused by the daemon: a port another process holds.
+        taken = socket.socket()
+        self.addCleanup(taken.close)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with open(twistd.config) as f:
+            text = f.read()
+        port = taken.getsockname()[1]
+        with open(twistd.config, "w") as f:
+            f.write(
+                text.replace(
+                    "interface=127.0.0.1\n",
+                    f"interface=127.0.0.1\n    tcp:{port}:interface=127.0.0.1\n",
+                    1,
+                )
+            )
+        done = hookdaemon("reload", "--config", twistd.config, cwd=twistd.directory)
+        self.assertEqual(done.returncode, 1)
+        self.assertIn(f"cannot listen on http://127.0.0.1:{port}:", done.stderr)
+        self.assertIn("reload refused; the configuration in use stays as it was", done.stderr)
+        # Refused before the daemon hears of it: a file with problems.
+        self.rewrite(twistd, hook("a", extra="colour = blue"))
+        done = hookdaemon("reload", "--config", twistd.config, cwd=twistd.directory)
+        self.assertEqual(done.returncode, 1)
+        self.assertIn("[hook:a] colour: ", done.stderr)
+        self.assertIn("the daemon was not told to reload", done.stderr)
+        self.assertIsNone(twistd.process.poll())
+        self.assertEqual(twistd.log.count("SIGHUP: reloading"), 2)
+
+    def test_aSecondDaemonOnTheSameStateIsRefused(self) -> None:
+        first = self.twistd(hook("a"))
+        second = TwistdDaemon(self.mktemp(), hook("a"))
+        with open(second.config, "a") as f:
+            pass
+        with open(second.config) as f:
+            text = f.read()
+        state = os.path.join(first.directory, "var")
+        with open(second.config, "w") as f:
+            f.write(text.replace("[hook:a]", f"state_dir = {state}\n\n[hook:a]", 1))
+        try:
+            second.start()
+        except AssertionError:
+            pass  # it may stop before it listens
+        second.process.wait(30)
+        self.assertIn(
+            f"journal: {state} is in use by another hookdaemon (pid {first.process.pid}): stop"
+            " that one first, or give this one its own state_dir; stopping",
+            second.log,
+        )
+        self.assertNotIn("Traceback", second.log)
+        self.assertEqual(running_pid(state), first.process.pid)
+        first.stop()
+        with self.assertRaises(NotRunningError):
+            running_pid(state)
+
+    def test_reloadWithNoDaemonSaysSo(self) -> None:
+        directory = self.mktemp()
+        os.makedirs(directory)
+        with open(os.path.join(directory, "tap.cfg"), "w") as f:
+            f.write(config_text(hook("a")))
+        done = hookdaemon("reload", "--config", "tap.cfg", cwd=directory)
+        self.assertEqual(done.returncode, 2)
+        self.assertEqual(
+            done.stderr.strip(),
+            "hookdaemon reload: no hookdaemon runs on ./var (no hookdaemon.pid there)",
+        )
