@@ -13,13 +13,16 @@ import argparse
 import grp
 import pwd
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
 from typing import Any
 
 from twisted.application import app
 from twisted.python import usage
 
+from hookdaemon.journal_stream import journal_observer, stdout_is_journal
 from hookdaemon.preflight import RunAs
+from hookdaemon.twistd_files import file_problems, give_log_file
 
 DESCRIPTION = "Receive forge webhooks and run deploy commands in the background."
 
@@ -42,7 +45,35 @@ def server_options() -> usage.Options:
     class HookdaemonServerOptions(ServerOptions):
         _getPlugins = staticmethod(_hookdaemon_only)
 
+        @property
+        def subCommands(self) -> Iterator[tuple[str, Any, Callable[[], usage.Options], str]]:
+            # twistd parses its plugin's options (which load and check the config)
+            # before its own postOptions: settle twistd's files and log first.
+            for name, short, plugin_options, about in super().subCommands:
+                yield name, short, partial(_settled_first, self, plugin_options), about
+
     return HookdaemonServerOptions()
+
+
+def _settled_first(
+    options: usage.Options, plugin_options: Callable[[], usage.Options]
+) -> usage.Options:
+    """
+    What run adds to twistd's own options, once parsed: a missing --logfile
+    made the --uid user's, a refusal of a pid file or log file that user could
+    not remove or rotate, and journald's log format when stdout is its stream.
+    """
+    give_log_file(options)
+    problems = file_problems(options)
+    if problems:
+        for problem in problems:
+            print(f"hookdaemon run: {problem}", file=sys.stderr)
+        raise SystemExit(1)
+    chosen = options["logger"] is not None or options["logfile"] or options["syslog"]
+    if not chosen and stdout_is_journal():
+        # A name, as --logger takes it: twistd's postOptions imports it.
+        options["logger"] = f"{journal_observer.__module__}.{journal_observer.__name__}"
+    return plugin_options()
 
 
 def run(config: str, strict: bool, twistd_options: Sequence[str]) -> None:
@@ -98,7 +129,11 @@ def parser() -> argparse.ArgumentParser:
         parents=[configured],
         help="run the daemon in the foreground",
         description="Run the daemon in the foreground (as a systemd unit does). Options"
-        " not listed here are twistd's (twistd --help), such as --uid, --gid, --logfile.",
+        " not listed here are twistd's (twistd --help), such as --uid, --gid, --logfile."
+        " When stdout is journald's stream, it logs in journald's form (a priority per"
+        " line, no timestamp) unless --logfile, --syslog or --logger says otherwise. With"
+        " --uid, a --pidfile or --logfile that user could not remove or rotate stops the"
+        " start.",
     )
     started.add_argument("--strict", action="store_true", help="refuse to start on warnings")
 
