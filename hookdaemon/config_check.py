@@ -14,6 +14,7 @@ from twisted.internet.endpoints import serverFromString
 from hookdaemon.config import Config, ConfigError, Problem, load_config
 from hookdaemon.endpoint_text import KNOWN_KINDS, scrubbed, split_endpoint
 from hookdaemon.preflight import RunAs, machine_warnings
+from hookdaemon.tls import tls_problem
 
 
 def check_endpoints(config: Config) -> list[Problem]:
@@ -24,6 +25,19 @@ def check_endpoints(config: Config) -> list[Problem]:
     for number, description in enumerate(config.daemon.listen, 1):
         if description.startswith("systemd:"):
             # Only valid in a process systemd started with that socket; checked at bind.
+            continue
+        if description.startswith("ssl:"):
+            # Ours to read (TLS 1.2 at least, the whole chain, read again at reload).
+            problem = tls_problem(description)
+            if problem is not None:
+                problems.append(
+                    Problem(
+                        config.source,
+                        "hookdaemon",
+                        "listen",
+                        f"endpoint {number} (ssl): {problem}",
+                    )
+                )
             continue
         try:
             serverFromString(reactor, description)

@@ -17,12 +17,14 @@ from twisted.internet.interfaces import (
     IProtocolFactory,
     IReactorCore,
     IReactorSocket,
+    IReactorSSL,
 )
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from hookdaemon.endpoint_text import endpoint_base_url, scrubbed
 from hookdaemon.systemd_sockets import SystemdSocketError, systemd_endpoint
+from hookdaemon.tls import TLSEndpoint, TLSSetupError, tls_endpoint
 
 log = Logger()
 
@@ -47,6 +49,8 @@ class ListeningEndpoint(Service):
         self.shown = endpoint_base_url(description)
         """The address only: an endpoint string's options may hold a password."""
         self.port: IListeningPort | None = None
+        self.tls: TLSEndpoint | None = None
+        """An C{ssl:} endpoint's certificate files, to be read again at a reload."""
         self.listening: Deferred[IListeningPort | None] | None = None
         """Fires with the port once bound, or with None if the bind failed."""
 
@@ -78,9 +82,12 @@ class ListeningEndpoint(Service):
             return port
 
         def failed(failure: Failure) -> Failure:
-            error = failure.getErrorMessage()
-            if not failure.check(SystemdSocketError):  # ours quote nothing of the string
-                error = scrubbed(error, self._description)
+            if failure.check(TLSSetupError):
+                error = cast(TLSSetupError, failure.value).reason  # a file, not the string
+            elif failure.check(SystemdSocketError):
+                error = failure.getErrorMessage()  # quotes nothing of the string
+            else:
+                error = scrubbed(failure.getErrorMessage(), self._description)
             assert self.listening is not None
             self.listening.callback(None)
             return Failure(CannotListenError(f"cannot listen on {self.shown}: {error}"))
@@ -88,6 +95,9 @@ class ListeningEndpoint(Service):
         return bound.addCallbacks(listening, failed)
 
     def _bind(self) -> Deferred[IListeningPort]:
+        if self._description.startswith("ssl:"):
+            self.tls = tls_endpoint(cast(IReactorSSL, self._reactor), self._description)
+            return self.tls.endpoint.listen(self._factory)
         if self._description.startswith("systemd:"):
             adopted = systemd_endpoint(cast(IReactorSocket, self._reactor), self._description)
             return adopted.listen(self._factory)  # type: ignore[no-any-return]
@@ -131,6 +141,19 @@ class Listeners(MultiService):
     @property
     def endpoints(self) -> list[ListeningEndpoint]:
         return cast(list[ListeningEndpoint], list(self))
+
+    def reload_certificates(self) -> None:
+        """
+        Read each C{ssl:} endpoint's certificate files again, for its new
+        connections (a renewed certificate). Raises L{CannotListenError} for
+        files that will not do, having kept that endpoint's certificate.
+        """
+        for endpoint in self.endpoints:
+            if endpoint.tls is not None:
+                try:
+                    endpoint.tls.reload()
+                except TLSSetupError as e:
+                    raise CannotListenError(f"cannot serve TLS on {e}") from None
 
     async def replace(self, listen: Sequence[str]) -> None:
         """

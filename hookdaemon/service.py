@@ -120,8 +120,10 @@ class HookService(InOrder):
     async def apply(self, config: Config, change: ConfigChange) -> None:
         """
         Use C{config} from now on (a reload). The endpoints change first, as
-        the one step that can fail: if one cannot be bound, nothing changes.
+        the one step that can fail: if one cannot be bound (or an C{ssl:}
+        one's renewed files cannot be used), nothing else changes.
         """
+        self.listeners.reload_certificates()
         if change.listen_added or change.listen_removed:
             await self.listeners.replace(config.daemon.listen)
         daemon = config.daemon

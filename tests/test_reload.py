@@ -11,13 +11,16 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 
+from cryptography import x509
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Protocol
+from twisted.internet.threads import deferToThread
 from twisted.logger import ILogObserver, LogEvent, formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface import provider
@@ -40,6 +43,7 @@ from tests.support import (
     start_daemon,
     wait_for,
 )
+from tests.test_tls import Issued, common_name, issue, write
 
 SECRET = "reload-secret"
 
@@ -287,6 +291,47 @@ class ServiceReloadTests(TestCase):
         self.assertIn(f"cannot listen on http://127.0.0.1:{port}: ", refusal[0])
         self.assertIn("Address already in use", refusal[0])
         self.assertEqual((await self.deliver(running, "b"))[0], 404)
+
+    async def test_renewedCertificatesServeNewConnections(self) -> None:
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        key, cert = os.path.join(directory, "key.pem"), os.path.join(directory, "cert.pem")
+
+        def install(issued: Issued) -> None:
+            write(key, issued.key_pem)
+            write(cert, issued.certificate_pem)
+
+        install(issue("first", 1))
+        listen = f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}"
+        running = await self.daemon(hook("a"))
+        self.rewrite(running, hook("a"))
+        with open(os.path.join(running.directory, "tap.cfg")) as f:
+            text = f.read().replace("tcp:0:interface=127.0.0.1", listen)
+        with open(os.path.join(running.directory, "tap.cfg"), "w") as f:
+            f.write(text)
+        await running.service.reloader.reload()
+        [address] = running.service.addresses()
+
+        async def served() -> str:
+            pem = await deferToThread(ssl.get_server_certificate, ("127.0.0.1", address.port))
+            return common_name(x509.load_pem_x509_certificate(pem.encode()))
+
+        self.assertEqual(await served(), "first")
+        install(issue("second", 2))
+        self.assertEqual(await served(), "first")  # read at reload only
+        await running.service.reloader.reload()
+        self.assertEqual(await served(), "second")
+        self.assertEqual(running.service.addresses(), [address])
+        # Files the daemon cannot use refuse the reload; the certificate in use stays.
+        os.remove(key)
+        logged = Logged(self)
+        await running.service.reloader.reload()
+        self.assertIn(
+            f"{running.directory}/tap.cfg: [hookdaemon] listen: endpoint 1 (ssl):"
+            f" https://127.0.0.1:0: privateKey {key} cannot be read: No such file or directory",
+            logged.lines,
+        )
+        self.assertEqual(await served(), "second")
 
     async def test_aStatusTokenAppliesAtOnce(self) -> None:
         running = await self.daemon(hook("a"))

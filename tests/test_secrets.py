@@ -357,7 +357,7 @@ curl -H "Authorization: token {TOKEN}"
 
 ENDPOINTS = f"""\
 [hookdaemon]
-listen = ssl:0:privateKey={TOKEN}.pem tcp:0:backlog={TOKEN} {TOKEN}:0
+listen = ssl:0:password={TOKEN} tcp:0:backlog={TOKEN} {TOKEN}:0
 
 [hook:site]
 allow_from = 127.0.0.1
@@ -434,7 +434,11 @@ class ConfigMessageTests(SynchronousTestCase):
         printed = self.refused(ENDPOINTS, problems=3)
         self.assertNoToken(printed)
         for text in printed:
-            self.assertIn("[hookdaemon] listen: endpoint 1 (ssl) is not a Twisted endpoint", text)
+            self.assertIn(
+                "[hookdaemon] listen: endpoint 1 (ssl): https://0.0.0.0:0: password is not an ssl"
+                " endpoint option",
+                text,
+            )
             self.assertIn("[hookdaemon] listen: endpoint 3 is not a Twisted endpoint", text)
 
     def test_warningsOfARunningDaemon(self) -> None:
