@@ -74,7 +74,7 @@ class Notifier:
             try:
                 self._socket = self._connected()
             except OSError as e:
-                self._failed("connect", e)
+                self._failed("cannot reach systemd", e)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Notifier:
@@ -125,7 +125,7 @@ class Notifier:
                 self._socket = self._connected()
                 self._socket.send(message)
             except OSError as e:
-                self._failed(assignments[0], e)
+                self._failed(f"cannot tell systemd {assignments[0]}", e)
                 return False
         if self._failing:
             log.info("systemd hears the daemon again at NOTIFY_SOCKET={shown}", shown=self.shown)
@@ -152,7 +152,7 @@ class Notifier:
     def _failed(self, what: str, error: OSError) -> None:
         if not self._failing:
             log.warn(
-                "cannot tell systemd {what} at NOTIFY_SOCKET={shown}: {error}",
+                "{what} at NOTIFY_SOCKET={shown}: {error}",
                 what=what,
                 shown=self.shown,
                 error=error.strerror or str(error),

@@ -127,7 +127,7 @@ class NotifierTests(SynchronousTestCase):
             self.assertFalse(notifier.stopping())
         self.assertEqual(
             warnings(events),
-            [f"cannot tell systemd connect at NOTIFY_SOCKET={missing}: No such file or directory"],
+            [f"cannot reach systemd at NOTIFY_SOCKET={missing}: No such file or directory"],
         )
 
     def test_aSocketThatComesBackIsHeardAgain(self) -> None:
@@ -147,8 +147,25 @@ class NotifierTests(SynchronousTestCase):
         self.assertEqual(
             [formatEvent(e) for e in events],
             [
-                f"cannot tell systemd connect at NOTIFY_SOCKET={path}: No such file or directory",
+                f"cannot reach systemd at NOTIFY_SOCKET={path}: No such file or directory",
                 f"systemd hears the daemon again at NOTIFY_SOCKET={path}",
+            ],
+        )
+
+    def test_aSocketGoneAfterTheConnectionIsOneLogLine(self) -> None:
+        listening = NotifySocket(self)
+        notifier = Notifier.from_environment({"NOTIFY_SOCKET": listening.value})
+        self.addCleanup(notifier.close)
+        listening.receiver.close()
+        os.unlink(listening.value)
+        with capturedLogs() as events:
+            self.assertFalse(notifier.ready())
+            self.assertFalse(notifier.stopping())
+        self.assertEqual(
+            warnings(events),
+            [
+                f"cannot tell systemd READY=1 at NOTIFY_SOCKET={listening.value}:"
+                " No such file or directory"
             ],
         )
 
@@ -279,7 +296,7 @@ class TwistdTests(SynchronousTestCase):
         )
         self.assertEqual(daemon.stop(), -signal.SIGTERM)
         self.assertEqual(listening.received(), b"STOPPING=1\nSTATUS=stopping")
-        self.assertNotIn("cannot tell systemd", daemon.log)
+        self.assertNotIn("systemd at NOTIFY_SOCKET", daemon.log)
 
     def test_readyAfterUidDropsPrivileges(self) -> None:
         """--uid: the socket only root may reach still hears READY=1, sent as the user."""
