@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.interfaces import IReactorCore
 from twisted.logger import Logger
 
 log = Logger()
@@ -192,12 +193,21 @@ class SystemdNotice(Service):
     start: the daemon exits then, and systemd sees that.
     """
 
-    def __init__(self, listeners: Endpoints, notifier: Notifier | None = None) -> None:
+    def __init__(
+        self, reactor: IReactorCore, listeners: Endpoints, notifier: Notifier | None = None
+    ) -> None:
+        self._reactor = reactor
         self.listeners = listeners
         self.notifier = Notifier.from_environment() if notifier is None else notifier
 
     def startService(self) -> None:
         super().startService()
+        # Once the reactor runs, not as twistd starts the services: its SIGTERM
+        # handler is installed only then, and a stop systemd sends after READY=1
+        # must drain the jobs, not kill the process outright.
+        self._reactor.callWhenRunning(self._running)
+
+    def _running(self) -> None:
         waiting = [e.listening for e in self.listeners.endpoints if e.listening is not None]
         gatherResults(waiting).addCallback(self._listening)
 

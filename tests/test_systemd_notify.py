@@ -12,10 +12,12 @@ import sys
 import tempfile
 import textwrap
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import cast
 
 from attrs import define
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorCore
 from twisted.logger import LogEvent, LogLevel, capturedLogs, formatEvent
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
@@ -238,29 +240,64 @@ class Listeners:
     endpoints: list[Endpoint]
 
 
+class Reactor:
+    """The one thing SystemdNotice asks of the reactor, with a reactor that is running or not."""
+
+    def __init__(self) -> None:
+        self.waiting: list[Callable[[], object]] = []
+
+    def callWhenRunning(self, f: Callable[[], object]) -> None:
+        self.waiting.append(f)
+
+    def run(self) -> None:
+        for f in self.waiting:
+            f()
+
+
+def notice(listening: NotifySocket, listeners: Listeners) -> tuple[SystemdNotice, Reactor]:
+    reactor = Reactor()
+    made = SystemdNotice(cast(IReactorCore, reactor), listeners, Notifier(listening.value))
+    return made, reactor
+
+
 class SystemdNoticeTests(SynchronousTestCase):
-    def test_readyOnceEveryEndpointListensStoppingAtStop(self) -> None:
+    def test_readyOnceRunningAndEveryEndpointListensStoppingAtStop(self) -> None:
         listening = NotifySocket(self)
         endpoints = [Endpoint("http://127.0.0.1:9000", Deferred()), Endpoint("unix:x", Deferred())]
-        notice = SystemdNotice(Listeners(endpoints), Notifier(listening.value))
-        self.addCleanup(notice.notifier.close)
-        notice.startService()
+        service, reactor = notice(listening, Listeners(endpoints))
+        self.addCleanup(service.notifier.close)
+        service.startService()
+        assert endpoints[0].listening is not None and endpoints[1].listening is not None
+        endpoints[0].listening.callback(object())
+        endpoints[1].listening.callback(object())
+        self.assertTrue(listening.nothing_waiting())  # not before twistd's signal handlers
+        reactor.run()
+        self.assertEqual(
+            listening.received(), b"READY=1\nSTATUS=listening on http://127.0.0.1:9000, unix:x"
+        )
+        service.stopService()
+        self.assertEqual(listening.received(), b"STOPPING=1\nSTATUS=stopping")
+
+    def test_readyOnlyOnceTheLastEndpointListens(self) -> None:
+        listening = NotifySocket(self)
+        endpoints = [Endpoint("http://127.0.0.1:9000", Deferred()), Endpoint("unix:x", Deferred())]
+        service, reactor = notice(listening, Listeners(endpoints))
+        self.addCleanup(service.notifier.close)
+        service.startService()
+        reactor.run()
         assert endpoints[0].listening is not None and endpoints[1].listening is not None
         endpoints[0].listening.callback(object())
         self.assertTrue(listening.nothing_waiting())
         endpoints[1].listening.callback(object())
-        self.assertEqual(
-            listening.received(), b"READY=1\nSTATUS=listening on http://127.0.0.1:9000, unix:x"
-        )
-        notice.stopService()
-        self.assertEqual(listening.received(), b"STOPPING=1\nSTATUS=stopping")
+        self.assertTrue(listening.received().startswith(b"READY=1\n"))
 
     def test_notReadyWhenAnEndpointCannotListen(self) -> None:
         listening = NotifySocket(self)
         endpoints = [Endpoint("http://127.0.0.1:80", Deferred())]
-        notice = SystemdNotice(Listeners(endpoints), Notifier(listening.value))
-        self.addCleanup(notice.notifier.close)
-        notice.startService()
+        service, reactor = notice(listening, Listeners(endpoints))
+        self.addCleanup(service.notifier.close)
+        service.startService()
+        reactor.run()
         assert endpoints[0].listening is not None
         endpoints[0].listening.callback(None)  # ListeningEndpoint's "could not bind"
         self.assertTrue(listening.nothing_waiting())
@@ -268,12 +305,12 @@ class SystemdNoticeTests(SynchronousTestCase):
     def test_aroundAReloadReadyWithTheEndpointsNowInUse(self) -> None:
         listening = NotifySocket(self)
         listeners = Listeners([Endpoint("http://127.0.0.1:9000", None)])
-        notice = SystemdNotice(listeners, Notifier(listening.value))
-        self.addCleanup(notice.notifier.close)
-        notice.around(True)
+        service, _ = notice(listening, listeners)
+        self.addCleanup(service.notifier.close)
+        service.around(True)
         self.assertTrue(listening.received().startswith(b"RELOADING=1\nMONOTONIC_USEC="))
         listeners.endpoints = [Endpoint("http://127.0.0.1:9001", None)]
-        notice.around(False)
+        service.around(False)
         self.assertEqual(
             listening.received(), b"READY=1\nSTATUS=listening on http://127.0.0.1:9001"
         )
