@@ -1,5 +1,6 @@
 """
-The C{hookdaemon} command: C{run} (what a systemd unit starts) and C{check}.
+The C{hookdaemon} command: C{run} (what a systemd unit starts), C{check} and
+C{reload}.
 
 argparse rather than Twisted's C{usage.Options} sub-commands: C{run} hands
 every option it does not know to twistd untouched (C{parse_known_args}), and
@@ -147,6 +148,16 @@ def parser() -> argparse.ArgumentParser:
     checked.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     checked.add_argument("--user", "-u", help="check as this user (twistd's --uid)")
     checked.add_argument("--group", "-g", help="and this group (twistd's --gid)")
+
+    reloaded = commands.add_parser(
+        "reload",
+        parents=[configured],
+        help="make the running daemon read its configuration again",
+        description="Check the configuration, send the daemon SIGHUP, and wait for it to"
+        " apply the file or refuse it; exit 0 applied, 1 refused, 2 no daemon or no answer."
+        " The daemon is the one holding the configuration's state_dir, or --pid.",
+    )
+    reloaded.add_argument("--pid", type=int, help="the daemon's pid (systemd's $MAINPID)")
     return top
 
 
@@ -158,4 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if rest:
         commands.error(f"unrecognized arguments: {' '.join(rest)}")
+    if arguments.command == "reload":
+        from hookdaemon.reload_command import reload
+
+        return reload(arguments.config, arguments.pid)
     return check(arguments.config, arguments.strict, arguments.user, arguments.group)

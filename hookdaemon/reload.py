@@ -87,14 +87,28 @@ class Reloader(Service):
         self._around = around
         """Told True as a reload starts and False as it ends (systemd's RELOADING=1, READY=1)."""
         self._previous: Any = None
+        self._hung_up = False
+        """A SIGHUP came before the start: reload once started."""
         self._waiting: list[Deferred[None]] = []
         """Callers of L{reload} until the reloads under way have ended."""
         self._again = False
         self._serial = 0
 
+    def privilegedStartService(self) -> None:
+        """
+        Catch SIGHUP from here on: L{HookService} calls this before anything
+        binds, as a hangup that came between the bind and L{startService} would
+        end the daemon. One that comes before the start is applied at the start.
+        """
+        super().privilegedStartService()
+        if self._previous is None:
+            self._previous = signal.signal(signal.SIGHUP, self._hangup)
+
     def startService(self) -> None:
         super().startService()
-        self._previous = signal.signal(signal.SIGHUP, self._hangup)
+        self.privilegedStartService()  # started without it (a test)
+        if self._hung_up:
+            self.reload()
 
     def stopService(self) -> None:
         super().stopService()
@@ -104,7 +118,13 @@ class Reloader(Service):
 
     def _hangup(self, number: int, frame: FrameType | None) -> None:
         # A signal handler may run between any two bytecodes: hand over to the reactor.
-        self._reactor.callFromThread(self.reload)
+        self._reactor.callFromThread(self._hung_up_now)
+
+    def _hung_up_now(self) -> None:
+        if self.running:
+            self.reload()
+        else:
+            self._hung_up = True
 
     def reload(self) -> Deferred[None]:
         """Reload now, or once the reload under way has ended; fires when done."""

@@ -40,8 +40,7 @@ def reload(
             complain(str(problem))
         complain(f"{config_path}: {len(e.problems)} problem(s); the daemon was not told to reload")
         return 1
-    # A relative state_dir is the daemon's working directory's, as here: run it there.
-    state_dir = config.daemon.state_dir
+    state_dir = config.daemon.state_dir  # relative paths are the config file's, as the daemon's
     if pid is None:
         try:
             pid = running_pid(state_dir)

@@ -27,6 +27,7 @@ from hookdaemon.output import OutputLogs
 from hookdaemon.reactors import DaemonReactor
 from hookdaemon.reload import Reloader
 from hookdaemon.site import HookSite
+from hookdaemon.systemd_notify import SystemdNotice
 from hookdaemon.web import HookApp
 
 log = Logger()
@@ -61,7 +62,8 @@ class HookService(InOrder):
       2. the output logs (L{OutputLogs});
       3. the C{listen} endpoints (L{Listeners}), serving the app;
       4. the job engine (L{Dispatcher}), which recovers the journal's jobs;
-      5. the L{Reloader}, which applies the configuration file again on SIGHUP.
+      5. the L{Reloader}, which applies the configuration file again on SIGHUP;
+      6. the L{SystemdNotice} (READY=1 once listening), last, so it stops first.
 
     Stopping, the engine refuses deliveries (503, while the endpoints still
     answer) and drains its running jobs; then the endpoints close, then the
@@ -113,8 +115,12 @@ class HookService(InOrder):
             self.app.resource(), daemon, reactor, logFormatter=access_log_formatter
         )
         self.listeners = Listeners(reactor, daemon.listen, self.site)
-        self.reloader = Reloader(reactor, os.path.abspath(config.source), self, strict)
-        for child in (self.journal, self.outputs, self.listeners, self.engine, self.reloader):
+        self.notice = SystemdNotice(reactor, self.listeners)
+        self.reloader = Reloader(
+            reactor, os.path.abspath(config.source), self, strict, around=self.notice.around
+        )
+        children = (self.journal, self.outputs, self.listeners, self.engine, self.reloader)
+        for child in (*children, self.notice):
             child.setServiceParent(self)
 
     async def apply(self, config: Config, change: ConfigChange) -> None:
@@ -133,6 +139,10 @@ class HookService(InOrder):
         self.engine.reconfigure(config)
         self.app.reconfigure(config.hooks, daemon.status_token, daemon.trusted_proxies)
         self.config = config
+
+    def privilegedStartService(self) -> None:
+        self.reloader.privilegedStartService()  # before the bind: see Reloader
+        super().privilegedStartService()
 
     @property
     def endpoints(self) -> list[ListeningEndpoint]:

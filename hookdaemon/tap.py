@@ -12,7 +12,9 @@ from twisted.python import usage
 from hookdaemon.config import Config, ConfigError
 from hookdaemon.config_check import checked_config
 from hookdaemon.endpoint_text import hook_address
+from hookdaemon.journal_stream import stdout_is_journal
 from hookdaemon.preflight import RunAs
+from hookdaemon.twistd_files import file_problems
 
 log = Logger()
 
@@ -42,11 +44,16 @@ class Options(usage.Options):
                 print(problem, file=sys.stderr)
             print(f"{path}: {len(e.problems)} problem(s); nothing started", file=sys.stderr)
             raise SystemExit(1) from None
-        for warning in config.warnings:
-            print(f"{warning} (warning)", file=sys.stderr)
-        if self["strict"] and config.warnings:
+        parent = getattr(self, "parent", None)
+        self.file_warnings = file_problems(parent) if parent is not None else []
+        warnings = [*map(str, config.warnings), *self.file_warnings]
+        if self["check"] or not stdout_is_journal(fd=2):
+            # A daemon under journald logs them there, at the warning's priority.
+            for warning in warnings:
+                print(f"{warning} (warning)", file=sys.stderr)
+        if self["strict"] and warnings:
             print(
-                f"{path}: {len(config.warnings)} warning(s) and --strict; nothing started",
+                f"{path}: {len(warnings)} warning(s) and --strict; nothing started",
                 file=sys.stderr,
             )
             raise SystemExit(1)
@@ -54,6 +61,9 @@ class Options(usage.Options):
         if self["check"]:
             self._report(config)
             raise SystemExit(0)
+
+    file_warnings: list[str] = []
+    """What twistd's --uid user could not do with its pid file or log file (L{file_problems})."""
 
     run_as: RunAs | None = None
     """Who the steps will run as, when the caller knows (C{hookdaemon check --user})."""
@@ -83,6 +93,6 @@ def makeService(options: Any) -> IService:
     config: Config = options.loaded
     # twistd starts its log after makeService and replays what came before, so
     # these reach the log file as well as the terminal postOptions printed them to.
-    for warning in config.warnings:
-        log.warn("{problem} (warning)", problem=str(warning))
+    for warning in [*map(str, config.warnings), *options.file_warnings]:
+        log.warn("{problem} (warning)", problem=warning)
     return HookService(config, strict=bool(options["strict"]))

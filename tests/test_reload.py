@@ -506,5 +506,6 @@ class TwistdReloadTests(TestCase):
         self.assertEqual(done.returncode, 2)
         self.assertEqual(
             done.stderr.strip(),
-            "hookdaemon reload: no hookdaemon runs on ./var (no hookdaemon.pid there)",
+            f"hookdaemon reload: no hookdaemon runs on {os.path.abspath(directory)}/var"
+            " (no hookdaemon.pid there)",
         )

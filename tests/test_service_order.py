@@ -71,6 +71,7 @@ class InOrderTests(SynchronousTestCase):
                 service.listeners,
                 service.engine,
                 service.reloader,
+                service.notice,
             ],
         )
 

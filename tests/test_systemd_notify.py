@@ -360,5 +360,3 @@ class TwistdTests(SynchronousTestCase):
         self.assertIn("set uid/gid 65534/65534", daemon.log)
         self.assertEqual(daemon.stop(), -signal.SIGTERM)
         self.assertEqual(listening.received(), b"STOPPING=1\nSTATUS=stopping")
-
-    skip = "needs the lead's wiring: SystemdNotice as HookService's last child"
