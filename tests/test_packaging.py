@@ -11,8 +11,9 @@ import subprocess
 import sys
 import sysconfig
 import zipfile
+from collections.abc import Mapping
 
-from twisted.trial.unittest import SynchronousTestCase
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from hookdaemon.testing import run_twistd, twistd_command
 
@@ -24,8 +25,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NO_PYTHONPATH = {"PYTHONPATH": None}
 
 
-def run(*args: str, cwd: str) -> str:
+def run(*args: str, cwd: str, environ: Mapping[str, str] | None = None) -> str:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(environ or {})
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
         raise AssertionError(f"{args} failed:\n{result.stdout}\n{result.stderr}")
@@ -136,3 +138,30 @@ class WheelTests(SynchronousTestCase):
         checked = run(script, "check", "--config", shipped, cwd=os.path.dirname(shipped))
         self.assertIn("tap.cfg: OK", checked)
         self.assertIn("--check", usage.stdout)
+
+    def test_pipxInstallsTheCommand(self) -> None:
+        """
+        pipx as the README uses it, into a PIPX_HOME and PIPX_BIN_DIR of the
+        test's own: it finds the console script (pipx said "No apps associated
+        with package hookdaemon" before [project.scripts]), and the command
+        runs from its own venv. pipx installs the dependencies from the index,
+        as .ci/run's pip install does.
+        """
+        pipx = shutil.which("pipx")
+        if pipx is None:
+            raise SkipTest("needs pipx (Debian package pipx)")
+        home = os.path.join(self.directory, "pipx")
+        bin_dir = os.path.join(self.directory, "bin")
+        where = {"PIPX_HOME": home, "PIPX_BIN_DIR": bin_dir}
+        installed = run(pipx, "install", self.wheel, cwd=self.directory, environ=where)
+        self.assertIn("- hookdaemon", installed)
+        command = os.path.join(bin_dir, "hookdaemon")
+        self.assertTrue(os.path.realpath(command).startswith(home + os.sep), command)
+        python = os.path.join(home, "venvs", "hookdaemon", "bin", "python")
+        package = run(
+            python, "-c", "import hookdaemon; print(hookdaemon.__file__)", cwd=self.directory
+        )
+        self.assertTrue(package.startswith(home + os.sep), package)
+        shipped = os.path.join(ROOT, "tap.cfg")
+        checked = run(command, "check", "--config", shipped, cwd=ROOT)
+        self.assertIn("tap.cfg: OK", checked)
