@@ -87,6 +87,27 @@ def running_pid(state_dir: str) -> int:
         os.close(fd)
 
 
+def state_dir_of(pid: int) -> str | None:
+    """
+    The state directory process C{pid} holds the lock of, from its open files
+    (Linux's /proc), or None: for C{hookdaemon reload --pid} with a config
+    whose state_dir is not the running daemon's.
+    """
+    directory = f"/proc/{pid}/fd"
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return None
+    for name in names:
+        try:
+            target = os.readlink(os.path.join(directory, name))
+        except OSError:
+            continue
+        if os.path.basename(target) == NAME:
+            return os.path.dirname(target)
+    return None
+
+
 def _lock(fd: int) -> bool:
     """
     Take the lock, allowing for a reader (L{running_pid}) that holds it shared

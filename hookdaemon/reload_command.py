@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from hookdaemon.config import ConfigError
 from hookdaemon.config_check import checked_config
-from hookdaemon.pid_record import NotRunningError, running_pid
+from hookdaemon.pid_record import NotRunningError, running_pid, state_dir_of
 from hookdaemon.preflight import RunAs
 from hookdaemon.reload import RESULT_NAME, ReloadResult
 
@@ -45,8 +45,13 @@ def reload(
         try:
             pid = running_pid(state_dir)
         except NotRunningError as e:
-            complain(f"hookdaemon reload: {e}")
+            complain(
+                f"hookdaemon reload: {e}; if it runs on another state_dir, give its --pid"
+                " (a changed state_dir takes a restart)"
+            )
             return 2
+    else:
+        state_dir = state_dir_of(pid) or state_dir  # it answers where it runs
     result_path = os.path.join(state_dir, RESULT_NAME)
     before = _read_result(result_path)
     try:

@@ -473,6 +473,36 @@ class TwistdReloadTests(TestCase):
         self.assertIsNone(twistd.process.poll())
         self.assertEqual(twistd.log.count("SIGHUP: reloading"), 2)
 
+    def test_aChangedStateDirIsRefusedByTheDaemonFoundByPid(self) -> None:
+        twistd = self.twistd(hook("a"))
+        with open(twistd.config) as f:
+            text = f.read()
+        elsewhere = os.path.abspath(self.mktemp())
+        with open(twistd.config, "w") as f:
+            f.write(text.replace("[hook:a]", f"state_dir = {elsewhere}\n\n[hook:a]", 1))
+        done = hookdaemon("reload", "--config", twistd.config, cwd=twistd.directory)
+        self.assertEqual(done.returncode, 2)
+        self.assertIn("give its --pid (a changed state_dir takes a restart)", done.stderr)
+        done = hookdaemon(
+            "reload",
+            "--config",
+            twistd.config,
+            "--pid",
+            str(twistd.process.pid),
+            cwd=twistd.directory,
+        )
+        self.assertEqual(
+            (done.returncode, done.stderr.splitlines()),
+            (
+                1,
+                [
+                    f"{twistd.config}: [hookdaemon] state_dir changed: that takes a restart,"
+                    " not a reload",
+                    "reload refused; the configuration in use stays as it was",
+                ],
+            ),
+        )
+
     def test_aSecondDaemonOnTheSameStateIsRefused(self) -> None:
         first = self.twistd(hook("a"))
         second = TwistdDaemon(self.mktemp(), hook("a"))
@@ -507,5 +537,6 @@ class TwistdReloadTests(TestCase):
         self.assertEqual(
             done.stderr.strip(),
             f"hookdaemon reload: no hookdaemon runs on {os.path.abspath(directory)}/var"
-            " (no hookdaemon.pid there)",
+            " (no hookdaemon.pid there); if it runs on another state_dir, give its --pid"
+            " (a changed state_dir takes a restart)",
         )
