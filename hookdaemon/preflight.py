@@ -18,6 +18,7 @@ from attrs import frozen
 
 from hookdaemon.command import BASE_PATH
 from hookdaemon.config import Config, HookConfig, Problem
+from hookdaemon.tls import TLSSetupError, parse_ssl
 
 
 @frozen
@@ -78,11 +79,50 @@ def _ancestors(path: str) -> Iterator[str]:
 
 
 def machine_warnings(config: Config, user: RunAs) -> list[Problem]:
-    """Each hook's workdir and step programs, as C{user} will find them."""
+    """Each hook's workdir and step programs, and the TLS files, as C{user} will find them."""
     found: list[Problem] = []
     for name, hook in config.hooks.items():
         found.extend(_hook_warnings(config.source, f"hook:{name}", hook, user))
+    if user.uid != os.geteuid():
+        found.extend(_tls_warnings(config, user))
     return found
+
+
+def _tls_warnings(config: Config, user: RunAs) -> Iterator[Problem]:
+    """
+    Certificate files read now, as this process, that C{user} could not read:
+    a daemon started as root with --uid reads them at start, but a reload reads
+    them as C{user}, and would be refused at the first renewal.
+    """
+    for number, description in enumerate(config.daemon.listen, 1):
+        if not description.startswith("ssl:"):
+            continue
+        try:
+            settings = parse_ssl(description)
+        except TLSSetupError:
+            continue  # a problem already
+        files = {
+            "privateKey": settings.private_key,
+            "certKey": settings.cert_key,
+            "extraCertChain": settings.extra_cert_chain,
+            "dhParameters": settings.dh_parameters,
+        }
+        for option, path in files.items():
+            if path is None or not os.path.isfile(path):
+                continue
+            blocked = user.can_enter(os.path.dirname(os.path.abspath(path)))
+            readable = blocked is None and user.may(
+                path, (stat.S_IRUSR, stat.S_IRGRP, stat.S_IROTH)
+            )
+            if not readable:
+                yield Problem(
+                    config.source,
+                    "hookdaemon",
+                    "listen",
+                    f"endpoint {number} (ssl): {_who(user)} may not read {option} {path}, so"
+                    " a reload (a renewed certificate) would be refused; let it read the file"
+                    " through a group (README: TLS)",
+                )
 
 
 def _hook_warnings(source: str, section: str, hook: HookConfig, user: RunAs) -> Iterator[Problem]:

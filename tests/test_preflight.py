@@ -189,3 +189,42 @@ def _named(uid: int) -> str:
 def _who(user: RunAs) -> str:
     name = _named(user.uid)
     return f"user {name}" if name else f"uid {user.uid}"
+
+
+class TLSFileTests(SynchronousTestCase):
+    """Certificate files the daemon's user could not read at a reload."""
+
+    def setUp(self) -> None:
+        if os.geteuid() != 0:
+            raise SkipTest("needs root: the files must be root's and the check another user's")
+        self.root = open_directory(self)
+        self.key = os.path.join(self.root, "privkey.pem")
+        self.cert = os.path.join(self.root, "fullchain.pem")
+        for path in (self.key, self.cert):
+            with open(path, "w") as f:
+                f.write("PEM\n")
+            os.chmod(path, 0o644)
+        text = (
+            "[hookdaemon]\n"
+            f"listen = ssl:8443:interface=127.0.0.1:privateKey={self.key}:certKey={self.cert}\n"
+            f"[hook:site]\nallow_from = 127.0.0.1\nworkdir = {self.root}\ncommand = true\n"
+        )
+        self.config = parse_config(text, "tap.cfg", {}, lambda path: b"")
+
+    def test_aKeyOnlyRootMayReadIsAWarningForAnotherUser(self) -> None:
+        os.chmod(self.key, 0o600)
+        self.assertEqual(
+            [str(p) for p in machine_warnings(self.config, NOBODY)],
+            [
+                f"tap.cfg: [hookdaemon] listen: endpoint 1 (ssl): user nobody may not read"
+                f" privateKey {self.key}, so a reload (a renewed certificate) would be"
+                " refused; let it read the file through a group (README: TLS)"
+            ],
+        )
+        # Root itself reads it (and --check as root reads the files anyway).
+        self.assertEqual(machine_warnings(self.config, RunAs.this_process()), [])
+
+    def test_filesTheUserMayReadThroughAGroup(self) -> None:
+        os.chmod(self.key, 0o640)
+        os.chown(self.key, 0, 65534)
+        self.assertEqual(machine_warnings(self.config, NOBODY), [])
