@@ -206,6 +206,27 @@ class TwistdTests(SynchronousTestCase):
         self.assertEqual(daemon.stderr.splitlines(), [warning])
         self.assertIn(warning, daemon.log)
 
+    def test_underJournaldWarningsAreLoggedOnce(self) -> None:
+        """With stderr journald's stream, the printed copy would be a second one, at info."""
+        hooks = (
+            "[hook:site]\nallow_from = 127.0.0.1\nworkdir = .\nshell = yes\n"
+            "command = echo $HOOK_PUSHER\n"
+        )
+        stderr = os.path.join(self.directory, "twistd.stderr")
+        open(stderr, "w").close()
+        found = os.stat(stderr)
+        daemon = TwistdDaemon(
+            self.directory, hooks, environ={"JOURNAL_STREAM": f"{found.st_dev}:{found.st_ino}"}
+        )
+        daemon.start()
+        self.addCleanup(daemon.stop)
+        daemon.stop()
+        self.assertNotIn("(warning)", daemon.stderr)
+        self.assertIn("leaves $HOOK_PUSHER unquoted", daemon.log)
+        # --check has no log: it prints them whatever stderr is.
+        check = daemon.check()
+        self.assertIn("leaves $HOOK_PUSHER unquoted", check.stderr)
+
     def test_shippedTapCfgChecksClean(self) -> None:
         shipped = os.path.join(os.path.dirname(os.path.dirname(__file__)), "tap.cfg")
         result = self.twistd("hookdaemon", "--config", shipped, "--check")
