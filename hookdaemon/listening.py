@@ -43,7 +43,6 @@ class ListeningEndpoint(Service):
 
     def __init__(self, reactor: IReactorCore, description: str, factory: IProtocolFactory) -> None:
         self._reactor = reactor
-        self._description = description
         self.description = description
         self._factory = factory
         self.shown = endpoint_base_url(description)
@@ -87,7 +86,7 @@ class ListeningEndpoint(Service):
             elif failure.check(SystemdSocketError):
                 error = failure.getErrorMessage()  # quotes nothing of the string
             else:
-                error = scrubbed(failure.getErrorMessage(), self._description)
+                error = scrubbed(failure.getErrorMessage(), self.description)
             assert self.listening is not None
             self.listening.callback(None)
             return Failure(CannotListenError(f"cannot listen on {self.shown}: {error}"))
@@ -95,13 +94,13 @@ class ListeningEndpoint(Service):
         return bound.addCallbacks(listening, failed)
 
     def _bind(self) -> Deferred[IListeningPort]:
-        if self._description.startswith("ssl:"):
-            self.tls = tls_endpoint(cast(IReactorSSL, self._reactor), self._description)
+        if self.description.startswith("ssl:"):
+            self.tls = tls_endpoint(cast(IReactorSSL, self._reactor), self.description)
             return self.tls.endpoint.listen(self._factory)
-        if self._description.startswith("systemd:"):
-            adopted = systemd_endpoint(cast(IReactorSocket, self._reactor), self._description)
+        if self.description.startswith("systemd:"):
+            adopted = systemd_endpoint(cast(IReactorSocket, self._reactor), self.description)
             return adopted.listen(self._factory)  # type: ignore[no-any-return]
-        endpoint = serverFromString(self._reactor, self._description)
+        endpoint = serverFromString(self._reactor, self.description)
         return endpoint.listen(self._factory)  # type: ignore[no-any-return]
 
     def _listen_or_stop(self) -> None:

@@ -89,6 +89,7 @@ class Reloader(Service):
         self._previous: Any = None
         self._hung_up = False
         """A SIGHUP came before the start: reload once started."""
+        self._started = False
         self._waiting: list[Deferred[None]] = []
         """Callers of L{reload} until the reloads under way have ended."""
         self._again = False
@@ -107,11 +108,16 @@ class Reloader(Service):
     def startService(self) -> None:
         super().startService()
         self.privilegedStartService()  # started without it (a test)
+        self._started = True
         if self._hung_up:
             self.reload()
 
-    def stopService(self) -> None:
-        super().stopService()
+    def release(self) -> None:
+        """
+        Give SIGHUP back to what had it before. Not in L{stopService}: the
+        daemon drains its jobs after this service stops, and a SIGHUP then
+        (logrotate's, say) would end it with its jobs orphaned.
+        """
         if self._previous is not None:
             signal.signal(signal.SIGHUP, self._previous)
             self._previous = None
@@ -123,6 +129,8 @@ class Reloader(Service):
     def _hung_up_now(self) -> None:
         if self.running:
             self.reload()
+        elif self._started:
+            log.info("SIGHUP: the daemon is stopping; not reloaded")
         else:
             self._hung_up = True
 

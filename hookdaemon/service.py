@@ -144,6 +144,15 @@ class HookService(InOrder):
         self.reloader.privilegedStartService()  # before the bind: see Reloader
         super().privilegedStartService()
 
+    def stopService(self) -> Deferred[None]:
+        stopped = super().stopService()
+
+        def release(result: object) -> object:
+            self.reloader.release()  # once all is stopped: see Reloader.release
+            return result
+
+        return stopped.addBoth(release)
+
     @property
     def endpoints(self) -> list[ListeningEndpoint]:
         return self.listeners.endpoints

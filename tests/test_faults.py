@@ -297,6 +297,21 @@ class HangupTests(Faults):
         self.assertEqual(twistd.stop(), -signal.SIGTERM)  # a clean stop
 
 
+    async def test_sighupWhileDrainingNeitherReloadsNorEndsTheDaemon(self) -> None:
+        twistd = self.daemon(then=WAIT_FOR_GO)
+        twistd.start()
+        job = (await self.deliver(twistd))[1]["job"]
+        await wait_for(lambda: len(self.runs()) == 1, "the job to run")
+        twistd.process.send_signal(signal.SIGTERM)
+        await wait_for(lambda: "stopping: waiting up to" in twistd.log, "the drain")
+        twistd.process.send_signal(signal.SIGHUP)
+        await wait_for(lambda: "SIGHUP: the daemon is stopping; not reloaded" in twistd.log, "it")
+        self.assertIsNone(twistd.process.poll())
+        self.go(job)
+        self.assertEqual(twistd.process.wait(30), -signal.SIGTERM)
+        self.assertIn(f"job {job} for hook site succeeded", twistd.log)
+
+
 class FileModeTests(Faults):
     async def test_theJournalAndPayloadsArePrivateWhateverTheUmask(self) -> None:
         """With umask 0, what holds delivery bodies is still for the daemon's user alone."""
