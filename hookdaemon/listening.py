@@ -19,6 +19,7 @@ from twisted.internet.interfaces import (
     IReactorSocket,
     IReactorSSL,
 )
+from twisted.internet.ssl import CertificateOptions
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -141,29 +142,36 @@ class Listeners(MultiService):
     def endpoints(self) -> list[ListeningEndpoint]:
         return cast(list[ListeningEndpoint], list(self))
 
-    def reload_certificates(self) -> None:
-        """
-        Read each C{ssl:} endpoint's certificate files again, for its new
-        connections (a renewed certificate). Raises L{CannotListenError} for
-        files that will not do, having kept that endpoint's certificate.
-        """
-        for endpoint in self.endpoints:
-            if endpoint.tls is not None:
-                try:
-                    endpoint.tls.reload()
-                except TLSSetupError as e:
-                    raise CannotListenError(f"cannot serve TLS on {e}") from None
-
     async def replace(self, listen: Sequence[str]) -> None:
         """
-        Listen on C{listen} from now on. Raises L{CannotListenError} for the first
-        new endpoint that cannot be bound, after closing any bound for it.
+        Listen on C{listen} from now on, and serve each C{ssl:} endpoint's
+        certificate files as they are now (a renewal). Raises
+        L{CannotListenError} for the first new endpoint that cannot be bound,
+        or files that will not do, having changed nothing.
         """
         kept = {e.description: e for e in self.endpoints}
-        added = [
-            ListeningEndpoint(self._reactor, d, self._factory) for d in listen if d not in kept
-        ]
         removed = [e for d, e in kept.items() if d not in listen]
+        new = [d for d in listen if d not in kept]
+        # Certificates are read first and served last, once nothing can fail.
+        serve: list[tuple[TLSEndpoint, CertificateOptions]] = []
+        moved: list[tuple[ListeningEndpoint, str, TLSEndpoint]] = []
+        try:
+            for endpoint in self.endpoints:
+                if endpoint.tls is not None and endpoint.description in listen:
+                    serve.append((endpoint.tls, endpoint.tls.renewed()))
+            for description in [d for d in new if d.startswith("ssl:")]:
+                for endpoint in removed:
+                    found = endpoint.tls.moved(description) if endpoint.tls else None
+                    if found is not None:
+                        # Other files on the same port: no second bind, which would fail.
+                        serve.append(found)
+                        moved.append((endpoint, description, found[0]))
+                        removed.remove(endpoint)
+                        new.remove(description)
+                        break
+        except TLSSetupError as e:
+            raise CannotListenError(f"cannot serve TLS on {e}") from None
+        added = [ListeningEndpoint(self._reactor, d, self._factory) for d in new]
         for endpoint in added:
             if endpoint.description.startswith("systemd:"):
                 raise CannotListenError(
@@ -186,6 +194,10 @@ class Listeners(MultiService):
                     " daemon to change that endpoint's options"
                 ) from None
             raise
+        for tls, options in serve:
+            tls.serve(options)
+        for endpoint, description, tls in moved:
+            endpoint.description, endpoint.tls = description, tls
         for endpoint in added:
             endpoint.setServiceParent(self)  # already bound: starting it binds nothing
         for endpoint in removed:

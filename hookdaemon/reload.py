@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from attrs import frozen
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 
@@ -111,6 +111,15 @@ class Reloader(Service):
         self._started = True
         if self._hung_up:
             self.reload()
+
+    def stopService(self) -> Deferred[None]:
+        """Fires once a reload under way has ended: the parts it changes stop after it."""
+        super().stopService()
+        if not self._waiting:
+            return succeed(None)
+        done: Deferred[None] = Deferred()
+        self._waiting.append(done)
+        return done
 
     def release(self) -> None:
         """

@@ -129,9 +129,7 @@ class HookService(InOrder):
         the one step that can fail: if one cannot be bound (or an C{ssl:}
         one's renewed files cannot be used), nothing else changes.
         """
-        self.listeners.reload_certificates()
-        if change.listen_added or change.listen_removed:
-            await self.listeners.replace(config.daemon.listen)
+        await self.listeners.replace(config.daemon.listen)
         daemon = config.daemon
         self.outputs.reconfigure(daemon, list(config.hooks))
         self.records.history = daemon.history

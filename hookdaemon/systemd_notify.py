@@ -199,6 +199,8 @@ class SystemdNotice(Service):
         self._reactor = reactor
         self.listeners = listeners
         self.notifier = Notifier.from_environment() if notifier is None else notifier
+        self._ready = False
+        """READY=1 went out: only then may a reload say RELOADING=1 and READY=1 again."""
 
     def startService(self) -> None:
         super().startService()
@@ -214,13 +216,18 @@ class SystemdNotice(Service):
     def _listening(self, ports: list[Any]) -> None:
         if self.running and all(port is not None for port in ports):
             self.notifier.ready(self._status())
+            self._ready = True
 
     def around(self, starting: bool) -> None:
         """
         L{hookdaemon.reload.Reloader}'s C{around}: C{RELOADING=1} as a reload
         starts, C{READY=1} as it ends, applied or refused (systemd waits for it
-        either way, and the daemon goes on serving).
+        either way, and the daemon goes on serving). Nothing before the first
+        READY=1 or once stopping: systemd would take that READY=1 for the start's,
+        or for the end of the stop.
         """
+        if not (self.running and self._ready):
+            return
         if starting:
             self.notifier.reloading()
         else:

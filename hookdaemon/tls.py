@@ -302,7 +302,27 @@ class TLSEndpoint:
         Read the files again and serve new connections with them. On
         L{TLSSetupError} nothing changes: the certificate in use stays.
         """
-        self.certificate.options = load_options(self.settings)
+        self.serve(self.renewed())
+
+    def renewed(self) -> CertificateOptions:
+        """The files read again, not yet served (a reload that may still be refused)."""
+        return load_options(self.settings)
+
+    def serve(self, options: CertificateOptions) -> None:
+        """New connections from now on get C{options}; open ones keep theirs."""
+        self.certificate.options = options
+
+    def moved(self, description: str) -> tuple[TLSEndpoint, CertificateOptions] | None:
+        """
+        This endpoint with other files, for the C{ssl:} string C{description}
+        if it listens where this one does (the port, interface and backlog
+        alike), with them read; else None. L{TLSSetupError} if they will not do.
+        """
+        settings = parse_ssl(description)
+        where = (settings.port, settings.interface, settings.backlog)
+        if where != (self.settings.port, self.settings.interface, self.settings.backlog):
+            return None
+        return TLSEndpoint(settings, self.certificate, self.endpoint), load_options(settings)
 
 
 def tls_endpoint(reactor: IReactorSSL, description: str) -> TLSEndpoint:

@@ -292,35 +292,40 @@ class ServiceReloadTests(TestCase):
         self.assertIn("Address already in use", refusal[0])
         self.assertEqual((await self.deliver(running, "b"))[0], 404)
 
-    async def test_renewedCertificatesServeNewConnections(self) -> None:
+    async def tls_daemon(self) -> tuple[RunningDaemon, str, str]:
+        """A daemon listening on ssl:0 with a certificate for "first"; its key and cert files."""
         directory = os.path.abspath(self.mktemp())
         os.makedirs(directory)
         key, cert = os.path.join(directory, "key.pem"), os.path.join(directory, "cert.pem")
-
-        def install(issued: Issued) -> None:
-            write(key, issued.key_pem)
-            write(cert, issued.certificate_pem)
-
-        install(issue("first", 1))
-        listen = f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}"
+        install(key, cert, issue("first", 1))
         running = await self.daemon(hook("a"))
-        self.rewrite(running, hook("a"))
-        with open(os.path.join(running.directory, "tap.cfg")) as f:
-            text = f.read().replace("tcp:0:interface=127.0.0.1", listen)
-        with open(os.path.join(running.directory, "tap.cfg"), "w") as f:
-            f.write(text)
+        self.relisten(running, f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}")
         await running.service.reloader.reload()
+        return running, key, cert
+
+    def relisten(self, running: RunningDaemon, *listen: str) -> None:
+        path = os.path.join(running.directory, "tap.cfg")
+        with open(path) as f:
+            text = f.read()
+        daemon, hooks = text.split("\n[hook:", 1)
+        lines = [line for line in daemon.splitlines() if not line.startswith(("listen", "    "))]
+        lines.insert(1, "listen = " + "\n    ".join(listen))
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n\n[hook:" + hooks)
+
+    async def served(self, running: RunningDaemon) -> str:
         [address] = running.service.addresses()
+        pem = await deferToThread(ssl.get_server_certificate, ("127.0.0.1", address.port))
+        return common_name(x509.load_pem_x509_certificate(pem.encode()))
 
-        async def served() -> str:
-            pem = await deferToThread(ssl.get_server_certificate, ("127.0.0.1", address.port))
-            return common_name(x509.load_pem_x509_certificate(pem.encode()))
-
-        self.assertEqual(await served(), "first")
-        install(issue("second", 2))
-        self.assertEqual(await served(), "first")  # read at reload only
+    async def test_renewedCertificatesServeNewConnections(self) -> None:
+        running, key, cert = await self.tls_daemon()
+        [address] = running.service.addresses()
+        self.assertEqual(await self.served(running), "first")
+        install(key, cert, issue("second", 2))
+        self.assertEqual(await self.served(running), "first")  # read at reload only
         await running.service.reloader.reload()
-        self.assertEqual(await served(), "second")
+        self.assertEqual(await self.served(running), "second")
         self.assertEqual(running.service.addresses(), [address])
         # Files the daemon cannot use refuse the reload; the certificate in use stays.
         os.remove(key)
@@ -331,7 +336,47 @@ class ServiceReloadTests(TestCase):
             f" https://127.0.0.1:0: privateKey {key} cannot be read: No such file or directory",
             logged.lines,
         )
-        self.assertEqual(await served(), "second")
+        self.assertEqual(await self.served(running), "second")
+
+    async def test_aRefusedReloadServesNoRenewedCertificate(self) -> None:
+        running, key, cert = await self.tls_daemon()
+        install(key, cert, issue("second", 2))
+        taken = socket.socket()
+        self.addCleanup(taken.close)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        [listen] = running.service.config.daemon.listen
+        self.relisten(running, listen, f"tcp:{taken.getsockname()[1]}:interface=127.0.0.1")
+        await running.service.reloader.reload()
+        self.assertIs(self.reload_result(running)["applied"], False)
+        self.assertEqual(await self.served(running), "first")
+
+    async def test_otherFilesOnTheSamePortNeedNoRestart(self) -> None:
+        running, _, _ = await self.tls_daemon()
+        [address] = running.service.addresses()
+        elsewhere = os.path.abspath(self.mktemp())
+        os.makedirs(elsewhere)
+        new_key, new_cert = os.path.join(elsewhere, "k.pem"), os.path.join(elsewhere, "c.pem")
+        install(new_key, new_cert, issue("moved", 3))
+        listen = f"ssl:0:interface=127.0.0.1:privateKey={new_key}:certKey={new_cert}"
+        self.relisten(running, listen)
+        await running.service.reloader.reload()
+        self.assertIs(self.reload_result(running)["applied"], True)
+        self.assertEqual(running.service.addresses(), [address])
+        self.assertEqual(await self.served(running), "moved")
+        # The endpoint is the new string's now: its files are the ones read again.
+        install(new_key, new_cert, issue("renewed", 4))
+        await running.service.reloader.reload()
+        self.assertEqual(await self.served(running), "renewed")
+
+    async def test_anSSLEndpointRemovedWithItsFilesGone(self) -> None:
+        running, key, _ = await self.tls_daemon()
+        os.remove(key)
+        self.relisten(running, "tcp:0:interface=127.0.0.1")
+        await running.service.reloader.reload()
+        self.assertIs(self.reload_result(running)["applied"], True)
+        [address] = running.service.addresses()
+        self.assertEqual((await get(f"http://127.0.0.1:{address.port}/healthz"))[0], 200)
 
     async def test_aStatusTokenAppliesAtOnce(self) -> None:
         running = await self.daemon(hook("a"))
@@ -362,6 +407,7 @@ class ServiceReloadTests(TestCase):
         target = SlowTarget(running.service.config)
         reloader = Reloader(reactor, running.service.config.source, target)
         reloader.startService()
+        self.addCleanup(reloader.release)
         self.addCleanup(reloader.stopService)
         first = reloader.reload()
         self.assertEqual(len(target.applying), 1)
@@ -373,6 +419,25 @@ class ServiceReloadTests(TestCase):
         for done in (first, second, third):
             self.successResultOf(done)
         self.assertEqual(self.reload_result(running)["serial"], 2)
+
+    async def test_aStopWaitsForTheReloadUnderWay(self) -> None:
+        running = await self.daemon(hook("a"))
+        target = SlowTarget(running.service.config)
+        reloader = Reloader(reactor, running.service.config.source, target)
+        reloader.startService()
+        self.addCleanup(reloader.release)
+        reloader.reload()
+        reloader.reload()  # one more would come after it, but the daemon stops
+        stopped = reloader.stopService()
+        self.assertNoResult(stopped)
+        target.applying[0].callback(None)
+        self.successResultOf(stopped)
+        self.assertEqual(len(target.applying), 1)
+
+
+def install(key: str, cert: str, issued: Issued) -> None:
+    write(key, issued.key_pem)
+    write(cert, issued.certificate_pem)
 
 
 class SlowTarget:

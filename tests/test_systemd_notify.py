@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import cast
 
 from attrs import define
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorCore
 from twisted.logger import LogEvent, LogLevel, capturedLogs, formatEvent
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
@@ -304,9 +304,12 @@ class SystemdNoticeTests(SynchronousTestCase):
 
     def test_aroundAReloadReadyWithTheEndpointsNowInUse(self) -> None:
         listening = NotifySocket(self)
-        listeners = Listeners([Endpoint("http://127.0.0.1:9000", None)])
-        service, _ = notice(listening, listeners)
+        listeners = Listeners([Endpoint("http://127.0.0.1:9000", succeed(object()))])
+        service, reactor = notice(listening, listeners)
         self.addCleanup(service.notifier.close)
+        service.startService()
+        reactor.run()
+        self.assertTrue(listening.received().startswith(b"READY=1\n"))
         service.around(True)
         self.assertTrue(listening.received().startswith(b"RELOADING=1\nMONOTONIC_USEC="))
         listeners.endpoints = [Endpoint("http://127.0.0.1:9001", None)]
@@ -314,6 +317,25 @@ class SystemdNoticeTests(SynchronousTestCase):
         self.assertEqual(
             listening.received(), b"READY=1\nSTATUS=listening on http://127.0.0.1:9001"
         )
+
+    def test_aReloadBeforeReadyOrWhileStoppingSaysNothing(self) -> None:
+        listening = NotifySocket(self)
+        endpoints = [Endpoint("http://127.0.0.1:9000", Deferred())]
+        service, reactor = notice(listening, Listeners(endpoints))
+        self.addCleanup(service.notifier.close)
+        service.startService()
+        reactor.run()
+        service.around(True)  # a SIGHUP as twistd starts: READY=1 is the start's to say
+        service.around(False)
+        self.assertTrue(listening.nothing_waiting())
+        assert endpoints[0].listening is not None
+        endpoints[0].listening.callback(object())
+        self.assertTrue(listening.received().startswith(b"READY=1\n"))
+        service.stopService()
+        self.assertEqual(listening.received(), b"STOPPING=1\nSTATUS=stopping")
+        service.around(True)  # a reload still under way as the stop began
+        service.around(False)
+        self.assertTrue(listening.nothing_waiting())
 
 
 class TwistdTests(SynchronousTestCase):
