@@ -153,9 +153,10 @@ def parser() -> argparse.ArgumentParser:
         "reload",
         parents=[configured],
         help="make the running daemon read its configuration again",
-        description="Check the configuration, send the daemon SIGHUP, and wait for it to"
-        " apply the file or refuse it; exit 0 applied, 1 refused, 2 no daemon or no answer."
-        " The daemon is the one holding the configuration's state_dir, or --pid.",
+        description="Send the daemon SIGHUP and wait for it to apply the file or refuse it"
+        " (it checks it as its own user, with its own environment); exit 0 applied,"
+        " 1 refused, 2 no daemon or no answer. The daemon is the one holding the"
+        " configuration's state_dir, or --pid.",
     )
     reloaded.add_argument("--pid", type=int, help="the daemon's pid (systemd's $MAINPID)")
     return top

@@ -515,7 +515,6 @@ class _Reader:
         read_file: Callable[[str], bytes],
     ) -> None:
         self.source = source
-        self.base = os.path.dirname(os.path.abspath(source))
         self.environ = environ
         self.read_file = read_file
         self.problems: list[Problem] = []
@@ -538,8 +537,31 @@ class _Reader:
         return f"line {number}"
 
     def resolve(self, path: str) -> str:
-        """Relative paths are relative to the config file, not to wherever twistd ran."""
-        return os.path.normpath(os.path.join(self.base, os.path.expanduser(path)))
+        return resolve_path(self.source, path)
+
+
+def resolve_path(source: str, path: str) -> str:
+    """Relative paths are relative to the config file, not to wherever twistd ran."""
+    base = os.path.dirname(os.path.abspath(source))
+    return os.path.normpath(os.path.join(base, os.path.expanduser(path)))
+
+
+def state_dir_in(path: str) -> str:
+    """
+    The state_dir the file at C{path} names, read from it alone: for a client
+    of the running daemon, which has to find it before (and without) judging
+    the rest, whose secrets may be in the daemon's environment only.
+    """
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        with open(path, encoding="utf-8") as f:
+            parser.read_file(f, source=path)
+    except OSError as e:
+        raise ConfigError([Problem(path, "-", "", f"cannot read: {e.strerror}")]) from None
+    except (UnicodeDecodeError, configparser.Error):
+        raise ConfigError([Problem(path, "-", "", "cannot be read as tap.cfg")]) from None
+    value = parser.get("hookdaemon", "state_dir", fallback=DAEMON_DEFAULTS["state_dir"])
+    return resolve_path(path, strip_comments("state_dir", value).strip())
 
 
 def _daemon(section: _Section) -> DaemonConfig:

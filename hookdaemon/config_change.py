@@ -78,9 +78,7 @@ class ConfigChange:
         return "; ".join(parts)
 
 
-def _differing(
-    old: HookConfig | DaemonConfig, new: HookConfig | DaemonConfig
-) -> tuple[str, ...]:
+def _differing(old: HookConfig | DaemonConfig, new: HookConfig | DaemonConfig) -> tuple[str, ...]:
     """The names of the fields two instances of one config class hold differently."""
     fields = attrs.fields(type(old))
     return tuple(
@@ -105,7 +103,12 @@ def compare(old: Config, new: Config) -> ConfigChange:
         added=tuple(name for name in after if name not in before),
         removed=tuple(name for name in before if name not in after),
         changed=changed,
-        daemon_keys=_differing(old_daemon, new_daemon),
+        daemon_keys=tuple(
+            key
+            for key in _differing(old_daemon, new_daemon)
+            # The same endpoints in another order: nothing to bind or close.
+            if key != "listen" or set(old_daemon.listen) != set(new_daemon.listen)
+        ),
         listen_added=tuple(d for d in new_daemon.listen if d not in old_daemon.listen),
         listen_removed=tuple(d for d in old_daemon.listen if d not in new_daemon.listen),
     )

@@ -72,6 +72,8 @@ def running_pid(state_dir: str) -> int:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         raise NotRunningError(f"no hookdaemon runs on {state_dir} (no {NAME} there)") from None
+    except PermissionError:
+        raise NotRunningError(f"cannot read {path}: run as the daemon's user or root") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)

@@ -183,10 +183,11 @@ class Reloader(Service):
         except ConfigError as e:
             problems = [str(p) for p in e.problems]
             return self._refuse([*problems, f"{path}: {len(problems)} problem(s)"])
-        for warning in config.warnings:
-            log.warn("{problem} (warning)", problem=str(warning))
-        if self._strict and config.warnings:
-            return self._refuse([f"{path}: {len(config.warnings)} warning(s) and --strict"])
+        warnings = [f"{warning} (warning)" for warning in config.warnings]
+        if self._strict and warnings:
+            return self._refuse([*warnings, f"{path}: {len(warnings)} warning(s) and --strict"])
+        for warning in warnings:
+            log.warn("{problem}", problem=warning)
         change = compare(self._target.config, config)
         if change.restart_keys:
             keys = ", ".join(change.restart_keys)

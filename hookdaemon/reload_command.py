@@ -1,7 +1,8 @@
 """
-C{hookdaemon reload}: check the file as the daemon will, send the running
-daemon SIGHUP, and wait for what it made of it, so that C{systemctl reload}
-fails where the daemon refused the file.
+C{hookdaemon reload}: send the running daemon SIGHUP and wait for what it
+made of the file, so that C{systemctl reload} fails where the daemon refused
+it. The daemon judges the file, not this command: it reads it as its own
+user, with its own environment (where C{env:} secrets are).
 """
 
 from __future__ import annotations
@@ -12,10 +13,8 @@ import sys
 import time
 from collections.abc import Callable
 
-from hookdaemon.config import ConfigError
-from hookdaemon.config_check import checked_config
+from hookdaemon.config import ConfigError, state_dir_in
 from hookdaemon.pid_record import NotRunningError, running_pid, state_dir_of
-from hookdaemon.preflight import RunAs
 from hookdaemon.reload import RESULT_NAME, ReloadResult
 
 WAIT = 60.0
@@ -30,20 +29,16 @@ def reload(
     complain: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
 ) -> int:
     """
-    The exit status: 0 applied, 1 refused (by this check or by the daemon),
-    2 no daemon to tell or no answer from it.
+    The exit status: 0 applied, 1 refused by the daemon, 2 no daemon to tell
+    or no answer from it.
     """
-    try:
-        config = checked_config(config_path, RunAs.this_process())
-    except ConfigError as e:
-        for problem in e.problems:
-            complain(str(problem))
-        complain(f"{config_path}: {len(e.problems)} problem(s); the daemon was not told to reload")
-        return 1
-    state_dir = config.daemon.state_dir  # relative paths are the config file's, as the daemon's
     if pid is None:
         try:
+            state_dir = state_dir_in(config_path)
             pid = running_pid(state_dir)
+        except ConfigError as e:
+            complain(f"hookdaemon reload: {e}")
+            return 2
         except NotRunningError as e:
             complain(
                 f"hookdaemon reload: {e}; if it runs on another state_dir, give its --pid"
@@ -51,7 +46,15 @@ def reload(
             )
             return 2
     else:
-        state_dir = state_dir_of(pid) or state_dir  # it answers where it runs
+        # SIGHUP ends a process that does not catch it: only a hookdaemon gets one.
+        found = state_dir_of(pid)
+        if found is None:
+            complain(
+                f"hookdaemon reload: process {pid} holds no hookdaemon.pid: it is not a"
+                " hookdaemon, or not one this user may look at (run as its user or root)"
+            )
+            return 2
+        state_dir = found
     result_path = os.path.join(state_dir, RESULT_NAME)
     before = _read_result(result_path)
     try:

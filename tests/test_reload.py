@@ -378,6 +378,45 @@ class ServiceReloadTests(TestCase):
         [address] = running.service.addresses()
         self.assertEqual((await get(f"http://127.0.0.1:{address.port}/healthz"))[0], 200)
 
+    async def test_withStrictARefusalNamesTheWarnings(self) -> None:
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        with open(os.path.join(directory, "s"), "w") as f:
+            f.write(SECRET)
+        quiet = hook("a").replace(f"secret = {SECRET}", "secret = file:s")
+        self.daemon_text = ""
+        running = await start_daemon(self, quiet, directory=directory)
+        strict = Reloader(reactor, running.service.config.source, running.service, strict=True)
+        strict.startService()
+        self.addCleanup(strict.release)
+        self.addCleanup(strict.stopService)
+        self.rewrite(running, quiet + hook("b"))
+        await strict.reload()
+        self.assertEqual(
+            self.reload_result(running)["lines"],
+            [
+                f"{running.directory}/tap.cfg: [hook:b] secret: the secret is written in the"
+                " file; prefer env:NAME or file:PATH (warning)",
+                f"{running.directory}/tap.cfg: 1 warning(s) and --strict",
+                "reload refused; the configuration in use stays as it was",
+            ],
+        )
+
+    async def test_theSameEndpointsInAnotherOrderChangeNothing(self) -> None:
+        running = await self.daemon(hook("a"))
+        first = "tcp:0:interface=127.0.0.1"
+        second = "tcp:0:interface=127.0.0.1:backlog=9"
+        self.relisten(running, first, second)
+        await running.service.reloader.reload()
+        addresses = running.service.addresses()
+        self.relisten(running, second, first)
+        await running.service.reloader.reload()
+        self.assertEqual(
+            self.reload_result(running)["lines"],
+            [f"reloaded {running.directory}/tap.cfg: nothing changed"],
+        )
+        self.assertEqual(running.service.addresses(), addresses)
+
     async def test_aStatusTokenAppliesAtOnce(self) -> None:
         running = await self.daemon(hook("a"))
         self.assertEqual((await get(f"{running.url}/jobs"))[0], 200)
@@ -529,14 +568,53 @@ class TwistdReloadTests(TestCase):
         self.assertEqual(done.returncode, 1)
         self.assertIn(f"cannot listen on http://127.0.0.1:{port}:", done.stderr)
         self.assertIn("reload refused; the configuration in use stays as it was", done.stderr)
-        # Refused before the daemon hears of it: a file with problems.
+        # A file with problems: the daemon's own lines, as --check would print them.
         self.rewrite(twistd, hook("a", extra="colour = blue"))
         done = hookdaemon("reload", "--config", twistd.config, cwd=twistd.directory)
         self.assertEqual(done.returncode, 1)
-        self.assertIn("[hook:a] colour: ", done.stderr)
-        self.assertIn("the daemon was not told to reload", done.stderr)
+        self.assertEqual(
+            done.stderr.splitlines(),
+            [
+                f"{twistd.config}: [hook:a] colour: unknown key (known keys: allow_from,"
+                " branches, burst, command, env, events, forge, kill_grace, max_queued, rate,"
+                " repository, secret, shell, signature_header, tags, timeout, workdir)",
+                f"{twistd.config}: 1 problem(s)",
+                "reload refused; the configuration in use stays as it was",
+            ],
+        )
         self.assertIsNone(twistd.process.poll())
-        self.assertEqual(twistd.log.count("SIGHUP: reloading"), 2)
+        self.assertEqual(twistd.log.count("SIGHUP: reloading"), 3)
+
+    def test_envSecretsAreTheDaemonsNotTheCommands(self) -> None:
+        """The daemon judges the file with its own environment, where env: secrets are."""
+        twistd = TwistdDaemon(
+            self.mktemp(), hook("a"), environ={"RELOAD_TEST_SECRET": "from-the-daemon"}
+        )
+        self.addCleanup(twistd.stop)
+        twistd.start()
+        self.rewrite(twistd, hook("a") + hook("b").replace(SECRET, "env:RELOAD_TEST_SECRET"))
+        done = hookdaemon("reload", "--config", twistd.config, cwd=twistd.directory)
+        self.assertEqual((done.returncode, done.stderr), (0, ""))
+        body = github_push_body()
+        headers = github_headers(body, "from-the-daemon")
+        self.assertEqual(twistd.post("/hooks/b", body, headers)[0], 202)
+
+    def test_aPidThatIsNoHookdaemonIsNotSignalled(self) -> None:
+        other = subprocess.Popen(["sleep", "60"])
+        self.addCleanup(other.wait)
+        self.addCleanup(other.kill)
+        directory = self.mktemp()
+        os.makedirs(directory)
+        with open(os.path.join(directory, "tap.cfg"), "w") as f:
+            f.write(config_text(hook("a")))
+        done = hookdaemon("reload", "--pid", str(other.pid), cwd=directory)
+        self.assertEqual(done.returncode, 2)
+        self.assertEqual(
+            done.stderr.strip(),
+            f"hookdaemon reload: process {other.pid} holds no hookdaemon.pid: it is not a"
+            " hookdaemon, or not one this user may look at (run as its user or root)",
+        )
+        self.assertIsNone(other.poll())
 
     def test_aChangedStateDirIsRefusedByTheDaemonFoundByPid(self) -> None:
         twistd = self.twistd(hook("a"))
