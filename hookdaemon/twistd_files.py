@@ -78,6 +78,14 @@ def _pidfile_problems(path: str, user: RunAs) -> Iterator[str]:
             f"--pidfile {path}: {directory} is sticky (mode +t), so {who} could not"
             f" remove the pid file root writes there; {fix}"
         )
+    else:
+        # Where the user may remove it, the user may also put a link in its
+        # place, and root writes through it at the next start.
+        yield (
+            f"--pidfile {path}: {who} may write in {directory}, so it could leave a link"
+            " there to any file, which root would overwrite at the next start; give no"
+            " --pidfile (STATE_DIR/hookdaemon.pid holds the pid; systemd knows it too)"
+        )
 
 
 def _logfile_problems(path: str, user: RunAs) -> Iterator[str]:
@@ -89,6 +97,12 @@ def _logfile_problems(path: str, user: RunAs) -> Iterator[str]:
     )
     if not os.path.isdir(directory):
         yield f"--logfile {path}: {directory} is not a directory; create it, or {fix}"
+    elif os.path.lexists(path) and not stat.S_ISREG(os.lstat(path).st_mode):
+        # Root opens it at start, following a link the user may have left there.
+        yield (
+            f"--logfile {path}: is not a plain file (a link, say), which root would"
+            f" open at start; remove it, or {fix}"
+        )
     elif not _may_write_in(user, directory):
         yield (
             f"--logfile {path}: {who} may not write in {directory}, so the log would"

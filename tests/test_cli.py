@@ -264,21 +264,24 @@ class RunAsAnotherUserTests(SynchronousTestCase):
         self.assertFalse(os.path.exists(logfile))
 
     def test_theUsersDirectoriesServeRotateAndCleanUp(self) -> None:
-        """The log is the user's, so SIGUSR1 rotates it; the pid file goes at stop."""
+        """The log is the user's, so SIGUSR1 rotates it; the pid is in the state_dir."""
         state = os.path.join(self.nobodys, "var")
-        pidfile = os.path.join(self.nobodys, "hookdaemon.pid")
+        pidfile = os.path.join(state, "hookdaemon.pid")
         logfile = os.path.join(self.nobodys, "twistd.log")
         started = Started(
             self,
             self.directory,
             "--uid=65534",
-            f"--pidfile={pidfile}",
             f"--logfile={logfile}",
             daemon=f"state_dir = {state}\nlog_dir = {state}/log",
         )
         started.wait_for("set uid/gid 65534/65534", logfile)
         self.assertEqual(os.stat(logfile).st_uid, 65534)
-        self.assertTrue(os.path.exists(pidfile))
+        started.wait_for("listening on", logfile)
+        deadline = time.monotonic() + 60
+        while not os.path.exists(pidfile) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(os.stat(pidfile).st_uid, 65534)
         started.process.send_signal(signal.SIGUSR1)  # twistd's "rotate the log"
         deadline = time.monotonic() + 60
         while not os.path.exists(logfile + ".1") and time.monotonic() < deadline:

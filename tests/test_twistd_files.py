@@ -61,9 +61,17 @@ class PidFileTests(TwistdFilesCase):
             ],
         )
 
-    def test_aDirectoryTheUserOwnsIsFine(self) -> None:
+    def test_aDirectoryTheUserMayWriteInLetsItRedirectRootsWrite(self) -> None:
         pidfile = os.path.join(self.nobodys, "hookdaemon.pid")
-        self.assertEqual(file_problems(options(uid=NOBODY, gid=NOBODY, pidfile=pidfile)), [])
+        self.assertEqual(
+            file_problems(options(uid=NOBODY, gid=NOBODY, pidfile=pidfile)),
+            [
+                f"--pidfile {pidfile}: user nobody may write in {self.nobodys}, so it could"
+                " leave a link there to any file, which root would overwrite at the next"
+                " start; give no --pidfile (STATE_DIR/hookdaemon.pid holds the pid; systemd"
+                " knows it too)"
+            ],
+        )
 
     def test_aStickyDirectoryOfAnotherOwner(self) -> None:
         """/tmp: anyone may write in it, but only root may remove the file root wrote."""
@@ -77,9 +85,10 @@ class PidFileTests(TwistdFilesCase):
             ),
             problem,
         )
-        os.chmod(self.nobodys, 0o1777)  # the user's own sticky directory is fine
+        os.chmod(self.nobodys, 0o1777)  # the user's own sticky directory: the user may write
         mine = os.path.join(self.nobodys, "hookdaemon.pid")
-        self.assertEqual(file_problems(options(uid=NOBODY, pidfile=mine)), [])
+        (problem,) = file_problems(options(uid=NOBODY, pidfile=mine))
+        self.assertIn("could leave a link there to any file", problem)
 
     def test_aMissingDirectory(self) -> None:
         pidfile = os.path.join(self.root_owned, "run", "hookdaemon.pid")
@@ -158,6 +167,22 @@ class LogFileTests(TwistdFilesCase):
         self.assertEqual(stat.S_IMODE(found.st_mode), LOG_MODE)
         self.assertEqual(file_problems(options(uid=NOBODY, logfile=logfile)), [])
         self.assertIsNone(give_log_file(options(uid=NOBODY, logfile=logfile)))  # there already
+
+    def test_aLinkTheUserLeftIsRefused(self) -> None:
+        """Root opens the log file at start: a link would send root's writes anywhere."""
+        logfile = os.path.join(self.nobodys, "twistd.log")
+        target = os.path.join(self.root_owned, "precious")
+        open(target, "w").close()
+        os.symlink(target, logfile)
+        (problem,) = file_problems(options(uid=NOBODY, logfile=logfile))
+        self.assertTrue(
+            problem.startswith(
+                f"--logfile {logfile}: is not a plain file (a link, say), which root would"
+                " open at start; remove it"
+            ),
+            problem,
+        )
+        self.assertIsNone(give_log_file(options(uid=NOBODY, logfile=logfile)))
 
     def test_nothingIsGivenWhereTheUserCouldNotRotateAnyway(self) -> None:
         logfile = os.path.join(self.root_owned, "twistd.log")
