@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from attrs import frozen
 
 from hookdaemon.command import BASE_PATH
-from hookdaemon.config import Config, HookConfig, Problem
+from hookdaemon.config import Config, HookConfig, Problem, resolve_path
 from hookdaemon.tls import TLSSetupError, parse_ssl
 
 
@@ -84,8 +84,36 @@ def machine_warnings(config: Config, user: RunAs) -> list[Problem]:
     for name, hook in config.hooks.items():
         found.extend(_hook_warnings(config.source, f"hook:{name}", hook, user))
     if user.uid != os.geteuid():
+        found.extend(_reload_warnings(config, user))
         found.extend(_tls_warnings(config, user))
     return found
+
+
+READ = (stat.S_IRUSR, stat.S_IRGRP, stat.S_IROTH)
+
+
+def may_read(user: RunAs, path: str) -> bool:
+    """May C{user} open C{path} for reading, its directories and all?"""
+    return user.can_enter(os.path.dirname(os.path.abspath(path))) is None and user.may(path, READ)
+
+
+def _reload_warnings(config: Config, user: RunAs) -> Iterator[Problem]:
+    """
+    The file and its C{file:} secrets, read now as this process: a daemon
+    that became C{user} reads them as C{user} at a reload, and would refuse it.
+    """
+    who = _who(user)
+    then = "so every reload would be refused; let it read the file (a group, say)"
+    if os.path.isfile(config.source) and not may_read(user, config.source):
+        yield Problem(config.source, "-", "", f"{who} may not read this file, {then}")
+    secrets = [("hookdaemon", "status_token", config.daemon.status_token)]
+    secrets += [(f"hook:{name}", "secret", hook.secret) for name, hook in config.hooks.items()]
+    for section, key, secret in secrets:
+        if secret is None or not secret.origin.startswith("file:"):
+            continue
+        path = resolve_path(config.source, secret.origin[5:])
+        if os.path.isfile(path) and not may_read(user, path):
+            yield Problem(config.source, section, key, f"{who} may not read {path}, {then}")
 
 
 def _tls_warnings(config: Config, user: RunAs) -> Iterator[Problem]:
@@ -110,11 +138,7 @@ def _tls_warnings(config: Config, user: RunAs) -> Iterator[Problem]:
         for option, path in files.items():
             if path is None or not os.path.isfile(path):
                 continue
-            blocked = user.can_enter(os.path.dirname(os.path.abspath(path)))
-            readable = blocked is None and user.may(
-                path, (stat.S_IRUSR, stat.S_IRGRP, stat.S_IROTH)
-            )
-            if not readable:
+            if not may_read(user, path):
                 yield Problem(
                     config.source,
                     "hookdaemon",

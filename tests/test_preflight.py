@@ -228,3 +228,46 @@ class TLSFileTests(SynchronousTestCase):
         os.chmod(self.key, 0o640)
         os.chown(self.key, 0, 65534)
         self.assertEqual(machine_warnings(self.config, NOBODY), [])
+
+
+class ReloadFileTests(SynchronousTestCase):
+    """The file and its file: secrets, which a reload reads as the daemon's user."""
+
+    def setUp(self) -> None:
+        if os.geteuid() != 0:
+            raise SkipTest("needs root: the files must be root's and the check another user's")
+        self.root = open_directory(self)
+        self.source = os.path.join(self.root, "tap.cfg")
+        self.secret = os.path.join(self.root, "secret")
+        with open(self.secret, "w") as f:
+            f.write("s3cret\n")
+        text = (
+            f"[hook:site]\nsecret = file:{self.secret}\nallow_from = 127.0.0.1\n"
+            f"workdir = {self.root}\ncommand = true\n"
+        )
+        with open(self.source, "w") as f:
+            f.write(text)
+
+    def warnings(self) -> list[str]:
+        with open(self.source) as f:
+            config = parse_config(f.read(), self.source, {}, lambda p: b"s3cret")
+        return [str(p) for p in machine_warnings(config, NOBODY)]
+
+    def test_filesOnlyRootMayReadAreWarnedOf(self) -> None:
+        os.chmod(self.source, 0o600)
+        os.chmod(self.secret, 0o600)
+        then = "so every reload would be refused; let it read the file (a group, say)"
+        self.assertEqual(
+            self.warnings(),
+            [
+                f"{self.source}: [-]: user nobody may not read this file, {then}",
+                f"{self.source}: [hook:site] secret: user nobody may not read {self.secret},"
+                f" {then}",
+            ],
+        )
+
+    def test_filesTheUserMayReadAreNot(self) -> None:
+        for path in (self.source, self.secret):
+            os.chmod(path, 0o640)
+            os.chown(path, 0, 65534)
+        self.assertEqual(self.warnings(), [])
