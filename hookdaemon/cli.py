@@ -21,7 +21,7 @@ from typing import Any
 from twisted.application import app
 from twisted.python import usage
 
-from hookdaemon.journal_stream import journal_observer, stdout_is_journal
+from hookdaemon.journald import error_line, journal_observer, stdout_is_journal
 from hookdaemon.preflight import RunAs
 from hookdaemon.twistd_files import file_problems, give_log_file
 
@@ -68,7 +68,7 @@ def _settled_first(
     problems = file_problems(options)
     if problems:
         for problem in problems:
-            print(f"hookdaemon run: {problem}", file=sys.stderr)
+            print(error_line(f"hookdaemon run: {problem}"), file=sys.stderr)
         raise SystemExit(1)
     chosen = options["logger"] is not None or options["logfile"] or options["syslog"]
     if not chosen and stdout_is_journal():

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 from hookdaemon.config import ConfigError, state_dir_in
+from hookdaemon.journald import error_line
 from hookdaemon.pid_record import NotRunningError, running_pid, state_dir_of
 from hookdaemon.reload import RESULT_NAME, ReloadResult
 
@@ -26,7 +27,7 @@ def reload(
     pid: int | None,
     wait: float = WAIT,
     say: Callable[[str], None] = print,
-    complain: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+    complain: Callable[[str], None] = lambda line: print(error_line(line), file=sys.stderr),
 ) -> int:
     """
     The exit status: 0 applied, 1 refused by the daemon, 2 no daemon to tell

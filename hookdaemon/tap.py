@@ -12,7 +12,7 @@ from twisted.python import usage
 from hookdaemon.config import Config, ConfigError
 from hookdaemon.config_check import checked_config
 from hookdaemon.endpoint_text import hook_address
-from hookdaemon.journal_stream import stdout_is_journal
+from hookdaemon.journald import error_line, stdout_is_journal
 from hookdaemon.preflight import RunAs
 from hookdaemon.twistd_files import file_problems
 
@@ -41,21 +41,21 @@ class Options(usage.Options):
             config = checked_config(path, self._run_as())
         except ConfigError as e:
             for problem in e.problems:
-                print(problem, file=sys.stderr)
-            print(f"{path}: {len(e.problems)} problem(s); nothing started", file=sys.stderr)
+                print(error_line(str(problem)), file=sys.stderr)
+            summary = f"{path}: {len(e.problems)} problem(s); nothing started"
+            print(error_line(summary), file=sys.stderr)
             raise SystemExit(1) from None
         parent = getattr(self, "parent", None)
         self.file_warnings = file_problems(parent) if parent is not None else []
         warnings = [*map(str, config.warnings), *self.file_warnings]
-        if self["check"] or not stdout_is_journal(fd=2):
-            # A daemon under journald logs them there, at the warning's priority.
+        if self["check"] or self["strict"] or not stdout_is_journal(fd=2):
+            # A daemon that starts under journald logs them there: printed too, they
+            # would be there twice.
             for warning in warnings:
-                print(f"{warning} (warning)", file=sys.stderr)
+                print(error_line(f"{warning} (warning)", 4), file=sys.stderr)
         if self["strict"] and warnings:
-            print(
-                f"{path}: {len(warnings)} warning(s) and --strict; nothing started",
-                file=sys.stderr,
-            )
+            summary = f"{path}: {len(warnings)} warning(s) and --strict; nothing started"
+            print(error_line(summary), file=sys.stderr)
             raise SystemExit(1)
         self.loaded = config
         if self["check"]:

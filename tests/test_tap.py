@@ -19,7 +19,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon.endpoint_text import endpoint_base_url, hook_address
 from hookdaemon.journal import Journal
-from hookdaemon.testing import FOREGROUND, TwistdDaemon, run_twistd
+from hookdaemon.testing import FOREGROUND, TWISTD, TwistdDaemon, run_twistd
 from tests.support import alive
 
 TOKEN = "ghp_" + "Q7x" * 12
@@ -226,6 +226,31 @@ class TwistdTests(SynchronousTestCase):
         # --check has no log: it prints them whatever stderr is.
         check = daemon.check()
         self.assertIn("leaves $HOOK_PUSHER unquoted", check.stderr)
+
+    def test_underJournaldARefusedStartSaysWhyAtErr(self) -> None:
+        stderr = os.path.join(self.directory, "stderr")
+        path = os.path.join(self.directory, "tap.cfg")
+        with open(path, "w") as f:
+            f.write("[hook:site]\nworkdir = .\ncommand = true\nshell = maybe\n")
+        with open(stderr, "w") as out:
+            found = os.fstat(out.fileno())
+            done = subprocess.run(
+                [*TWISTD, *FOREGROUND, "hookdaemon", "--config", path],
+                cwd=self.directory,
+                stderr=out,
+                stdout=subprocess.DEVNULL,
+                env={**os.environ, "JOURNAL_STREAM": f"{found.st_dev}:{found.st_ino}"},
+                timeout=60,
+            )
+        self.assertEqual(done.returncode, 1)
+        with open(stderr) as f:
+            self.assertEqual(
+                f.read().splitlines(),
+                [
+                    f"<3>{path}: [hook:site] shell: must be yes or no",
+                    f"<3>{path}: 1 problem(s); nothing started",
+                ],
+            )
 
     def test_shippedTapCfgChecksClean(self) -> None:
         shipped = os.path.join(os.path.dirname(os.path.dirname(__file__)), "tap.cfg")
