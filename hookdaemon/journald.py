@@ -6,7 +6,7 @@ lines carry a timestamp and no prefix, so C{journalctl} showed every line
 timed twice and every line, a traceback's too, at info.
 
 C{hookdaemon run} uses L{journal_observer} by itself when L{stdout_is_journal};
-C{twistd -n --logger=hookdaemon.journal_stream.journal_observer hookdaemon}
+C{twistd -n --logger=hookdaemon.journald.journal_observer hookdaemon}
 asks for it.
 """
 
@@ -62,3 +62,12 @@ def stdout_is_journal(environ: Mapping[str, str] | None = None, fd: int = 1) -> 
     except OSError:
         return False
     return (found.st_dev, found.st_ino) == (int(device), int(inode))
+
+
+def error_line(text: str, priority: int = 3) -> str:
+    """
+    A line printed on stderr before the log begins (a refused start, a
+    refused reload): journald files it at C{priority} (err) when stderr is
+    its stream, so C{journalctl -p err} shows why a unit failed.
+    """
+    return f"<{priority}>{text}" if stdout_is_journal(fd=2) else text

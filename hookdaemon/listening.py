@@ -1,7 +1,8 @@
 """
-One C{listen} endpoint as a service, as C{twisted.application.strports.service}
+The C{listen} endpoints as services, each as C{twisted.application.strports.service}
 makes one: it binds when privileges allow (before twistd's C{--uid} switch, so
-ports below 1024 work), and stops listening when it stops.
+ports below 1024 work), and stops listening when it stops; and L{Listeners},
+the set of them, which a reload changes in one place.
 """
 
 from __future__ import annotations
@@ -68,8 +69,8 @@ class ListeningEndpoint(Service):
 
     def listen(self) -> Deferred[IListeningPort]:
         """
-        Bind now, for a reload: fails with L{CannotListenError} (and logs nothing),
-        so the reload can be refused and the endpoints in use kept.
+        Bind now: fails with L{CannotListenError}, saying why in one line, which
+        the start logs (and stops the daemon for) and a reload refuses for.
         """
         self.listening = Deferred()
         bound = maybeDeferred(self._bind)
@@ -131,7 +132,9 @@ class Listeners(MultiService):
     bound leaves every one in use as it was.
     """
 
-    def __init__(self, reactor: IReactorCore, listen: Sequence[str], factory: IProtocolFactory):
+    def __init__(
+        self, reactor: IReactorCore, listen: Sequence[str], factory: IProtocolFactory
+    ) -> None:
         super().__init__()
         self._reactor = reactor
         self._factory = factory

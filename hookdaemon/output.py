@@ -406,6 +406,7 @@ class OutputLogs(Service):
         hook's log stays open, as its last jobs may still write to it.
         """
         self._daemon = daemon
+        self._hook_names = hook_names
         for output in self.logs.values():
             output.limit(daemon.log_max_bytes, daemon.log_keep)
         for name in hook_names:

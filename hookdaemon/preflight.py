@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import pwd
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from attrs import frozen
 
@@ -43,6 +44,15 @@ class RunAs:
         groups.add(entry.pw_gid if gid is None else gid)
         groups.update(os.getgrouplist(entry.pw_name, entry.pw_gid))
         return cls(uid, frozenset(groups))
+
+    @classmethod
+    def from_twistd(cls, options: Mapping[str, Any]) -> RunAs | None:
+        """The user twistd's parsed C{--uid} (and C{--gid}) make the daemon, or None."""
+        uid = options.get("uid")
+        if uid is None:
+            return None
+        gid = options.get("gid")
+        return cls.user(int(uid), None if gid is None else int(gid))
 
     def may(self, path: str, bits: tuple[int, int, int]) -> bool:
         """May this user do what C{bits} (owner, group, other) allow on C{path}?"""
@@ -102,7 +112,7 @@ def _reload_warnings(config: Config, user: RunAs) -> Iterator[Problem]:
     The file and its C{file:} secrets, read now as this process: a daemon
     that became C{user} reads them as C{user} at a reload, and would refuse it.
     """
-    who = _who(user)
+    who = who_is(user)
     then = "so every reload would be refused; let it read the file (a group, say)"
     if os.path.isfile(config.source) and not may_read(user, config.source):
         yield Problem(config.source, "-", "", f"{who} may not read this file, {then}")
@@ -129,21 +139,15 @@ def _tls_warnings(config: Config, user: RunAs) -> Iterator[Problem]:
             settings = parse_ssl(description)
         except TLSSetupError:
             continue  # a problem already
-        files = {
-            "privateKey": settings.private_key,
-            "certKey": settings.cert_key,
-            "extraCertChain": settings.extra_cert_chain,
-            "dhParameters": settings.dh_parameters,
-        }
-        for option, path in files.items():
-            if path is None or not os.path.isfile(path):
+        for option, path in settings.files.items():
+            if not os.path.isfile(path):
                 continue
             if not may_read(user, path):
                 yield Problem(
                     config.source,
                     "hookdaemon",
                     "listen",
-                    f"endpoint {number} (ssl): {_who(user)} may not read {option} {path}, so"
+                    f"endpoint {number} (ssl): {who_is(user)} may not read {option} {path}, so"
                     " a reload (a renewed certificate) would be refused; let it read the file"
                     " through a group (README: TLS)",
                 )
@@ -153,7 +157,7 @@ def _hook_warnings(source: str, section: str, hook: HookConfig, user: RunAs) -> 
     workdir = hook.workdir
     if not workdir:
         return  # a problem already, not a warning
-    who = _who(user)
+    who = who_is(user)
     if not os.path.exists(workdir):
         yield Problem(
             source,
@@ -215,7 +219,7 @@ def program_problem(
     )
 
 
-def _who(user: RunAs) -> str:
+def who_is(user: RunAs) -> str:
     try:
         return f"user {pwd.getpwuid(user.uid).pw_name}"
     except KeyError:

@@ -107,7 +107,6 @@ class Reloader(Service):
 
     def startService(self) -> None:
         super().startService()
-        self.privilegedStartService()  # started without it (a test)
         self._started = True
         if self._hung_up:
             self.reload()

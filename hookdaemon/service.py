@@ -1,6 +1,6 @@
 """
 The service twistd runs: it builds the daemon's parts and orders them, and
-does nothing else.
+hands each the configuration a reload brings; nothing else.
 """
 
 from __future__ import annotations

@@ -95,8 +95,6 @@ class Notifier:
         """Started, or done reloading (C{READY=1})."""
         return self.send("READY=1", *_status(status))
 
-    reloaded = ready
-
     def reloading(self, status: str = "reloading the configuration") -> bool:
         # systemd.service(5), Type=notify-reload: RELOADING=1 and MONOTONIC_USEC in
         # one message, or systemd 253 and later fail the reload and stop the unit.

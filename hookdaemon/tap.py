@@ -46,7 +46,7 @@ class Options(usage.Options):
             print(error_line(summary), file=sys.stderr)
             raise SystemExit(1) from None
         parent = getattr(self, "parent", None)
-        self.file_warnings = file_problems(parent) if parent is not None else []
+        self.file_warnings = tuple(file_problems(parent)) if parent is not None else ()
         warnings = [*map(str, config.warnings), *self.file_warnings]
         if self["check"] or self["strict"] or not stdout_is_journal(fd=2):
             # A daemon that starts under journald logs them there: printed too, they
@@ -62,7 +62,7 @@ class Options(usage.Options):
             self._report(config)
             raise SystemExit(0)
 
-    file_warnings: list[str] = []
+    file_warnings: tuple[str, ...] = ()
     """What twistd's --uid user could not do with its pid file or log file (L{file_problems})."""
 
     run_as: RunAs | None = None
@@ -73,11 +73,8 @@ class Options(usage.Options):
         if self.run_as is not None:
             return self.run_as
         parent = getattr(self, "parent", None)
-        uid = parent.get("uid") if parent is not None else None
-        if parent is None or uid is None:
-            return RunAs.this_process()
-        gid = parent.get("gid")
-        return RunAs.user(int(uid), None if gid is None else int(gid))
+        switched = RunAs.from_twistd(parent) if parent is not None else None
+        return RunAs.this_process() if switched is None else switched
 
     def _report(self, config: Config) -> None:
         print(f"{config.source}: OK")

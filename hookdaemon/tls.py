@@ -75,6 +75,17 @@ class TLSSettings:
     extra_cert_chain: str | None
     dh_parameters: str | None
 
+    @property
+    def files(self) -> dict[str, str]:
+        """Each file the endpoint reads, by the option that names it."""
+        named = {
+            "privateKey": self.private_key,
+            "certKey": self.cert_key,
+            "extraCertChain": self.extra_cert_chain,
+            "dhParameters": self.dh_parameters,
+        }
+        return {option: path for option, path in named.items() if path is not None}
+
 
 def parse_ssl(description: str) -> TLSSettings:
     """An C{ssl:} string as Twisted's parser takes it; L{TLSSetupError} if it is not one."""

@@ -21,7 +21,7 @@ import stat
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from hookdaemon.preflight import RunAs, _who
+from hookdaemon.preflight import RunAs, who_is
 
 WRITE = (stat.S_IWUSR, stat.S_IWGRP, stat.S_IWOTH)
 
@@ -44,11 +44,9 @@ def file_problems(options: Mapping[str, Any]) -> list[str]:
     file C{options} (twistd's, parsed) name; empty without C{--uid}. Paths are
     taken from this directory, as twistd takes them before its C{--rundir}.
     """
-    uid = options.get("uid")
-    if uid is None:
+    user = RunAs.from_twistd(options)
+    if user is None:
         return []  # --gid alone keeps root's uid, which may write anywhere
-    gid = options.get("gid")
-    user = RunAs.user(int(uid), None if gid is None else int(gid))
     found: list[str] = []
     pidfile = options.get("pidfile") or ""
     if pidfile and not options.get("chroot"):  # chrooted, twistd writes it inside the root
@@ -60,7 +58,7 @@ def file_problems(options: Mapping[str, Any]) -> list[str]:
 
 
 def _pidfile_problems(path: str, user: RunAs) -> Iterator[str]:
-    who = _who(user)
+    who = who_is(user)
     directory = os.path.dirname(path)
     fix = (
         "use a directory it owns (systemd: RuntimeDirectory=hookdaemon makes"
@@ -89,7 +87,7 @@ def _pidfile_problems(path: str, user: RunAs) -> Iterator[str]:
 
 
 def _logfile_problems(path: str, user: RunAs) -> Iterator[str]:
-    who = _who(user)
+    who = who_is(user)
     directory = os.path.dirname(path)
     fix = (
         "give it a directory it owns (systemd: LogsDirectory=hookdaemon makes"
@@ -130,8 +128,9 @@ def give_log_file(options: Mapping[str, Any]) -> str | None:
     path = log_file(options)
     if uid is None or path is None or os.path.lexists(path):
         return None
+    user = RunAs.from_twistd(options)
+    assert user is not None, "a --uid was given"
     gid = options.get("gid")
-    user = RunAs.user(int(uid), None if gid is None else int(gid))
     directory = os.path.dirname(path)
     if not os.path.isdir(directory) or not _may_write_in(user, directory):
         return None  # file_problems says so

@@ -11,7 +11,7 @@ from typing import cast
 from twisted.logger import ILogObserver, LogEvent, Logger
 from twisted.trial.unittest import SynchronousTestCase
 
-from hookdaemon.journal_stream import journal_line, journal_observer, stdout_is_journal
+from hookdaemon.journald import journal_line, journal_observer, stdout_is_journal
 
 
 def logged(emit: str, text: str, **fields: object) -> LogEvent:

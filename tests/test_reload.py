@@ -387,6 +387,7 @@ class ServiceReloadTests(TestCase):
         self.daemon_text = ""
         running = await start_daemon(self, quiet, directory=directory)
         strict = Reloader(reactor, running.service.config.source, running.service, strict=True)
+        strict.privilegedStartService()
         strict.startService()
         self.addCleanup(strict.release)
         self.addCleanup(strict.stopService)
@@ -445,6 +446,7 @@ class ServiceReloadTests(TestCase):
         running = await self.daemon(hook("a"))
         target = SlowTarget(running.service.config)
         reloader = Reloader(reactor, running.service.config.source, target)
+        reloader.privilegedStartService()
         reloader.startService()
         self.addCleanup(reloader.release)
         self.addCleanup(reloader.stopService)
@@ -463,6 +465,7 @@ class ServiceReloadTests(TestCase):
         running = await self.daemon(hook("a"))
         target = SlowTarget(running.service.config)
         reloader = Reloader(reactor, running.service.config.source, target)
+        reloader.privilegedStartService()
         reloader.startService()
         self.addCleanup(reloader.release)
         reloader.reload()

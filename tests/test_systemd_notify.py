@@ -98,7 +98,7 @@ class NotifierTests(SynchronousTestCase):
         name, _, value = clock.partition(b"=")
         self.assertEqual(name, b"MONOTONIC_USEC")
         self.assertTrue(before <= int(value) <= after, (before, value, after))
-        self.assertTrue(notifier.reloaded("listening on x"))
+        self.assertTrue(notifier.ready("listening on x"))
         self.assertEqual(listening.received(), b"READY=1\nSTATUS=listening on x")
 
     def test_stoppingAndStatus(self) -> None:
