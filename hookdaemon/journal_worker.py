@@ -30,6 +30,7 @@ The condition is logged once when it starts and once when it ends.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sqlite3
@@ -39,6 +40,7 @@ from typing import Any, NamedTuple, TypeVar, Unpack
 from attrs import frozen
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
+from twisted.internet.error import ReactorNotRunning
 from twisted.internet.interfaces import IDelayedCall, IReactorCore
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
@@ -143,13 +145,18 @@ class JournalNotOpenError(RuntimeError):
 def journal_failed(failure: Failure, reactor: IReactorCore) -> None:
     """The journal cannot be opened or recovered: say why, and stop the daemon."""
     if failure.check(JournalNotOpenError):
-        pass  # the opening's own failure said why, and stopped the daemon
-    elif failure.check(JournalUnusableError):
+        return  # the opening's own failure said why, and stopped the daemon
+    if failure.check(JournalUnusableError):
         # The message says what to do; a traceback would only bury it.
         log.critical("journal: {error}; stopping", error=failure.getErrorMessage())
     else:
         log.failure("journal: cannot open or recover; stopping", failure)
-    reactor.callWhenRunning(reactor.stop)
+    reactor.callWhenRunning(_stop, reactor)
+
+
+def _stop(reactor: IReactorCore) -> None:
+    with contextlib.suppress(ReactorNotRunning):  # stopping already (a SIGTERM came too)
+        reactor.stop()
 
 
 class JournalWorker(Service):

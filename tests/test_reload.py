@@ -22,11 +22,11 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Protocol
 from twisted.internet.threads import deferToThread
 from twisted.logger import ILogObserver, LogEvent, formatEvent, globalLogPublisher
-from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.trial.unittest import TestCase
 from zope.interface import provider
 
-from hookdaemon.config import Config, ConfigError, parse_config
-from hookdaemon.config_change import ConfigChange, compare
+from hookdaemon.config import Config, ConfigError
+from hookdaemon.config_change import ConfigChange
 from hookdaemon.config_check import checked_config
 from hookdaemon.pid_record import NotRunningError, running_pid
 from hookdaemon.preflight import RunAs
@@ -53,68 +53,6 @@ def hook(name: str, command: str = "echo ran", extra: str = "") -> str:
         f"[hook:{name}]\nforge = github\nsecret = {SECRET}\nworkdir = .\n"
         f"command = {command}\nburst = queue\n{extra}\n"
     )
-
-
-class ConfigChangeTests(SynchronousTestCase):
-    def test_hooksAddedRemovedAndChangedAreNamed(self) -> None:
-        old = parse_config(config_text(hook("a") + hook("b")), "tap.cfg", {}, lambda p: b"")
-        new = parse_config(
-            config_text(hook("b", "echo other") + hook("c")), "tap.cfg", {}, lambda p: b""
-        )
-        change = compare(old, new)
-        self.assertEqual((change.added, change.removed), (("c",), ("a",)))
-        self.assertEqual(change.changed, (("b", ("command",)),))
-        self.assertEqual(
-            change.summary(), "hooks added: c; hooks removed: a; hook b changed: command"
-        )
-
-    def test_aChangedSecretIsNamedNeverShown(self) -> None:
-        old = parse_config(config_text(hook("a")), "tap.cfg", {}, lambda p: b"")
-        new = parse_config(
-            config_text(hook("a").replace(SECRET, "new-value-xyz")), "tap.cfg", {}, lambda p: b""
-        )
-        summary = compare(old, new).summary()
-        self.assertEqual(summary, "hook a changed: secret")
-        self.assertNotIn("new-value-xyz", summary)
-        self.assertNotIn(SECRET, summary)
-
-    def test_theSameFileChangesNothing(self) -> None:
-        text = config_text(hook("a"), "max_parallel = 2\n")
-        change = compare(
-            parse_config(text, "tap.cfg", {}, lambda p: b""),
-            parse_config(text, "other.cfg", {}, lambda p: b""),
-        )
-        self.assertTrue(change.empty)
-        self.assertEqual(change.summary(), "nothing changed")
-
-    def test_daemonKeysAndWhichTakeARestart(self) -> None:
-        old = parse_config(config_text(hook("a")), "tap.cfg", {}, lambda p: b"")
-        new = parse_config(
-            config_text(hook("a"), "max_parallel = 9\nmax_attempts = 5\n", state="/elsewhere"),
-            "tap.cfg",
-            {},
-            lambda p: b"",
-        )
-        change = compare(old, new)
-        self.assertEqual(
-            set(change.daemon_keys), {"state_dir", "log_dir", "max_parallel", "max_attempts"}
-        )
-        self.assertEqual(set(change.restart_keys), {"state_dir", "log_dir", "max_attempts"})
-
-    def test_endpointsAreShownByAddressOnly(self) -> None:
-        old = parse_config(config_text(hook("a")), "tap.cfg", {}, lambda p: b"")
-        text = config_text(hook("a")).replace(
-            "listen = tcp:0:interface=127.0.0.1",
-            "listen = ssl:8443:interface=127.0.0.1:privateKey=/secret/key.pem",
-        )
-        change = compare(old, parse_config(text, "tap.cfg", {}, lambda p: b""))
-        self.assertEqual(
-            change.listen_added, ("ssl:8443:interface=127.0.0.1:privateKey=/secret/key.pem",)
-        )
-        self.assertEqual(
-            change.summary(),
-            "now listening on https://127.0.0.1:8443; no longer listening on http://127.0.0.1:0",
-        )
 
 
 class Logged:
