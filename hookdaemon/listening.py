@@ -7,6 +7,8 @@ the set of them, which a reload changes in one place.
 
 from __future__ import annotations
 
+import errno
+import os
 from collections.abc import Sequence
 from typing import cast
 
@@ -89,6 +91,13 @@ class ListeningEndpoint(Service):
                 error = failure.getErrorMessage()  # quotes nothing of the string
             else:
                 error = scrubbed(failure.getErrorMessage(), self.description)
+                found = getattr(failure.value, "socketError", None)
+                if getattr(found, "errno", None) == errno.EACCES and os.geteuid() != 0:
+                    error = error.rstrip(".") + (
+                        "; a port below 1024 takes root (twistd binds before --uid) or"
+                        " CAP_NET_BIND_SERVICE (systemd: AmbientCapabilities=), which this"
+                        " process does not have"
+                    )
             assert self.listening is not None
             self.listening.callback(None)
             return Failure(CannotListenError(f"cannot listen on {self.shown}: {error}"))

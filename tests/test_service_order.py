@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import socket
+from typing import NoReturn
 
 from twisted.application.service import Service
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
+from twisted.internet.error import CannotListenError
+from twisted.internet.testing import MemoryReactor
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.server import Site
 from twisted.web.static import Data
 
 from hookdaemon.config import parse_config
+from hookdaemon.listening import CannotListenError as ListenRefusedError
 from hookdaemon.listening import ListeningEndpoint
 from hookdaemon.service import HookService, InOrder
 from tests.support import config_text, start_daemon
@@ -94,6 +100,26 @@ class ListeningEndpointTests(TestCase):
         self.assertIsNone(endpoint.port)
         self.assertEqual(stopped, [True])  # the reactor would be stopped too
         self.flushLoggedErrors()
+
+    def test_aLowPortRefusedToAUserSaysWhatItTakes(self) -> None:
+        """EACCES for port 81: as a deploy user; the kernel's own answer, from a fake reactor."""
+
+        class Refusing(MemoryReactor):
+            def listenTCP(self, port: int, *args: object, **kwargs: object) -> NoReturn:
+                raise CannotListenError("127.0.0.1", port, PermissionError(errno.EACCES, "no"))
+
+        self.patch(os, "geteuid", lambda: 1000)
+        endpoint = ListeningEndpoint(
+            Refusing(), "tcp:81:interface=127.0.0.1", Site(Data(b"", "text/plain"))
+        )
+        failure = self.failureResultOf(endpoint.listen(), ListenRefusedError)
+        self.assertEqual(
+            failure.getErrorMessage(),
+            "cannot listen on http://127.0.0.1:81: Couldn't listen on ...:81: [Errno 13]"
+            " no; a port below 1024 takes root (twistd binds before --uid) or"
+            " CAP_NET_BIND_SERVICE (systemd: AmbientCapabilities=), which this process does"
+            " not have",
+        )
 
     async def test_stoppingTheDaemonClosesItsEndpoint(self) -> None:
         daemon = await start_daemon(self, HOOKS, environ=ENVIRON)
