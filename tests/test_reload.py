@@ -597,6 +597,7 @@ class TwistdReloadTests(TestCase):
         state = os.path.join(first.directory, "var")
         with open(second.config, "w") as f:
             f.write(text.replace("[hook:a]", f"state_dir = {state}\n\n[hook:a]", 1))
+        self.addCleanup(second.stop)
         with contextlib.suppress(AssertionError):
             second.start()  # it may stop before it listens
         second.process.wait(30)
