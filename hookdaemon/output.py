@@ -80,6 +80,10 @@ class _LineFile:
         failed until the first that does not.
     @ivar _cut_to: the size a torn write must be cut back to, while cutting
         it back fails; nothing is written until it succeeds.
+    @ivar written_bytes: bytes put in the file (and its rotated successors)
+        since it was opened here, for C{/metrics}; read on the reactor.
+    @ivar lost_lines: lines dropped since it was opened here, for C{/metrics}.
+    @ivar lost_bytes: the bytes of those lines.
     """
 
     def __init__(
@@ -105,6 +109,9 @@ class _LineFile:
         self._reason = ""
         self._cut_to: int | None = None
         self._closed = False
+        self.written_bytes = 0
+        self.lost_lines = 0
+        self.lost_bytes = 0
         self._open()
 
     def write(self, data: bytes) -> None:
@@ -125,6 +132,7 @@ class _LineFile:
             self._failed(data, written, len(note), e)
             return
         self._size += written
+        self.written_bytes += written
         if self._episode:
             self._tell(
                 partial(
@@ -163,7 +171,10 @@ class _LineFile:
             except OSError:
                 pass
         self._size += kept
+        self.written_bytes += kept
         lost = data.count(b"\n", max(kept, noted))
+        self.lost_lines += lost
+        self.lost_bytes += len(data) - max(kept, noted)
         if noted and kept >= noted:
             self._lost = lost  # the note is in: only what followed it is still to tell
         else:
@@ -336,6 +347,21 @@ class OutputLog:
                 self._file.write(data)
             else:
                 self._writer.submit(partial(self._file.write, data), len(data))
+
+    @property
+    def written_bytes(self) -> int:
+        """Bytes written to the file so far (the writer's thread counts them)."""
+        return self._file.written_bytes
+
+    @property
+    def lost_lines(self) -> int:
+        """Lines the file would not take so far (a full disk)."""
+        return self._file.lost_lines
+
+    @property
+    def lost_bytes(self) -> int:
+        """The bytes of those lines."""
+        return self._file.lost_bytes
 
     @property
     def congested(self) -> bool:
