@@ -186,14 +186,15 @@ class JobMetricsTests(SynchronousTestCase):
         self.assertEqual(value(m, "hookdaemon_jobs_total", hook="site", state="superseded"), 1.0)
         self.assertEqual(value(m, "hookdaemon_job_queue_wait_seconds_count", hook="site"), 0.0)
 
-    def test_aJobCancelledBeforeItStartedLeavesTheQueueWithNoDuration(self) -> None:
+    def test_aJobThatEndsWithoutStartingLeavesTheQueueWithNoDuration(self) -> None:
+        """As a job whose start cannot be recorded ends, or one cancelled while it waits."""
         job = a_job(1)
         self.metrics.queued(job)
-        self.metrics.ended(job, JobOutcome(JobState.CANCELLED))
+        self.metrics.ended(job, JobOutcome(JobState.FAILED))
         m = self.metrics
         self.assertEqual(value(m, "hookdaemon_jobs_queued", hook="site"), 0.0)
         self.assertEqual(value(m, "hookdaemon_jobs_running", hook="site"), 0.0)
-        self.assertEqual(value(m, "hookdaemon_jobs_total", hook="site", state="cancelled"), 1.0)
+        self.assertEqual(value(m, "hookdaemon_jobs_total", hook="site", state="failed"), 1.0)
         self.assertEqual(value(m, "hookdaemon_job_duration_seconds_count", hook="site"), 0.0)
 
     def test_aJobOfAHookNoLongerConfiguredIsCountedUnderItsName(self) -> None:
