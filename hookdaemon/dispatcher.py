@@ -24,7 +24,7 @@ from hookdaemon.field_rules import refusal
 from hookdaemon.forges import FORGES
 from hookdaemon.job_state import JobState
 from hookdaemon.jobs import JobQueue, JobRunner, QueueFullError
-from hookdaemon.journal import Added, JobRecord, Journal, NewDelivery
+from hookdaemon.journal import Added, JobRecord, Journal, NewDelivery, PayloadDroppedError
 from hookdaemon.journal_worker import JournalWorker, journal_failed
 from hookdaemon.leftovers import end_leftovers
 from hookdaemon.lifecycle import IJobObserver, Job, JobOutcome
@@ -52,11 +52,21 @@ class _Live:
     state: JobState = JobState.QUEUED
     over: Deferred[None] | None = None
     """Made only for a running job the daemon, stopping, waits for; fired when it ends."""
+    cancelled: bool = False
+    """Cancelled while its start was being recorded: it ends cancelled without running."""
     abandoned: bool = False
     """
     Set when the daemon's stop_grace ends while the job's start is still being
     recorded (the journal cannot commit): it is not run, and stays queued.
     """
+
+
+class NoJobError(LookupError):
+    """The journal holds no job by that id."""
+
+
+class ReplayError(Exception):
+    """A job cannot be run again: the sentence says why (its body is gone, its hook)."""
 
 
 class Dispatcher(Service):
@@ -193,6 +203,64 @@ class Dispatcher(Service):
         committed.addBoth(answer.callback)  # a Failure errbacks
         return answer
 
+    def replay(self, job_id: int) -> Deferred[JobRecord]:
+        """
+        Run a job's delivery again, with its body, as a new job (a person's
+        request); fires with the new job's record once it is in the journal.
+        Fails with L{ReplayError} saying why it cannot be, L{NoJobError} for
+        a job the journal does not hold, or as a delivery would (503).
+        """
+        if self.stopping:
+            return fail(ReplayError("the daemon is stopping"))
+        hooks = dict(self._config.hooks)
+        now = self._reactor.seconds()
+
+        def add(journal: Journal) -> JobRecord:
+            record = journal.get(job_id)
+            if record is None:
+                raise NoJobError(f"no job {job_id}")
+            if record.hook not in hooks:
+                raise ReplayError(f"hook {record.hook} is no longer configured")
+            try:
+                return journal.replay(job_id, now)
+            except PayloadDroppedError as e:
+                raise ReplayError(f"{e}, so it cannot run again") from None
+
+        def queue(record: JobRecord) -> JobRecord:
+            hook = hooks[record.hook]
+            log.info(
+                "job {job} for hook {hook} queued: a replay of job {of}",
+                job=record.id,
+                hook=hook.name,
+                of=job_id,
+            )
+            self._submit(record.id, hook, record.delivery)
+            return record
+
+        return self._journal.call(add).addCallback(queue)
+
+    def cancel(self, job_id: int) -> JobState | None:
+        """
+        Stop a job: a waiting one leaves the queue and ends C{cancelled} now
+        (returned); a running one gets its timeout's TERM, then KILL, and ends
+        C{cancelled} once it has stopped (C{RUNNING} returned). None: the job
+        is not live (over, or unknown).
+        """
+        live = self._live.get(job_id)
+        if live is None or self._runner is None or self._queue is None:
+            return None
+        if live.state is JobState.RUNNING:
+            self._runner.cancel(live.job)
+            return JobState.RUNNING
+        if self._queue.withdraw(job_id) is None:
+            live.cancelled = True  # its start is being recorded: _run ends it
+            return JobState.RUNNING
+        log.info("job {job} cancelled before it started", job=job_id)
+        del self._live[job_id]
+        live.state = JobState.CANCELLED
+        self._events.ended(live.job, JobOutcome(JobState.CANCELLED))
+        return JobState.CANCELLED
+
     def _submit(self, job_id: int, hook: HookConfig, delivery: Delivery) -> None:
         payload_path = os.path.join(self.payload_dir, f"{job_id}.body")
         job = Job(id=job_id, hook=hook, delivery=delivery, payload_path=payload_path)
@@ -239,7 +307,10 @@ class Dispatcher(Service):
             try:
                 live.state = JobState.RUNNING
                 self._events.started(job)
-                outcome = await self._runner.run(job)
+                if live.cancelled:
+                    outcome = JobOutcome(JobState.CANCELLED)
+                else:
+                    outcome = await self._runner.run(job)
             except Exception:
                 log.failure("job {job} crashed", job=job.id)
         # Gone before the end is told; a file that cannot be removed must

@@ -9,6 +9,8 @@ job along it)::
              |              +--> failed
              |              +--> timed_out
              |              +--> interrupted   (the daemon stopped or died while it ran)
+             |              +--> cancelled     (POST /jobs/ID/cancel: its group TERMed, KILLed)
+             +--> cancelled                    (POST /jobs/ID/cancel before it started)
              +--> superseded                   (a newer delivery of a coalescing hook)
              +--> failed                       (refused on resume by today's checks)
              +--> interrupted                  (its hook is gone from the configuration)
@@ -32,6 +34,7 @@ class JobState(StrEnum):
     TIMED_OUT = "timed_out"
     INTERRUPTED = "interrupted"
     SUPERSEDED = "superseded"
+    CANCELLED = "cancelled"
 
     @property
     def final(self) -> bool:

@@ -14,7 +14,7 @@ from twisted.internet.defer import Deferred, succeed
 
 from hookdaemon.delivery import Delivery
 from hookdaemon.job_state import LIVE_STATES, JobState
-from hookdaemon.job_views import job_json
+from hookdaemon.job_views import JobQuery, job_json
 from hookdaemon.journal import Journal
 from hookdaemon.journal_worker import JournalWorker
 from hookdaemon.lifecycle import Job, JobObserver, JobOutcome, OutputTail
@@ -123,12 +123,14 @@ class JobStatus(JobObserver):
 
     # The job API.
 
-    def recent(self, hook: str | None, limit: int) -> Deferred[list[dict[str, Any]]]:
-        """The newest jobs, as the job API shows them."""
+    def recent(self, query: JobQuery) -> Deferred[list[dict[str, Any]]]:
+        """The newest jobs C{query} asks for, as the job API shows them."""
         return self._journal.call(
             lambda journal: [
                 job_json(record, journal.covers(record.id), journal.covering(record.id))
-                for record in journal.recent(hook, limit)
+                for record in journal.recent(
+                    query.hook, query.limit, query.state, query.before, query.since
+                )
             ]
         )
 

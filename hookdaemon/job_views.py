@@ -6,11 +6,83 @@ Who may see it is L{hookdaemon.status_access}'s concern.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from attrs import frozen
+
 from hookdaemon.delivery import SHOWN_FIELDS
+from hookdaemon.job_state import JobState
 from hookdaemon.journal import JobRecord
+
+MAX_LIMIT = 1000
+
+
+@frozen
+class JobQuery:
+    """Which jobs C{GET /jobs} asks for, newest first."""
+
+    hook: str | None = None
+    limit: int = 50
+    state: JobState | None = None
+    before: int | None = None
+    """Only ids below this one: the next page after a page that ended with it."""
+    since: float | None = None
+    """Only jobs queued at this time (seconds since the epoch) or later."""
+
+
+def job_query(query: Mapping[str, Sequence[str]]) -> JobQuery | str:
+    """C{GET /jobs}'s query string, read; or the sentence its 400 says."""
+
+    def one(name: str) -> str | None:
+        values = query.get(name)
+        return values[0] if values else None
+
+    limit_text = one("limit") or "50"
+    if not limit_text.isdigit():
+        return "limit must be a whole number"
+    limit = int(limit_text)
+    if not 1 <= limit <= MAX_LIMIT:
+        return f"limit must be 1 to {MAX_LIMIT}"
+    state_text = one("state")
+    state = None
+    if state_text is not None:
+        try:
+            state = JobState(state_text)
+        except ValueError:
+            return f"state must be one of: {', '.join(s.value for s in JobState)}"
+    before_text = one("before")
+    if before_text is not None and not before_text.isdigit():
+        return "before must be a job id"
+    since_text = one("since")
+    since = None
+    if since_text is not None:
+        since = _moment(since_text)
+        if since is None:
+            return "since must be seconds since the epoch or an ISO 8601 time"
+    return JobQuery(
+        hook=one("hook"),
+        limit=limit,
+        state=state,
+        before=None if before_text is None else int(before_text),
+        since=since,
+    )
+
+
+def _moment(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # the API's own times are UTC
+    return moment.timestamp()
+
 
 _SHOWN = (
     *(shown for shown in SHOWN_FIELDS if shown[0] == "id"),
@@ -48,6 +120,8 @@ def job_json(record: JobRecord, covers: list[int], covered_by: int | None) -> di
         # The delivery's first job, for a retry after a stop or crash interrupted it.
         "retry_of": record.retry_of,
         "attempt": record.attempt,
+        # The job whose delivery a person ran again (POST /jobs/ID/replay).
+        "replay_of": record.replay_of,
         # False once the journal dropped the body (superseded, or past payload_budget).
         "payload_kept": record.payload_kept,
     }

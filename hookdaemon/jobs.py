@@ -58,6 +58,8 @@ class JobRunner:
         launch_prefix(home)  # find how to launch steps now, not on the reactor at the first step
         self._running: dict[int, tuple[Job, RunningStep]] = {}
         self._stopping = False
+        self._cancelled: set[int] = set()
+        """Jobs told to stop by L{cancel}: no step starts after it, and they end cancelled."""
 
     def run(self, job: Job) -> Deferred[JobOutcome]:
         return Deferred.fromCoroutine(self._run(job))
@@ -76,7 +78,7 @@ class JobRunner:
         def on_timeout() -> None:
             nonlocal timed_out
             timed_out = True
-            output.note(job.id, f"timed out after {hook.timeout:g}s; sending SIGTERM")
+            self._note(job, f"timed out after {hook.timeout:g}s; sending SIGTERM")
             self.stop(job.id)
 
         def sink(stream: str, block: bytes) -> None:
@@ -94,16 +96,16 @@ class JobRunner:
         result = StepResult(exit_code=0, signal=None)
         try:
             if not os.path.isdir(hook.workdir):
-                output.note(job.id, f"workdir {hook.workdir} does not exist")
+                self._note(job, f"workdir {hook.workdir} does not exist")
                 result = StepResult(exit_code=None, signal=None)
             for number, step in enumerate(hook.steps, 1):
-                if not result.ok or timed_out:
+                if not result.ok or timed_out or job.id in self._cancelled:
                     break
-                output.note(job.id, f"step {number}/{len(hook.steps)}: {step.text}")
+                self._note(job, f"step {number}/{len(hook.steps)}: {step.text}")
                 argv = step.argv(env, hook.shell)
                 cannot = None if hook.shell else self._cannot_run(argv[0], hook.workdir, env)
                 if cannot is not None:
-                    output.note(job.id, f"step {number} cannot start: {cannot}")
+                    self._note(job, f"step {number} cannot start: {cannot}")
                     result = StepResult(exit_code=None, signal=None)
                     break
                 running = RunningStep(
@@ -119,23 +121,39 @@ class JobRunner:
                     result = await running.ended
                 finally:
                     del self._running[job.id]
-                output.note(job.id, f"step {number} ended: {result.describe()}")
+                self._note(job, f"step {number} ended: {result.describe()}")
                 events.step_ended(job, number, result)
         finally:
             if deadline.active():
                 deadline.cancel()
-        if timed_out:
+        if job.id in self._cancelled:
+            self._cancelled.discard(job.id)
+            state = JobState.CANCELLED  # even if its step then exited 0
+        elif timed_out:
             state = JobState.TIMED_OUT
         elif result.ok:
             state = JobState.SUCCEEDED
         else:
             state = JobState.INTERRUPTED if self._stopping else JobState.FAILED
-        output.note(job.id, f"job {state}")
+        self._note(job, f"job {state}")
         await output.written()  # a finished job's output is in the file
         return JobOutcome(state, result)
 
+    def _note(self, job: Job, text: str) -> None:
+        """One of hookdaemon's own lines about the job: in its log, and to its followers."""
+        output = self._outputs.get(job.hook.name)
+        if output is not None:
+            output.note(job.id, text)
+        self._events.output(job, f"hookdaemon {text}\n".encode())
+
     def _cannot_run(self, program: str, workdir: str, env: Mapping[str, str]) -> str | None:
         return program_problem(program, workdir, env.get("PATH", BASE_PATH), self._user)
+
+    def cancel(self, job: Job) -> None:
+        """A person stopped the running job: as a timeout does, and it ends C{cancelled}."""
+        self._cancelled.add(job.id)
+        self._note(job, "cancelled; sending SIGTERM")
+        self.stop(job.id)
 
     def stop(self, job_id: int) -> None:
         """SIGTERM the job's current step group now, SIGKILL it C{kill_grace} later."""
@@ -146,11 +164,7 @@ class JobRunner:
 
         def kill() -> None:
             if not running.ended.called:
-                job_output = self._outputs.get(job.hook.name)
-                if job_output is not None:
-                    job_output.note(
-                        job.id, f"still running {job.hook.kill_grace:g}s later; SIGKILL"
-                    )
+                self._note(job, f"still running {job.hook.kill_grace:g}s later; SIGKILL")
                 running.signal_group(signal.SIGKILL)
 
         call = self._clock.callLater(job.hook.kill_grace, kill)
@@ -219,6 +233,17 @@ class JobQueue:
         """Run up to C{max_parallel} jobs at once from now on (a reload); none is stopped."""
         self._max_parallel = max_parallel
         self._pump()
+
+    def withdraw(self, job_id: int) -> Job | None:
+        """Take a waiting job out of the queue (it was cancelled); the job, or None."""
+        for name, waiting in self._waiting.items():
+            for entry in waiting:
+                if entry[1].id == job_id:
+                    waiting.remove(entry)
+                    if not waiting:
+                        del self._waiting[name]
+                    return entry[1]
+        return None
 
     def hold(self) -> None:
         """Start no more jobs: the daemon is stopping, and waiting jobs stay in the journal."""

@@ -33,11 +33,11 @@ from hookdaemon.job_state import FINAL_STATES, JobState
 
 log = Logger()
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """
 C{PRAGMA user_version}: 0 is the release before bodies had a table of their
 own, 1 the one before delivery ids were remembered apart from jobs and jobs
-counted their attempts.
+counted their attempts, 2 the one before jobs could be replays.
 """
 
 MIN_SQLITE = (3, 20, 0)
@@ -102,7 +102,10 @@ CREATE TABLE IF NOT EXISTS {name} (
     process_group INTEGER,
     payload_size INTEGER,   -- the bytes of the body in payloads, NULL if none is kept
     payload_dropped TEXT,   -- why none is kept: superseded or payload_budget
-    attempt INTEGER NOT NULL DEFAULT 1  -- 1, or which retry of retry_of's delivery
+    attempt INTEGER NOT NULL DEFAULT 1, -- 1, or which retry of retry_of's delivery
+    -- The job whose delivery a person ran again; no reference: the history may
+    -- forget that job first.
+    replay_of INTEGER
 );
 """
 
@@ -184,9 +187,11 @@ class JobRecord:
     retry_of: int | None
     output_tail: bytes
     payload_dropped: str | None = None
+    """Why the journal no longer holds the job's body (C{superseded}, C{payload_budget})."""
     attempt: int = 1
     """1 for a delivery's first job; N for its retry after N - 1 interrupted attempts."""
-    """Why the journal no longer holds the job's body (C{superseded}, C{payload_budget})."""
+    replay_of: int | None = None
+    """The job whose delivery this one runs again, by a person's request (POST .../replay)."""
 
     @property
     def payload_kept(self) -> bool:
@@ -327,6 +332,7 @@ class Journal:
                     _bodies_into_their_table(self._db)
                 if exists:
                     _ids_apart_and_attempts(self._db)
+                    _replays(self._db)
                 for statement in _statements(_SCHEMA):
                     self._db.execute(statement)
                 broken = self._db.execute("PRAGMA foreign_key_check").fetchall()
@@ -438,12 +444,13 @@ class Journal:
         queued_at: float,
         retry_of: int | None,
         attempt: int = 1,
+        replay_of: int | None = None,
     ) -> int:
         values = [getattr(delivery, column) for column in _DELIVERY_COLUMNS]
         cursor = self._db.execute(
             f"INSERT INTO jobs (hook, delivery_id, {', '.join(_DELIVERY_COLUMNS)},"
-            " state, queued_at, retry_of, payload_size, attempt)"
-            f" VALUES (?, ?, {', '.join('?' * len(values))}, ?, ?, ?, ?, ?)",
+            " state, queued_at, retry_of, payload_size, attempt, replay_of)"
+            f" VALUES (?, ?, {', '.join('?' * len(values))}, ?, ?, ?, ?, ?, ?)",
             (
                 hook,
                 delivery.delivery_id or None,
@@ -453,6 +460,7 @@ class Journal:
                 retry_of,
                 len(payload),
                 attempt,
+                replay_of,
             ),
         )
         job_id = cursor.lastrowid
@@ -689,11 +697,44 @@ class Journal:
         ).fetchone()
         return None if row is None or row[0] == job_id else int(row[0])
 
-    def recent(self, hook: str | None = None, limit: int = 50) -> list[JobRecord]:
-        """Newest first."""
-        if hook is None:
-            return self._select("ORDER BY id DESC LIMIT ?", (limit,))
-        return self._select("WHERE hook = ? ORDER BY id DESC LIMIT ?", (hook, limit))
+    def recent(
+        self,
+        hook: str | None = None,
+        limit: int = 50,
+        state: JobState | None = None,
+        before: int | None = None,
+        since: float | None = None,
+    ) -> list[JobRecord]:
+        """Newest first: of C{hook}, in C{state}, ids below C{before}, queued from C{since}."""
+        conditions: list[str] = []
+        values: list[object] = []
+        for column, test, value in (
+            ("hook", "=", hook),
+            ("state", "=", state),
+            ("id", "<", before),
+            ("queued_at", ">=", since),
+        ):
+            if value is not None:
+                conditions.append(f"{column} {test} ?")
+                values.append(value)
+        where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
+        return self._select(f"{where}ORDER BY id DESC LIMIT ?", (*values, limit))
+
+    def replay(self, job_id: int, now: float) -> JobRecord:
+        """
+        A new queued job running C{job_id}'s delivery again, with its body, as a
+        replay of it (not a duplicate: its delivery id is not looked at). Raises
+        L{LookupError} for a job the journal does not hold, L{PayloadDroppedError}
+        for one whose body it no longer keeps.
+        """
+        record = self.get(job_id)
+        if record is None:
+            raise LookupError(f"no job {job_id}")
+        body = self.payload(job_id)
+        new = self._insert(record.hook, record.delivery, body, now, None, replay_of=job_id)
+        found = self.get(new)
+        assert found is not None
+        return found
 
     def prune(self, hook: str, keep: int) -> int:
         """
@@ -726,7 +767,7 @@ class Journal:
         rows = self._db.execute(
             f"SELECT id, hook, delivery_id, {', '.join(_DELIVERY_COLUMNS)}, state, exit_code,"
             " signal, queued_at, started_at, finished_at, covered_by, retry_of, output_tail,"
-            f" payload_dropped, attempt FROM jobs {where}",
+            f" payload_dropped, attempt, replay_of FROM jobs {where}",
             tuple(parameters),
         ).fetchall()
         return [_record(row) for row in rows]
@@ -815,6 +856,12 @@ def _ids_apart_and_attempts(db: sqlite3.Connection) -> None:
     )
 
 
+def _replays(db: sqlite3.Connection) -> None:
+    """Schema 2 -> 3, in the caller's transaction: a job may name the job it replays."""
+    if "replay_of" not in _columns(db, "jobs"):
+        db.execute("ALTER TABLE jobs ADD COLUMN replay_of INTEGER")
+
+
 def _columns(db: sqlite3.Connection, table: str) -> list[str]:
     """The column names of C{table}, in the order the table has them."""
     return [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
@@ -846,6 +893,7 @@ def _record(row: Any) -> JobRecord:
         tail,
         payload_dropped,
         attempt,
+        replay_of,
     ) = rest[count:]
     return JobRecord(
         id=job_id,
@@ -862,4 +910,5 @@ def _record(row: Any) -> JobRecord:
         output_tail=bytes(tail),
         payload_dropped=payload_dropped,
         attempt=attempt,
+        replay_of=replay_of,
     )

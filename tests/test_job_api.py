@@ -91,7 +91,11 @@ class JobApiTests(TestCase):
         self.assertEqual(
             response.headers.getRawHeaders("content-type"), ["text/plain; charset=utf-8"]
         )
-        self.assertEqual(sorted(content.splitlines()), [b"stderr err", b"stdout out-" + b"b" * 40])
+        lines = content.splitlines()
+        # The step's two streams, in whichever order they came, inside hookdaemon's own lines.
+        self.assertEqual(sorted(lines[1:3]), [b"stderr err", b"stdout out-" + b"b" * 40])
+        self.assertTrue(lines[0].startswith(b"hookdaemon step 1/1: "), lines[0])
+        self.assertEqual(lines[3:], [b"hookdaemon step 1 ended: exit 3", b"hookdaemon job failed"])
 
     async def test_listIsNewestFirstFilteredAndLimited(self) -> None:
         ids = [await trigger(self.daemon.hook_url(h), "c" * 40) for h in ("site", "api", "site")]
@@ -503,7 +507,12 @@ class FollowTests(TestCase):
                 open(os.path.join(workdir, "release"), "w").close()
 
         await treq.collect(response, arrived)
-        self.assertTrue(b"".join(chunks).endswith(b"stdout done\n"))
+        # hookdaemon's own lines follow too: why the output stopped.
+        self.assertTrue(
+            b"".join(chunks).endswith(
+                b"stdout done\nhookdaemon step 1 ended: exit 0\nhookdaemon job succeeded\n"
+            )
+        )
         self.assertGreater(len(chunks), 1)
         self.assertEqual(daemon.job(job_id).state, "succeeded")
 

@@ -121,6 +121,7 @@ class JournalTests(SynchronousTestCase):
                 "payload_size",
                 "payload_dropped",
                 "attempt",
+                "replay_of",
             ],
         )
 

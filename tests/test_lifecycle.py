@@ -151,6 +151,7 @@ class ValueTests(SynchronousTestCase):
                     "timed_out",
                     "interrupted",
                     "superseded",
+                    "cancelled",
                 ]
             ),
         )
