@@ -149,7 +149,8 @@ class DeletionTests(SynchronousTestCase):
         hook = make_hook("events = delete\nbranches = feature/*")
         self.assertIsNone(ignore_reason(hook, branch_deletion("feature/x")))
         self.assertEqual(
-            ignore_reason(hook, branch_deletion("main")), "branch main does not match branches"
+            ignore_reason(hook, branch_deletion("main")),
+            "branch main does not match branches (feature/*)",
         )
 
     def test_parsedGitHubDeletion(self) -> None:
@@ -176,16 +177,18 @@ class BranchTests(SynchronousTestCase):
         self.assertIsNone(ignore_reason(hook, push("master")))
         self.assertIsNone(ignore_reason(hook, push("release/1.2")))
         self.assertEqual(
-            ignore_reason(hook, push("feature")), "branch feature does not match branches"
+            ignore_reason(hook, push("feature")),
+            "branch feature does not match branches (master release/*)",
         )
         self.assertEqual(
-            ignore_reason(hook, push("release")), "branch release does not match branches"
+            ignore_reason(hook, push("release")),
+            "branch release does not match branches (master release/*)",
         )
 
     def test_globsAreCaseSensitive(self) -> None:
         self.assertEqual(
             ignore_reason(make_hook("branches = main"), push("Main")),
-            "branch Main does not match branches",
+            "branch Main does not match branches (main)",
         )
 
     def test_branchesSetButDeliveryNamesNone(self) -> None:
@@ -203,7 +206,7 @@ class BranchTests(SynchronousTestCase):
         self.assertIsNone(ignore_reason(make_hook("branches = master"), delivery))
         self.assertEqual(
             ignore_reason(make_hook("branches = main"), delivery),
-            "branch master does not match branches",
+            "branch master does not match branches (main)",
         )
 
 
@@ -212,14 +215,14 @@ class TagTests(SynchronousTestCase):
         hook = make_hook("events = tag\ntags = v*")
         self.assertIsNone(ignore_reason(hook, tag_push("v1.0")))
         self.assertEqual(
-            ignore_reason(hook, tag_push("nightly")), "tag nightly does not match tags"
+            ignore_reason(hook, tag_push("nightly")), "tag nightly does not match tags (v*)"
         )
 
     def test_emptyTagNameIsATagThatMatchesNoPattern(self) -> None:
         """refs/tags/ (found by fuzzing) must not slip past tags as if it were a branch push."""
         self.assertEqual(
             ignore_reason(make_hook("events = push tag\ntags = v*"), tag_push("")),
-            "tag (empty) does not match tags",
+            "tag (empty) does not match tags (v*)",
         )
 
     def test_emptyTagsMeansAll(self) -> None:
@@ -230,7 +233,7 @@ class TagTests(SynchronousTestCase):
         self.assertIsNone(ignore_reason(make_hook("events = tag\ntags = v0.*"), delivery))
         self.assertEqual(
             ignore_reason(make_hook("events = tag\ntags = v1.*"), delivery),
-            "tag v0.0.1 does not match tags",
+            "tag v0.0.1 does not match tags (v1.*)",
         )
 
 
@@ -244,20 +247,20 @@ class RepositoryTests(SynchronousTestCase):
         self.assertIsNone(ignore_reason(hook, push(repository="other/site")))
         self.assertEqual(
             ignore_reason(hook, push(repository="evil/site")),
-            "repository evil/site does not match repository",
+            "repository evil/site does not match repository (example/* other/site)",
         )
 
     def test_deliveryWithoutRepository(self) -> None:
         self.assertEqual(
             ignore_reason(make_hook("repository = example/site"), push(repository="")),
-            "repository (none) does not match repository",
+            "repository (none) does not match repository (example/site)",
         )
 
     def test_repositoryCheckedBeforeBranch(self) -> None:
         hook = make_hook("repository = example/site\nbranches = main")
         self.assertEqual(
             ignore_reason(hook, push("dev", repository="evil/site")),
-            "repository evil/site does not match repository",
+            "repository evil/site does not match repository (example/site)",
         )
 
     def test_gitlabFixture(self) -> None:

@@ -643,7 +643,7 @@ class SelectionTests(SynchronousTestCase):
         self.assertIsNone(ignore_reason(make_hook("branches = master"), push))
         self.assertEqual(
             ignore_reason(make_hook("branches = main"), push),
-            "branch master does not match branches",
+            "branch master does not match branches (main)",
         )
 
     def test_createSelectedByName(self) -> None:
@@ -655,7 +655,7 @@ class SelectionTests(SynchronousTestCase):
         self.assertIsNone(ignore_reason(make_hook("events = create\ntags = v1.*"), create))
         self.assertEqual(
             ignore_reason(make_hook("events = create\ntags = v2.*"), create),
-            "tag v1.0.0 does not match tags",
+            "tag v1.0.0 does not match tags (v2.*)",
         )
 
     def test_deleteSelectedOnlyByDelete(self) -> None:
@@ -678,7 +678,7 @@ class SelectionTests(SynchronousTestCase):
         )
         self.assertEqual(
             ignore_reason(make_hook("events = pull_request\nbranches = feature"), pull_request),
-            "branch master does not match branches",
+            "branch master does not match branches (feature)",
         )
 
     def test_otherEventIgnored(self) -> None:

@@ -865,7 +865,7 @@ class EventSelectionTests(SynchronousTestCase):
         self.assertIsNone(ignore_reason(make_hook("events = create"), create))
         self.assertEqual(
             ignore_reason(make_hook("events = create\ntags = v1.*"), create),
-            "tag v0.0.1 does not match tags",
+            "tag v0.0.1 does not match tags (v1.*)",
         )
 
     def test_deleteIsSelectedByName(self) -> None:
@@ -878,7 +878,7 @@ class EventSelectionTests(SynchronousTestCase):
         self.assertIsNone(ignore_reason(make_hook("events = delete\nbranches = o*"), delete))
         self.assertEqual(
             ignore_reason(make_hook("events = delete\nbranches = main"), delete),
-            "branch old does not match branches",
+            "branch old does not match branches (main)",
         )
 
     def test_pullRequestBranchIsItsTarget(self) -> None:
@@ -888,7 +888,7 @@ class EventSelectionTests(SynchronousTestCase):
         )
         self.assertEqual(
             ignore_reason(make_hook("events = pull_request\nbranches = main"), pull_request),
-            "branch master does not match branches",
+            "branch master does not match branches (main)",
         )
 
     def test_mergeRequestBranchIsItsTarget(self) -> None:
@@ -898,7 +898,7 @@ class EventSelectionTests(SynchronousTestCase):
         )
         self.assertEqual(
             ignore_reason(make_hook("events = merge_request\nbranches = main"), merge_request),
-            "branch master does not match branches",
+            "branch master does not match branches (main)",
         )
 
     def test_gitlabOtherEventByObjectKind(self) -> None:
