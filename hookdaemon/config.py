@@ -48,6 +48,7 @@ DAEMON_DEFAULTS: Mapping[str, str] = {
     "history": "500",
     "trusted_proxies": "",
     "status_token": "",
+    "operator_token": "",
     "stop_grace": "30",
     "request_timeout": "30",
     "header_timeout": "10",
@@ -199,8 +200,11 @@ class DaemonConfig:
     max_parallel: int
     history: int
     trusted_proxies: tuple[Network, ...]
-    status_token: Secret | None
     stop_grace: float
+    status_tokens: tuple[Secret, ...] = ()
+    """Bearer tokens that may read the job API and /metrics; several, so one can be rotated."""
+    operator_tokens: tuple[Secret, ...] = ()
+    """Bearer tokens that may read as status tokens do and also replay and cancel jobs."""
     request_timeout: float = float(DAEMON_DEFAULTS["request_timeout"])
     header_timeout: float = float(DAEMON_DEFAULTS["header_timeout"])
     """Seconds a client has to send its request line and headers: less than a whole request."""
@@ -226,10 +230,20 @@ class Config:
     hooks: Mapping[str, HookConfig]
     warnings: tuple[Problem, ...] = ()
 
+    def secrets(self) -> tuple[tuple[str, str, Secret], ...]:
+        """Every secret the file names, with its section and key, for checks that name them."""
+        found = [("hookdaemon", "status_token", s) for s in self.daemon.status_tokens]
+        found += [("hookdaemon", "operator_token", s) for s in self.daemon.operator_tokens]
+        for name, hook in self.hooks.items():
+            if hook.secret is not None:
+                found.append((f"{HOOK_PREFIX}{name}", "secret", hook.secret))
+        return tuple(found)
+
 
 VERBATIM_KEYS = frozenset({"command", "env"})
 MULTI_LINE_KEYS = frozenset(
     {"listen", "trusted_proxies", "allow_from", "events", "branches", "tags", "repository"}
+    | {"status_token", "operator_token"}
     | VERBATIM_KEYS
 )
 """Keys whose value may go on over several lines; every other key takes one line."""
@@ -480,12 +494,42 @@ class _Section:
     def secret(self, key: str) -> Secret | None:
         """The secret C{key} names; messages show where it comes from, never the value."""
         origin = self.raw(key)
-        if not origin:
-            return None
+        return self._secret(key, origin, "") if origin else None
+
+    def secrets(self, key: str) -> tuple[Secret, ...]:
+        """
+        The secrets C{key} lists, separated by whitespace or lines, so that one can
+        be rotated: the new one added, its callers moved to it, the old one removed.
+        """
+        entries = []
+        for index, line in self.lines(key):
+            words = line.split()
+            if len(words) > 1 and any(not w.startswith(("env:", "file:")) for w in words):
+                # "status_token = correct horse battery staple" was one token: read
+                # as four, "correct" alone would be let in.
+                self.problem(
+                    key,
+                    f"{self.where(key, index)} holds several words, not all of them env: or "
+                    "file:, so it cannot be told whether they are several tokens or one with "
+                    "spaces in it; write each token on a line of its own, or name it with "
+                    "env:NAME or file:PATH",
+                )
+                continue
+            entries += [(index, word) for word in words]
+        found = []
+        for number, (index, origin) in enumerate(entries, 1):
+            at = f"entry {number} ({self.where(key, index)}): " if len(entries) > 1 else ""
+            secret = self._secret(key, origin, at)
+            if secret is not None:
+                found.append(secret)
+        return tuple(found)
+
+    def _secret(self, key: str, origin: str, at: str) -> Secret | None:
+        """One C{env:}, C{file:} or literal secret; C{at} says which entry of the key it is."""
         if origin.startswith("env:"):
             name = origin[4:]
             if name not in self.reader.environ:
-                self.problem(key, f"{origin} is not set in the daemon's environment")
+                self.problem(key, f"{at}{origin} is not set in the daemon's environment")
                 return None
             value = self.reader.environ[name].encode("utf-8")
         elif origin.startswith("file:"):
@@ -493,15 +537,15 @@ class _Section:
             try:
                 value = self.reader.read_file(path).rstrip(b"\r\n")
             except OSError as e:
-                self.problem(key, f"{origin}: cannot read: {e.strerror}")
+                self.problem(key, f"{at}{origin}: cannot read: {e.strerror}")
                 return None
         else:
             value = origin.encode("utf-8")
             # The text is the secret itself: never keep it where repr() would show it.
             origin = "literal"
-            self.warn(key, "the secret is written in the file; prefer env:NAME or file:PATH")
+            self.warn(key, f"{at}the secret is written in the file; prefer env:NAME or file:PATH")
         if not value:
-            self.problem(key, f"{origin} is empty")
+            self.problem(key, f"{at}{origin} is empty")
             return None
         return Secret(origin=origin, value=value)
 
@@ -578,8 +622,9 @@ def _daemon(section: _Section) -> DaemonConfig:
         max_parallel=section.integer("max_parallel", minimum=1),
         history=section.integer("history", minimum=1),
         trusted_proxies=section.networks("trusted_proxies"),
-        status_token=section.secret("status_token"),
         stop_grace=section.seconds("stop_grace"),
+        status_tokens=section.secrets("status_token"),
+        operator_tokens=section.secrets("operator_token"),
         request_timeout=section.seconds("request_timeout"),
         header_timeout=section.seconds("header_timeout"),
         max_connections=section.integer("max_connections", minimum=1),

@@ -27,7 +27,11 @@ logs are, and what the journal was opened with. A reload that changes one is
 refused, so the daemon never runs on a file it only half follows.
 """
 
-_KEY_OF_FIELD = {"steps": "command"}
+_KEY_OF_FIELD = {
+    "steps": "command",
+    "status_tokens": "status_token",
+    "operator_tokens": "operator_token",
+}
 """A field of L{HookConfig} or L{DaemonConfig} whose key in tap.cfg has another name."""
 
 

@@ -116,10 +116,8 @@ def _reload_warnings(config: Config, user: RunAs) -> Iterator[Problem]:
     then = "so every reload would be refused; let it read the file (a group, say)"
     if os.path.isfile(config.source) and not may_read(user, config.source):
         yield Problem(config.source, "-", "", f"{who} may not read this file, {then}")
-    secrets = [("hookdaemon", "status_token", config.daemon.status_token)]
-    secrets += [(f"hook:{name}", "secret", hook.secret) for name, hook in config.hooks.items()]
-    for section, key, secret in secrets:
-        if secret is None or not secret.origin.startswith("file:"):
+    for section, key, secret in config.secrets():
+        if not secret.origin.startswith("file:"):
             continue
         path = resolve_path(config.source, secret.origin[5:])
         if os.path.isfile(path) and not may_read(user, path):

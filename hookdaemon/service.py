@@ -27,6 +27,7 @@ from hookdaemon.output import OutputLogs
 from hookdaemon.reactors import DaemonReactor
 from hookdaemon.reload import Reloader
 from hookdaemon.site import HookSite
+from hookdaemon.status_access import Tokens
 from hookdaemon.systemd_notify import SystemdNotice
 from hookdaemon.web import HookApp
 
@@ -107,7 +108,7 @@ class HookService(InOrder):
             config.hooks,
             self.engine,
             self.status,
-            daemon.status_token,
+            Tokens.of(daemon),
             trusted_proxies=daemon.trusted_proxies,
             clock=reactor,
         )
@@ -135,7 +136,7 @@ class HookService(InOrder):
         self.records.history = daemon.history
         self.site.reconfigure(daemon)
         self.engine.reconfigure(config)
-        self.app.reconfigure(config.hooks, daemon.status_token, daemon.trusted_proxies)
+        self.app.reconfigure(config.hooks, Tokens.of(daemon), daemon.trusted_proxies)
         self.config = config
 
     def privilegedStartService(self) -> None:

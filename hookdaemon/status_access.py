@@ -1,11 +1,14 @@
 """
-Who may see the status endpoints, from plain values.
+Who may see the status endpoints, and who may also steer jobs, from plain values.
 
-C{/jobs} reveals refs, commits and output: with a C{status_token} it needs that
-token. Without one it answers only a caller on this machine asking directly: a
-loopback peer, no proxy between (behind nginx on 127.0.0.1 every caller would
-otherwise be loopback), and a Host naming this machine (else a web page could
-read it by rebinding its own domain to 127.0.0.1).
+C{/jobs} reveals refs, commits and output, and its POSTs replay and cancel
+jobs. With any token configured, tokens alone decide: a C{status_token} may
+read, an C{operator_token} may read and act; each key may list several, so
+one can be rotated. Without any token the job API answers only a caller on
+this machine asking directly, for reading and acting alike: a loopback peer,
+no proxy between (behind nginx on 127.0.0.1 every caller would otherwise be
+loopback), and a Host naming this machine (else a web page could read it by
+rebinding its own domain to 127.0.0.1).
 
 What cannot be told apart: a proxy that adds no header, speaks HTTP/1.1 and
 sends a loopback Host (nginx with C{proxy_http_version 1.1} and its default
@@ -18,8 +21,27 @@ from __future__ import annotations
 from attrs import frozen
 
 from hookdaemon.client_address import loopback_host, parse_address, proxy_header
-from hookdaemon.config import Secret
+from hookdaemon.config import DaemonConfig, Secret
 from hookdaemon.forges._base import bearer, same
+
+
+@frozen
+class Tokens:
+    """The bearer tokens configured: those that may read, and those that may also act."""
+
+    status: tuple[Secret, ...] = ()
+    operator: tuple[Secret, ...] = ()
+
+    @classmethod
+    def of(cls, daemon: DaemonConfig) -> Tokens:
+        return cls(status=daemon.status_tokens, operator=daemon.operator_tokens)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.status or self.operator)
+
+
+NO_TOKENS = Tokens()
 
 
 @frozen
@@ -45,6 +67,11 @@ class StatusRefusal:
 
 
 NEEDS_TOKEN = StatusRefusal(401, "a valid status_token is required")
+NEEDS_OPERATOR_TOKEN = StatusRefusal(401, "a valid operator_token is required")
+NO_OPERATOR_TOKEN = StatusRefusal(403, "set operator_token to replay or cancel jobs")
+READ_ONLY_TOKEN = StatusRefusal(
+    403, "this status_token may read jobs but not replay or cancel them; use an operator_token"
+)
 
 _OLD_VERSIONS = frozenset({"HTTP/1.0", "HTTP/0.9"})
 """
@@ -54,11 +81,41 @@ header saying it forwards; browsers and curl send HTTP/1.1.
 """
 
 
-def status_refusal(token: Secret | None, request: StatusRequest) -> StatusRefusal | None:
-    """None when the status endpoints may answer this request; else why not (401 or 403)."""
-    if token is not None:
+def held(given: str | None, tokens: tuple[Secret, ...]) -> bool:
+    """
+    Is C{given} one of C{tokens}? Each is compared, in constant time, whatever
+    came before, so the time taken says nothing of which one matched.
+    """
+    if given is None:
+        return False
+    found = False
+    for token in tokens:
+        found = same(given, token.value) | found
+    return found
+
+
+def status_refusal(
+    tokens: Tokens, request: StatusRequest, *, act: bool = False
+) -> StatusRefusal | None:
+    """
+    None when the job API may answer this request; else why not: 401 for a
+    missing or unknown token, 403 for a token that may read but not C{act}
+    (replay, cancel), or for a tokenless request that is not a direct local one.
+    """
+    if tokens.any:
         given = bearer(request.authorization)
-        return None if given is not None and same(given, token.value) else NEEDS_TOKEN
+        # Both lists are always compared, so the time taken does not say which holds it.
+        operator = held(given, tokens.operator)
+        reader = held(given, tokens.status)
+        if operator:
+            return None
+        if not act:
+            if reader:
+                return None
+            return NEEDS_TOKEN if tokens.status else NEEDS_OPERATOR_TOKEN
+        if not reader:
+            return NEEDS_OPERATOR_TOKEN if tokens.operator else NEEDS_TOKEN
+        return READ_ONLY_TOKEN if tokens.operator else NO_OPERATOR_TOKEN
     peer = parse_address(request.peer)
     if peer is None or not peer.is_loopback:
         return StatusRefusal(

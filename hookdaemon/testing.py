@@ -39,6 +39,7 @@ from hookdaemon.delivery import Delivery
 from hookdaemon.job_state import LIVE_STATES
 from hookdaemon.journal import Added
 from hookdaemon.journal_worker import JournalUnavailableError
+from hookdaemon.status_access import Tokens
 from hookdaemon.web import DeliveryTaker, HookApp, JobSource
 
 __all__ = [
@@ -464,6 +465,7 @@ class InMemoryApp:
     no socket, no reactor, and time on C{clock}, which a test advances. Every
     request comes from 127.0.0.1 (StubTreq's peer); with loopback among
     C{trusted_proxies}, an C{X-Forwarded-For} header names another client.
+    C{tokens}: the job API's (L{Tokens}), or one L{Secret}, the one status token.
     """
 
     url = "http://hookdaemon.test"
@@ -474,16 +476,18 @@ class InMemoryApp:
         hooks: Mapping[str, HookConfig],
         engine: DeliveryTaker | None = None,
         jobs: JobSource | None = None,
-        status_token: Secret | None = None,
+        tokens: Tokens | Secret | None = None,
         trusted_proxies: Sequence[str] = (),
     ) -> None:
         self.clock = Clock()
         self.engine = engine if engine is not None else AcceptingEngine()
+        if not isinstance(tokens, Tokens):
+            tokens = Tokens(status=() if tokens is None else (tokens,))
         self.app = HookApp(
             hooks,
             self.engine,
             jobs if jobs is not None else StubJobs(),
-            status_token,
+            tokens,
             trusted_proxies=tuple(ipaddress.ip_network(cidr) for cidr in trusted_proxies),
             clock=self.clock,
         )

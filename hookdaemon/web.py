@@ -24,7 +24,7 @@ from werkzeug.exceptions import BadHost, MethodNotAllowed, NotFound
 
 from hookdaemon.access_log import access_log_formatter
 from hookdaemon.client_address import client_address
-from hookdaemon.config import HookConfig, Network, Secret
+from hookdaemon.config import HookConfig, Network
 from hookdaemon.delivery import Delivery, Incoming
 from hookdaemon.follow import FollowStream
 from hookdaemon.intake import (
@@ -44,7 +44,7 @@ from hookdaemon.jobs import QueueFullError
 from hookdaemon.journal import Added
 from hookdaemon.journal_worker import RETRY_MAX, JournalUnavailableError
 from hookdaemon.request_state import IHookRequest
-from hookdaemon.status_access import StatusRefusal, StatusRequest, status_refusal
+from hookdaemon.status_access import StatusRefusal, StatusRequest, Tokens, status_refusal
 
 __all__ = [
     "DeliveryTaker",
@@ -227,7 +227,7 @@ class HookApp:
         hooks: Mapping[str, HookConfig],
         engine: DeliveryTaker,
         jobs: JobSource,
-        status_token: Secret | None,
+        tokens: Tokens,
         trusted_proxies: tuple[Network, ...] = (),
         clock: IReactorTime | None = None,
     ) -> None:
@@ -241,17 +241,17 @@ class HookApp:
         self._clock = clock
         self._engine = engine
         self._jobs = jobs
-        self._status_token = status_token
+        self._tokens = tokens
 
     def reconfigure(
         self,
         hooks: Mapping[str, HookConfig],
-        status_token: Secret | None,
+        tokens: Tokens,
         trusted_proxies: tuple[Network, ...],
     ) -> None:
         """Answer as a reloaded configuration says; requests under way finish as they began."""
         self._intake = self._intake.for_hooks(hooks)
-        self._status_token = status_token
+        self._tokens = tokens
         self._trusted_proxies = trusted_proxies
 
     def resolve_client(self, request: IRequest) -> str:
@@ -283,10 +283,14 @@ class HookApp:
             answer, _not_taken, callbackArgs=(request,), errbackArgs=(request, name)
         )
 
-    def _refuse_status(self, request: Request) -> bytes | None:
+    def _refuse_status(self, request: Request, act: bool = False) -> bytes | None:
+        """
+        The answer refusing a job API request, or None when it may go on: to read,
+        or with C{act} to replay or cancel (see L{status_refusal}).
+        """
         authorization = request.getHeader(b"authorization")
         refusal = status_refusal(
-            self._status_token,
+            self._tokens,
             StatusRequest(
                 peer=client_host(request),
                 version=request.clientproto.decode("latin-1"),
@@ -296,6 +300,7 @@ class HookApp:
                 ),
                 authorization=authorization.decode("latin-1") if authorization else None,
             ),
+            act=act,
         )
         if refusal is None:
             return None

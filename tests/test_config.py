@@ -88,7 +88,7 @@ class DaemonSectionTests(ConfigTestCase):
         self.assertEqual(daemon.max_parallel, 4)
         self.assertEqual(daemon.history, 500)
         self.assertEqual(daemon.trusted_proxies, ())
-        self.assertIsNone(daemon.status_token)
+        self.assertEqual((daemon.status_tokens, daemon.operator_tokens), ((), ()))
 
     def test_emptySectionTakesDefaults(self) -> None:
         self.assertEqual(read("[hookdaemon]\n" + HOOK).daemon, read(HOOK).daemon)
@@ -115,7 +115,7 @@ class DaemonSectionTests(ConfigTestCase):
             daemon.trusted_proxies,
             (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1/128")),
         )
-        self.assertEqual(daemon.status_token, Secret(origin="env:STATUS", value=b"watch"))
+        self.assertEqual(daemon.status_tokens, (Secret(origin="env:STATUS", value=b"watch"),))
 
     def test_relativePathsResolveAgainstConfigDirectory(self) -> None:
         """Not against wherever twistd happened to be started."""
@@ -187,7 +187,7 @@ class UnknownNamesTests(ConfigTestCase):
                 f"{SOURCE}: [hookdaemon] port: unknown key (known keys: delivery_id_days, "
                 "delivery_id_max, header_timeout, history, listen, log_dir, log_keep, "
                 "log_max_bytes, max_attempts, max_body, max_client_connections, "
-                "max_connections, max_parallel, "
+                "max_connections, max_parallel, operator_token, "
                 "payload_budget, request_timeout, state_dir, status_token, stop_grace, "
                 "trusted_proxies)"
             ],
@@ -239,8 +239,8 @@ class UnknownNamesTests(ConfigTestCase):
                 f"{SOURCE}: [hookdaemon] colour: unknown key (known keys: delivery_id_days, "
                 "delivery_id_max, header_timeout, history, listen, log_dir, log_keep, "
                 "log_max_bytes, max_attempts, max_body, max_client_connections, "
-                "max_connections, max_parallel, payload_budget, request_timeout, state_dir, "
-                "status_token, stop_grace, trusted_proxies)",
+                "max_connections, max_parallel, operator_token, payload_budget, "
+                "request_timeout, state_dir, status_token, stop_grace, trusted_proxies)",
             ],
         )
 
@@ -316,7 +316,7 @@ class AllProblemsAtOnceTests(ConfigTestCase):
                 f"{SOURCE}: [hookdaemon] colour: unknown key (known keys: delivery_id_days, "
                 "delivery_id_max, header_timeout, history, listen, log_dir, log_keep, "
                 "log_max_bytes, max_attempts, max_body, max_client_connections, "
-                "max_connections, max_parallel, "
+                "max_connections, max_parallel, operator_token, "
                 "payload_budget, request_timeout, state_dir, status_token, stop_grace, "
                 "trusted_proxies)",
                 f"{SOURCE}: [hookdaemon] log_keep: is not a whole number; write one such as 10",
@@ -541,6 +541,121 @@ class SecretTests(ConfigTestCase):
 
     def test_allowFromAloneDoesNotWarn(self) -> None:
         self.assertEqual(read(HOOK + "allow_from = 127.0.0.1\n").warnings, ())
+
+
+class TokenListTests(ConfigTestCase):
+    """status_token and operator_token: several secrets each, so one can be rotated."""
+
+    ENVIRON = {"OLD": "old-token", "NEW": "new-token", "OPS": "ops-token"}
+
+    def warnings(self, text: str, environ: Mapping[str, str] | None = None) -> list[str]:
+        """The warnings of C{text}, its hook guarded so that only the tokens' are left."""
+        guarded = text + "allow_from = 127.0.0.1\n"
+        return [str(w) for w in read(guarded, environ or self.ENVIRON).warnings]
+
+    def test_wordsAndLines(self) -> None:
+        files = FakeFiles({"/etc/hookdaemon/ops": b"file-token\n"})
+        daemon = read(
+            "[hookdaemon]\n"
+            "status_token = env:OLD env:NEW\n"
+            "    file:ops ; the one the dashboard uses\n"
+            "operator_token =\n"
+            "    env:OPS\n",
+            self.ENVIRON,
+            files,
+        ).daemon
+        self.assertEqual(
+            daemon.status_tokens,
+            (
+                Secret("env:OLD", b"old-token"),
+                Secret("env:NEW", b"new-token"),
+                Secret("file:ops", b"file-token"),
+            ),
+        )
+        self.assertEqual(daemon.operator_tokens, (Secret("env:OPS", b"ops-token"),))
+
+    def test_oneLiteralWarnsAsASecretDoes(self) -> None:
+        self.assertEqual(
+            self.warnings(f"[hookdaemon]\noperator_token = {TOKEN}\n" + HOOK),
+            [
+                f"{SOURCE}: [hookdaemon] operator_token: the secret is written in the file; "
+                "prefer env:NAME or file:PATH"
+            ],
+        )
+
+    def test_eachLiteralOfSeveralIsNamedByItsLine(self) -> None:
+        text = f"[hookdaemon]\nstatus_token = env:OLD\n    {TOKEN}\n    {TOKEN}x\n" + HOOK
+        self.assertEqual(
+            self.warnings(text),
+            [
+                f"{SOURCE}: [hookdaemon] status_token: entry {n} (line {n + 1}): the secret is "
+                "written in the file; prefer env:NAME or file:PATH"
+                for n in (2, 3)
+            ],
+        )
+        self.assertEqual(
+            [t.value for t in read(text, self.ENVIRON).daemon.status_tokens],
+            [b"old-token", TOKEN.encode(), TOKEN.encode() + b"x"],
+        )
+
+    def test_wordsOfALiteralAreNotTokensOfTheirOwn(self) -> None:
+        """Once one token with spaces: read as four, 'correct' alone would be let in."""
+        for value in ("correct horse battery staple", "env:OLD hunter2", "file:/a b/c"):
+            self.assertEqual(
+                self.problems(f"[hookdaemon]\nstatus_token = {value}\n" + HOOK, self.ENVIRON),
+                [
+                    f"{SOURCE}: [hookdaemon] status_token: line 2 holds several words, not all "
+                    "of them env: or file:, so it cannot be told whether they are several "
+                    "tokens or one with spaces in it; write each token on a line of its own, "
+                    "or name it with env:NAME or file:PATH"
+                ],
+                value,
+            )
+
+    def test_eachEntrysProblemNamesIt(self) -> None:
+        self.assertEqual(
+            self.problems(
+                "[hookdaemon]\noperator_token = env:OPS env:GONE\n    file:/nothing\n" + HOOK,
+                self.ENVIRON,
+            ),
+            [
+                f"{SOURCE}: [hookdaemon] operator_token: entry 2 (line 2): env:GONE is not set "
+                "in the daemon's environment",
+                f"{SOURCE}: [hookdaemon] operator_token: entry 3 (line 3): file:/nothing: "
+                "cannot read: No such file or directory",
+            ],
+        )
+        self.assertEqual(
+            self.problems("[hookdaemon]\nstatus_token = env:GONE\n" + HOOK),
+            [
+                f"{SOURCE}: [hookdaemon] status_token: env:GONE is not set in the daemon's "
+                "environment"
+            ],
+        )
+
+    def test_reprShowsNoToken(self) -> None:
+        config = read(f"[hookdaemon]\nstatus_token = env:OLD\n    {TOKEN}\n" + HOOK, self.ENVIRON)
+        self.assertNotIn(TOKEN, repr(config))
+        self.assertNotIn("old-token", repr(config))
+        self.assertIn("Secret(origin='literal')", repr(config))
+
+    def test_secretsListsEveryOneWithItsKey(self) -> None:
+        config = read(
+            "[hookdaemon]\nstatus_token = env:OLD env:NEW\noperator_token = env:OPS\n"
+            + HOOK
+            + "secret = env:OLD\n"
+            + "[hook:open]\nallow_from = 127.0.0.1\nworkdir = .\ncommand = true\n",
+            {**self.ENVIRON, "BASIC": "deploy:pw"},
+        )
+        self.assertEqual(
+            [(section, key, secret.origin) for section, key, secret in config.secrets()],
+            [
+                ("hookdaemon", "status_token", "env:OLD"),
+                ("hookdaemon", "status_token", "env:NEW"),
+                ("hookdaemon", "operator_token", "env:OPS"),
+                ("hook:site", "secret", "env:OLD"),
+            ],
+        )
 
 
 class AllowFromTests(ConfigTestCase):
@@ -902,6 +1017,8 @@ class NoValueInMessagesTests(ConfigTestCase):
             (HOOK + f"forge = gitlab\nsecret = whsec_{TOKEN}!\n", {}),
             (HOOK + "forge = gitlab\nsecret = env:S\n", {"S": f"whsec_{TOKEN}!"}),
             (f"[hookdaemon]\nstatus_token = {TOKEN}\n" + HOOK, {}),
+            (f"[hookdaemon]\nstatus_token = env:X\n    {TOKEN} {TOKEN}\n" + HOOK, {"X": "x"}),
+            (f"[hookdaemon]\noperator_token = {TOKEN}\n" + HOOK, {}),
         ]:
             shown = self.messages(text, environ)
             self.assertTrue(shown, text)

@@ -90,12 +90,20 @@ def bearer_token(incoming: Incoming) -> str | None:
 
 def bearer(value: str | None) -> str | None:
     """The token of an C{Authorization: Bearer TOKEN} header value, if it is one."""
+    return credentials(value, "bearer")
+
+
+def credentials(value: str | None, scheme: str) -> str | None:
+    """
+    What follows C{scheme} (lowercase) in an C{Authorization} header value, or
+    None for another scheme or none; schemes are case-insensitive (RFC 9110, 11.1).
+    """
     if value is None:
         return None
-    scheme, _, token = value.partition(" ")
-    if scheme.lower() != "bearer":
+    given, _, rest = value.strip().partition(" ")
+    if given.lower() != scheme:
         return None
-    return token.strip()
+    return rest.strip()
 
 
 FORM = "application/x-www-form-urlencoded"
