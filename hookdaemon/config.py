@@ -77,6 +77,7 @@ HOOK_DEFAULTS: Mapping[str, str] = {
     "burst": "coalesce",
     "rate": "",
     "max_queued": "100",
+    "basic_auth": "",
 }
 REQUIRED_HOOK_KEYS = frozenset({"workdir", "command"})
 """The keys every hook must set: they have no default."""
@@ -181,6 +182,8 @@ class HookConfig:
     burst: str
     rate: Rate | None = _DEFAULT_RATE
     max_queued: int = int(HOOK_DEFAULTS["max_queued"])
+    basic_auth: Secret | None = None
+    """C{user:password} that a call must carry as C{Authorization: Basic}; None: no such check."""
 
     @property
     def path(self) -> str:
@@ -235,8 +238,11 @@ class Config:
         found = [("hookdaemon", "status_token", s) for s in self.daemon.status_tokens]
         found += [("hookdaemon", "operator_token", s) for s in self.daemon.operator_tokens]
         for name, hook in self.hooks.items():
-            if hook.secret is not None:
-                found.append((f"{HOOK_PREFIX}{name}", "secret", hook.secret))
+            found += [
+                (f"{HOOK_PREFIX}{name}", key, secret)
+                for key, secret in (("secret", hook.secret), ("basic_auth", hook.basic_auth))
+                if secret is not None
+            ]
         return tuple(found)
 
 
@@ -1058,8 +1064,16 @@ def _hook(section: _Section, name: str) -> HookConfig:
     elif signature_header and secret is None and "secret" not in section.problem_keys():
         section.problem("signature_header", "needs a secret: the HMAC-SHA256 key")
     allow_from = section.networks("allow_from")
-    if secret is None and not allow_from and "secret" not in section.problem_keys():
+    basic_auth = _basic_auth(section)
+    unguarded = secret is None and basic_auth is None and not allow_from
+    if unguarded and not {"secret", "basic_auth"} & section.problem_keys():
         section.warn("secret", "not set: anyone who can reach this URL can start a deploy")
+    if basic_auth and secret and forge == "generic" and not signature_header:
+        section.warn(
+            "basic_auth",
+            "takes the Authorization header, where a generic caller's Bearer token goes: "
+            "send the secret as ?token= in the URL, or sign the body (signature_header)",
+        )
     # An empty events is read as one left out.
     events = frozenset(section.words("events") or HOOK_DEFAULTS["events"].split())
     _check_events(section, forge)
@@ -1084,7 +1098,22 @@ def _hook(section: _Section, name: str) -> HookConfig:
         burst=section.choice("burst", ("coalesce", "queue")),
         rate=section.convert("rate", parse_rate),
         max_queued=section.integer("max_queued", minimum=1),
+        basic_auth=basic_auth,
     )
+
+
+def _basic_auth(section: _Section) -> Secret | None:
+    """C{basic_auth}: the C{user:password} a caller sends as HTTP Basic credentials."""
+    secret = section.secret("basic_auth")
+    if secret is not None and b":" not in secret.value:
+        origin = "the value" if secret.literal else secret.origin
+        section.problem(
+            "basic_auth",
+            f"{origin} holds no colon, so it is not user:password; write the user name, "
+            "a colon, then the password",
+        )
+        return None
+    return secret
 
 
 def parse_config(

@@ -1,8 +1,12 @@
 """
 The decision for one call to /hooks/NAME, made from plain values, in the order
 of DESIGN.md's HTTP table: the hook, the method, the daemon stopping, the
-client's address, its rate, then the request itself (signature, content type,
-parse, field checks, ping, filters).
+client's address, its rate, then the request itself (Basic credentials,
+signature, content type, parse, field checks, ping, filters).
+
+Basic credentials come first of the request's own checks, before the forge is
+even chosen: they stand where a proxy's HTTP authentication would, so a caller
+without them learns nothing of the hook, not even which forge it reads.
 
 The web layer hands L{Intake} what the request says and turns the outcome into
 HTTP; everything in between lives here, where it is tested without a server.
@@ -20,6 +24,7 @@ from hookdaemon.delivery import Delivery, Incoming
 from hookdaemon.field_rules import refusal
 from hookdaemon.filters import ignore_reason
 from hookdaemon.forges import FORGES, Forge, PayloadError, detect, type_refusal
+from hookdaemon.forges._base import basic_matches
 from hookdaemon.forges.generic import Generic
 from hookdaemon.ratelimit import RateLimiter
 
@@ -58,6 +63,8 @@ class Refused:
 
     code: int
     reason: str
+    challenge: str = ""
+    """A 401's C{WWW-Authenticate} value, where the caller can answer one; else empty."""
 
 
 @frozen
@@ -91,6 +98,9 @@ Refusal = NoHook | WrongMethod | Stopping | Refused | OverRate
 WRONG_METHOD = WrongMethod()
 STOPPING = Stopping()
 NOT_ALLOWED = Refused(403, "client address not allowed")
+BASIC_CHALLENGE = 'Basic realm="hookdaemon"'
+BASIC_REQUIRED = Refused(401, "basic credentials required", BASIC_CHALLENGE)
+BASIC_MISMATCH = Refused(401, "basic credentials mismatch", BASIC_CHALLENGE)
 
 
 def client_allowed(allow_from: tuple[Network, ...], client: str) -> bool:
@@ -137,8 +147,29 @@ def judge(hook: HookConfig, incoming: Incoming) -> Outcome:
     return examine(hook, incoming)
 
 
+def basic_refusal(hook: HookConfig, incoming: Incoming) -> Refused | None:
+    """Why a call to a hook with C{basic_auth} is refused for its credentials, or None."""
+    if hook.basic_auth is None:
+        return None
+    # Who sends them: Bitbucket Server and Data Center, given webhook credentials
+    # ("Authorization ... present if the webhook has basic authentication configured",
+    # https://confluence.atlassian.com/bitbucketserver/event-payload-938025882.html;
+    # where the form offers them or a secret, its REST API takes both: BSERV-14021,
+    # https://jira.atlassian.com/browse/BSERV-14021),
+    # and Gitea and Forgejo, whose webhook "Authorization Header" is sent as typed
+    # (go-gitea/gitea services/webhook/deliver.go, Deliver: req.Header.Set("Authorization",
+    # authorization)), so "Basic <base64 of user:password>" typed there is Basic.
+    matches = basic_matches(incoming.header("authorization"), hook.basic_auth.value)
+    if matches is None:
+        return BASIC_REQUIRED
+    return None if matches else BASIC_MISMATCH
+
+
 def examine(hook: HookConfig, incoming: Incoming) -> Outcome:
     """The checks on the request itself, for a client C{allow_from} admits."""
+    refused = basic_refusal(hook, incoming)
+    if refused is not None:
+        return refused
     forge = forge_for(hook, incoming)
     if forge is None:
         return Refused(400, "the request does not look like any known forge's")

@@ -164,6 +164,8 @@ def answer(outcome: Answerable, request: IRequest, hook: str = "", client: str =
             )
             if code == 415:
                 request.setHeader(b"accept-post", ACCEPT_POST)
+            if outcome.challenge:
+                request.setHeader(b"www-authenticate", outcome.challenge.encode("ascii"))
             return json_answer(request, code, {"error": reason})
         case Pong(delivery=delivery):
             log.info("hook {hook}: ping from {forge}", hook=hook, forge=delivery.forge)

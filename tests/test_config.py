@@ -173,10 +173,9 @@ class UnknownNamesTests(ConfigTestCase):
         self.assertEqual(
             self.problems(HOOK + "comand = true\n"),
             [
-                f"{SOURCE}: [hook:site] comand: unknown key (known keys: allow_from, branches, "
-                "burst, command, env, events, forge, kill_grace, max_queued, rate, repository, "
-                "secret, shell, signature_header, "
-                "tags, timeout, workdir)"
+                f"{SOURCE}: [hook:site] comand: unknown key (known keys: allow_from, basic_auth, "
+                "branches, burst, command, env, events, forge, kill_grace, max_queued, rate, "
+                "repository, secret, shell, signature_header, tags, timeout, workdir)"
             ],
         )
 
@@ -643,7 +642,7 @@ class TokenListTests(ConfigTestCase):
         config = read(
             "[hookdaemon]\nstatus_token = env:OLD env:NEW\noperator_token = env:OPS\n"
             + HOOK
-            + "secret = env:OLD\n"
+            + "secret = env:OLD\nbasic_auth = env:BASIC\n"
             + "[hook:open]\nallow_from = 127.0.0.1\nworkdir = .\ncommand = true\n",
             {**self.ENVIRON, "BASIC": "deploy:pw"},
         )
@@ -654,8 +653,72 @@ class TokenListTests(ConfigTestCase):
                 ("hookdaemon", "status_token", "env:NEW"),
                 ("hookdaemon", "operator_token", "env:OPS"),
                 ("hook:site", "secret", "env:OLD"),
+                ("hook:site", "basic_auth", "env:BASIC"),
             ],
         )
+
+
+class BasicAuthConfigTests(ConfigTestCase):
+    """basic_auth: the user:password a caller must send as HTTP Basic credentials."""
+
+    def test_fromEnvFileOrLiteral(self) -> None:
+        files = FakeFiles({"/run/basic": b"deploy:from-a-file\n"})
+        for line, origin, value in [
+            ("basic_auth = env:BASIC", "env:BASIC", b"deploy:from-the-env"),
+            ("basic_auth = file:/run/basic", "file:/run/basic", b"deploy:from-a-file"),
+            ("basic_auth = deploy:pass:word", "literal", b"deploy:pass:word"),
+        ]:
+            hook = read(HOOK + line + "\n", {"BASIC": "deploy:from-the-env"}, files).hooks["site"]
+            self.assertEqual(hook.basic_auth, Secret(origin, value), line)
+            self.assertNotIn(value.decode(), repr(hook))
+
+    def test_literalWarnsAsASecretDoes(self) -> None:
+        config = read(HOOK + "allow_from = 10.0.0.1\nbasic_auth = deploy:pw\n")
+        self.assertEqual(
+            [str(w) for w in config.warnings],
+            [
+                f"{SOURCE}: [hook:site] basic_auth: the secret is written in the file; "
+                "prefer env:NAME or file:PATH"
+            ],
+        )
+
+    def test_withoutAColonItIsNoUserAndPassword(self) -> None:
+        self.assertEqual(
+            self.problems(HOOK + "basic_auth = env:BASIC\n", {"BASIC": TOKEN}),
+            [
+                f"{SOURCE}: [hook:site] basic_auth: env:BASIC holds no colon, so it is not "
+                "user:password; write the user name, a colon, then the password"
+            ],
+        )
+        problems = self.problems(HOOK + f"basic_auth = {TOKEN}\n")
+        self.assertEqual(
+            problems,
+            [
+                f"{SOURCE}: [hook:site] basic_auth: the value holds no colon, so it is not "
+                "user:password; write the user name, a colon, then the password"
+            ],
+        )
+
+    def test_basicAuthAloneGuardsTheHook(self) -> None:
+        """No 'anyone who can reach this URL' warning: a caller needs the credentials."""
+        config = read(HOOK + "basic_auth = env:BASIC\n", {"BASIC": "deploy:pw"})
+        self.assertEqual(config.warnings, ())
+        self.assertIsNone(config.hooks["site"].secret)
+
+    def test_genericTokenWithBasicAuthIsWarned(self) -> None:
+        environ = {"BASIC": "deploy:pw", "S": "token"}
+        config = read(HOOK + "secret = env:S\nbasic_auth = env:BASIC\n", environ)
+        self.assertEqual(
+            [str(w) for w in config.warnings],
+            [
+                f"{SOURCE}: [hook:site] basic_auth: takes the Authorization header, where a "
+                "generic caller's Bearer token goes: send the secret as ?token= in the URL, or "
+                "sign the body (signature_header)"
+            ],
+        )
+        for other in ("signature_header = X-Sig\n", "forge = github\n"):
+            config = read(HOOK + "secret = env:S\nbasic_auth = env:BASIC\n" + other, environ)
+            self.assertEqual(config.warnings, (), other)
 
 
 class AllowFromTests(ConfigTestCase):
@@ -1019,6 +1082,8 @@ class NoValueInMessagesTests(ConfigTestCase):
             (f"[hookdaemon]\nstatus_token = {TOKEN}\n" + HOOK, {}),
             (f"[hookdaemon]\nstatus_token = env:X\n    {TOKEN} {TOKEN}\n" + HOOK, {"X": "x"}),
             (f"[hookdaemon]\noperator_token = {TOKEN}\n" + HOOK, {}),
+            (HOOK + f"basic_auth = {TOKEN}\n", {}),
+            (HOOK + "basic_auth = env:B\n", {"B": TOKEN}),
         ]:
             shown = self.messages(text, environ)
             self.assertTrue(shown, text)

@@ -9,6 +9,7 @@ import json
 import os
 import uuid
 
+from attrs import evolve
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
@@ -16,8 +17,11 @@ from twisted.trial.unittest import SynchronousTestCase
 from hookdaemon.config import HookConfig
 from hookdaemon.delivery import Delivery, Incoming
 from hookdaemon.forges import type_refusal
+from hookdaemon.forges._base import basic_header
 from hookdaemon.forges.github import forge as github
 from hookdaemon.intake import (
+    BASIC_MISMATCH,
+    BASIC_REQUIRED,
     NOT_ALLOWED,
     STOPPING,
     WRONG_METHOD,
@@ -205,7 +209,7 @@ class JudgeTests(SynchronousTestCase):
         incoming = signed_github("push.json")
         self.assertEqual(
             judge(hook(GITHUB + "\nbranches = main"), incoming),
-            Ignored(github.parse(incoming), "branch master does not match branches"),
+            Ignored(github.parse(incoming), "branch master does not match branches (main)"),
         )
 
     def test_otherEventIgnored(self) -> None:
@@ -626,3 +630,125 @@ class IntakeOrderTests(SynchronousTestCase):
         site = hook(GENERIC_RATED)
         self.assertEqual(judge(site, token(client="203.0.113.9")), NOT_ALLOWED)
         self.assertIsInstance(judge(site, token()), Accepted)
+
+
+CREDENTIALS = b"deploy:pass:with:colons"
+"""RFC 7617: the user name ends at the first colon; the password may hold more."""
+BASIC = "basic_auth = env:SITE_BASIC"
+BASIC_ENVIRON = {**ENVIRON, "SITE_BASIC": CREDENTIALS.decode()}
+GOOD = basic_header(CREDENTIALS)
+
+
+def basic_hook(keys: str = "") -> HookConfig:
+    return make_hook(BASIC + "\n" + keys, environ=BASIC_ENVIRON)
+
+
+def with_authorization(incoming: Incoming, value: str | None) -> Incoming:
+    headers = {k: v for k, v in incoming.headers.items() if k != "authorization"}
+    if value is not None:
+        headers["Authorization"] = value
+    return evolve(incoming, headers=headers)
+
+
+class BasicAuthTests(SynchronousTestCase):
+    """basic_auth: HTTP Basic credentials, before and beside a forge's signature."""
+
+    def generic(self, authorization: str | None) -> Incoming:
+        headers = {"Content-Type": "application/json"}
+        if authorization is not None:
+            headers["Authorization"] = authorization
+        return Incoming(b"{}", headers)
+
+    def test_theCredentialsAreEnough(self) -> None:
+        for value in (
+            GOOD,
+            "basic " + GOOD[6:],
+            f"  BASIC  {GOOD[6:]} ",
+        ):
+            self.assertIsInstance(judge(basic_hook(), self.generic(value)), Accepted, value)
+
+    def test_missingOrAnotherSchemeIsRequired(self) -> None:
+        for value in (None, "", "Bearer " + GOOD[6:], GOOD[6:], "Basic", "Basic ", "Digest x"):
+            outcome = judge(basic_hook(), self.generic(value))
+            self.assertEqual(outcome, BASIC_REQUIRED, value)
+        self.assertEqual(
+            BASIC_REQUIRED,
+            Refused(401, "basic credentials required", 'Basic realm="hookdaemon"'),
+        )
+
+    def test_wrongOrUnreadableIsAMismatch(self) -> None:
+        for value in (
+            basic_header(b"deploy:pass"),
+            basic_header(b"deploy:pass:with:colons "),
+            basic_header(b"other:pass:with:colons"),
+            "Basic " + GOOD[6:].rstrip("="),  # unpadded: not base64 as RFC 4648 writes it
+            "Basic !!!!",
+            "Basic " + GOOD[6:] + "$",
+            "Basic d\u00e9ploy",  # twisted.web hands headers over as latin-1 text
+            "Basic " + CREDENTIALS.decode(),  # typed in clear, not base64
+        ):
+            outcome = judge(basic_hook(), self.generic(value))
+            self.assertEqual(outcome, BASIC_MISMATCH, value)
+        self.assertEqual(BASIC_MISMATCH.challenge, 'Basic realm="hookdaemon"')
+
+    def test_withAGitHubSignatureBothMustPass(self) -> None:
+        site = basic_hook(GITHUB)
+        signed_push = signed_github("push.json")
+        forged_push = signed_github("push.json", secret="guess")
+        self.assertIsInstance(judge(site, with_authorization(signed_push, GOOD)), Accepted)
+        self.assertEqual(
+            judge(site, with_authorization(forged_push, GOOD)), Refused(401, "signature mismatch")
+        )
+        self.assertEqual(judge(site, signed_push), BASIC_REQUIRED)
+        wrong = basic_header(b"deploy:guess")
+        self.assertEqual(judge(site, with_authorization(signed_push, wrong)), BASIC_MISMATCH)
+        self.assertEqual(judge(site, with_authorization(forged_push, wrong)), BASIC_MISMATCH)
+
+    def test_giteaSendsTheHeaderAsTyped(self) -> None:
+        """
+        Gitea's webhook form has an "Authorization Header" field whose text is sent
+        as it is (services/webhook/deliver.go, Deliver): "Basic <base64>" typed there.
+        """
+        site = basic_hook("forge = gitea\nsecret = env:SITE_SECRET")
+        body = fixture_body("gitea", "push.json")
+        push = fixture_incoming("gitea", "push.json", {**signed("gitea", SECRET, body)})
+        self.assertIsInstance(judge(site, with_authorization(push, GOOD)), Accepted)
+        self.assertEqual(judge(site, push), BASIC_REQUIRED)
+
+    def test_bitbucketServerCredentialsAndSecret(self) -> None:
+        site = basic_hook("forge = bitbucket-server\nsecret = env:SITE_SECRET")
+        name = "repo-refs_changed.json"
+        body = fixture_body("bitbucket-server", name)
+        push = fixture_incoming(
+            "bitbucket-server", name, {**signed("bitbucket-server", SECRET, body)}
+        )
+        self.assertIsInstance(judge(site, with_authorization(push, GOOD)), Accepted)
+
+    def test_credentialsBeforeEverythingTheRequestSays(self) -> None:
+        """Without them a caller learns nothing: not the forge, the type, nor the body's fault."""
+        auto = basic_hook("forge = auto")
+        self.assertEqual(judge(auto, self.generic(None)), BASIC_REQUIRED)
+        self.assertEqual(
+            judge(make_hook("forge = auto"), self.generic(None)),
+            Refused(400, "the request does not look like any known forge's"),
+        )
+        text = Incoming(b"hello", {"Content-Type": "text/plain"})
+        self.assertEqual(judge(basic_hook(), text), BASIC_REQUIRED)
+        garbage = Incoming(b"{", {"Authorization": basic_header(b"deploy:guess")})
+        self.assertEqual(judge(basic_hook(), garbage), BASIC_MISMATCH)
+
+    def test_theClientAddressComesFirst(self) -> None:
+        site = basic_hook("allow_from = 10.0.0.0/8")
+        self.assertEqual(
+            judge(site, evolve(self.generic(None), client="203.0.113.9")), NOT_ALLOWED
+        )
+
+    def test_wrongCredentialsCostDouble(self) -> None:
+        gate = Intake({"site": basic_hook("rate = 2/minute")})
+        site = basic_hook("rate = 2/minute")
+        self.assertIsInstance(gate.admit("site", b"POST", "10.0.0.7", False, 0.0), HookConfig)
+        outcome = gate.decide(site, evolve(self.generic(None), client="10.0.0.7"), 0.0)
+        self.assertEqual(outcome, BASIC_REQUIRED)
+        over = gate.admit("site", b"POST", "10.0.0.7", False, 1.0)
+        assert isinstance(over, OverRate)
+        self.assertEqual(over.retry_after, 29)

@@ -6,6 +6,7 @@ then everything it wrote or answered is searched for every secret's bytes.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
@@ -29,17 +30,31 @@ SECRETS = {
     "bitbucket, env:": "bb-env-5ecret-d15ea5e0",
     "gitea, literal": "tea-literal-5ecret-facade99",
     "status_token, env:": "status-env-5ecret-8badf00d",
+    "status_token (the next one), literal": "status-literal-5ecret-0ddba11",
+    "operator_token, file:": "operator-file-5ecret-deadbeef",
+    "bitbucket-server, env:": "bbs-env-5ecret-feedface",
+    "basic_auth password, env:": "basic-env-5ecret-abad1dea",
 }
+BASIC_CREDENTIALS = "deploy:" + SECRETS["basic_auth password, env:"]
+BASIC = "Basic " + base64.b64encode(BASIC_CREDENTIALS.encode()).decode()
+ENCODED = {"basic_auth, as sent": BASIC[6:]}
+"""Secrets as a caller sends them, in their case: base64 has capitals."""
 ENVIRON = {
     "HOOKDAEMON_TEST_GH": SECRETS["github, env:"],
     "HOOKDAEMON_TEST_BB": SECRETS["bitbucket, env:"],
+    "HOOKDAEMON_TEST_BBS": SECRETS["bitbucket-server, env:"],
+    "HOOKDAEMON_TEST_BASIC": BASIC_CREDENTIALS,
     "HOOKDAEMON_TEST_STATUS": SECRETS["status_token, env:"],
 }
 
 # Every step prints the child's whole environment and the payload file it was given.
 COMMAND = "burst = queue\ncommand =\n    env\n    cat ${HOOK_PAYLOAD}\n"
 
-DAEMON = "status_token = env:HOOKDAEMON_TEST_STATUS\n"
+DAEMON = (
+    "status_token = env:HOOKDAEMON_TEST_STATUS\n"
+    f"    {SECRETS['status_token (the next one), literal']}\n"
+    "operator_token = file:operator.token\n"
+)
 
 HOOKS = """\
 [hook:gh]
@@ -67,6 +82,12 @@ workdir = .
 forge = gitea
 secret = {gitea}
 workdir = .
+{command}
+[hook:bbs]
+forge = bitbucket-server
+secret = env:HOOKDAEMON_TEST_BBS
+basic_auth = env:HOOKDAEMON_TEST_BASIC
+workdir = .
 {command}"""
 
 CONFIG = "[hookdaemon]\nlisten = tcp:9000:interface=127.0.0.1\n" + DAEMON + "\n" + HOOKS
@@ -93,6 +114,8 @@ class SecretsTests(SynchronousTestCase):
         self.port = self.daemon.port
         with open(os.path.join(self.directory, "gitlab.secret"), "w") as f:
             f.write(SECRETS["gitlab, file:"] + "\n")
+        with open(os.path.join(self.directory, "operator.token"), "w") as f:
+            f.write(SECRETS["operator_token, file:"] + "\n")
         # Everything the daemon showed anyone: (where, bytes).
         self.seen: list[tuple[str, bytes]] = []
 
@@ -131,6 +154,7 @@ class SecretsTests(SynchronousTestCase):
         """Genuine, forged and malformed deliveries to every hook; the jobs accepted."""
         gh, gl, gen = (SECRETS[k] for k in ("github, env:", "gitlab, file:", "generic, literal"))
         bb, tea = SECRETS["bitbucket, env:"], SECRETS["gitea, literal"]
+        bbs = SECRETS["bitbucket-server, env:"]
         jobs = []
         expected: list[tuple[int, str, str, bytes, dict[str, str]]] = []
 
@@ -157,6 +181,23 @@ class SecretsTests(SynchronousTestCase):
             headers = {**fixture_headers(forge, name), **signed_headers(sign_as, body, secret)}
             expected.append((400, hook, "", body, headers))
             expected.append((415, hook, "", body, {**headers, "Content-Type": "text/plain"}))
+        # Bitbucket Server with webhook credentials and a secret: both must pass.
+        bbs_body, bbs_headers = fixture(
+            "bitbucket-server", "repo-refs_changed.json", bbs, "bitbucket-server"
+        )
+        password = SECRETS["basic_auth password, env:"]
+        near = "Basic " + base64.b64encode(f"deploy:{password}x".encode()).decode()
+        expected += [
+            (202, "bbs", "", bbs_body, {**bbs_headers, "Authorization": BASIC}),
+            (401, "bbs", "", bbs_body, bbs_headers),
+            (401, "bbs", "", bbs_body, {**bbs_headers, "Authorization": near}),
+            (401, "bbs", "", bbs_body, {**bbs_headers, "Authorization": f"Basic {password}"}),
+            (401, "bbs", "", bbs_body, {**bbs_headers, "Authorization": f"Bearer {bbs}"}),
+        ]
+        forged_body, forged = fixture(
+            "bitbucket-server", "repo-refs_changed.json", bbs + "x", "bitbucket-server"
+        )
+        expected.append((401, "bbs", "", forged_body, {**forged, "Authorization": BASIC}))
         gen_body = b'{"ref": "refs/heads/main", "after": "' + b"1" * 40 + b'"}'
         form = {"Content-Type": "application/x-www-form-urlencoded"}
         expected += [
@@ -223,6 +264,16 @@ class SecretsTests(SynchronousTestCase):
             self.assertEqual(json.loads(content)["state"], "succeeded", content)
             self.assertEqual(self.request("GET", f"/jobs/{job}/log", headers=bearer)[0], 200)
         self.assertEqual(self.request("GET", "/jobs?limit=1000", headers=bearer)[0], 200)
+        for rotated in ("status_token (the next one), literal", "operator_token, file:"):
+            other = {"Authorization": f"Bearer {SECRETS[rotated]}"}
+            self.assertEqual(self.request("GET", "/jobs", headers=other)[0], 200, rotated)
+            self.assertEqual(
+                self.request(
+                    "GET", "/jobs", headers={"Authorization": f"Bearer {SECRETS[rotated]}x"}
+                )[0],
+                401,
+            )
+        self.assertEqual(self.request("GET", "/jobs", headers={"Authorization": BASIC})[0], 401)
         self.assertEqual(self.request("GET", "/jobs", headers={})[0], 401)
         forged = {"Authorization": f"Bearer {token}x"}
         self.assertEqual(self.request("GET", "/jobs", headers=forged)[0], 401)
@@ -231,7 +282,11 @@ class SecretsTests(SynchronousTestCase):
 
     def files(self) -> None:
         """Everything the daemon wrote: logs, output logs, journal, payloads."""
-        private = {self.daemon.config, os.path.join(self.directory, "gitlab.secret")}
+        private = {
+            self.daemon.config,
+            os.path.join(self.directory, "gitlab.secret"),
+            os.path.join(self.directory, "operator.token"),
+        }
         for root, _, names in os.walk(self.directory):
             for name in names:
                 path = os.path.join(root, name)
@@ -247,7 +302,7 @@ class SecretsTests(SynchronousTestCase):
         self.daemon.start()
         self.addCleanup(self.daemon.stop)
         jobs = self.deliveries()
-        self.assertEqual(len(jobs), 7)
+        self.assertEqual(len(jobs), 8)
         self.status(jobs)
         # twistd ends by re-raising the signal that stopped it.
         self.assertEqual(self.daemon.stop(), -signal.SIGTERM)
@@ -258,11 +313,18 @@ class SecretsTests(SynchronousTestCase):
         self.assertIn(b"(literal, hidden)", corpus["--check stdout"])
         self.assertIn(b"env:HOOKDAEMON_TEST_GH", corpus["--check stdout"])
         self.assertIn(b"secret is written in the file", corpus["--check stderr"])
+        self.assertIn(b"[hookdaemon] status_token: entry 2 (line 4)", corpus["--check stderr"])
         self.assertIn(b"secret is written in the file", corpus["twistd.stderr"])
         daemon_log = corpus["twistd.log"]
         self.assertIn(b"signature mismatch", daemon_log)
+        self.assertIn(
+            b"hook bbs: refused 401 from 127.0.0.1: basic credentials required", daemon_log
+        )
+        self.assertIn(
+            b"hook bbs: refused 401 from 127.0.0.1: basic credentials mismatch", daemon_log
+        )
         self.assertIn(b'"POST /hooks/gen?token=REDACTED HTTP/1.1" 202', daemon_log)
-        for hook in ("gh", "gl", "gen", "bb", "tea"):
+        for hook in ("gh", "gl", "gen", "bb", "tea", "bbs"):
             output = corpus[os.path.join("var", "log", f"{hook}.log")]
             self.assertIn(f"HOOK_NAME={hook}".encode(), output)
             self.assertIn(b"PATH=", output)
@@ -275,6 +337,12 @@ class SecretsTests(SynchronousTestCase):
             for kind, secret in SECRETS.items()
             for where, data in self.seen
             if secret.encode() in data.lower()
+        ]
+        leaks += [
+            f"{kind} in {where}"
+            for kind, sent in ENCODED.items()
+            for where, data in self.seen
+            if sent.encode() in data
         ]
         self.assertEqual(leaks, [])
 
@@ -299,6 +367,10 @@ class ReprTests(SynchronousTestCase):
         for hook in config.hooks.values():
             assert hook.secret is not None
             self.assertIn(hook.secret.value.decode(), SECRETS.values())
+        basic = config.hooks["bbs"].basic_auth
+        assert basic is not None
+        self.assertEqual(basic.value.decode(), BASIC_CREDENTIALS)
+        self.assertEqual(len(config.daemon.status_tokens + config.daemon.operator_tokens), 3)
         self.assertEqual([s for s in SECRETS.values() if s in shown], [])
 
     def test_incomingRepr(self) -> None:

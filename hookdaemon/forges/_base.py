@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -104,6 +106,28 @@ def credentials(value: str | None, scheme: str) -> str | None:
     if given.lower() != scheme:
         return None
     return rest.strip()
+
+
+def basic_matches(value: str | None, expected: bytes) -> bool | None:
+    """
+    Does an C{Authorization: Basic} header value carry C{expected}, the
+    C{user:password} of RFC 7617? None when it carries no Basic credentials at
+    all. Text that is not base64 is a mismatch; the decoded bytes are compared
+    in constant time.
+    """
+    encoded = credentials(value, "basic")
+    if not encoded:
+        return None
+    try:
+        given = base64.b64decode(encoded.encode("ascii"), validate=True)
+    except (UnicodeEncodeError, binascii.Error):
+        return False
+    return same(given, expected)
+
+
+def basic_header(user_password: bytes) -> str:
+    """The C{Authorization} value a caller sends for C{user:password}: C{Basic <base64>}."""
+    return "Basic " + base64.b64encode(user_password).decode("ascii")
 
 
 FORM = "application/x-www-form-urlencoded"
