@@ -23,6 +23,7 @@ from hookdaemon.journal_worker import JournalWorker
 from hookdaemon.lifecycle import JobEvents
 from hookdaemon.listening import Listeners, ListeningEndpoint
 from hookdaemon.log_lines import JobLogLines
+from hookdaemon.metrics import Metrics
 from hookdaemon.output import OutputLogs
 from hookdaemon.reactors import DaemonReactor
 from hookdaemon.reload import Reloader
@@ -89,20 +90,22 @@ class HookService(InOrder):
             reactor = cast(DaemonReactor, default_reactor)
         daemon = config.daemon
         self.config = config
+        self.outputs = OutputLogs(daemon, list(config.hooks), reactor)
+        self.metrics = Metrics(config.hooks, outputs=self.outputs)
         self.journal = JournalWorker(
             reactor,
             os.path.join(daemon.state_dir, "journal.sqlite"),
             daemon.payload_budget,
+            on_commit=self.metrics.journal_committed,
             max_attempts=daemon.max_attempts,
             id_memory=daemon.delivery_id_days * 86400,
             id_max=daemon.delivery_id_max,
         )
-        self.outputs = OutputLogs(daemon, list(config.hooks), reactor)
         self.status = JobStatus(self.journal)
         self.records = JournalRecords(self.journal, reactor, daemon.history, self.status.output_of)
         # The journal hears first, so a reader told of an event finds it recorded;
         # the job API last, so one waiting for a job's end sees all else done.
-        events = JobEvents([self.records, JobLogLines(), self.status])
+        events = JobEvents([self.records, JobLogLines(), self.metrics, self.status])
         self.engine = Dispatcher(config, self.journal, self.outputs, events, reactor)
         self.app = HookApp(
             config.hooks,
@@ -111,6 +114,8 @@ class HookService(InOrder):
             Tokens.of(daemon),
             trusted_proxies=daemon.trusted_proxies,
             clock=reactor,
+            steering=self.engine,
+            metrics=self.metrics,
         )
         self.site = HookSite(
             self.app.resource(), daemon, reactor, logFormatter=access_log_formatter
@@ -134,6 +139,7 @@ class HookService(InOrder):
         daemon = config.daemon
         self.outputs.reconfigure(daemon, list(config.hooks))
         self.records.history = daemon.history
+        self.metrics.reconfigure(config.hooks)
         self.site.reconfigure(daemon)
         self.engine.reconfigure(config)
         self.app.reconfigure(config.hooks, Tokens.of(daemon), daemon.trusted_proxies)

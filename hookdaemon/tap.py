@@ -78,9 +78,18 @@ class Options(usage.Options):
 
     def _report(self, config: Config) -> None:
         print(f"{config.source}: OK")
+        daemon = config.daemon
+        for key, tokens in (
+            ("status_token", daemon.status_tokens),
+            ("operator_token", daemon.operator_tokens),
+        ):
+            if tokens:
+                print(f"{key}: {', '.join(token.describe() for token in tokens)}")
         for name, hook in config.hooks.items():
             secret = hook.secret.describe() if hook.secret else "none"
-            urls = ", ".join(hook_address(d, hook.path) for d in config.daemon.listen)
+            if hook.basic_auth is not None:
+                secret += f", basic_auth {hook.basic_auth.describe()}"
+            urls = ", ".join(hook_address(d, hook.path) for d in daemon.listen)
             print(f"hook {name}: forge {hook.forge}, secret {secret}: {urls}")
 
 

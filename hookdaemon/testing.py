@@ -37,6 +37,7 @@ from twisted.web.iweb import IResponse
 from hookdaemon.config import HookConfig, Secret
 from hookdaemon.delivery import Delivery
 from hookdaemon.job_state import LIVE_STATES
+from hookdaemon.job_views import JobQuery
 from hookdaemon.journal import Added
 from hookdaemon.journal_worker import JournalUnavailableError
 from hookdaemon.status_access import Tokens
@@ -432,7 +433,7 @@ class StubJobs:
     def __init__(self, output: bytes = b"out\n") -> None:
         self.output = output
 
-    def recent(self, hook: str | None, limit: int) -> Deferred[list[dict[str, Any]]]:
+    def recent(self, query: JobQuery) -> Deferred[list[dict[str, Any]]]:
         return succeed([])
 
     def one(self, job_id: int) -> Deferred[dict[str, Any] | None]:

@@ -26,6 +26,7 @@ from hookdaemon.access_log import access_log_formatter
 from hookdaemon.client_address import client_address
 from hookdaemon.config import HookConfig, Network
 from hookdaemon.delivery import Delivery, Incoming
+from hookdaemon.dispatcher import NoJobError, ReplayError
 from hookdaemon.follow import FollowStream
 from hookdaemon.intake import (
     Accepted,
@@ -40,9 +41,11 @@ from hookdaemon.intake import (
     WrongMethod,
 )
 from hookdaemon.job_state import JobState
+from hookdaemon.job_views import JobQuery, job_query
 from hookdaemon.jobs import QueueFullError
-from hookdaemon.journal import Added
+from hookdaemon.journal import Added, JobRecord
 from hookdaemon.journal_worker import RETRY_MAX, JournalUnavailableError
+from hookdaemon.metrics import Metrics
 from hookdaemon.request_state import IHookRequest
 from hookdaemon.status_access import StatusRefusal, StatusRequest, Tokens, status_refusal
 
@@ -119,10 +122,20 @@ class DeliveryTaker(Protocol):
         """
 
 
+class JobSteering(Protocol):
+    """What replays and cancels jobs at a person's request: the job engine."""
+
+    def replay(self, job_id: int) -> Deferred[JobRecord]:
+        """The new job's record; fails with L{NoJobError} or L{ReplayError}."""
+
+    def cancel(self, job_id: int) -> JobState | None:
+        """C{CANCELLED} (done), C{RUNNING} (being stopped), or None (not live)."""
+
+
 class JobSource(Protocol):
     """Where the status endpoints read jobs from: the journal, off the reactor thread."""
 
-    def recent(self, hook: str | None, limit: int) -> Deferred[list[dict[str, Any]]]: ...
+    def recent(self, query: JobQuery) -> Deferred[list[dict[str, Any]]]: ...
 
     def one(self, job_id: int) -> Deferred[dict[str, Any] | None]: ...
 
@@ -216,9 +229,6 @@ def answer(outcome: Answerable, request: IRequest, hook: str = "", client: str =
     assert_never(outcome)
 
 
-MAX_LIMIT = 1000
-
-
 class HookApp:
     """The HTTP interface of DESIGN.md."""
 
@@ -232,6 +242,8 @@ class HookApp:
         tokens: Tokens,
         trusted_proxies: tuple[Network, ...] = (),
         clock: IReactorTime | None = None,
+        steering: JobSteering | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._intake = Intake(hooks)
         self._trusted_proxies = trusted_proxies
@@ -243,6 +255,8 @@ class HookApp:
         self._clock = clock
         self._engine = engine
         self._jobs = jobs
+        self._steering = steering
+        self._metrics = Metrics(hooks) if metrics is None else metrics
         self._tokens = tokens
 
     def reconfigure(
@@ -276,12 +290,15 @@ class HookApp:
         now = self._clock.seconds()
         hook = intake.admit(name, request.method, client, self._engine.stopping, now)
         if not isinstance(hook, HookConfig):
+            self._metrics.delivery(name, hook)
             return answer(hook, request, name, client)
         incoming = incoming_from(request, client)
         outcome = intake.decide(hook, incoming, now)
         if not isinstance(outcome, Accepted):
+            self._metrics.delivery(name, outcome)
             return answer(outcome, request, name, client)
-        return self._engine.accept(hook, outcome.delivery, incoming.body).addCallbacks(
+        taken = self._engine.accept(hook, outcome.delivery, incoming.body)
+        return taken.addBoth(self._metrics.delivered, name).addCallbacks(
             answer, _not_taken, callbackArgs=(request,), errbackArgs=(request, name)
         )
 
@@ -313,15 +330,10 @@ class HookApp:
         refused = self._refuse_status(request)
         if refused is not None:
             return refused
-        query = url_query(request)
-        hook = query.get("hook", [None])[0]
-        try:
-            limit = int(query.get("limit", ["50"])[0])
-        except ValueError:
-            return json_answer(request, 400, {"error": "limit must be a whole number"})
-        if not 1 <= limit <= MAX_LIMIT:
-            return json_answer(request, 400, {"error": f"limit must be 1 to {MAX_LIMIT}"})
-        return self._jobs.recent(hook, limit).addCallback(
+        query = job_query(url_query(request))
+        if isinstance(query, str):
+            return json_answer(request, 400, {"error": query})
+        return self._jobs.recent(query).addCallback(
             lambda jobs: json_answer(request, 200, {"jobs": jobs})
         )
 
@@ -362,6 +374,9 @@ class HookApp:
         """
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
         request.setHeader(b"cache-control", b"no-store")
+        # nginx buffers a proxied answer by default: a follower behind it got
+        # every line of a 5 s job at its end (issue 15).
+        request.setHeader(b"x-accel-buffering", b"no")
         stream = FollowStream(request)
         following = self._jobs.follow(job_id, stream.write)
         stream.cut_off.addCallback(lambda _: following.cancel())
@@ -379,6 +394,67 @@ class HookApp:
             return failure  # the reader went away
 
         return following.addCallbacks(ended, cut_off)
+
+    @app.route("/jobs/<int:job_id>/replay", methods=["POST"])
+    def replay_job(self, request: Request, job_id: int) -> bytes | Deferred[bytes]:
+        """202 and the new job: the delivery of C{job_id} runs again, with its body."""
+        refused = self._refuse_status(request, act=True)
+        if refused is not None:
+            return refused
+        if self._steering is None:
+            return json_answer(request, 404, {"error": "jobs cannot be replayed here"})
+
+        def replayed(record: JobRecord) -> bytes:
+            url = f"/jobs/{record.id}"
+            request.setHeader(b"location", url.encode())
+            body = {"job": record.id, "status": "queued", "url": url, "replay_of": job_id}
+            return json_answer(request, 202, body)
+
+        def refused_replay(failure: Failure) -> bytes:
+            failure.trap(NoJobError, ReplayError, JournalUnavailableError)
+            if failure.check(NoJobError):
+                return json_answer(request, 404, {"error": f"no job {job_id}"})
+            if failure.check(ReplayError):
+                return json_answer(request, 409, {"error": failure.getErrorMessage()})
+            return answer(cast(JournalUnavailableError, failure.value), request)
+
+        return self._steering.replay(job_id).addCallbacks(replayed, refused_replay)
+
+    @app.route("/jobs/<int:job_id>/cancel", methods=["POST"])
+    def cancel_job(self, request: Request, job_id: int) -> bytes | Deferred[bytes]:
+        """
+        200 with C{cancelled} (it had not started) or C{cancelling} (its process
+        group is being stopped); 409 for a job that is over.
+        """
+        refused = self._refuse_status(request, act=True)
+        if refused is not None:
+            return refused
+        if self._steering is None:
+            return json_answer(request, 404, {"error": "jobs cannot be cancelled here"})
+        state = self._steering.cancel(job_id)
+        if state is JobState.CANCELLED:
+            return json_answer(request, 200, {"job": job_id, "state": "cancelled"})
+        if state is JobState.RUNNING:
+            return json_answer(request, 200, {"job": job_id, "state": "cancelling"})
+
+        def over(job: dict[str, Any] | None) -> bytes:
+            if job is None:
+                return json_answer(request, 404, {"error": f"no job {job_id}"})
+            error = f"job {job_id} has ended ({job['state']})"
+            return json_answer(request, 409, {"error": error})
+
+        return self._jobs.one(job_id).addCallback(over)
+
+    @app.route("/metrics", methods=["GET"])
+    def metrics(self, request: Request) -> bytes:
+        """The Prometheus exposition (OpenMetrics when the scraper asks), guarded like /jobs."""
+        refused = self._refuse_status(request)
+        if refused is not None:
+            return refused
+        body, content_type = self._metrics.exposition(request.getHeader(b"accept"))
+        request.setHeader(b"content-type", content_type)
+        request.setHeader(b"cache-control", b"no-store")
+        return body
 
     @app.route("/healthz", methods=["GET", "HEAD"])
     def healthz(self, request: Request) -> bytes:

@@ -359,7 +359,7 @@ class _EveryVariable(Mapping[str, str]):
     """An environment where every env: secret is set, so an example reads to the end."""
 
     def __getitem__(self, name: str) -> str:
-        return "s3cret"
+        return "user:s3cret"  # a basic_auth's user:password, and a secret for the rest
 
     def __iter__(self) -> Iterator[str]:
         return iter(())
@@ -381,5 +381,7 @@ class CleanConfigTests(SynchronousTestCase):
         examples = [block for block in blocks if "[hook:" in block]
         self.assertGreater(len(examples), 5)
         for example in examples:
-            config = parse_config(example, SOURCE, _EveryVariable(), FakeFiles())
+            # The README's one file: secret holds its user:password (README: basic_auth).
+            files = FakeFiles({"/etc/hookdaemon/docs.basic": b"gitea:Zq8-docs-pass\n"})
+            config = parse_config(example, SOURCE, _EveryVariable(), files)
             self.assertEqual([str(w) for w in config.warnings], [], example)

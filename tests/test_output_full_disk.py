@@ -329,6 +329,10 @@ class LiveFullDiskTests(SynchronousTestCase):
         self.assertEqual(job["state"], "succeeded")
         code, tail = daemon.request("GET", f"/jobs/{job_id}/log")
         self.assertEqual(code, 200)
+        # hookdaemon's own lines end it: the step's end and the job's.
+        ending = b"hookdaemon step 1 ended: exit 0\nhookdaemon job succeeded\n"
+        self.assertTrue(tail.endswith(ending), tail[-200:])
+        tail = tail[: -len(ending)]
         everything = b"".join(b"stdout %d\n" % n for n in range(1, 20101))
         self.assertEqual(tail, everything[-len(tail) :])
         self.assertGreater(len(tail), 60000)

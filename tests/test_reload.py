@@ -517,8 +517,9 @@ class TwistdReloadTests(TestCase):
             done.stderr.splitlines(),
             [
                 f"{twistd.config}: [hook:a] colour: unknown key (known keys: allow_from,"
-                " branches, burst, command, env, events, forge, kill_grace, max_queued, rate,"
-                " repository, secret, shell, signature_header, tags, timeout, workdir)",
+                " basic_auth, branches, burst, command, env, events, forge, kill_grace,"
+                " max_queued, rate, repository, secret, shell, signature_header, tags, timeout,"
+                " workdir)",
                 f"{twistd.config}: 1 problem(s)",
                 "reload refused; the configuration in use stays as it was",
             ],

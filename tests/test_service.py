@@ -98,7 +98,9 @@ class JournalRecordTests(TestCase):
         self.assertEqual(record.delivery.after, "b" * 40)
         self.assertEqual(
             record.output_tail,
-            b"stdout deployed " + b"b" * 40 + b"\n",
+            b"hookdaemon step 1/1: echo deployed ${HOOK_AFTER}\n"
+            b"stdout deployed " + b"b" * 40 + b"\n"
+            b"hookdaemon step 1 ended: exit 0\nhookdaemon job succeeded\n",
         )
 
 

@@ -58,7 +58,6 @@ def daemon_config(
         max_parallel=1,
         history=1,
         trusted_proxies=trusted_proxies,
-        status_token=None,
         stop_grace=1.0,
         request_timeout=request_timeout,
         header_timeout=header_timeout,

@@ -72,7 +72,7 @@ class TwistdTests(SynchronousTestCase):
                 f"{path}: [hookdaemon] colour: unknown key (known keys: delivery_id_days, "
                 "delivery_id_max, header_timeout, history, listen, log_dir, log_keep, "
                 "log_max_bytes, max_attempts, max_body, max_client_connections, "
-                "max_connections, max_parallel, "
+                "max_connections, max_parallel, operator_token, "
                 "payload_budget, request_timeout, state_dir, "
                 "status_token, stop_grace, trusted_proxies)",
                 f"{path}: [hookdaemon] max_parallel: is not a whole number; write one such as 4",

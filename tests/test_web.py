@@ -16,6 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from hookdaemon.config import HookConfig, Secret, parse_config
 from hookdaemon.delivery import Delivery
+from hookdaemon.job_views import JobQuery
 from hookdaemon.journal import Added
 from hookdaemon.journal_worker import JournalUnavailableError
 from hookdaemon.testing import AcceptingEngine, InMemoryApp, MemoryAnswer, StubJobs, signed
@@ -590,7 +591,7 @@ class UnavailableTests(SynchronousTestCase):
 class LockedJobs(StubJobs):
     """The journal behind the job API, while another program holds its write lock."""
 
-    def recent(self, hook: str | None, limit: int) -> Deferred[list[dict[str, Any]]]:
+    def recent(self, query: JobQuery) -> Deferred[list[dict[str, Any]]]:
         return fail(JournalUnavailableError("database is locked"))
 
 
