@@ -146,6 +146,8 @@ def job_lines(job: Mapping[str, Any], now: datetime) -> str:
     ):
         if job.get(key) not in (None, []):
             facts.append((label, _ids(job.get(key))))
+    if job.get("payload_kept") is False:
+        facts.append(("body", "not kept, so it cannot be replayed"))
     facts.append(("log", _text(job.get("log_url"))))
     facts.append(("delivery", _text(delivery.get("id"))))
     for key in ("forge", "event", "ref", "before", "after", "repository", "pusher"):
