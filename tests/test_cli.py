@@ -178,6 +178,15 @@ class JournaldTests(SynchronousTestCase):
         os.makedirs(directory)
         started = Started(self, directory, environ={"JOURNAL_STREAM": "stdout"})
         started.wait_for("listening on")
+        # Answering means the reactor runs, so twistd's SIGTERM handler is there:
+        # a SIGTERM before it ends the process before "Server Shut Down." (seen).
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{started.port}/healthz", timeout=5):
+                    break
+            except OSError:
+                time.sleep(0.05)
         self.assertEqual(started.stop(), -signal.SIGTERM)
         lines = _read(started.out).splitlines()
         self.assertIn(f"<6>listening on http://127.0.0.1:{started.port}", lines)
