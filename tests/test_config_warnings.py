@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon.config import parse_config
-from tests.test_config import SHIPPED, SOURCE, TOKEN, FakeFiles, read
+from tests.test_config import SHIPPED, SOURCE, TOKEN, read
 
 HOOK = "[hook:site]\nworkdir = /srv\nallow_from = 127.0.0.1\n"
 """A hook no other warning is about; the next line is line 4."""
@@ -381,7 +381,6 @@ class CleanConfigTests(SynchronousTestCase):
         examples = [block for block in blocks if "[hook:" in block]
         self.assertGreater(len(examples), 5)
         for example in examples:
-            # The README's one file: secret holds its user:password (README: basic_auth).
-            files = FakeFiles({"/etc/hookdaemon/docs.basic": b"gitea:Zq8-docs-pass\n"})
-            config = parse_config(example, SOURCE, _EveryVariable(), files)
+            # Every file: secret is there, holding what a basic_auth needs too.
+            config = parse_config(example, SOURCE, _EveryVariable(), lambda path: b"u:s3cret\n")
             self.assertEqual([str(w) for w in config.warnings], [], example)
