@@ -296,7 +296,6 @@ class HangupTests(Faults):
         self.assertEqual((await self.ended(twistd, job))["state"], "succeeded")
         self.assertEqual(twistd.stop(), -signal.SIGTERM)  # a clean stop
 
-
     async def test_sighupWhileDrainingNeitherReloadsNorEndsTheDaemon(self) -> None:
         twistd = self.daemon(then=WAIT_FOR_GO)
         twistd.start()
