@@ -24,7 +24,7 @@ from hookdaemon import __version__
 from hookdaemon.config import HookConfig
 from hookdaemon.delivery import BRANCH_PREFIX, TAG_PREFIX, ZERO_SHA, split_ref
 from hookdaemon.forges._base import basic_header
-from hookdaemon.testing import SIGNING_PREFIX, signed
+from hookdaemon.signing import SIGNING_PREFIX, signed
 
 __all__ = ["Outgoing", "Push", "default_push", "imitated_forge", "outgoing"]
 

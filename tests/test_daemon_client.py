@@ -8,7 +8,6 @@ a client reads of its config, the table).
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import json
 import os
 import re
@@ -19,10 +18,6 @@ import sys
 import tempfile
 import time
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon.config import ConfigError
@@ -35,6 +30,7 @@ from hookdaemon.daemon_client import (
 from hookdaemon.job_table import duration, seconds_text, short_ref
 from hookdaemon.testing import Environ, TwistdDaemon, environment, run_twistd, signed
 from tests.live import LiveDaemon
+from tests.test_tls import issue, write
 
 COMMAND = [sys.executable, "-m", "hookdaemon"]
 UTC = {"TZ": "UTC"}
@@ -487,35 +483,10 @@ class OtherListenDaemon(TwistdDaemon):
 
 def self_signed(directory: str) -> tuple[str, str]:
     """A certificate for 127.0.0.1 and its key, in files: (certificate, key)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hookdaemon test")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    issued = issue("hookdaemon test", 1, address="127.0.0.1")
     cert_path, key_path = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
-    with open(cert_path, "wb") as f:
-        f.write(certificate.public_bytes(serialization.Encoding.PEM))
-    with open(key_path, "wb") as f:
-        f.write(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
+    write(cert_path, issued.certificate_pem)
+    write(key_path, issued.key_pem)
     return cert_path, key_path
 
 

@@ -30,7 +30,7 @@ from hookdaemon.config_change import ConfigChange
 from hookdaemon.config_check import checked_config
 from hookdaemon.pid_record import NotRunningError, running_pid
 from hookdaemon.preflight import RunAs
-from hookdaemon.reload import Reloader
+from hookdaemon.reload import Reloadable, Reloader
 from hookdaemon.testing import TwistdDaemon
 from tests.support import (
     RunningDaemon,
@@ -84,6 +84,18 @@ class ServiceReloadTests(TestCase):
         body = github_push_body(after=after)
         code, answer, _ = await post(running.hook_url(name), body, github_headers(body, SECRET))
         return code, answer
+
+    def reloader(
+        self, running: RunningDaemon, target: Reloadable, strict: bool = False, stop: bool = True
+    ) -> Reloader:
+        """Another Reloader of C{running}'s file into C{target}, started as the service's is."""
+        made = Reloader(reactor, running.service.config.source, target, strict=strict)
+        made.privilegedStartService()
+        made.startService()
+        self.addCleanup(made.release)
+        if stop:
+            self.addCleanup(made.stopService)
+        return made
 
     def reload_result(self, running: RunningDaemon) -> dict[str, object]:
         with open(os.path.join(running.directory, "var", "reload.json")) as f:
@@ -324,11 +336,7 @@ class ServiceReloadTests(TestCase):
         quiet = hook("a").replace(f"secret = {SECRET}", "secret = file:s")
         self.daemon_text = ""
         running = await start_daemon(self, quiet, directory=directory)
-        strict = Reloader(reactor, running.service.config.source, running.service, strict=True)
-        strict.privilegedStartService()
-        strict.startService()
-        self.addCleanup(strict.release)
-        self.addCleanup(strict.stopService)
+        strict = self.reloader(running, running.service, strict=True)
         self.rewrite(running, quiet + hook("b"))
         await strict.reload()
         self.assertEqual(
@@ -383,11 +391,7 @@ class ServiceReloadTests(TestCase):
     async def test_hangupsDuringAReloadMakeOneMore(self) -> None:
         running = await self.daemon(hook("a"))
         target = SlowTarget(running.service.config)
-        reloader = Reloader(reactor, running.service.config.source, target)
-        reloader.privilegedStartService()
-        reloader.startService()
-        self.addCleanup(reloader.release)
-        self.addCleanup(reloader.stopService)
+        reloader = self.reloader(running, target)
         first = reloader.reload()
         self.assertEqual(len(target.applying), 1)
         second, third = reloader.reload(), reloader.reload()
@@ -402,10 +406,7 @@ class ServiceReloadTests(TestCase):
     async def test_aStopWaitsForTheReloadUnderWay(self) -> None:
         running = await self.daemon(hook("a"))
         target = SlowTarget(running.service.config)
-        reloader = Reloader(reactor, running.service.config.source, target)
-        reloader.privilegedStartService()
-        reloader.startService()
-        self.addCleanup(reloader.release)
+        reloader = self.reloader(running, target, stop=False)  # the test stops it
         reloader.reload()
         reloader.reload()  # one more would come after it, but the daemon stops
         stopped = reloader.stopService()

@@ -6,6 +6,7 @@ reload, seen by real TLS clients on 127.0.0.1 with certificates made here.
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import os
 import shutil
 import subprocess
@@ -75,8 +76,11 @@ class Issued:
         )
 
 
-def issue(name: str, serial: int, by: Issued | None = None) -> Issued:
-    """A certificate for C{name}, self-signed unless C{by} signs it (a CA if it signs none)."""
+def issue(name: str, serial: int, by: Issued | None = None, address: str | None = None) -> Issued:
+    """
+    A certificate for C{name}, self-signed unless C{by} signs it (a CA if it
+    signs none); with C{address}, for that IP address too, as a client checks it.
+    """
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.datetime.now(datetime.UTC)
@@ -89,6 +93,12 @@ def issue(name: str, serial: int, by: Issued | None = None) -> Issued:
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=30))
     )
+    if address is not None:
+        # A client given it as its CA file checks the address, and that it may sign.
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(address))]),
+            critical=False,
+        ).add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
     return Issued(builder.sign(key if by is None else by.key, hashes.SHA256()), key)
 
 
