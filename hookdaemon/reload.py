@@ -87,9 +87,6 @@ class Reloader(Service):
         self._around = around
         """Told True as a reload starts and False as it ends (systemd's RELOADING=1, READY=1)."""
         self._previous: Any = None
-        self._hung_up = False
-        """A SIGHUP came before the start: reload once started."""
-        self._started = False
         self._waiting: list[Deferred[None]] = []
         """Callers of L{reload} until the reloads under way have ended."""
         self._again = False
@@ -99,17 +96,12 @@ class Reloader(Service):
         """
         Catch SIGHUP from here on: L{HookService} calls this before anything
         binds, as a hangup that came between the bind and L{startService} would
-        end the daemon. One that comes before the start is applied at the start.
+        end the daemon. It is handed to the reactor, which runs it only once
+        running: after twistd has called L{startService}.
         """
         super().privilegedStartService()
         if self._previous is None:
             self._previous = signal.signal(signal.SIGHUP, self._hangup)
-
-    def startService(self) -> None:
-        super().startService()
-        self._started = True
-        if self._hung_up:
-            self.reload()
 
     def stopService(self) -> Deferred[None]:
         """Fires once a reload under way has ended: the parts it changes stop after it."""
@@ -137,10 +129,8 @@ class Reloader(Service):
     def _hung_up_now(self) -> None:
         if self.running:
             self.reload()
-        elif self._started:
-            log.info("SIGHUP: the daemon is stopping; not reloaded")
         else:
-            self._hung_up = True
+            log.info("SIGHUP: the daemon is stopping; not reloaded")
 
     def reload(self) -> Deferred[None]:
         """Reload now, or once the reload under way has ended; fires when done."""
