@@ -252,6 +252,14 @@ def payload(forge: str, event: str, push: Push, now: float) -> dict[str, Any]:
             }
         ]
     )
+    # GitHub's repository object, which Gitea, Forgejo and Gogs copied.
+    repository = {
+        "name": name,
+        "full_name": push.repository,
+        "html_url": web_url,
+        "clone_url": clone_url,
+        "default_branch": DEFAULT_BRANCH,
+    }
     if forge == "github":
         return {
             "ref": push.ref,
@@ -264,13 +272,7 @@ def payload(forge: str, event: str, push: Push, now: float) -> dict[str, Any]:
             "compare": f"{web_url}/compare/{push.before[:12]}...{push.after[:12]}",
             "commits": commits,
             "head_commit": commits[0] if commits else None,
-            "repository": {
-                "name": name,
-                "full_name": push.repository,
-                "html_url": web_url,
-                "clone_url": clone_url,
-                "default_branch": DEFAULT_BRANCH,
-            },
+            "repository": repository,
             "pusher": {"name": push.pusher, "email": f"{push.pusher}@example.invalid"},
             "sender": {"login": push.pusher},
         }
@@ -311,13 +313,7 @@ def payload(forge: str, event: str, push: Push, now: float) -> dict[str, Any]:
             "commits": commits,
             # Gitea 1.14 and later (and so Forgejo) count the commits; Gogs does not.
             **({} if forge == "gogs" else {"total_commits": len(commits)}),
-            "repository": {
-                "name": name,
-                "full_name": push.repository,
-                "html_url": web_url,
-                "clone_url": clone_url,
-                "default_branch": DEFAULT_BRANCH,
-            },
+            "repository": repository,
             "pusher": user,
             "sender": user,
         }
