@@ -54,7 +54,7 @@ DAEMON_DEFAULTS: Mapping[str, str] = {
     "header_timeout": "10",
     "max_connections": "256",
     "max_client_connections": "32",
-    "payload_budget": "104857600",  # 100 MiB
+    "payload_budget": "",  # empty: each body as long as its job's record (history)
     "max_attempts": "3",
     "delivery_id_days": "30",
     "delivery_id_max": "100000",
@@ -214,8 +214,11 @@ class DaemonConfig:
     max_connections: int = int(DAEMON_DEFAULTS["max_connections"])
     max_client_connections: int = int(DAEMON_DEFAULTS["max_client_connections"])
     """Connections one client address may hold open at once."""
-    payload_budget: int = int(DAEMON_DEFAULTS["payload_budget"])
-    """Bytes of finished jobs' bodies the journal keeps; queued and running ones come on top."""
+    payload_budget: int | None = None
+    """
+    Bytes of finished jobs' bodies the journal keeps, queued and running ones on
+    top; None: each body as long as its job's record, so any job listed can be replayed.
+    """
     max_attempts: int = int(DAEMON_DEFAULTS["max_attempts"])
     """Runs a delivery gets in all when stops or crashes interrupt them."""
     delivery_id_days: int = int(DAEMON_DEFAULTS["delivery_id_days"])
@@ -354,6 +357,19 @@ def _repeated(source: str, repeats: list[tuple[str, str, int]]) -> list[Problem]
     return problems
 
 
+def _whole_number(example: str, minimum: int) -> Callable[[str], int]:
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"is not a whole number; write one such as {example}") from None
+        if value < minimum:
+            raise ValueError(f"must be at least {minimum}")
+        return value
+
+    return convert
+
+
 class _Section:
     """Reads typed keys from one section, recording problems instead of raising."""
 
@@ -430,18 +446,12 @@ class _Section:
             return convert(self.default(key))
 
     def integer(self, key: str, minimum: int) -> int:
-        default = self.default(key)
+        return self.convert(key, _whole_number(self.default(key), minimum))
 
-        def convert(text: str) -> int:
-            try:
-                value = int(text)
-            except ValueError:
-                raise ValueError(f"is not a whole number; write one such as {default}") from None
-            if value < minimum:
-                raise ValueError(f"must be at least {minimum}")
-            return value
-
-        return self.convert(key, convert)
+    def optional_integer(self, key: str, minimum: int, example: str) -> int | None:
+        """A whole number, or None where the key is empty (its default)."""
+        number = _whole_number(example, minimum)
+        return self.convert(key, lambda text: number(text) if text else None)
 
     def seconds(self, key: str) -> float:
         default = self.default(key)
@@ -635,7 +645,7 @@ def _daemon(section: _Section) -> DaemonConfig:
         header_timeout=section.seconds("header_timeout"),
         max_connections=section.integer("max_connections", minimum=1),
         max_client_connections=section.integer("max_client_connections", minimum=1),
-        payload_budget=section.integer("payload_budget", minimum=0),
+        payload_budget=section.optional_integer("payload_budget", minimum=0, example="104857600"),
         max_attempts=section.integer("max_attempts", minimum=1),
         delivery_id_days=section.integer("delivery_id_days", minimum=1),
         delivery_id_max=section.integer("delivery_id_max", minimum=1),

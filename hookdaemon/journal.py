@@ -8,8 +8,9 @@ so SQLite never stalls the reactor; several deliveries can share one commit
 A job's body (the raw request) lives in a table of its own, so reading or
 updating a job never walks a megabyte of overflow pages. The body is needed
 while the job is queued or running; a superseded job's body goes at once, and
-finished jobs keep theirs only within C{payload_budget} bytes, the oldest
-going first. Freed pages are given back to the file system a bounded number at
+finished jobs keep theirs as long as their record (so any job listed can be
+replayed), or, where C{payload_budget} is set, only within that many bytes, the
+oldest going first. Freed pages are given back to the file system a bounded number at
 a time (L{Journal.upkeep}): the file has C{auto_vacuum = INCREMENTAL}.
 
 It needs SQLite 3.20.0 or newer (L{MIN_SQLITE}) and refuses an older one: RHEL 9
@@ -239,8 +240,8 @@ class Journal:
     """
     An SQLite file of jobs. Not thread-safe: use it from one thread only.
 
-    C{payload_budget}: bytes of finished jobs' bodies to keep; None keeps them
-    all (a reader's view, as in tests). Queued and running jobs' bodies are never
+    C{payload_budget}: bytes of finished jobs' bodies to keep; None keeps each
+    as long as its job (L{prune} takes both). Queued and running jobs' bodies are never
     dropped, so they may take the file past the budget.
     """
 

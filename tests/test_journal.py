@@ -403,6 +403,20 @@ class PayloadTests(JournalFileTestCase):
         self.assertEqual(str(raised.exception), f"the body of job {old} was dropped (superseded)")
         self.assertEqual(journal.payload(new), b"new")
 
+    def test_withoutABudgetABodyLivesAsLongAsItsJob(self) -> None:
+        """The default: every job the history keeps can be replayed, and pruning takes both."""
+        journal = self.open()
+        ids = [self.add(journal, bytes([n]) * 100_000) for n in range(4)]
+        for job_id in ids:
+            finish(journal, job_id)
+        self.assertEqual(self.kept(journal), ids)
+        self.assertEqual(journal.prune("site", keep=2), 2)
+        self.assertEqual(self.kept(journal), ids[2:])
+        self.assertEqual(journal.payload(ids[2]), bytes([2]) * 100_000)
+        with self.assertRaises(KeyError):
+            journal.payload(ids[0])
+        self.assertEqual(journal._db.execute("SELECT COUNT(*) FROM payloads").fetchone(), (2,))
+
     def test_payloadTellsAnUnknownJobFromADroppedBody(self) -> None:
         journal = self.open(payload_budget=0)
         job_id = self.add(journal, b"body")

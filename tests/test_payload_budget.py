@@ -24,7 +24,7 @@ SOURCE = "/etc/hookdaemon/tap.cfg"
 HOOK = "[hook:site]\nworkdir = /srv/site\ncommand = true\n"
 
 
-def budget(line: str) -> int:
+def budget(line: str) -> int | None:
     config = parse_config(f"[hookdaemon]\n{line}\n{HOOK}", SOURCE, {}, lambda path: b"")
     return config.daemon.payload_budget
 
@@ -38,8 +38,9 @@ def problems(line: str) -> list[str]:
 
 
 class PayloadBudgetConfigTests(SynchronousTestCase):
-    def test_defaultIsOneHundredMebibytes(self) -> None:
-        self.assertEqual(budget(""), 100 * 1024 * 1024)
+    def test_defaultKeepsEachBodyAsLongAsItsJob(self) -> None:
+        self.assertIsNone(budget(""))
+        self.assertIsNone(budget("payload_budget ="))
 
     def test_aNumberOfBytes(self) -> None:
         self.assertEqual(budget("payload_budget = 1048576"), 1048576)
@@ -48,10 +49,11 @@ class PayloadBudgetConfigTests(SynchronousTestCase):
         self.assertEqual(budget("payload_budget = 0"), 0)
 
     def test_aNegativeOrNonNumberIsRefusedNamingTheKey(self) -> None:
-        for line in ("payload_budget = -1", "payload_budget = 100MB"):
-            found = problems(line)
-            self.assertEqual(len(found), 1, found)
-            self.assertTrue(found[0].startswith(f"{SOURCE}: [hookdaemon] payload_budget: "), found)
+        for line, why in (
+            ("payload_budget = -1", "must be at least 0"),
+            ("payload_budget = 100MB", "is not a whole number; write one such as 104857600"),
+        ):
+            self.assertEqual(problems(line), [f"{SOURCE}: [hookdaemon] payload_budget: {why}"])
 
 
 def record(payload_dropped: str | None) -> JobRecord:
