@@ -61,6 +61,9 @@ class _Live:
     """
 
 
+NOT_STARTED_CANCELLED = "cancelled before it started"
+
+
 class NoJobError(LookupError):
     """The journal holds no job by that id."""
 
@@ -258,7 +261,7 @@ class Dispatcher(Service):
         log.info("job {job} cancelled before it started", job=job_id)
         del self._live[job_id]
         live.state = JobState.CANCELLED
-        self._events.ended(live.job, JobOutcome(JobState.CANCELLED))
+        self._events.ended(live.job, JobOutcome(JobState.CANCELLED, reason=NOT_STARTED_CANCELLED))
         return JobState.CANCELLED
 
     def _submit(self, job_id: int, hook: HookConfig, delivery: Delivery) -> None:
@@ -290,7 +293,7 @@ class Dispatcher(Service):
             return True
 
         assert self._runner is not None
-        outcome = JobOutcome(JobState.FAILED)
+        outcome = JobOutcome(JobState.FAILED, reason="hookdaemon could not run it (see its log)")
         try:
             # A write the journal tries until it is on disk: a job never runs
             # unrecorded, and waits (without a restart) while the disk is full.
@@ -308,7 +311,7 @@ class Dispatcher(Service):
                 live.state = JobState.RUNNING
                 self._events.started(job)
                 if live.cancelled:
-                    outcome = JobOutcome(JobState.CANCELLED)
+                    outcome = JobOutcome(JobState.CANCELLED, reason=NOT_STARTED_CANCELLED)
                 else:
                     outcome = await self._runner.run(job)
             except Exception:
@@ -356,7 +359,9 @@ class Dispatcher(Service):
                 job=record.id,
                 hook=record.hook,
             )
-            self._end_unrun(record.id, JobState.INTERRUPTED, b"", "interrupted")
+            self._end_unrun(
+                record.id, JobState.INTERRUPTED, f"hook {record.hook} is no longer configured"
+            )
             return
         # An older release journaled it without today's checks (an after of
         # --upload-pack=... was accepted): it is held to them before it runs.
@@ -366,7 +371,7 @@ class Dispatcher(Service):
             line = f"refused on resume: {reason}; not run"
             log.warn("hook {hook}: job {job} {line}", hook=record.hook, job=record.id, line=line)
             self._outputs.logs[record.hook].note(record.id, line)
-            self._end_unrun(record.id, JobState.FAILED, f"hookdaemon {line}\n".encode(), "refused")
+            self._end_unrun(record.id, JobState.FAILED, line, f"hookdaemon {line}\n".encode())
             return
         if record.retry_of is None:
             log.info("job {job} for hook {hook} resumed", job=record.id, hook=record.hook)
@@ -390,7 +395,7 @@ class Dispatcher(Service):
                 self._abandon(live)
         self._runner.stop_all()
 
-    def _end_unrun(self, job_id: int, state: JobState, tail: bytes, what: str) -> None:
+    def _end_unrun(self, job_id: int, state: JobState, reason: str, tail: bytes = b"") -> None:
         """
         Give a journaled job that will not run its final state. It never became
         a live job (its hook may be gone), so the journal is all there is to tell.
@@ -398,9 +403,9 @@ class Dispatcher(Service):
         now = self._reactor.seconds()
 
         def ended(journal: Journal) -> None:
-            journal.finished(job_id, state, None, None, tail, now)
+            journal.finished(job_id, state, None, None, tail, now, reason)
 
-        self._journal.record(ended, f"job {job_id} as {what}")
+        self._journal.record(ended, f"job {job_id} as {state}")
 
     def stopService(self) -> Deferred[None]:
         super().stopService()

@@ -132,6 +132,7 @@ def job_lines(job: Mapping[str, Any], now: datetime) -> str:
         ("job", _text(job.get("id"))),
         ("hook", _text(job.get("hook"))),
         ("state", outcome(job)),
+        *([("why", _text(job["reason"]))] if job.get("reason") else []),
         ("queued", local_time(job.get("queued_at"))),
         ("started", local_time(job.get("started_at"))),
         ("finished", local_time(job.get("finished_at"))),

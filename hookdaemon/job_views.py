@@ -111,6 +111,9 @@ def job_json(record: JobRecord, covers: list[int], covered_by: int | None) -> di
         "state": record.state,
         "exit_code": record.exit_code,
         "signal": record.signal,
+        # Why it ended so: the step that failed, a timeout, a cancel, the job that
+        # superseded it, a stop or crash; None while live and for a success.
+        "reason": record.reason,
         "delivery": {key: getattr(delivery, name) for key, name in _SHOWN},
         "queued_at": iso(record.queued_at),
         "started_at": iso(record.started_at),

@@ -58,8 +58,11 @@ class JobRunner:
         launch_prefix(home)  # find how to launch steps now, not on the reactor at the first step
         self._running: dict[int, tuple[Job, RunningStep]] = {}
         self._stopping = False
-        self._cancelled: set[int] = set()
-        """Jobs told to stop by L{cancel}: no step starts after it, and they end cancelled."""
+        self._halted: dict[int, JobState] = {}
+        """
+        Running jobs told to stop, and the state each then ends in: C{TIMED_OUT},
+        C{CANCELLED} or C{INTERRUPTED}, whichever came first.
+        """
 
     def run(self, job: Job) -> Deferred[JobOutcome]:
         return Deferred.fromCoroutine(self._run(job))
@@ -73,13 +76,10 @@ class JobRunner:
             hook.env,
             delivery_environment(hook.name, job.id, job.delivery, job.payload_path),
         )
-        timed_out = False
 
         def on_timeout() -> None:
-            nonlocal timed_out
-            timed_out = True
             self._note(job, f"timed out after {hook.timeout:g}s; sending SIGTERM")
-            self.stop(job.id)
+            self._halt(job.id, JobState.TIMED_OUT)
 
         def sink(stream: str, block: bytes) -> None:
             output.write_block(job.id, stream, block)
@@ -94,18 +94,24 @@ class JobRunner:
 
         deadline: IDelayedCall = self._clock.callLater(hook.timeout, on_timeout)
         result = StepResult(exit_code=0, signal=None)
+        reason: str | None = None
+        """Why the job failed, where it did, as its record says it."""
+        number = 0
         try:
             if not os.path.isdir(hook.workdir):
-                self._note(job, f"workdir {hook.workdir} does not exist")
+                reason = f"workdir {hook.workdir} does not exist"
+                self._note(job, reason)
                 result = StepResult(exit_code=None, signal=None)
             for number, step in enumerate(hook.steps, 1):
-                if not result.ok or timed_out or job.id in self._cancelled:
+                if not result.ok or self._halted_as(job.id) is not None:
+                    number -= 1  # this step never started
                     break
                 self._note(job, f"step {number}/{len(hook.steps)}: {step.text}")
                 argv = step.argv(env, hook.shell)
                 cannot = None if hook.shell else self._cannot_run(argv[0], hook.workdir, env)
                 if cannot is not None:
                     self._note(job, f"step {number} cannot start: {cannot}")
+                    reason = f"step {number}/{len(hook.steps)} cannot start: {cannot}"
                     result = StepResult(exit_code=None, signal=None)
                     break
                 running = RunningStep(
@@ -123,21 +129,33 @@ class JobRunner:
                     del self._running[job.id]
                 self._note(job, f"step {number} ended: {result.describe()}")
                 events.step_ended(job, number, result)
+                if not result.ok:
+                    reason = f"step {number}/{len(hook.steps)} ({step.text}) {result.describe()}"
         finally:
             if deadline.active():
                 deadline.cancel()
-        if job.id in self._cancelled:
-            self._cancelled.discard(job.id)
-            state = JobState.CANCELLED  # even if its step then exited 0
-        elif timed_out:
-            state = JobState.TIMED_OUT
-        elif result.ok:
-            state = JobState.SUCCEEDED
-        else:
-            state = JobState.INTERRUPTED if self._stopping else JobState.FAILED
+        # Told to stop (a timeout, a person, the daemon's stop), the job ends as
+        # it was told, even if its step then exited 0, and no later step ran.
+        halted = self._halted_as(job.id)
+        self._halted.pop(job.id, None)
+        where = f" in step {number}/{len(hook.steps)}" if number else " before its first step"
+        if halted is JobState.TIMED_OUT:
+            reason = f"timed out after {hook.timeout:g}s{where}"
+        elif halted is JobState.CANCELLED:
+            reason = f"cancelled{where}"
+        elif halted is JobState.INTERRUPTED:
+            reason = f"the daemon stopped{where}"
+        state = halted or (JobState.SUCCEEDED if result.ok else JobState.FAILED)
         self._note(job, f"job {state}")
         await output.written()  # a finished job's output is in the file
-        return JobOutcome(state, result)
+        return JobOutcome(state, result, None if state is JobState.SUCCEEDED else reason)
+
+    def _halted_as(self, job_id: int) -> JobState | None:
+        """The state a job was told to stop in, if it was: no further step of it starts."""
+        halted = self._halted.get(job_id)
+        if halted is None and self._stopping:
+            return JobState.INTERRUPTED
+        return halted
 
     def _note(self, job: Job, text: str) -> None:
         """One of hookdaemon's own lines about the job: in its log, and to its followers."""
@@ -151,12 +169,15 @@ class JobRunner:
 
     def cancel(self, job: Job) -> None:
         """A person stopped the running job: as a timeout does, and it ends C{cancelled}."""
-        self._cancelled.add(job.id)
         self._note(job, "cancelled; sending SIGTERM")
-        self.stop(job.id)
+        self._halt(job.id, JobState.CANCELLED)
 
-    def stop(self, job_id: int) -> None:
-        """SIGTERM the job's current step group now, SIGKILL it C{kill_grace} later."""
+    def _halt(self, job_id: int, state: JobState) -> None:
+        """
+        SIGTERM the job's current step group now, SIGKILL it C{kill_grace} later;
+        it ends in C{state}, unless it was told to stop before.
+        """
+        self._halted.setdefault(job_id, state)
         if job_id not in self._running:
             return
         job, running = self._running[job_id]
@@ -174,7 +195,7 @@ class JobRunner:
         """Stop every running job because the daemon is stopping: they end interrupted."""
         self._stopping = True
         for job_id in list(self._running):
-            self.stop(job_id)
+            self._halt(job_id, JobState.INTERRUPTED)
 
 
 class QueueFullError(Exception):

@@ -34,7 +34,7 @@ from hookdaemon.job_state import FINAL_STATES, JobState
 
 log = Logger()
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """
 C{PRAGMA user_version}: 0 is the release before bodies had a table of their
 own, 1 the one before delivery ids were remembered apart from jobs and jobs
@@ -51,6 +51,8 @@ partial indexes (3.8.0), C{WITH RECURSIVE} (3.8.3), C{wal_checkpoint(TRUNCATE)}
 
 DROPPED_SUPERSEDED = JobState.SUPERSEDED.value
 DROPPED_BUDGET = "payload_budget"
+INTERRUPTED_BY_A_CRASH = "the daemon ended while it ran (killed, or the machine went down)"
+"""The reason of a job a start finds running: no daemon is left to say more."""
 
 WAL_LIMIT = 4 * 1024 * 1024
 """
@@ -106,7 +108,8 @@ CREATE TABLE IF NOT EXISTS {name} (
     attempt INTEGER NOT NULL DEFAULT 1, -- 1, or which retry of retry_of's delivery
     -- The job whose delivery a person ran again; no reference: the history may
     -- forget that job first.
-    replay_of INTEGER
+    replay_of INTEGER,
+    reason TEXT             -- why it ended as it did (failed, timed out, ...); NULL for a success
 );
 """
 
@@ -193,6 +196,8 @@ class JobRecord:
     """1 for a delivery's first job; N for its retry after N - 1 interrupted attempts."""
     replay_of: int | None = None
     """The job whose delivery this one runs again, by a person's request (POST .../replay)."""
+    reason: str | None = None
+    """Why it ended as it did (C{step 2/3 (make) exit 2}, C{superseded by job 9 ...})."""
 
     @property
     def payload_kept(self) -> bool:
@@ -334,6 +339,7 @@ class Journal:
                 if exists:
                     _ids_apart_and_attempts(self._db)
                     _replays(self._db)
+                    _reasons(self._db)
                 for statement in _statements(_SCHEMA):
                     self._db.execute(statement)
                 broken = self._db.execute("PRAGMA foreign_key_check").fetchall()
@@ -503,8 +509,9 @@ class Journal:
         signal: str | None,
         output_tail: bytes,
         now: float,
+        reason: str | None = None,
     ) -> None:
-        """Record a job's end; its body now counts against C{payload_budget}."""
+        """Record a job's end and why; its body now counts against C{payload_budget}."""
         if state not in FINAL_STATES:
             raise ValueError(f"{state!r} is not a final state")
         before = self._db.execute(
@@ -512,8 +519,8 @@ class Journal:
         ).fetchone()
         self._db.execute(
             "UPDATE jobs SET state = ?, exit_code = ?, signal = ?, output_tail = ?,"
-            " finished_at = ? WHERE id = ?",
-            (state, exit_code, signal, output_tail, now, job_id),
+            " finished_at = ?, reason = ? WHERE id = ?",
+            (state, exit_code, signal, output_tail, now, reason, job_id),
         )
         if before is None or before[0] in FINAL_STATES:
             return
@@ -531,10 +538,19 @@ class Journal:
         since it will never run. Replacements chain (each names the job that
         replaced it); L{covers} and L{covering} follow the chain.
         """
+        reason = f"superseded by job {covered_by}, a newer delivery (burst = coalesce)"
         cursor = self._db.execute(
-            "UPDATE jobs SET state = ?, covered_by = ?, finished_at = ?,"
+            "UPDATE jobs SET state = ?, covered_by = ?, finished_at = ?, reason = ?,"
             " payload_size = NULL, payload_dropped = ? WHERE id = ? AND state = ?",
-            (JobState.SUPERSEDED, covered_by, now, DROPPED_SUPERSEDED, job_id, JobState.QUEUED),
+            (
+                JobState.SUPERSEDED,
+                covered_by,
+                now,
+                reason,
+                DROPPED_SUPERSEDED,
+                job_id,
+                JobState.QUEUED,
+            ),
         )
         if cursor.rowcount:
             self._db.execute("DELETE FROM payloads WHERE job_id = ?", (job_id,))
@@ -549,8 +565,8 @@ class Journal:
         with self.transaction():
             for record in self._select("WHERE state = ? ORDER BY id", (JobState.RUNNING,)):
                 self._db.execute(
-                    "UPDATE jobs SET state = ?, finished_at = ? WHERE id = ?",
-                    (JobState.INTERRUPTED, now, record.id),
+                    "UPDATE jobs SET state = ?, finished_at = ?, reason = ? WHERE id = ?",
+                    (JobState.INTERRUPTED, now, INTERRUPTED_BY_A_CRASH, record.id),
                 )
                 self._retry(record.id, now)
             self._kept_bytes = None  # the interrupted jobs' bodies count now
@@ -768,7 +784,7 @@ class Journal:
         rows = self._db.execute(
             f"SELECT id, hook, delivery_id, {', '.join(_DELIVERY_COLUMNS)}, state, exit_code,"
             " signal, queued_at, started_at, finished_at, covered_by, retry_of, output_tail,"
-            f" payload_dropped, attempt, replay_of FROM jobs {where}",
+            f" payload_dropped, attempt, replay_of, reason FROM jobs {where}",
             tuple(parameters),
         ).fetchall()
         return [_record(row) for row in rows]
@@ -863,6 +879,12 @@ def _replays(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE jobs ADD COLUMN replay_of INTEGER")
 
 
+def _reasons(db: sqlite3.Connection) -> None:
+    """Schema 3 -> 4, in the caller's transaction: a job says why it ended as it did."""
+    if "reason" not in _columns(db, "jobs"):
+        db.execute("ALTER TABLE jobs ADD COLUMN reason TEXT")
+
+
 def _columns(db: sqlite3.Connection, table: str) -> list[str]:
     """The column names of C{table}, in the order the table has them."""
     return [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
@@ -895,6 +917,7 @@ def _record(row: Any) -> JobRecord:
         payload_dropped,
         attempt,
         replay_of,
+        reason,
     ) = rest[count:]
     return JobRecord(
         id=job_id,
@@ -912,4 +935,5 @@ def _record(row: Any) -> JobRecord:
         payload_dropped=payload_dropped,
         attempt=attempt,
         replay_of=replay_of,
+        reason=reason,
     )

@@ -67,6 +67,7 @@ class JournalRecords(JobObserver):
                 result.signal if result else None,
                 tail,
                 now,
+                outcome.reason,
             )
 
         def prune(journal: Journal) -> None:

@@ -46,6 +46,8 @@ class JobOutcome:
     state: JobState = field()
     result: StepResult | None = None
     """None when no step ran (refused on resume, superseded, crashed)."""
+    reason: str | None = None
+    """Why it ended so, as its record says (C{step 2/3 (make) exit 2}); None for a success."""
 
     @state.validator
     def _final(self, attribute: object, value: JobState) -> None:

@@ -168,12 +168,13 @@ class ShowTests(SynchronousTestCase):
         self.assertEqual(
             {
                 key: shown[key]
-                for key in ("job", "hook", "state", "attempt", "log", "ref", "after")
+                for key in ("job", "hook", "state", "why", "attempt", "log", "ref", "after")
             },
             {
                 "job": "1",
                 "hook": "site",
                 "state": "failed (exit 4)",
+                "why": "step 1/1 (sh -c 'exit 4') exit 4",
                 "attempt": "1",
                 "log": "/jobs/1/log",
                 "ref": "refs/heads/main",
@@ -194,6 +195,10 @@ class ShowTests(SynchronousTestCase):
         result = hookdaemon("show", str(superseded), "--config", daemon.config)
         self.assertEqual((result.returncode, result.stderr), (0, ""))
         self.assertRegex(result.stdout, rf"(?m)^state\s+superseded by job {newer}$")
+        self.assertRegex(
+            result.stdout,
+            rf"(?m)^why\s+superseded by job {newer}, a newer delivery \(burst = coalesce\)$",
+        )
         self.assertRegex(result.stdout, r"(?m)^body\s+not kept, so it cannot be replayed$")
         shown = hookdaemon("show", str(newer), "--config", daemon.config)
         self.assertRegex(shown.stdout, rf"(?m)^covers\s+{superseded}$")

@@ -250,7 +250,11 @@ class InterruptedTests(Faults):
         self.assertEqual(
             (retry["state"], retry["retry_of"], retry["attempt"]), ("succeeded", first, 2)
         )
-        self.assertEqual((await self.job(twistd, first))["state"], "interrupted")
+        interrupted = await self.job(twistd, first)
+        self.assertEqual(
+            (interrupted["state"], interrupted["reason"]),
+            ("interrupted", "the daemon stopped in step 1/1"),
+        )
         self.assertEqual(self.runs(), [str(first), str(first + 1)])
         self.assertIn(
             f"job {first + 1} for hook site resumed: attempt 2 of max_attempts 3 at job"
@@ -278,7 +282,11 @@ class InterruptedTests(Faults):
             twistd.log,
         )
         _, jobs = await get(f"{twistd.url}/jobs")
-        self.assertEqual([job["state"] for job in json.loads(jobs)["jobs"]], ["interrupted"] * 3)
+        self.assertEqual(
+            [(job["state"], job["reason"]) for job in json.loads(jobs)["jobs"]],
+            [("interrupted", "the daemon ended while it ran (killed, or the machine went down)")]
+            * 3,
+        )
 
 
 class HangupTests(Faults):

@@ -240,6 +240,8 @@ class JobTests(TestCase):
         self.assertEqual(job.state, "timed_out")
         assert job.result is not None
         self.assertEqual(job.result.signal, "SIGTERM")
+        _, shown = await get(f"{daemon.url}/jobs/{job.id}")
+        self.assertEqual(json.loads(shown)["reason"], "timed out after 0.5s in step 1/1")
         log = daemon.log_text("site")
         pid = int(log.split("stdout grandchild ")[1].split()[0])
         await wait_for(lambda: not alive(pid), f"grandchild {pid} to die")
@@ -262,6 +264,39 @@ class StopTests(TestCase):
         self.assertEqual(job.state, "interrupted")
         with open(log_path) as f:
             self.assertIn(f"{job_id} hookdaemon job interrupted", f.read())
+
+    async def test_aStepThatExitsZeroOnTheStopsTermEndsInterruptedAndTheNextDoesNotRun(
+        self,
+    ) -> None:
+        """The job did not finish its steps: it is not succeeded, and it runs again."""
+        polite = (
+            "sh -c 'trap \"echo bye; exit 0\" TERM; echo started; while :; do sleep 0.01; done'"
+        )
+        daemon = await start_daemon(
+            self,
+            hook("site", self.workdir, f"{polite}\ntouch second-step-ran"),
+            daemon="stop_grace = 0.2\n",
+        )
+        job_id = await trigger(daemon, "site")
+        await wait_for(lambda: "stdout started" in daemon.log_text("site"), "the job to run")
+        path, log_path = daemon.journal_path, daemon.log_path("site")
+        await daemon.service.stopService()
+        self.assertEqual(daemon.job(job_id).state, "interrupted")
+        with open(log_path) as f:
+            log = f.read()
+        self.assertIn(f"{job_id} stdout bye", log)
+        self.assertIn(f"{job_id} hookdaemon step 1 ended: exit 0", log)
+        self.assertNotIn("step 2/2", log)
+        self.assertFalse(os.path.exists(os.path.join(self.workdir, "second-step-ran")))
+        journal = Journal(path)
+        self.addCleanup(journal.close)
+        record = journal.get(job_id)
+        assert record is not None
+        self.assertEqual(
+            (record.state, record.reason), ("interrupted", "the daemon stopped in step 1/2")
+        )
+        retries = [r for r in journal.recent("site") if r.retry_of == job_id]
+        self.assertEqual([r.state for r in retries], ["queued"])
 
     async def test_stopRefusesDeliveriesAndLetsRunningJobsFinish(self) -> None:
         daemon = await start_daemon(
@@ -355,7 +390,14 @@ class BurstTests(TestCase):
         self.addCleanup(journal.close)
         record = journal.get(second)
         assert record is not None
-        self.assertEqual((record.state, record.covered_by), ("superseded", third))
+        self.assertEqual(
+            (record.state, record.covered_by, record.reason),
+            (
+                "superseded",
+                third,
+                f"superseded by job {third}, a newer delivery (burst = coalesce)",
+            ),
+        )
         self.assertEqual(journal.covers(fourth), [second, third])
         self.assertEqual(journal.covering(second), fourth)
 

@@ -122,6 +122,7 @@ class JournalTests(SynchronousTestCase):
                 "payload_dropped",
                 "attempt",
                 "replay_of",
+                "reason",
             ],
         )
 

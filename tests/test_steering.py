@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 
 from twisted.trial.unittest import TestCase
 
-from hookdaemon.journal import SCHEMA_VERSION, Journal
+from hookdaemon.delivery import Delivery
+from hookdaemon.job_state import JobState
+from hookdaemon.journal import SCHEMA_VERSION, Journal, NewDelivery
 from tests import journal_c5ab9a6
 from tests.support import (
     RunningDaemon,
@@ -26,6 +29,7 @@ from tests.support import (
 )
 
 SECRET = "steering-secret"
+PUSH = Delivery.of_push("refs/heads/main", "0" * 40, "1" * 40, forge="github", event="push")
 
 
 def hook(name: str, command: str, extra: str = "") -> str:
@@ -110,7 +114,10 @@ class SteeringTests(TestCase):
         self.go(running)
         self.assertEqual((await finished(running, first)).state.value, "succeeded")
         _, shown = await get(f"{running.url}/jobs/{second}")
-        self.assertEqual(json.loads(shown)["state"], "cancelled")
+        self.assertEqual(
+            (json.loads(shown)["state"], json.loads(shown)["reason"]),
+            ("cancelled", "cancelled before it started"),
+        )
         self.assertNotIn(f" {second} ", running.log_text("site"))  # it never ran
         code, answer, _ = await post(f"{running.url}/jobs/{second}/cancel", b"", {})
         self.assertEqual((code, answer), (409, {"error": f"job {second} has ended (cancelled)"}))
@@ -131,6 +138,8 @@ class SteeringTests(TestCase):
         self.assertIn(f"{job} hookdaemon still running 1s later; SIGKILL", log)
         self.assertIn(f"{job} hookdaemon job cancelled", log)
         self.assertFalse(os.path.exists(os.path.join(running.directory, "not-reached")))
+        _, shown = await get(f"{running.url}/jobs/{job}")
+        self.assertEqual(json.loads(shown)["reason"], "cancelled in step 1/2")
 
     async def test_cancelOfAnUnknownJobIs404(self) -> None:
         running = await self.daemon(hook("site", "true"))
@@ -151,6 +160,13 @@ class SteeringTests(TestCase):
             return [job["id"] for job in json.loads(body)["jobs"]]
 
         self.assertEqual(await ids("state=failed"), [jobs[2]])
+        _, body = await get(f"{running.url}/jobs?state=failed")
+        command = f"sh -c 'test $HOOK_AFTER != {'3' * 40}'"
+        self.assertEqual(
+            [job["reason"] for job in json.loads(body)["jobs"]], [f"step 1/1 ({command}) exit 1"]
+        )
+        _, body = await get(f"{running.url}/jobs?state=succeeded")
+        self.assertEqual({job["reason"] for job in json.loads(body)["jobs"]}, {None})
         self.assertEqual(await ids("limit=2"), [jobs[4], jobs[3]])
         self.assertEqual(await ids(f"limit=2&before={jobs[3]}"), [jobs[2], jobs[1]])
         self.assertEqual(await ids("since=2100-01-01T00:00:00Z"), [])
@@ -192,5 +208,30 @@ class JournalReplayTests(TestCase):
         self.assertEqual(journal.payload(replayed.id), b"old-body")
         old = journal.get(first)
         assert old is not None
-        self.assertIsNone(old.replay_of)
-        self.assertEqual(SCHEMA_VERSION, 3)
+        self.assertEqual((old.replay_of, old.reason), (None, None))
+        self.assertEqual(journal._pragma("user_version"), SCHEMA_VERSION)
+
+    def test_aSchema3JournalGainsReasons(self) -> None:
+        """The release before reasons: its jobs keep theirs empty, and new ends say why."""
+        path = os.path.abspath(self.mktemp())
+        journal = Journal(path)
+        added = journal.add(NewDelivery("site", PUSH, b"body", queued_at=1.0))
+        assert added.job_id is not None
+        journal.close()
+        db = sqlite3.connect(path)
+        db.execute("ALTER TABLE jobs DROP COLUMN reason")
+        db.execute("PRAGMA user_version = 3")
+        db.commit()
+        db.close()
+        journal = Journal(path)
+        self.addCleanup(journal.close)
+        self.assertEqual(journal._pragma("user_version"), SCHEMA_VERSION)
+        record = journal.get(added.job_id)
+        assert record is not None
+        self.assertEqual((record.state.value, record.reason), ("queued", None))
+        journal.finished(
+            added.job_id, JobState.FAILED, 1, None, b"", 2.0, "step 1/1 (false) exit 1"
+        )
+        record = journal.get(added.job_id)
+        assert record is not None
+        self.assertEqual(record.reason, "step 1/1 (false) exit 1")
