@@ -206,6 +206,18 @@ class Dispatcher(Service):
         committed.addBoth(answer.callback)  # a Failure errbacks
         return answer
 
+    def ignored(self, hook: HookConfig, delivery: Delivery, reason: str) -> None:
+        """
+        Record a genuine delivery the hook's filters did not want, and why, for
+        the job API ("why didn't that push run?"); its answer does not wait for it.
+        """
+        now = self._reactor.seconds()
+        keep = self._config.daemon.history
+        self._journal.record_if_possible(
+            lambda journal: journal.ignored(hook.name, delivery, reason, now, keep),
+            f"hook {hook.name}'s ignored delivery",
+        )
+
     def replay(self, job_id: int) -> Deferred[JobRecord]:
         """
         Run a job's delivery again, with its body, as a new job (a person's
@@ -224,6 +236,10 @@ class Dispatcher(Service):
                 raise NoJobError(f"no job {job_id}")
             if record.hook not in hooks:
                 raise ReplayError(f"hook {record.hook} is no longer configured")
+            if record.state is JobState.IGNORED:
+                raise ReplayError(
+                    f"job {job_id} is an ignored delivery ({record.reason}): it has no body to run"
+                )
             try:
                 return journal.replay(job_id, now)
             except PayloadDroppedError as e:

@@ -15,6 +15,9 @@ job along it)::
              +--> failed                       (refused on resume by today's checks)
              +--> interrupted                  (its hook is gone from the configuration)
 
+    ignored                                    (a genuine delivery the hook's filters did
+                                                not want: recorded, never queued or run)
+
 A final state never changes again. After a crash the journal turns a job
 left C{running} into C{interrupted} and queues a new job (a retry) for it.
 """
@@ -35,6 +38,7 @@ class JobState(StrEnum):
     INTERRUPTED = "interrupted"
     SUPERSEDED = "superseded"
     CANCELLED = "cancelled"
+    IGNORED = "ignored"
 
     @property
     def final(self) -> bool:
@@ -44,3 +48,5 @@ class JobState(StrEnum):
 
 LIVE_STATES = frozenset({JobState.QUEUED, JobState.RUNNING})
 FINAL_STATES = frozenset(JobState) - LIVE_STATES
+QUEUED_ENDS = FINAL_STATES - {JobState.IGNORED}
+"""The final states of a job that was queued: the lifecycle's, and the history's to keep."""

@@ -30,7 +30,7 @@ from attrs import frozen
 from twisted.logger import Logger
 
 from hookdaemon.delivery import JOURNALED_FIELDS, Delivery
-from hookdaemon.job_state import FINAL_STATES, JobState
+from hookdaemon.job_state import FINAL_STATES, QUEUED_ENDS, JobState
 
 log = Logger()
 
@@ -753,10 +753,43 @@ class Journal:
         assert found is not None
         return found
 
+    def ignored(self, hook: str, delivery: Delivery, reason: str, now: float, keep: int) -> int:
+        """
+        Record a delivery the hook's filters did not want, and why (no body: it
+        never runs), keeping the newest C{keep} such records of the hook apart
+        from its jobs' history, so a burst of unwanted pushes never pushes the
+        record of a deploy out. The new record's id.
+        """
+        values = [getattr(delivery, column) for column in _DELIVERY_COLUMNS]
+        cursor = self._db.execute(
+            f"INSERT INTO jobs (hook, delivery_id, {', '.join(_DELIVERY_COLUMNS)},"
+            " state, queued_at, finished_at, reason, payload_dropped)"
+            f" VALUES (?, ?, {', '.join('?' * len(values))}, ?, ?, ?, ?, ?)",
+            (
+                hook,
+                delivery.delivery_id or None,
+                *values,
+                JobState.IGNORED,
+                now,
+                now,
+                reason,
+                JobState.IGNORED.value,
+            ),
+        )
+        record_id = cursor.lastrowid
+        assert record_id is not None
+        # A walk of at most keep + 1 entries of jobs_state (state, id), newest first.
+        self._db.execute(
+            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = ? AND hook = ?"
+            " ORDER BY id DESC LIMIT -1 OFFSET ?)",
+            (JobState.IGNORED, hook, keep),
+        )
+        return record_id
+
     def prune(self, hook: str, keep: int) -> int:
         """
         Forget all but the newest C{keep} finished jobs of C{hook}, bodies and all;
-        return how many went.
+        return how many went. Ignored deliveries' records are kept apart (L{ignored}).
 
         A job a retry names (C{retry_of}) stays while the retry does. Superseded jobs
         go like any other: C{covered_by} names a newer job, which outlives them, and
@@ -765,8 +798,9 @@ class Journal:
         """
         with self.transaction():
             rows = self._db.execute(
-                f"SELECT id, payload_size FROM jobs WHERE hook = ? AND state IN ({_FINAL_LIST})"
-                f" AND id NOT IN (SELECT id FROM jobs WHERE hook = ? AND state IN ({_FINAL_LIST})"
+                "SELECT id, payload_size FROM jobs WHERE hook = ?"
+                f" AND state IN ({_QUEUED_ENDS_LIST}) AND id NOT IN"
+                f" (SELECT id FROM jobs WHERE hook = ? AND state IN ({_QUEUED_ENDS_LIST})"
                 " ORDER BY id DESC LIMIT ?)"
                 " AND id NOT IN (SELECT retry_of FROM jobs WHERE retry_of IS NOT NULL)",
                 (hook, hook, keep),
@@ -792,6 +826,8 @@ class Journal:
 
 _FINAL_LIST = ", ".join(f"'{state}'" for state in sorted(FINAL_STATES))
 """The final states as SQL literals: fixed names, so no parameters to repeat."""
+_QUEUED_ENDS_LIST = ", ".join(f"'{state}'" for state in sorted(QUEUED_ENDS))
+"""The same for the final states of queued jobs: all but C{ignored}."""
 
 
 def _statements(script: str) -> Iterator[str]:

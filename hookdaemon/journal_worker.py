@@ -120,7 +120,10 @@ class _Entry(NamedTuple):
 READ = "read"
 """Fails with the commit; between tries it still runs (it needs no room on disk)."""
 ADD = "add"
-"""A delivery: fails with the commit, and at once while the journal cannot commit."""
+"""
+A delivery, or a record that may be let go (L{record_if_possible}): fails with
+the commit, and at once while the journal cannot commit.
+"""
 WRITE = "write"
 """What a job did: held and tried again, in order, until it is on disk."""
 
@@ -272,6 +275,21 @@ class JournalWorker(Service):
             log.failure("journal: cannot record {what}", failure, what=what)
 
         self.write(operation).addErrback(failed)
+
+    def record_if_possible(self, operation: Operation, what: str) -> None:
+        """
+        A write nobody waits for and nothing depends on (an ignored delivery's
+        record): while the journal cannot commit it is let go, and logged, rather
+        than held in memory for as long as the disk stays full.
+        """
+
+        def failed(failure: Failure) -> None:
+            if failure.check(JournalUnavailableError):
+                log.info("journal: {what} not recorded: {error}", what=what, error=failure.value)
+                return
+            log.failure("journal: cannot record {what}", failure, what=what)
+
+        self._queue(_Entry(operation, Deferred(), 0, ADD)).addErrback(failed)
 
     def _queue(self, entry: _Entry) -> Deferred[Any]:
         if self.fault is not None:

@@ -45,7 +45,7 @@ from hookdaemon.intake import (
     Stopping,
     WrongMethod,
 )
-from hookdaemon.job_state import FINAL_STATES, JobState
+from hookdaemon.job_state import QUEUED_ENDS, JobState
 from hookdaemon.jobs import QueueFullError
 from hookdaemon.journal import Added
 from hookdaemon.journal_worker import JournalUnavailableError
@@ -286,7 +286,7 @@ class Metrics(JobObserver):
                 wait=self._wait.labels(name),
                 duration=self._duration.labels(name),
                 ended={
-                    state: self._jobs.labels(name, state.value) for state in sorted(FINAL_STATES)
+                    state: self._jobs.labels(name, state.value) for state in sorted(QUEUED_ENDS)
                 },
             )
             self._by_hook[name] = children

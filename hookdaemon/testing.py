@@ -330,13 +330,16 @@ def _decoded(content: bytes) -> Any:
 class AcceptingEngine:
     """
     Stands in for the job engine (L{hookdaemon.web.DeliveryTaker}): every
-    delivery it is handed becomes a new job at once, and is kept in C{accepted}.
+    delivery it is handed becomes a new job at once, and is kept in C{accepted};
+    those the hook's filters do not want are kept in C{ignored_deliveries}.
     Set C{stopping} to see the answers of a daemon that stops, C{fault} those
     of one whose journal cannot commit (C{fault} says why).
     """
 
     def __init__(self) -> None:
         self.accepted: list[Delivery] = []
+        self.ignored_deliveries: list[tuple[Delivery, str]] = []
+        """What L{ignored} was handed: each delivery the hook did not want, and why."""
         self.stopping = False
         self.fault: str | None = None
 
@@ -353,6 +356,9 @@ class AcceptingEngine:
             return fail(JournalUnavailableError(self.fault))
         self.accepted.append(delivery)
         return succeed(Added(job_id=len(self.accepted), duplicate=False))
+
+    def ignored(self, hook: HookConfig, delivery: Delivery, reason: str) -> None:
+        self.ignored_deliveries.append((delivery, reason))
 
 
 class StubJobs:

@@ -121,6 +121,9 @@ class DeliveryTaker(Protocol):
         or with L{JournalUnavailableError} when the journal cannot commit.
         """
 
+    def ignored(self, hook: HookConfig, delivery: Delivery, reason: str) -> None:
+        """Record, without waiting, a delivery the hook's filters did not want, and why."""
+
 
 class JobSteering(Protocol):
     """What replays and cancels jobs at a person's request: the job engine."""
@@ -295,6 +298,8 @@ class HookApp:
         incoming = incoming_from(request, client)
         outcome = intake.decide(hook, incoming, now)
         if not isinstance(outcome, Accepted):
+            if isinstance(outcome, Ignored):
+                self._engine.ignored(hook, outcome.delivery, outcome.reason)
             self._metrics.delivery(name, outcome)
             return answer(outcome, request, name, client)
         taken = self._engine.accept(hook, outcome.delivery, incoming.body)

@@ -288,9 +288,17 @@ class FuzzDaemon(TwistdDaemon):
         return self.request("GET", "/healthz")[0]
 
     def newest_job(self) -> int:
-        code, answer = self.request("GET", "/jobs?limit=1")
-        assert code == 200, (code, answer)
-        return int(answer["jobs"][0]["id"]) if answer["jobs"] else 0
+        """The newest job queued: ignored deliveries' records (never run) are passed over."""
+        query = "/jobs?limit=100"
+        while True:
+            code, answer = self.request("GET", query)
+            assert code == 200, (code, answer)
+            if not answer["jobs"]:
+                return 0
+            for job in answer["jobs"]:
+                if job["state"] != "ignored":
+                    return int(job["id"])
+            query = f"/jobs?limit=100&before={answer['jobs'][-1]['id']}"
 
     def records(self, hook: str) -> list[dict[str, Any]]:
         path = os.path.join(self.directory, "records", f"{hook}.jsonl")

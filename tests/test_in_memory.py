@@ -37,6 +37,21 @@ class InMemoryAppTests(SynchronousTestCase):
         assert isinstance(memory.engine, AcceptingEngine)
         self.assertEqual(len(memory.engine.accepted), 1)
 
+    def test_anIgnoredDeliveryIsHandedToTheEngineWithWhy(self) -> None:
+        memory = InMemoryApp({"site": make_hook("forge = generic\nbranches = main")})
+        answer = memory.post(
+            "/hooks/site", b'{"ref": "refs/heads/wip", "after": "' + b"1" * 40 + b'"}'
+        )
+        reason = "branch wip does not match branches (main)"
+        self.assertEqual(
+            (answer.code, answer.json()), (200, {"status": "ignored", "reason": reason})
+        )
+        assert isinstance(memory.engine, AcceptingEngine)
+        self.assertEqual(
+            [(d.branch, why) for d, why in memory.engine.ignored_deliveries], [("wip", reason)]
+        )
+        self.assertEqual(memory.engine.accepted, [])
+
     def test_statusFromLoopbackWithALoopbackHost(self) -> None:
         memory = InMemoryApp(hooks())
         self.assertEqual(

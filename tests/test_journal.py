@@ -418,6 +418,40 @@ class PayloadTests(JournalFileTestCase):
             journal.payload(ids[0])
         self.assertEqual(journal._db.execute("SELECT COUNT(*) FROM payloads").fetchone(), (2,))
 
+    def test_ignoredDeliveriesAreKeptApartFromTheHistory(self) -> None:
+        """The newest C{keep} of each, so a burst of unwanted pushes never prunes a deploy."""
+        journal = self.open()
+        job = self.add(journal, b"body")
+        finish(journal, job)
+        ignored = [
+            journal.ignored(
+                "site", push(branch=f"wip-{n}"), f"branch wip-{n} is not wanted", 5.0 + n, keep=2
+            )
+            for n in range(4)
+        ]
+        journal.ignored("other", push(), "not wanted", 9.0, keep=2)
+        self.assertEqual(journal.prune("site", keep=2), 0)
+        records = journal.recent("site", limit=10)
+        self.assertEqual([r.id for r in records], [ignored[3], ignored[2], job])
+        newest = records[0]
+        self.assertEqual(
+            (
+                newest.state,
+                newest.reason,
+                newest.delivery.branch,
+                newest.queued_at,
+                newest.finished_at,
+            ),
+            ("ignored", "branch wip-3 is not wanted", "wip-3", 8.0, 8.0),
+        )
+        self.assertFalse(newest.payload_kept)
+        with self.assertRaises(PayloadDroppedError):
+            journal.payload(newest.id)
+        self.assertEqual(len(journal.recent("other", limit=10)), 1)
+        self.assertEqual(
+            [r.id for r in journal.recent("site", 10, JobState.IGNORED)], ignored[:1:-1]
+        )
+
     def test_payloadTellsAnUnknownJobFromADroppedBody(self) -> None:
         journal = self.open(payload_budget=0)
         job_id = self.add(journal, b"body")

@@ -319,6 +319,22 @@ class StorageFaultTests(TestCase):
         await wait_for(lambda: self.worker.fault is None, "the journal to commit again")
         self.assertEqual((await self.worker.add(new(2))).job_id, 2)
 
+    async def test_aRecordThatMayBeLetGoIsLetGoWhileItCannotCommit(self) -> None:
+        """An ignored delivery's record is not held in memory for as long as the disk is full."""
+        await self.fault()
+        self.worker.record_if_possible(lambda j: j.touch(), "hook site's ignored delivery")
+        self.assertEqual(
+            self.said("journal: hook site's ignored delivery not recorded: database is locked"), 1
+        )
+        self.assertEqual(self.worker._held, [])
+        self.unlock()
+        self.clock.advance(journal_worker.RETRY_FIRST)
+        await wait_for(lambda: self.worker.fault is None, "the journal to commit again")
+        done: list[int] = []
+        self.worker.record_if_possible(lambda j: done.append(1), "hook site's ignored delivery")
+        await self.worker.call(lambda j: None)
+        self.assertEqual(done, [1])
+
     async def test_theWaitBetweenTriesDoublesUpToRetryMax(self) -> None:
         await self.fault()
         delays = []

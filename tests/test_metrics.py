@@ -35,7 +35,7 @@ from hookdaemon.intake import (
     Pong,
     Refused,
 )
-from hookdaemon.job_state import FINAL_STATES, JobState
+from hookdaemon.job_state import QUEUED_ENDS, JobState
 from hookdaemon.jobs import QueueFullError
 from hookdaemon.journal import Added, NewDelivery
 from hookdaemon.journal_worker import JournalUnavailableError, JournalWorker
@@ -116,7 +116,7 @@ class JobMetricsTests(SynchronousTestCase):
             {
                 labelled(hook=hook, state=str(state)): 0.0
                 for hook in ("site", "api")
-                for state in FINAL_STATES
+                for state in QUEUED_ENDS
             },
         )
         self.assertEqual(value(self.metrics, "hookdaemon_jobs_running", hook="api"), 0.0)

@@ -9,6 +9,7 @@ import json
 import os
 import sqlite3
 import time
+from typing import Any
 
 from twisted.trial.unittest import TestCase
 
@@ -26,6 +27,7 @@ from tests.support import (
     post,
     start_daemon,
     wait_for,
+    wait_until,
 )
 
 SECRET = "steering-secret"
@@ -85,6 +87,53 @@ class SteeringTests(TestCase):
         log = running.log_text("site")
         self.assertEqual(log.count(f" {first} stdout {size}"), 1)
         self.assertEqual(log.count(f" {second} stdout {size}"), 1)  # the same body
+
+    async def test_anIgnoredDeliveryIsRecordedWithWhy(self) -> None:
+        """ "Why didn't that push run?": the job API lists it, apart from the history."""
+        running = await self.daemon(
+            hook("site", "true", "branches = main release/*"), daemon="history = 2\n"
+        )
+        deploy = await self.deliver(running, "site")
+        await finished(running, deploy)
+        for n in range(3):
+            body = github_push_body(ref=f"refs/heads/wip-{n}")
+            code, answer, _ = await post(
+                running.hook_url("site"), body, github_headers(body, SECRET)
+            )
+            reason = f"branch wip-{n} does not match branches (main release/*)"
+            self.assertEqual((code, answer), (200, {"status": "ignored", "reason": reason}))
+
+        async def listed(query: str) -> list[dict[str, Any]]:
+            code, body = await get(f"{running.url}/jobs?{query}")
+            self.assertEqual(code, 200, body)
+            jobs: list[dict[str, Any]] = json.loads(body)["jobs"]
+            return jobs
+
+        ignored: list[dict[str, Any]] = []
+
+        async def recorded() -> bool:
+            nonlocal ignored
+            ignored = await listed("state=ignored")
+            return bool(ignored) and ignored[0]["delivery"]["branch"] == "wip-2"
+
+        await wait_until(recorded, "the last ignored delivery's record")
+        self.assertEqual(
+            [(job["state"], job["delivery"]["branch"], job["reason"]) for job in ignored],
+            [
+                ("ignored", f"wip-{n}", f"branch wip-{n} does not match branches (main release/*)")
+                for n in (2, 1)
+            ],
+        )
+        self.assertEqual([job["payload_kept"] for job in ignored], [False, False])
+        # The deploy is still in the history of two: ignored records are kept apart.
+        self.assertEqual([job["id"] for job in await listed("state=succeeded")], [deploy])
+        code, answer, _ = await post(f"{running.url}/jobs/{ignored[0]['id']}/replay", b"", {})
+        self.assertEqual(code, 409)
+        self.assertEqual(
+            answer["error"],
+            f"job {ignored[0]['id']} is an ignored delivery"
+            " (branch wip-2 does not match branches (main release/*)): it has no body to run",
+        )
 
     async def test_replayOfAnUnknownJobIs404(self) -> None:
         running = await self.daemon(hook("site", "true"))
