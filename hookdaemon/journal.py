@@ -453,27 +453,34 @@ class Journal:
         attempt: int = 1,
         replay_of: int | None = None,
     ) -> int:
-        values = [getattr(delivery, column) for column in _DELIVERY_COLUMNS]
+        job_id = self._insert_row(
+            hook,
+            delivery,
+            state=JobState.QUEUED,
+            queued_at=queued_at,
+            retry_of=retry_of,
+            payload_size=len(payload),
+            attempt=attempt,
+            replay_of=replay_of,
+        )
+        self._db.execute("INSERT INTO payloads (job_id, body) VALUES (?, ?)", (job_id, payload))
+        return job_id
+
+    def _insert_row(self, hook: str, delivery: Delivery, **columns: object) -> int:
+        """A new row of C{jobs} for C{delivery}, with the job's own C{columns}; its id."""
+        names = ["hook", "delivery_id", *_DELIVERY_COLUMNS, *columns]
         cursor = self._db.execute(
-            f"INSERT INTO jobs (hook, delivery_id, {', '.join(_DELIVERY_COLUMNS)},"
-            " state, queued_at, retry_of, payload_size, attempt, replay_of)"
-            f" VALUES (?, ?, {', '.join('?' * len(values))}, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO jobs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
             (
                 hook,
                 delivery.delivery_id or None,
-                *values,
-                JobState.QUEUED,
-                queued_at,
-                retry_of,
-                len(payload),
-                attempt,
-                replay_of,
+                *(getattr(delivery, column) for column in _DELIVERY_COLUMNS),
+                *columns.values(),
             ),
         )
-        job_id = cursor.lastrowid
-        assert job_id is not None
-        self._db.execute("INSERT INTO payloads (job_id, body) VALUES (?, ?)", (job_id, payload))
-        return job_id
+        row_id = cursor.lastrowid
+        assert row_id is not None
+        return row_id
 
     def touch(self) -> None:
         """
@@ -760,24 +767,15 @@ class Journal:
         from its jobs' history, so a burst of unwanted pushes never pushes the
         record of a deploy out. The new record's id.
         """
-        values = [getattr(delivery, column) for column in _DELIVERY_COLUMNS]
-        cursor = self._db.execute(
-            f"INSERT INTO jobs (hook, delivery_id, {', '.join(_DELIVERY_COLUMNS)},"
-            " state, queued_at, finished_at, reason, payload_dropped)"
-            f" VALUES (?, ?, {', '.join('?' * len(values))}, ?, ?, ?, ?, ?)",
-            (
-                hook,
-                delivery.delivery_id or None,
-                *values,
-                JobState.IGNORED,
-                now,
-                now,
-                reason,
-                JobState.IGNORED.value,
-            ),
+        record_id = self._insert_row(
+            hook,
+            delivery,
+            state=JobState.IGNORED,
+            queued_at=now,
+            finished_at=now,
+            reason=reason,
+            payload_dropped=JobState.IGNORED.value,
         )
-        record_id = cursor.lastrowid
-        assert record_id is not None
         # A walk of at most keep + 1 entries of jobs_state (state, id), newest first.
         self._db.execute(
             "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state = ? AND hook = ?"
