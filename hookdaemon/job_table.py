@@ -133,6 +133,12 @@ def job_lines(job: Mapping[str, Any], now: datetime) -> str:
         ("hook", _text(job.get("hook"))),
         ("state", outcome(job)),
         *([("why", _text(job["reason"]))] if job.get("reason") else []),
+    ]
+    if job.get("state") == "ignored":
+        # A record of a delivery that was never queued: when it came is all there is.
+        facts.append(("received", local_time(job.get("queued_at"))))
+        return _facts_text(facts, delivery)
+    facts += [
         ("queued", local_time(job.get("queued_at"))),
         ("started", local_time(job.get("started_at"))),
         ("finished", local_time(job.get("finished_at"))),
@@ -150,7 +156,12 @@ def job_lines(job: Mapping[str, Any], now: datetime) -> str:
     if job.get("payload_kept") is False:
         facts.append(("body", "not kept, so it cannot be replayed"))
     facts.append(("log", _text(job.get("log_url"))))
-    facts.append(("delivery", _text(delivery.get("id"))))
+    return _facts_text(facts, delivery)
+
+
+def _facts_text(facts: list[tuple[str, str]], delivery: Mapping[str, Any]) -> str:
+    """The facts and then the delivery's, one per line, the values in one column."""
+    facts = [*facts, ("delivery", _text(delivery.get("id")))]
     for key in ("forge", "event", "ref", "before", "after", "repository", "pusher"):
         facts.append((f"  {key}", _text(delivery.get(key))))
     width = max(len(label) for label, _ in facts)

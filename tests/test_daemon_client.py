@@ -206,6 +206,27 @@ class ShowTests(SynchronousTestCase):
         self.assertEqual(replayed.returncode, 1)
         self.assertRegex(replayed.stderr, r"^hookdaemon replay: [^\n]+\n$")  # the daemon's 409
 
+    def test_anIgnoredDelivery(self) -> None:
+        """Why that push did not run, and when it came: nothing else is known of it."""
+        daemon = LiveDaemon(self, hook(extra="branches = release/*\n"))
+        headers = {"X-GitHub-Event": "push", **signed("github", "s3cret", PUSH)}
+        code, answer = daemon.post("/hooks/site", PUSH, headers)
+        why = "branch main does not match branches (release/*)"
+        self.assertEqual((code, answer), (200, {"status": "ignored", "reason": why}))
+        for _ in range(1500):
+            listed = hookdaemon("jobs", "--state", "ignored", "--config", daemon.config)
+            if listed.stdout != "no jobs\n":
+                break
+            time.sleep(0.02)
+        self.assertEqual(
+            listed.stdout.splitlines()[1].split()[:4], ["1", "site", "ignored", "main"]
+        )
+        result = hookdaemon("show", "1", "--config", daemon.config)
+        self.assertEqual((result.returncode, result.stderr), (0, ""))
+        labels = [re.split(r"\s{2,}", line.strip())[0] for line in result.stdout.splitlines()]
+        self.assertEqual(labels[:6], ["job", "hook", "state", "why", "received", "delivery"])
+        self.assertRegex(result.stdout, rf"(?m)^why\s+{re.escape(why)}$")
+
     def test_jsonIsTheAPIs(self) -> None:
         daemon = LiveDaemon(self, hook())
         job = daemon.wait_finished(deliver(daemon))
