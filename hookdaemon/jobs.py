@@ -177,9 +177,11 @@ class JobRunner:
         SIGTERM the job's current step group now, SIGKILL it C{kill_grace} later;
         it ends in C{state}, unless it was told to stop before.
         """
-        self._halted.setdefault(job_id, state)
         if job_id not in self._running:
+            # Between its steps a job never waits, so it is past its last: its
+            # state is settled, and nothing is left to stop.
             return
+        self._halted.setdefault(job_id, state)
         job, running = self._running[job_id]
         running.signal_group(signal.SIGTERM)
 
