@@ -7,6 +7,9 @@ No Twisted, no I/O: the reload's decisions are tested with two Configs.
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Sequence
+
 import attrs
 from attrs import frozen
 
@@ -59,10 +62,16 @@ class ConfigChange:
         """The changed keys a reload cannot apply."""
         return tuple(key for key in self.daemon_keys if key in RESTART_KEYS)
 
-    def summary(self) -> str:
-        """One line for the log; names only, as values may be secrets."""
-        if self.empty:
-            return "nothing changed"
+    def summary(self, certificates: Sequence[CertificateRead] = ()) -> str:
+        """
+        One line for the log, with the C{ssl:} endpoints whose files the reload
+        read again (the file may be as it was: a renewal); names only, as values
+        may be secrets.
+        """
+        parts = self._parts() + [read.describe() for read in certificates]
+        return "; ".join(parts) if parts else "nothing changed"
+
+    def _parts(self) -> list[str]:
         parts = []
         if self.added:
             parts.append(f"hooks added: {', '.join(self.added)}")
@@ -79,7 +88,41 @@ class ConfigChange:
         if self.listen_removed:
             shown = ", ".join(endpoint_base_url(d) for d in self.listen_removed)
             parts.append(f"no longer listening on {shown}")
-        return "; ".join(parts)
+        return parts
+
+
+@frozen
+class CertificateRead:
+    """
+    An C{ssl:} endpoint's files as a reload read them again: what it serves
+    from then on, and whether that differs from what it served before, so
+    that whoever renewed the certificate sees it was taken (or was not).
+    """
+
+    address: str
+    """The endpoint as C{https://HOST:PORT}: its string may hold a password."""
+    serial: int
+    until: datetime.datetime
+    new: bool
+    """Another certificate than the one served before the reload."""
+    new_chain: bool
+    """The same certificate, sent with other chain certificates."""
+
+    def describe(self) -> str:
+        if self.new:
+            what = "a new certificate"
+        elif self.new_chain:
+            what = "the same certificate, a new chain"
+        else:
+            what = "the same certificate"
+        # The serial as openssl x509 -serial prints it (README: TLS), to compare with.
+        serial = format(self.serial, "X")
+        serial = "0" * (len(serial) % 2) + serial
+        until = self.until.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return (
+            f"certificate files read again for {self.address}: {what}"
+            f" (serial {serial}, valid until {until})"
+        )
 
 
 def _differing(old: HookConfig | DaemonConfig, new: HookConfig | DaemonConfig) -> tuple[str, ...]:

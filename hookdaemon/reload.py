@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from types import FrameType
 from typing import Any, Protocol
 
@@ -24,7 +24,7 @@ from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 
 from hookdaemon.config import Config, ConfigError
-from hookdaemon.config_change import ConfigChange, compare
+from hookdaemon.config_change import CertificateRead, ConfigChange, compare
 from hookdaemon.config_check import checked_config
 from hookdaemon.listening import CannotListenError
 from hookdaemon.preflight import RunAs
@@ -62,8 +62,13 @@ class Reloadable(Protocol):
 
     config: Config
 
-    def apply(self, config: Config, change: ConfigChange) -> Coroutine[Any, Any, None]:
-        """Use C{config} from now on; raises L{CannotListenError} having changed nothing."""
+    def apply(
+        self, config: Config, change: ConfigChange
+    ) -> Coroutine[Any, Any, Sequence[CertificateRead]]:
+        """
+        Use C{config} from now on; raises L{CannotListenError} having changed
+        nothing. Returns the C{ssl:} endpoints whose files it read again.
+        """
 
 
 class Reloader(Service):
@@ -184,10 +189,10 @@ class Reloader(Service):
                 [f"{path}: [hookdaemon] {keys} changed: that takes a restart, not a reload"]
             )
         try:
-            await self._target.apply(config, change)
+            certificates = await self._target.apply(config, change)
         except CannotListenError as e:
             return self._refuse([str(e)])
-        line = f"reloaded {path}: {change.summary()}"
+        line = f"reloaded {path}: {change.summary(certificates)}"
         log.info("{line}", line=line)
         return True, (line,)
 

@@ -6,8 +6,9 @@ hands each the configuration a reload brings; nothing else.
 from __future__ import annotations
 
 import os
-from typing import cast
+from typing import Any, cast
 
+from cryptography import x509
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
 from twisted.internet.interfaces import IAddress, IListeningPort
@@ -15,7 +16,7 @@ from twisted.logger import Logger
 
 from hookdaemon.access_log import access_log_formatter
 from hookdaemon.config import Config
-from hookdaemon.config_change import ConfigChange
+from hookdaemon.config_change import CertificateRead, ConfigChange
 from hookdaemon.dispatcher import Dispatcher
 from hookdaemon.job_status import JobStatus
 from hookdaemon.journal_records import JournalRecords
@@ -129,12 +130,14 @@ class HookService(InOrder):
         for child in (*children, self.notice):
             child.setServiceParent(self)
 
-    async def apply(self, config: Config, change: ConfigChange) -> None:
+    async def apply(self, config: Config, change: ConfigChange) -> tuple[CertificateRead, ...]:
         """
         Use C{config} from now on (a reload). The endpoints change first, as
         the one step that can fail: if one cannot be bound (or an C{ssl:}
-        one's renewed files cannot be used), nothing else changes.
+        one's renewed files cannot be used), nothing else changes. Returns
+        what each C{ssl:} endpoint kept serves now, its files read again.
         """
+        before = {endpoint: _served(endpoint) for endpoint in self.endpoints}
         await self.listeners.replace(config.daemon.listen)
         daemon = config.daemon
         self.outputs.reconfigure(daemon, list(config.hooks))
@@ -144,6 +147,22 @@ class HookService(InOrder):
         self.engine.reconfigure(config)
         self.app.reconfigure(config.hooks, Tokens.of(daemon), daemon.trusted_proxies)
         self.config = config
+        read = []
+        for endpoint in self.endpoints:
+            now, then = _served(endpoint), before.get(endpoint)
+            if now is None or then is None:
+                continue  # not TLS, or bound by this reload: "now listening on" says so
+            leaf = now[0]
+            read.append(
+                CertificateRead(
+                    endpoint.shown,
+                    leaf.serial_number,
+                    leaf.not_valid_after_utc,
+                    new=leaf != then[0],
+                    new_chain=now[1:] != then[1:],
+                )
+            )
+        return tuple(read)
 
     def privilegedStartService(self) -> None:
         self.reloader.privilegedStartService()  # before the bind: see Reloader
@@ -170,3 +189,12 @@ class HookService(InOrder):
 
     def addresses(self) -> list[IAddress]:
         return [e.port.getHost() for e in self.endpoints if e.port is not None]
+
+
+def _served(endpoint: ListeningEndpoint) -> tuple[x509.Certificate, ...] | None:
+    """What an C{ssl:} endpoint serves new connections: its certificate, then its chain."""
+    if endpoint.tls is None:
+        return None
+    options: Any = endpoint.tls.certificate.options
+    # cryptography's objects, which hookdaemon.tls.load_options hands CertificateOptions.
+    return (options.certificate, *options.extraCertChain)

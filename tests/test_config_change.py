@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
+
 from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon.config import parse_config
-from hookdaemon.config_change import compare
+from hookdaemon.config_change import CertificateRead, compare
 from tests.support import config_text
 from tests.test_reload import SECRET, hook
 
@@ -70,3 +72,29 @@ class ConfigChangeTests(SynchronousTestCase):
             change.summary(),
             "now listening on https://127.0.0.1:8443; no longer listening on http://127.0.0.1:0",
         )
+
+    def test_certificatesReadAgainAreNamedEvenWhenTheFileIsTheSame(self) -> None:
+        """A renewal in place: the file is as it was, and the summary says what was served."""
+        text = config_text(hook("a"))
+        change = compare(
+            parse_config(text, "tap.cfg", {}, lambda p: b""),
+            parse_config(text, "tap.cfg", {}, lambda p: b""),
+        )
+        until = datetime.datetime(2027, 3, 1, 12, 5, tzinfo=datetime.UTC)
+        address = "https://hooks.example.org:8443"
+        renewed = CertificateRead(address, 0xFDA80A1C8E7DF0, until, new=True, new_chain=True)
+        self.assertEqual(
+            change.summary([renewed]),
+            f"certificate files read again for {address}: a new certificate"
+            " (serial FDA80A1C8E7DF0, valid until 2027-03-01 12:05 UTC)",
+        )
+        other = CertificateRead("https://[::1]:9443", 0x1FDA, until, new=False, new_chain=False)
+        chain = CertificateRead(address, 0xABC, until, new=False, new_chain=True)
+        self.assertEqual(
+            change.summary([other, chain]),
+            "certificate files read again for https://[::1]:9443: the same certificate"
+            " (serial 1FDA, valid until 2027-03-01 12:05 UTC); certificate files read again"
+            f" for {address}: the same certificate, a new chain (serial 0ABC, valid until"
+            " 2027-03-01 12:05 UTC)",
+        )
+        self.assertEqual(change.summary(), "nothing changed")

@@ -26,7 +26,7 @@ from twisted.trial.unittest import TestCase
 from zope.interface import provider
 
 from hookdaemon.config import Config, ConfigError
-from hookdaemon.config_change import ConfigChange
+from hookdaemon.config_change import CertificateRead, ConfigChange
 from hookdaemon.config_check import checked_config
 from hookdaemon.pid_record import NotRunningError, running_pid
 from hookdaemon.preflight import RunAs
@@ -272,11 +272,21 @@ class ServiceReloadTests(TestCase):
         running, key, cert = await self.tls_daemon()
         [address] = running.service.addresses()
         self.assertEqual(await self.served(running), "first")
-        install(key, cert, issue("second", 2))
+        second = issue("second", 2)
+        install(key, cert, second)
         self.assertEqual(await self.served(running), "first")  # read at reload only
         await running.service.reloader.reload()
         self.assertEqual(await self.served(running), "second")
         self.assertEqual(running.service.addresses(), [address])
+        # The file is as it was, but the renewal is what the reload did.
+        self.assertEqual(
+            self.reload_result(running)["lines"],
+            [
+                f"reloaded {running.directory}/tap.cfg: certificate files read again for"
+                f" https://127.0.0.1:0: a new certificate (serial 02, valid until"
+                f" {until(second)})"
+            ],
+        )
         # Files the daemon cannot use refuse the reload; the certificate in use stays.
         os.remove(key)
         logged = Logged(self)
@@ -421,6 +431,11 @@ def install(key: str, cert: str, issued: Issued) -> None:
     write(cert, issued.certificate_pem)
 
 
+def until(issued: Issued) -> str:
+    """The end of C{issued}'s validity, as a reload's summary words it."""
+    return issued.certificate.not_valid_after_utc.strftime("%Y-%m-%d %H:%M UTC")
+
+
 class SlowTarget:
     """A daemon whose every reload waits until the test lets it end."""
 
@@ -428,10 +443,11 @@ class SlowTarget:
         self.config = config
         self.applying: list[Deferred[None]] = []
 
-    async def apply(self, config: Config, change: ConfigChange) -> None:
+    async def apply(self, config: Config, change: ConfigChange) -> tuple[CertificateRead, ...]:
         applying: Deferred[None] = Deferred()
         self.applying.append(applying)
         await applying
+        return ()
 
 
 class KeepAlive(Protocol):
@@ -527,6 +543,46 @@ class TwistdReloadTests(TestCase):
         )
         self.assertIsNone(twistd.process.poll())
         self.assertEqual(twistd.log.count("SIGHUP: reloading"), 3)
+
+    def test_hookdaemonReloadSaysWhichCertificatesWereReadAgain(self) -> None:
+        """A renewal in place changes nothing in tap.cfg: the answer still names it."""
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        key, cert = os.path.join(directory, "key.pem"), os.path.join(directory, "cert.pem")
+        install(key, cert, issue("first", 1))
+        # A second endpoint of the listen key, after the plain one TwistdDaemon waits on.
+        twistd = TwistdDaemon(
+            directory,
+            hook("a"),
+            f"    ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}",
+        )
+        self.addCleanup(twistd.stop)
+        twistd.start()
+        renewed = issue("renewed", 0x1F2)
+        install(key, cert, renewed)
+        read = "certificate files read again for https://127.0.0.1:0"
+        done = hookdaemon("reload", "--config", twistd.config, cwd=directory)
+        self.assertEqual(
+            (done.returncode, done.stdout.splitlines(), done.stderr),
+            (
+                0,
+                [
+                    f"reloaded {twistd.config}: {read}: a new certificate (serial 01F2,"
+                    f" valid until {until(renewed)})"
+                ],
+                "",
+            ),
+        )
+        self.assertIn(f"{read}: a new certificate", twistd.log)
+        # Nothing renewed: said too, so a renewal that did not land shows.
+        done = hookdaemon("reload", "--config", twistd.config, cwd=directory)
+        self.assertEqual(
+            done.stdout.strip(),
+            f"reloaded {twistd.config}: {read}: the same certificate (serial 01F2, valid"
+            f" until {until(renewed)})",
+        )
+        with open(os.path.join(directory, "var", "reload.json")) as f:
+            self.assertEqual(json.load(f)["lines"], [done.stdout.strip()])
 
     def test_envSecretsAreTheDaemonsNotTheCommands(self) -> None:
         """The daemon judges the file with its own environment, where env: secrets are."""
