@@ -83,10 +83,23 @@ def _settled_first(
     return plugin_options()
 
 
-def run(config: str, strict: bool, twistd_options: Sequence[str]) -> None:
-    """twistd in the foreground on C{config}, with C{twistd_options} (--uid, --logfile ...)."""
+def run(config: str, strict: bool, twistd_options: Sequence[str]) -> int:
+    """
+    twistd in the foreground on C{config}, with C{twistd_options} (--uid,
+    --logfile ...); the exit status: 1 if the daemon stopped itself, as it
+    does when it cannot go on (L{hookdaemon.tap.Outcome}).
+    """
     from twisted.application import app
     from twisted.scripts.twistd import runApp
+
+    status = 0
+
+    def run_and_say(options: Any) -> None:
+        nonlocal status
+        runApp(options)  # ends this process with the signal that stopped the daemon, if one did
+        outcome = getattr(options.subOptions, "outcome", None)
+        if outcome is not None:
+            status = outcome.claim()
 
     options = list(twistd_options)
     if not any(o in ("-n", "--nodaemon") for o in options):
@@ -95,7 +108,8 @@ def run(config: str, strict: bool, twistd_options: Sequence[str]) -> None:
         options.append("--pidfile=")  # no twistd.pid left in the working directory
     argv = [*options, "hookdaemon", "--config", config, *(["--strict"] if strict else [])]
     sys.argv = ["hookdaemon run", *argv]
-    app.run(runApp, server_options)
+    app.run(run_and_say, server_options)
+    return status
 
 
 def check(config: str, strict: bool, user: str | None, group: str | None) -> int:
@@ -177,8 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser()
     arguments, rest = commands.parse_known_args(argv)
     if arguments.command == "run":
-        run(arguments.config, arguments.strict, rest)
-        return 0
+        return run(arguments.config, arguments.strict, rest)
     if rest:
         commands.error(f"unrecognized arguments: {' '.join(rest)}")
     if arguments.command == "reload":

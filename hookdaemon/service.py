@@ -5,14 +5,17 @@ hands each the configuration a reload brings; nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any, cast
 
 from cryptography import x509
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
-from twisted.internet.interfaces import IAddress, IListeningPort
+from twisted.internet.error import ReactorNotRunning
+from twisted.internet.interfaces import IAddress, IListeningPort, IReactorCore
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from hookdaemon.access_log import access_log_formatter
 from hookdaemon.config import Config
@@ -34,6 +37,16 @@ from hookdaemon.systemd_notify import SystemdNotice
 from hookdaemon.web import HookApp
 
 log = Logger()
+
+PARTS = (
+    "the journal",
+    "the output logs",
+    "the listen endpoints",
+    "the job engine",
+    "the reloader",
+    "systemd's notice",
+)
+"""L{HookService}'s children, in its order, as a start that fails names them."""
 
 
 class InOrder(MultiService):
@@ -75,7 +88,15 @@ class HookService(InOrder):
     L{config} is the configuration in use, and L{apply} the one place it is
     replaced: each part is handed the new one, and takes it for what comes
     next (a new delivery, connection or job), never for what is under way.
+
+    A part that cannot start (a log_dir that cannot be made) stops the
+    daemon, once the reactor runs, as the journal does when it cannot be
+    opened: twistd would print its traceback, and then never exit, as the
+    journal's thread had started. L{failure} says why.
     """
+
+    failure: str | None = None
+    """Why the daemon could not start, if a part said so as it started."""
 
     def __init__(
         self,
@@ -90,6 +111,7 @@ class HookService(InOrder):
 
             reactor = cast(DaemonReactor, default_reactor)
         daemon = config.daemon
+        self._reactor = reactor
         self.config = config
         self.outputs = OutputLogs(daemon, list(config.hooks), reactor)
         self.metrics = Metrics(config.hooks, outputs=self.outputs)
@@ -168,6 +190,27 @@ class HookService(InOrder):
         self.reloader.privilegedStartService()  # before the bind: see Reloader
         super().privilegedStartService()
 
+    def startService(self) -> None:
+        Service.startService(self)  # not MultiService's: a part that fails ends the start
+        for child, what in zip(self, PARTS, strict=True):
+            try:
+                child.startService()
+            except Exception as e:
+                self._cannot_start(what, e)
+                return
+
+    def _cannot_start(self, what: str, error: Exception) -> None:
+        if isinstance(error, OSError) and error.strerror:
+            # The sentence says what to fix; a traceback would only bury it.
+            where = f"{error.filename}: " if error.filename else ""
+            self.failure = f"cannot start {what}: {where}{error.strerror}"
+            log.critical("{failure}; stopping", failure=self.failure)
+        else:
+            self.failure = f"cannot start {what}: {error!r}"
+            log.failure("cannot start {what}; stopping", Failure(error), what=what)
+        # Once running: twistd stops, in order, what had started, as at a SIGTERM.
+        self._reactor.callWhenRunning(_stop, self._reactor)
+
     def stopService(self) -> Deferred[None]:
         stopped = super().stopService()
 
@@ -189,6 +232,11 @@ class HookService(InOrder):
 
     def addresses(self) -> list[IAddress]:
         return [e.port.getHost() for e in self.endpoints if e.port is not None]
+
+
+def _stop(reactor: IReactorCore) -> None:
+    with contextlib.suppress(ReactorNotRunning):  # stopping already (a SIGTERM came too)
+        reactor.stop()
 
 
 def _served(endpoint: ListeningEndpoint) -> tuple[x509.Certificate, ...] | None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from twisted.application.service import IService
+from twisted.internet.interfaces import IReactorCore
 from twisted.logger import Logger
 from twisted.python import usage
 
@@ -15,6 +19,9 @@ from hookdaemon.endpoint_text import hook_address
 from hookdaemon.journald import error_line, stdout_is_journal
 from hookdaemon.preflight import RunAs
 from hookdaemon.twistd_files import file_problems
+
+if TYPE_CHECKING:
+    from hookdaemon.service import HookService
 
 log = Logger()
 
@@ -65,6 +72,9 @@ class Options(usage.Options):
     file_warnings: tuple[str, ...] = ()
     """What twistd's --uid user could not do with its pid file or log file (L{file_problems})."""
 
+    outcome: Outcome | None = None
+    """How the daemon twistd made of these options ended (L{makeService} sets it)."""
+
     run_as: RunAs | None = None
     """Who the steps will run as, when the caller knows (C{hookdaemon check --user})."""
 
@@ -93,7 +103,56 @@ class Options(usage.Options):
             print(f"hook {name}: forge {hook.forge}, secret {secret}: {urls}")
 
 
+class Outcome:
+    """
+    How the daemon ended, as its exit status: 1 when it stopped itself (it
+    does only when it cannot go on: a journal that cannot be opened or
+    recovered, an endpoint that cannot be bound, a part that cannot start).
+
+    twistd has no exit status for that: its runApp (twisted/scripts/twistd.py)
+    ends the process with the signal the reactor caught, if one stopped it,
+    else returns, and the twistd script exits 0 (twisted/twisted#11335, open
+    since 2004). So a stop that no signal asked for is the daemon's own, and
+    at the process's exit, once twistd is done (its pid file removed, "Server
+    Shut Down." logged), this ends it with 1. C{hookdaemon run} asks L{claim}
+    instead, and returns the status itself.
+    """
+
+    def __init__(self, reactor: IReactorCore, service: HookService) -> None:
+        self._reactor = reactor
+        self._service = service
+        self.failed = False
+        reactor.addSystemEventTrigger("before", "shutdown", self._stopping)
+        atexit.register(self._exit)
+
+    def _stopping(self) -> None:
+        # Set by the reactor's SIGINT and SIGTERM handlers before the stop they
+        # ask for; what twistd's runApp reads (twisted/internet/base.py).
+        signalled = getattr(self._reactor, "_exitSignal", None) is not None
+        self.failed = self._service.failure is not None or not signalled
+
+    @property
+    def status(self) -> int:
+        return 1 if self.failed else 0
+
+    def claim(self) -> int:
+        """The exit status, for a caller that exits with it: nothing is done at exit."""
+        atexit.unregister(self._exit)
+        return self.status
+
+    def _exit(self) -> None:
+        if self.failed:
+            # Exit handlers cannot change the status (Python ignores a SystemExit
+            # raised in one): only os._exit can, which flushes nothing itself.
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            os._exit(self.status)
+
+
 def makeService(options: Any) -> IService:
+    from twisted.internet import reactor
+
     from hookdaemon.service import HookService
 
     config: Config = options.loaded
@@ -101,4 +160,6 @@ def makeService(options: Any) -> IService:
     # these reach the log file as well as the terminal postOptions printed them to.
     for warning in [*map(str, config.warnings), *options.file_warnings]:
         log.warn("{problem} (warning)", problem=warning)
-    return HookService(config, strict=bool(options["strict"]))
+    service = HookService(config, strict=bool(options["strict"]))
+    options.outcome = Outcome(cast(IReactorCore, reactor), service)
+    return service

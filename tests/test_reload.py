@@ -658,7 +658,7 @@ class TwistdReloadTests(TestCase):
         self.addCleanup(second.stop)
         with contextlib.suppress(AssertionError):
             second.start()  # it may stop before it listens
-        second.process.wait(30)
+        self.assertEqual(second.process.wait(30), 1)  # for systemd's Restart=on-failure
         self.assertIn(
             f"journal: {state} is in use by another hookdaemon (pid {first.process.pid}): stop"
             " that one first, or give this one its own state_dir; stopping",

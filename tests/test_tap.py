@@ -21,6 +21,7 @@ from hookdaemon.endpoint_text import endpoint_base_url, hook_address
 from hookdaemon.journal import Journal
 from hookdaemon.testing import FOREGROUND, TWISTD, TwistdDaemon, run_twistd
 from tests.support import alive
+from tests.test_cli import COMMAND
 
 TOKEN = "ghp_" + "Q7x" * 12
 TOKEN_DIGITS = "7391846205" * 3
@@ -318,6 +319,80 @@ class EndpointUrlTests(SynchronousTestCase):
             endpoint_base_url(f"ssl:443:privateKey=/etc/{TOKEN}.pem:interface=10.0.0.1"),
             "https://10.0.0.1:443",
         )
+
+
+STARTS = {
+    "twistd -n hookdaemon": [*TWISTD, *FOREGROUND, "--logfile=-", "hookdaemon"],
+    "hookdaemon run": [*COMMAND, "run"],
+}
+"""The two ways to start the daemon in the foreground, logging to stdout."""
+
+
+class StartFailureTests(SynchronousTestCase):
+    """
+    A daemon that stops itself as it starts exits 1, whichever way it was
+    started, so that systemd's Restart=on-failure and scripts see it (twistd
+    alone exits 0 whenever no signal stopped it); a SIGTERM still ends it.
+    """
+
+    def setUp(self) -> None:
+        self.directory = os.path.abspath(self.mktemp())
+        os.makedirs(self.directory)
+
+    def start(
+        self, daemon: str, listen: str = "tcp:0:interface=127.0.0.1"
+    ) -> dict[str, subprocess.CompletedProcess[str]]:
+        """Each way of starting, run to its end on a config with C{daemon}'s lines."""
+        path = os.path.join(self.directory, "tap.cfg")
+        with open(path, "w") as f:
+            f.write(
+                f"[hookdaemon]\nlisten = {listen}\n{daemon}\n"
+                "[hook:site]\nallow_from = 127.0.0.1\nworkdir = .\ncommand = true\n"
+            )
+        return {
+            name: run_twistd("--config", path, cwd=self.directory, twistd=start)
+            for name, start in STARTS.items()
+        }
+
+    def test_aStateDirInUseByAnotherDaemon(self) -> None:
+        first = TwistdDaemon(
+            self.mktemp(), "[hook:a]\nallow_from = 127.0.0.1\nworkdir = .\ncommand = true\n"
+        )
+        self.addCleanup(first.stop)
+        first.start()
+        state = os.path.join(first.directory, "var")
+        for name, done in self.start(f"state_dir = {state}").items():
+            self.assertEqual(done.returncode, 1, f"{name}:\n{done.stdout}{done.stderr}")
+            self.assertIn(
+                f"journal: {state} is in use by another hookdaemon (pid {first.process.pid}):"
+                " stop that one first, or give this one its own state_dir; stopping",
+                done.stdout,
+            )
+        self.assertIsNone(first.process.poll())
+        self.assertEqual(first.stop(), -signal.SIGTERM)
+
+    def test_aLogDirThatCannotBeMade(self) -> None:
+        """A part that cannot start: one line, no traceback, and the process ends."""
+        taken = os.path.join(self.directory, "a-file")
+        open(taken, "w").close()
+        logs = os.path.join(taken, "logs")
+        for name, done in self.start(f"log_dir = {logs}").items():
+            self.assertEqual(done.returncode, 1, f"{name}:\n{done.stdout}{done.stderr}")
+            self.assertIn(
+                f"cannot start the output logs: {logs}: Not a directory; stopping", done.stdout
+            )
+            self.assertNotIn("Traceback", done.stdout + done.stderr)
+            self.assertIn("Server Shut Down.", done.stdout)  # twistd's own stop, to its end
+
+    def test_aPortInUse(self) -> None:
+        with socket.socket() as holder:
+            holder.bind(("127.0.0.1", 0))
+            holder.listen()
+            port = holder.getsockname()[1]
+            ended = self.start("", listen=f"tcp:{port}:interface=127.0.0.1")
+        for name, done in ended.items():
+            self.assertEqual(done.returncode, 1, f"{name}:\n{done.stdout}{done.stderr}")
+            self.assertIn(f"cannot listen on http://127.0.0.1:{port}: ", done.stdout)
 
 
 class ListenFailureTests(SynchronousTestCase):
