@@ -16,13 +16,15 @@ import pwd
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from hookdaemon.client_commands import client, client_parsers
 from hookdaemon.journald import error_line
 
 if TYPE_CHECKING:
     from twisted.python import usage
+
+    from hookdaemon.tap import Options
 
 
 # twistd's modules are imported where run and check use them: a client of the
@@ -80,7 +82,9 @@ def _settled_first(
     if not chosen and stdout_is_journal():
         # A name, as --logger takes it: twistd's postOptions imports it.
         options["logger"] = f"{journal_observer.__module__}.{journal_observer.__name__}"
-    return plugin_options()
+    made = cast("Options", plugin_options())
+    made.file_warnings = tuple(problems)  # none, or run stopped above: the tap need not look
+    return made
 
 
 def run(config: str, strict: bool, twistd_options: Sequence[str]) -> int:

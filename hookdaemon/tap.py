@@ -53,7 +53,8 @@ class Options(usage.Options):
             print(error_line(summary), file=sys.stderr)
             raise SystemExit(1) from None
         parent = getattr(self, "parent", None)
-        self.file_warnings = tuple(file_problems(parent)) if parent is not None else ()
+        if self.file_warnings is None:
+            self.file_warnings = tuple(file_problems(parent)) if parent is not None else ()
         warnings = [*map(str, config.warnings), *self.file_warnings]
         if self["check"] or self["strict"] or not stdout_is_journal(fd=2):
             # A daemon that starts under journald logs them there: printed too, they
@@ -69,8 +70,12 @@ class Options(usage.Options):
             self._report(config)
             raise SystemExit(0)
 
-    file_warnings: tuple[str, ...] = ()
-    """What twistd's --uid user could not do with its pid file or log file (L{file_problems})."""
+    file_warnings: tuple[str, ...] | None = None
+    """
+    What twistd's --uid user could not do with its pid file or log file
+    (L{file_problems}); None until known: C{hookdaemon run} sets it, having
+    looked already, else L{postOptions} looks.
+    """
 
     outcome: Outcome | None = None
     """How the daemon twistd made of these options ended (L{makeService} sets it)."""

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from typing import Any
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
@@ -317,6 +318,38 @@ class PluginScanTests(SynchronousTestCase):
         with self.assertRaises(SystemExit) as stopped:
             options.parseOptions(["--nodaemon", "hookdaemon", "--config", SHIPPED, "--check"])
         self.assertEqual(stopped.exception.code, 0)
+
+
+class TwistdFileTests(SynchronousTestCase):
+    def test_runLooksAtTwistdsFilesOnce(self) -> None:
+        """
+        run looks at twistd's pid file and log file once, and refuses to start on
+        what it finds; the tap, which warns of them under plain twistd, does not look again.
+        """
+        from hookdaemon import tap, twistd_files
+
+        calls: list[object] = []
+
+        def counted(options: Any) -> list[str]:
+            calls.append(options)
+            return file_problems(options)
+
+        file_problems = twistd_files.file_problems
+        self.patch(twistd_files, "file_problems", counted)  # what run imports
+        self.patch(tap, "file_problems", counted)  # what the tap imported
+        options = cli.server_options()
+        with self.assertRaises(SystemExit) as stopped:
+            options.parseOptions(["--nodaemon", "hookdaemon", "--config", SHIPPED, "--check"])
+        self.assertEqual(stopped.exception.code, 0)
+        self.assertEqual(calls, [options])
+        self.assertEqual(options.subOptions.file_warnings, ())
+        # Plain twistd's options, which run does not settle first: the tap looks itself.
+        from twisted.scripts._twistd_unix import ServerOptions
+
+        plain = ServerOptions()
+        with self.assertRaises(SystemExit):
+            plain.parseOptions(["--nodaemon", "hookdaemon", "--config", SHIPPED, "--check"])
+        self.assertEqual(calls, [options, plain])
 
 
 def _read(path: str) -> str:
