@@ -402,22 +402,27 @@ class ServiceReloadTests(TestCase):
         running = await self.daemon(hook("a"))
         target = SlowTarget(running.service.config)
         reloader = self.reloader(running, target)
+        self.addCleanup(target.finish)  # before the reloader stops, should the test fail
         first = reloader.reload()
-        self.assertEqual(len(target.applying), 1)
+        await wait_for(lambda: len(target.applying) == 1, "the file read, and applying")
         second, third = reloader.reload(), reloader.reload()
         target.applying[0].callback(None)
-        self.assertEqual(len(target.applying), 2)  # one more for the two that came meanwhile
+        # One more for the two that came meanwhile.
+        await wait_for(lambda: len(target.applying) == 2, "the next reload applying")
         self.assertNoResult(first)
         target.applying[1].callback(None)
         for done in (first, second, third):
             self.successResultOf(done)
+        self.assertEqual(len(target.applying), 2)
         self.assertEqual(self.reload_result(running)["serial"], 2)
 
     async def test_aStopWaitsForTheReloadUnderWay(self) -> None:
         running = await self.daemon(hook("a"))
         target = SlowTarget(running.service.config)
         reloader = self.reloader(running, target, stop=False)  # the test stops it
+        self.addCleanup(target.finish)
         reloader.reload()
+        await wait_for(lambda: len(target.applying) == 1, "the file read, and applying")
         reloader.reload()  # one more would come after it, but the daemon stops
         stopped = reloader.stopService()
         self.assertNoResult(stopped)
@@ -442,12 +447,22 @@ class SlowTarget:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.applying: list[Deferred[None]] = []
+        self._finished = False
 
     async def apply(self, config: Config, change: ConfigChange) -> tuple[CertificateRead, ...]:
         applying: Deferred[None] = Deferred()
         self.applying.append(applying)
+        if self._finished:
+            applying.callback(None)
         await applying
         return ()
+
+    def finish(self) -> None:
+        """Let every reload end, now and from now on (a test's cleanup)."""
+        self._finished = True
+        for applying in self.applying:
+            if not applying.called:
+                applying.callback(None)
 
 
 class KeepAlive(Protocol):
@@ -543,6 +558,29 @@ class TwistdReloadTests(TestCase):
         )
         self.assertIsNone(twistd.process.poll())
         self.assertEqual(twistd.log.count("SIGHUP: reloading"), 3)
+
+    async def test_aFileSlowToReadHoldsUpNoDelivery(self) -> None:
+        """
+        The file is read in a thread of its own: while a file: secret cannot be
+        read yet (a FIFO nothing writes to, as a read from a stalled NFS server
+        would be), the daemon answers and takes deliveries.
+        """
+        twistd = self.twistd(hook("a"))
+        fifo = os.path.join(twistd.directory, "b.secret")
+        os.mkfifo(fifo)
+        slow = hook("b").replace(f"secret = {SECRET}", "secret = file:b.secret")
+        self.rewrite(twistd, hook("a") + slow)
+        twistd.process.send_signal(signal.SIGHUP)
+        await wait_for(lambda: "SIGHUP: reloading" in twistd.log, "the reload to begin")
+        self.assertEqual(twistd.request("GET", "/healthz")[0], 200)
+        body = github_push_body()
+        self.assertEqual(twistd.post("/hooks/a", body, github_headers(body, SECRET))[0], 202)
+        self.assertNotIn("reloaded", twistd.log)
+        with open(fifo, "w") as f:  # the reader is there: this opens at once
+            f.write(SECRET)
+        await wait_for(lambda: "hooks added: b" in twistd.log, "the reload to apply")
+        body = github_push_body(after="2" * 40)
+        self.assertEqual(twistd.post("/hooks/b", body, github_headers(body, SECRET))[0], 202)
 
     def test_hookdaemonReloadSaysWhichCertificatesWereReadAgain(self) -> None:
         """A renewal in place changes nothing in tap.cfg: the answer still names it."""
