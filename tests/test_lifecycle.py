@@ -152,6 +152,7 @@ class ValueTests(SynchronousTestCase):
                     "interrupted",
                     "superseded",
                     "cancelled",
+                    "ignored",
                 ]
             ),
         )
