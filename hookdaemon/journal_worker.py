@@ -153,6 +153,10 @@ def journal_failed(failure: Failure, reactor: IReactorCore) -> None:
     if failure.check(JournalUnusableError):
         # The message says what to do; a traceback would only bury it.
         log.critical("journal: {error}; stopping", error=failure.getErrorMessage())
+    elif failure.check(OSError, sqlite3.OperationalError):
+        # The file system's answer (a state_dir under a plain file, no permission,
+        # a read-only mount) names the path: one line says it all.
+        log.critical("journal: cannot open: {error}; stopping", error=failure.value)
     else:
         log.failure("journal: cannot open or recover; stopping", failure)
     reactor.callWhenRunning(_stop, reactor)

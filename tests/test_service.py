@@ -226,6 +226,20 @@ class JournalFailureTests(TestCase):
         self.assertNotIn("log_failure", events[0])
         self.assertTrue(reactor.hasStopped)
 
+    def test_aStateDirTheFileSystemRefusesIsOneLine(self) -> None:
+        """A state_dir under a plain file, no permission: the OS's sentence names the path."""
+        reactor = MemoryReactorClock()
+        reactor.running = True
+        events = daemon_log(self)
+        error = NotADirectoryError(20, "Not a directory", "/srv/plain/var")
+        journal_failed(Failure(error), reactor)
+        self.assertEqual(
+            [formatEvent(event) for event in events],
+            ["journal: cannot open: [Errno 20] Not a directory: '/srv/plain/var'; stopping"],
+        )
+        self.assertNotIn("log_failure", events[0])
+        self.assertTrue(reactor.hasStopped)
+
 
 class PayloadFileTests(TestCase):
     async def test_aRetryReadsItsBodyWhateverTheBudget(self) -> None:
