@@ -106,9 +106,15 @@ class BackpressureTests(TestCase):
         pauses: list[object] = []
         pause = process.RunningStep.pause
 
+        # The writer's thread waits at this gate until the first pause, so the
+        # backlog grows past the limit however fast the disk or slow the child.
+        gate = threading.Event()
+        self.addCleanup(gate.set)
+
         def counted(step: process.RunningStep) -> None:
             pauses.append(step)
             pause(step)
+            gate.set()
 
         self.patch(process.RunningStep, "pause", counted)
         lines = 200_000
@@ -118,6 +124,7 @@ class BackpressureTests(TestCase):
             f"command = sh -c 'seq 1 {lines}'\n",
             daemon="log_max_bytes = 1073741824\n",
         )
+        daemon.service.outputs._writer.submit(gate.wait)
         code, answer, _ = await post(daemon.hook_url("site"), b"", {})
         self.assertEqual(code, 202)
         job = await finished(daemon, answer["job"])
