@@ -30,7 +30,6 @@ The condition is logged once when it starts and once when it ends.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import sqlite3
@@ -41,7 +40,6 @@ from typing import Any, NamedTuple, TypeVar, Unpack
 from attrs import frozen
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
-from twisted.internet.error import ReactorNotRunning
 from twisted.internet.interfaces import IDelayedCall, IReactorCore
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
@@ -52,7 +50,7 @@ from hookdaemon.deferreds import when_done
 from hookdaemon.journal import Added, Journal, JournalLimits, JournalUnusableError, NewDelivery
 from hookdaemon.pid_record import PidRecord, StateInUseError
 from hookdaemon.private_files import private_directory, private_file
-from hookdaemon.reactors import JournalReactor
+from hookdaemon.reactors import JournalReactor, stop_reactor
 
 T = TypeVar("T")
 log = Logger()
@@ -159,12 +157,7 @@ def journal_failed(failure: Failure, reactor: IReactorCore) -> None:
         log.critical("journal: cannot open: {error}; stopping", error=failure.value)
     else:
         log.failure("journal: cannot open or recover; stopping", failure)
-    reactor.callWhenRunning(_stop, reactor)
-
-
-def _stop(reactor: IReactorCore) -> None:
-    with contextlib.suppress(ReactorNotRunning):  # stopping already (a SIGTERM came too)
-        reactor.stop()
+    reactor.callWhenRunning(stop_reactor, reactor)
 
 
 class JournalWorker(Service):

@@ -15,6 +15,9 @@ so L{DaemonReactor}'s resolution order is consistent.
 
 from __future__ import annotations
 
+import contextlib
+
+from twisted.internet.error import ReactorNotRunning
 from twisted.internet.interfaces import (
     IReactorCore,
     IReactorFromThreads,
@@ -45,3 +48,9 @@ class DaemonReactor(EngineReactor, JournalReactor, OutputReactor):
     endpoints also call whatever their strings name (C{IReactorTCP} for tcp,
     C{IReactorUNIX} for unix) when they listen; C{serverFromString} is untyped.
     """
+
+
+def stop_reactor(reactor: IReactorCore) -> None:
+    """Stop the daemon as it cannot go on: the parts that started stop in order."""
+    with contextlib.suppress(ReactorNotRunning):  # stopping already (a SIGTERM came too)
+        reactor.stop()

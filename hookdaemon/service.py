@@ -5,15 +5,13 @@ hands each the configuration a reload brings; nothing else.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from typing import Any, cast
 
 from cryptography import x509
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
-from twisted.internet.error import ReactorNotRunning
-from twisted.internet.interfaces import IAddress, IListeningPort, IReactorCore
+from twisted.internet.interfaces import IAddress, IListeningPort
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -29,7 +27,7 @@ from hookdaemon.listening import Listeners, ListeningEndpoint
 from hookdaemon.log_lines import JobLogLines
 from hookdaemon.metrics import Metrics
 from hookdaemon.output import OutputLogs
-from hookdaemon.reactors import DaemonReactor
+from hookdaemon.reactors import DaemonReactor, stop_reactor
 from hookdaemon.reload import Reloader
 from hookdaemon.site import HookSite
 from hookdaemon.status_access import Tokens
@@ -37,16 +35,6 @@ from hookdaemon.systemd_notify import SystemdNotice
 from hookdaemon.web import HookApp
 
 log = Logger()
-
-PARTS = (
-    "the journal",
-    "the output logs",
-    "the listen endpoints",
-    "the job engine",
-    "the reloader",
-    "systemd's notice",
-)
-"""L{HookService}'s children, in its order, as a start that fails names them."""
 
 
 class InOrder(MultiService):
@@ -148,8 +136,16 @@ class HookService(InOrder):
         self.reloader = Reloader(
             reactor, os.path.abspath(config.source), self, strict, around=self.notice.around
         )
-        children = (self.journal, self.outputs, self.listeners, self.engine, self.reloader)
-        for child in (*children, self.notice):
+        # In start order, each named as a start that fails names it.
+        for child, name in (
+            (self.journal, "the journal"),
+            (self.outputs, "the output logs"),
+            (self.listeners, "the listen endpoints"),
+            (self.engine, "the job engine"),
+            (self.reloader, "the reloader"),
+            (self.notice, "systemd's notice"),
+        ):
+            child.setName(name)
             child.setServiceParent(self)
 
     async def apply(self, config: Config, change: ConfigChange) -> tuple[CertificateRead, ...]:
@@ -192,11 +188,11 @@ class HookService(InOrder):
 
     def startService(self) -> None:
         Service.startService(self)  # not MultiService's: a part that fails ends the start
-        for child, what in zip(self, PARTS, strict=True):
+        for child in self:
             try:
                 child.startService()
             except Exception as e:
-                self._cannot_start(what, e)
+                self._cannot_start(str(child.name), e)
                 return
 
     def _cannot_start(self, what: str, error: Exception) -> None:
@@ -209,7 +205,7 @@ class HookService(InOrder):
             self.failure = f"cannot start {what}: {error!r}"
             log.failure("cannot start {what}; stopping", Failure(error), what=what)
         # Once running: twistd stops, in order, what had started, as at a SIGTERM.
-        self._reactor.callWhenRunning(_stop, self._reactor)
+        self._reactor.callWhenRunning(stop_reactor, self._reactor)
 
     def stopService(self) -> Deferred[None]:
         stopped = super().stopService()
@@ -232,11 +228,6 @@ class HookService(InOrder):
 
     def addresses(self) -> list[IAddress]:
         return [e.port.getHost() for e in self.endpoints if e.port is not None]
-
-
-def _stop(reactor: IReactorCore) -> None:
-    with contextlib.suppress(ReactorNotRunning):  # stopping already (a SIGTERM came too)
-        reactor.stop()
 
 
 def _served(endpoint: ListeningEndpoint) -> tuple[x509.Certificate, ...] | None:
