@@ -32,6 +32,7 @@ from hookdaemon.command import (
 from hookdaemon.forges import FORGES
 from hookdaemon.forges._base import COLON_EVENT, SNAKE_CASE_EVENT
 from hookdaemon.forges.gitlab import signing_token_problem
+from hookdaemon.hooksfile.model import FileHook
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -184,10 +185,17 @@ class HookConfig:
     max_queued: int = int(HOOK_DEFAULTS["max_queued"])
     basic_auth: Secret | None = None
     """C{user:password} that a call must carry as C{Authorization: Basic}; None: no such check."""
+    hooks_file: FileHook | None = None
+    """
+    For a hook of an adnanh/webhook hooks file (C{--hooks}), its definition:
+    its trigger rule decides a call, and its one step is its command.
+    """
+    prefix: str = "hooks"
+    """The first part of its URL path: C{--urlprefix} for a hooks file's hooks; may be empty."""
 
     @property
     def path(self) -> str:
-        return f"/hooks/{self.name}"
+        return f"/{self.prefix}/{self.name}" if self.prefix else f"/{self.name}"
 
 
 @frozen

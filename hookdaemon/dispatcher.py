@@ -13,7 +13,7 @@ import os
 import pwd
 from collections import Counter
 
-from attrs import define
+from attrs import Factory, define
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, DeferredList, fail
 from twisted.logger import Logger
@@ -22,14 +22,15 @@ from hookdaemon.config import Config, HookConfig
 from hookdaemon.delivery import Delivery
 from hookdaemon.field_rules import refusal
 from hookdaemon.forges import FORGES
+from hookdaemon.hooksfile.invocation import Invocation
 from hookdaemon.job_state import JobState
-from hookdaemon.jobs import JobQueue, JobRunner, QueueFullError
+from hookdaemon.jobs import Given, JobQueue, JobRunner, QueueFullError
 from hookdaemon.journal import Added, JobRecord, Journal, NewDelivery, PayloadDroppedError
 from hookdaemon.journal_worker import JournalWorker, journal_failed
 from hookdaemon.leftovers import end_leftovers
 from hookdaemon.lifecycle import IJobObserver, Job, JobOutcome
 from hookdaemon.output import OutputLogs
-from hookdaemon.private_files import private_directory, write_private
+from hookdaemon.private_files import private_directory, write_passed_file, write_private
 from hookdaemon.reactors import EngineReactor
 
 log = Logger()
@@ -59,6 +60,13 @@ class _Live:
     Set when the daemon's stop_grace ends while the job's start is still being
     recorded (the journal cannot commit): it is not run, and stays queued.
     """
+    waiters: list[Deferred[JobOutcome]] = Factory(list)
+    """Callers waiting for the job's end (L{Dispatcher.finished})."""
+
+    def tell(self, outcome: JobOutcome) -> None:
+        waiters, self.waiters = self.waiters, []
+        for waiter in waiters:
+            waiter.callback(outcome)
 
 
 NOT_STARTED_CANCELLED = "cancelled before it started"
@@ -167,17 +175,20 @@ class Dispatcher(Service):
         if self._queue is not None:
             self._queue.allow(config.daemon.max_parallel)
 
-    def accept(self, hook: HookConfig, delivery: Delivery, body: bytes) -> Deferred[Added]:
+    def accept(
+        self, hook: HookConfig, delivery: Delivery, body: bytes, invocation: bytes | None = None
+    ) -> Deferred[Added]:
         """
         Journal a delivery and queue its job; fires once it is on disk, or fails
         with L{QueueFullError} when a C{burst = queue} hook has C{max_queued} waiting.
+        A hooks-file hook's call comes with its C{invocation} (L{Invocation.to_json}).
         """
         if hook.burst == "queue":
             assert self._queue is not None, "deliveries arrive only once the service runs"
             waiting = self._queue.waiting(hook.name) + self._adding[hook.name]
             if waiting >= hook.max_queued:
                 return fail(QueueFullError(f"{waiting} jobs of this hook are waiting already"))
-        new = NewDelivery(hook.name, delivery, body, self._reactor.seconds())
+        new = NewDelivery(hook.name, delivery, body, self._reactor.seconds(), invocation)
         self._adding[hook.name] += 1
         committed = self._journal.add(new)
 
@@ -280,6 +291,19 @@ class Dispatcher(Service):
         self._events.ended(live.job, JobOutcome(JobState.CANCELLED, reason=NOT_STARTED_CANCELLED))
         return JobState.CANCELLED
 
+    def finished(self, job_id: int) -> Deferred[JobOutcome] | None:
+        """
+        Fires with how a live job ends (C{superseded} too), for a caller that
+        answers with it (an C{include-command-output-in-response} hook); None
+        when the job is not live. Cancelling it stops the wait, not the job.
+        """
+        live = self._live.get(job_id)
+        if live is None:
+            return None
+        waiter: Deferred[JobOutcome] = Deferred(lambda d: live.waiters.remove(d))
+        live.waiters.append(waiter)
+        return waiter
+
     def _submit(self, job_id: int, hook: HookConfig, delivery: Delivery) -> None:
         payload_path = os.path.join(self.payload_dir, f"{job_id}.body")
         job = Job(id=job_id, hook=hook, delivery=delivery, payload_path=payload_path)
@@ -292,13 +316,14 @@ class Dispatcher(Service):
         live = self._live.pop(old.id)
         live.state = JobState.SUPERSEDED
         self._events.superseded(old, new)
+        live.tell(JobOutcome(JobState.SUPERSEDED, reason=f"superseded by job {new.id}"))
 
     async def _run(self, job: Job) -> None:
         """Record the job's start, write its payload file, run it, and tell how it ended."""
         live = self._live[job.id]
         started = self._reactor.seconds()
 
-        def start(journal: Journal) -> bool:
+        def start(journal: Journal) -> Given | bool | None:
             if live.abandoned:
                 return False  # the daemon stops: the job stays queued for the next start
             journal.started(job.id, started)
@@ -306,14 +331,20 @@ class Dispatcher(Service):
             # jobs that run: a superseded delivery never costs a file. ENOSPC
             # here undoes the start with the rest of its batch, to try again.
             write_private(job.payload_path, journal.payload(job.id))
-            return True
+            if job.hook.hooks_file is None:
+                return None
+            return self._given(job, journal.invocation(job.id), passed, problems)
 
         assert self._runner is not None
         outcome = JobOutcome(JobState.FAILED, reason="hookdaemon could not run it (see its log)")
+        passed: list[str] = []
+        """The files of a hooks-file hook's C{pass-file-to-command}, removed once it ends."""
+        problems: list[str] = []
+        """Why a file of those could not be written, for the job's log."""
         try:
             # A write the journal tries until it is on disk: a job never runs
             # unrecorded, and waits (without a restart) while the disk is full.
-            await self._journal.write(start)
+            given = await self._journal.write(start)
         except Exception:
             if live.abandoned:
                 return  # the stop let go of it, and the journal then gave up
@@ -329,22 +360,58 @@ class Dispatcher(Service):
                 if live.cancelled:
                     outcome = JobOutcome(JobState.CANCELLED, reason=NOT_STARTED_CANCELLED)
                 else:
-                    outcome = await self._runner.run(job)
+                    for problem in problems:
+                        self._outputs.logs[job.hook.name].note(job.id, problem)
+                    assert given is None or isinstance(given, Given)
+                    outcome = await self._runner.run(job, given)
             except Exception:
                 log.failure("job {job} crashed", job=job.id)
         # Gone before the end is told; a file that cannot be removed must
         # not keep the job from ending (or a stopping daemon from stopping).
-        try:
-            os.remove(job.payload_path)
-        except FileNotFoundError:
-            pass
-        except OSError:
-            log.failure("job {job}: cannot remove its payload file", job=job.id)
+        for path in (job.payload_path, *passed):
+            try:
+                os.remove(path)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                log.failure("job {job}: cannot remove {path}", job=job.id, path=path)
         live.state = outcome.state
         del self._live[job.id]
         self._events.ended(job, outcome)
+        live.tell(outcome)
         if live.over is not None:
             live.over.callback(None)
+
+    def _given(
+        self, job: Job, invocation: bytes | None, passed: list[str], problems: list[str]
+    ) -> Given:
+        """
+        On the journal's thread: what a hooks-file hook's call gives its
+        command, its files written. A file that cannot be written is left out
+        (its reason in C{problems}), as webhook leaves it out (handleHook); a
+        start is not retried for it, as it is for the journal's own writes.
+        """
+        if invocation is None:
+            # No invocation kept: a job journaled before hooks files (none can be).
+            problems.append("no invocation kept for this job: its command runs without one")
+            return Given()
+        call = Invocation.from_json(invocation)
+        hooks_file = job.hook.hooks_file
+        assert hooks_file is not None
+        directory = job.hook.workdir if hooks_file.command_working_directory else None
+        environment = list(call.environment)
+        for passed_file in call.files:
+            try:
+                path = write_passed_file(passed_file.variable, passed_file.data, directory)
+            except OSError as e:
+                problems.append(
+                    f"cannot write the file for {passed_file.variable}: {e.strerror or e};"
+                    " the command runs without it"
+                )
+                continue
+            passed.append(path)
+            environment.append((passed_file.variable, path))
+        return Given(call.arguments, tuple(environment))
 
     def _abandon(self, live: _Live) -> None:
         """

@@ -13,6 +13,7 @@ import signal
 from collections import deque
 from collections.abc import Callable, Mapping
 
+from attrs import frozen
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
@@ -24,6 +25,7 @@ from hookdaemon.command import (
     delivery_environment,
     step_environment,
 )
+from hookdaemon.config import HookConfig
 from hookdaemon.job_state import JobState
 from hookdaemon.lifecycle import IJobObserver, Job, JobOutcome
 from hookdaemon.output import OutputLog, prefixed
@@ -32,6 +34,45 @@ from hookdaemon.process import RunningStep, StepResult, launch_prefix
 from hookdaemon.reactors import RunnerReactor
 
 log = Logger()
+
+CAPTURE_BYTES = 16 * 1024 * 1024
+"""
+The most of a command's output an C{include-command-output-in-response} hook
+answers with; the whole of it is in the job's log. webhook holds all of it.
+"""
+
+
+@frozen
+class Given:
+    """What a hooks-file hook's call gives its command, with its files written."""
+
+    arguments: tuple[str, ...] = ()
+    environment: tuple[tuple[str, str], ...] = ()
+    """C{pass-environment-to-command}'s variables, then each passed file's path."""
+
+
+def file_hook_argv(hook: HookConfig, given: Given) -> list[str]:
+    """
+    A hooks-file hook's command line, its program found as webhook finds it
+    (webhook.go, handleHook): a relative C{execute-command} is joined to
+    C{command-working-directory} when there is one, else looked up on the PATH
+    (the steps' PATH here; webhook's own there) unless it holds a C{/}.
+    """
+    assert hook.hooks_file is not None
+    command = hook.hooks_file.execute_command
+    relative = not os.path.isabs(command)
+    if relative and (hook.hooks_file.command_working_directory or "/" in command):
+        command = os.path.join(hook.workdir, command)
+    return [command, *given.arguments]
+
+
+def _nul_problem(argv: list[str], env: Mapping[str, str]) -> str | None:
+    """No exec takes a NUL byte; a request can put one in a value (webhook's exec fails too)."""
+    if any("\0" in word for word in argv):
+        return "an argument holds a NUL byte, which no program can be given"
+    if any("\0" in name or "\0" in value for name, value in env.items()):
+        return "an environment variable holds a NUL byte, which no program can be given"
+    return None
 
 
 class JobRunner:
@@ -64,10 +105,14 @@ class JobRunner:
         C{CANCELLED} or C{INTERRUPTED}, whichever came first.
         """
 
-    def run(self, job: Job) -> Deferred[JobOutcome]:
-        return Deferred.fromCoroutine(self._run(job))
+    def run(self, job: Job, given: Given | None = None) -> Deferred[JobOutcome]:
+        """
+        Run the job's steps; a hooks-file hook's one step with what its call
+        C{given} its command.
+        """
+        return Deferred.fromCoroutine(self._run(job, given))
 
-    async def _run(self, job: Job) -> JobOutcome:
+    async def _run(self, job: Job, given: Given | None) -> JobOutcome:
         hook = job.hook
         output = self._outputs[hook.name]
         events = self._events
@@ -76,6 +121,18 @@ class JobRunner:
             hook.env,
             delivery_environment(hook.name, job.id, job.delivery, job.payload_path),
         )
+        if hook.hooks_file is not None:
+            given = given or Given()
+            env.update(given.environment)  # the hook's own variables win over HOOK_*
+        captured: bytearray | None = None
+        if hook.hooks_file is not None and hook.hooks_file.include_command_output_in_response:
+            captured = bytearray()
+
+        def capture(data: bytes) -> None:
+            assert captured is not None
+            room = CAPTURE_BYTES - len(captured)
+            if room > 0:
+                captured.extend(data[:room])
 
         def on_timeout() -> None:
             self._note(job, f"timed out after {hook.timeout:g}s; sending SIGTERM")
@@ -107,8 +164,14 @@ class JobRunner:
                     number -= 1  # this step never started
                     break
                 self._note(job, f"step {number}/{len(hook.steps)}: {step.text}")
-                argv = step.argv(env, hook.shell)
-                cannot = None if hook.shell else self._cannot_run(argv[0], hook.workdir, env)
+                if given is not None:
+                    argv = file_hook_argv(hook, given)
+                    cannot = _nul_problem(argv, env)
+                else:
+                    argv = step.argv(env, hook.shell)
+                    cannot = None
+                if cannot is None and not hook.shell:
+                    cannot = self._cannot_run(argv[0], hook.workdir, env)
                 if cannot is not None:
                     self._note(job, f"step {number} cannot start: {cannot}")
                     reason = f"step {number}/{len(hook.steps)} cannot start: {cannot}"
@@ -120,6 +183,7 @@ class JobRunner:
                     env,
                     hook.workdir,
                     sink,
+                    raw=None if captured is None else capture,
                 )
                 self._running[job.id] = (job, running)
                 events.step_started(job, number, step, running.pid)
@@ -148,7 +212,12 @@ class JobRunner:
         state = halted or (JobState.SUCCEEDED if result.ok else JobState.FAILED)
         self._note(job, f"job {state}")
         await output.written()  # a finished job's output is in the file
-        return JobOutcome(state, result, None if state is JobState.SUCCEEDED else reason)
+        return JobOutcome(
+            state,
+            result,
+            None if state is JobState.SUCCEEDED else reason,
+            captured=None if captured is None else bytes(captured),
+        )
 
     def _halted_as(self, job_id: int) -> JobState | None:
         """The state a job was told to stop in, if it was: no further step of it starts."""

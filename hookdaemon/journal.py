@@ -34,11 +34,12 @@ from hookdaemon.job_state import FINAL_STATES, QUEUED_ENDS, JobState
 
 log = Logger()
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """
 C{PRAGMA user_version}: 0 is the release before bodies had a table of their
 own, 1 the one before delivery ids were remembered apart from jobs and jobs
-counted their attempts, 2 the one before jobs could be replays.
+counted their attempts, 2 the one before jobs could be replays, 3 the one
+before jobs said why they ended, 4 the one before hooks files' invocations.
 """
 
 MIN_SQLITE = (3, 20, 0)
@@ -72,7 +73,10 @@ _PAYLOADS = """
 -- megabyte of overflow pages (README: Why the code is as it is).
 CREATE TABLE IF NOT EXISTS payloads (
     job_id INTEGER PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
-    body BLOB NOT NULL
+    body BLOB NOT NULL,
+    -- A hooks-file hook's arguments, environment and files (Invocation.to_json),
+    -- decided from its call; NULL for tap.cfg hooks. Kept and dropped with the body.
+    invocation BLOB
 );
 """
 
@@ -161,6 +165,8 @@ class NewDelivery:
     delivery: Delivery
     payload: bytes
     queued_at: float
+    invocation: bytes | None = None
+    """What a hooks-file hook's command gets from this call (L{Invocation.to_json})."""
 
 
 @frozen
@@ -340,6 +346,7 @@ class Journal:
                     _ids_apart_and_attempts(self._db)
                     _replays(self._db)
                     _reasons(self._db)
+                    _invocations(self._db)
                 for statement in _statements(_SCHEMA):
                     self._db.execute(statement)
                 broken = self._db.execute("PRAGMA foreign_key_check").fetchall()
@@ -403,7 +410,9 @@ class Journal:
             ).fetchone()
             if row is not None and row[1] >= new.queued_at - self._id_memory:
                 return Added(job_id=row[0] if row[2] else None, duplicate=True)
-        job_id = self._insert(new.hook, new.delivery, new.payload, new.queued_at, None)
+        job_id = self._insert(
+            new.hook, new.delivery, new.payload, new.queued_at, None, invocation=new.invocation
+        )
         if delivery_id is not None:
             self._remember(new.hook, delivery_id, job_id, new.queued_at, new_id=row is None)
         return Added(job_id=job_id, duplicate=False)
@@ -452,6 +461,7 @@ class Journal:
         retry_of: int | None,
         attempt: int = 1,
         replay_of: int | None = None,
+        invocation: bytes | None = None,
     ) -> int:
         job_id = self._insert_row(
             hook,
@@ -463,7 +473,10 @@ class Journal:
             attempt=attempt,
             replay_of=replay_of,
         )
-        self._db.execute("INSERT INTO payloads (job_id, body) VALUES (?, ?)", (job_id, payload))
+        self._db.execute(
+            "INSERT INTO payloads (job_id, body, invocation) VALUES (?, ?, ?)",
+            (job_id, payload, invocation),
+        )
         return job_id
 
     def _insert_row(self, hook: str, delivery: Delivery, **columns: object) -> int:
@@ -607,6 +620,7 @@ class Journal:
             now,
             record.retry_of or record.id,
             record.attempt + 1,
+            invocation=self.invocation(job_id),
         )
 
     def payload(self, job_id: int) -> bytes:
@@ -623,6 +637,16 @@ class Journal:
         if job is None:
             raise KeyError(job_id)
         raise PayloadDroppedError(job_id, job[0] or "unknown")
+
+    def invocation(self, job_id: int) -> bytes | None:
+        """
+        What a hooks-file hook's job gives its command (L{Invocation.to_json});
+        None for a tap.cfg hook's job, or one whose body is no longer kept.
+        """
+        row = self._db.execute(
+            "SELECT invocation FROM payloads WHERE job_id = ?", (job_id,)
+        ).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
 
     def _enforce_budget(self) -> None:
         """Drop the oldest finished jobs' bodies until the rest fit C{payload_budget}."""
@@ -755,7 +779,15 @@ class Journal:
         if record is None:
             raise LookupError(f"no job {job_id}")
         body = self.payload(job_id)
-        new = self._insert(record.hook, record.delivery, body, now, None, replay_of=job_id)
+        new = self._insert(
+            record.hook,
+            record.delivery,
+            body,
+            now,
+            None,
+            replay_of=job_id,
+            invocation=self.invocation(job_id),
+        )
         found = self.get(new)
         assert found is not None
         return found
@@ -917,6 +949,12 @@ def _reasons(db: sqlite3.Connection) -> None:
     """Schema 3 -> 4, in the caller's transaction: a job says why it ended as it did."""
     if "reason" not in _columns(db, "jobs"):
         db.execute("ALTER TABLE jobs ADD COLUMN reason TEXT")
+
+
+def _invocations(db: sqlite3.Connection) -> None:
+    """Schema 4 -> 5, in the caller's transaction: a body may come with a hooks-file invocation."""
+    if "invocation" not in _columns(db, "payloads"):
+        db.execute("ALTER TABLE payloads ADD COLUMN invocation BLOB")
 
 
 def _columns(db: sqlite3.Connection, table: str) -> list[str]:

@@ -48,6 +48,11 @@ class JobOutcome:
     """None when no step ran (refused on resume, superseded, crashed)."""
     reason: str | None = None
     """Why it ended so, as its record says (C{step 2/3 (make) exit 2}); None for a success."""
+    captured: bytes | None = field(default=None, repr=False)
+    """
+    The command's output, both streams as read, for a hooks-file hook that
+    answers with it (C{include-command-output-in-response}); None for others.
+    """
 
     @state.validator
     def _final(self, attribute: object, value: JobState) -> None:

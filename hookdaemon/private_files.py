@@ -8,6 +8,7 @@ away, so each is set again after it is made).
 from __future__ import annotations
 
 import os
+import tempfile
 
 FILE_MODE = 0o600
 DIRECTORY_MODE = 0o700
@@ -38,6 +39,26 @@ def write_private(path: str, data: bytes) -> None:
             view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
+
+
+def write_passed_file(variable: str, data: bytes, directory: str | None) -> str:
+    """
+    A hooks-file hook's C{pass-file-to-command} file: new, 0600, named after its
+    variable with random characters after it in C{directory} (the system's
+    temporary directory when None), as webhook's ioutil.TempFile makes it; its path.
+    """
+    fd, path = tempfile.mkstemp(prefix=variable, dir=directory)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except BaseException:
+        os.close(fd)
+        os.remove(path)
+        raise
+    os.close(fd)
+    return path
 
 
 def private_file(path: str) -> None:

@@ -129,18 +129,24 @@ def _signal_name(number: int) -> str:
 class StepProtocol(ProcessProtocol):
     """Streams stdout and stderr separately; C{ended} fires with a L{StepResult}."""
 
-    def __init__(self, sink: LineSink) -> None:
+    def __init__(self, sink: LineSink, raw: Callable[[bytes], None] | None = None) -> None:
         self.ended: Deferred[StepResult] = Deferred()
         self._out = LineSplitter("stdout", sink)
         self._err = LineSplitter("stderr", sink)
+        self._raw = raw
+        """Told of both streams' bytes as read, before lines are cut (webhook's CombinedOutput)."""
 
     def connectionMade(self) -> None:
         self.transport.closeStdin()  # type: ignore[union-attr]
 
     def outReceived(self, data: bytes) -> None:
+        if self._raw is not None:
+            self._raw(data)
         self._out.feed(data)
 
     def errReceived(self, data: bytes) -> None:
+        if self._raw is not None:
+            self._raw(data)
         self._err.feed(data)
 
     def processEnded(self, reason: Failure) -> None:
@@ -189,8 +195,9 @@ class RunningStep:
         env: Mapping[str, str],
         workdir: str,
         sink: LineSink,
+        raw: Callable[[bytes], None] | None = None,
     ) -> None:
-        self.protocol = StepProtocol(sink)
+        self.protocol = StepProtocol(sink, raw)
         self.paused = False
         command = [*launch_prefix(workdir), *argv]
         self._transport = reactor.spawnProcess(self.protocol, command[0], command, env=dict(env))
