@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import grp
+import os
 import pwd
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -87,7 +88,30 @@ def _settled_first(
     return made
 
 
-def run(config: str, strict: bool, twistd_options: Sequence[str]) -> int:
+def plugin_arguments(arguments: argparse.Namespace) -> list[str]:
+    """What C{run} and C{check} pass on to the twistd plugin's options (L{hookdaemon.tap})."""
+    given = []
+    if arguments.config is not None:
+        given += ["--config", arguments.config]
+    for option, values in (
+        ("--hooks", arguments.hooks),
+        ("--header", arguments.header),
+        ("--listen", arguments.listen),
+    ):
+        for value in values:
+            given += [option, value]
+    if arguments.template:
+        given.append("--template")
+    if arguments.urlprefix is not None:
+        given += ["--urlprefix", arguments.urlprefix]
+    if arguments.http_methods is not None:
+        given += ["--http-methods", arguments.http_methods]
+    if arguments.strict:
+        given.append("--strict")
+    return given
+
+
+def run(plugin: Sequence[str], twistd_options: Sequence[str]) -> int:
     """
     twistd in the foreground on C{config}, with C{twistd_options} (--uid,
     --logfile ...); the exit status: 1 if the daemon stopped itself, as it
@@ -110,13 +134,13 @@ def run(config: str, strict: bool, twistd_options: Sequence[str]) -> int:
         options.insert(0, "--nodaemon")  # systemd (or the terminal) supervises it
     if not any(o == "--pidfile" or o.startswith("--pidfile=") for o in options):
         options.append("--pidfile=")  # no twistd.pid left in the working directory
-    argv = [*options, "hookdaemon", "--config", config, *(["--strict"] if strict else [])]
+    argv = [*options, "hookdaemon", *plugin]
     sys.argv = ["hookdaemon run", *argv]
     app.run(run_and_say, server_options)
     return status
 
 
-def check(config: str, strict: bool, user: str | None, group: str | None) -> int:
+def check(plugin: Sequence[str], user: str | None, group: str | None) -> int:
     """C{twistd hookdaemon --check}, with the daemon's user as --uid would give it."""
     from twisted.python import usage
 
@@ -128,7 +152,7 @@ def check(config: str, strict: bool, user: str | None, group: str | None) -> int
         gid = None if group is None else _id(group, grp.getgrnam, "group")
         options.run_as = RunAs.user(_id(user, pwd.getpwnam, "user"), gid)
     try:
-        options.parseOptions(["--config", config, "--check", *(["--strict"] if strict else [])])
+        options.parseOptions([*plugin, "--check"])
     except SystemExit as e:
         return int(e.code or 0)
     except usage.UsageError as e:
@@ -151,11 +175,45 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # What every command that reads a config takes.
     configured = argparse.ArgumentParser(add_help=False)
-    configured.add_argument("--config", "-c", default="tap.cfg", help="the configuration file")
+    configured.add_argument(
+        "--config", "-c", help="the configuration file (default: tap.cfg, unless --hooks)"
+    )
+    # What run and check take for adnanh/webhook's hooks files, as webhook's flags.
+    hooks_files = argparse.ArgumentParser(add_help=False)
+    hooks_files.add_argument(
+        "--hooks",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="an adnanh/webhook hooks file (JSON or YAML) to serve; repeatable",
+    )
+    hooks_files.add_argument(
+        "--template", action="store_true", help="read hooks files as Go templates first"
+    )
+    hooks_files.add_argument(
+        "--urlprefix", help="the hooks files' hooks are at /PREFIX/ID (default: hooks)"
+    )
+    hooks_files.add_argument(
+        "--http-methods", help="methods the hooks files' hooks take, comma-separated"
+    )
+    hooks_files.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a response header for the hooks files' hooks; repeatable",
+    )
+    hooks_files.add_argument(
+        "--listen",
+        action="append",
+        default=[],
+        metavar="ENDPOINT",
+        help="a Twisted endpoint to listen on instead of tap.cfg's listen; repeatable",
+    )
 
     started = commands.add_parser(
         "run",
-        parents=[configured],
+        parents=[configured, hooks_files],
         help="run the daemon in the foreground",
         description="Run the daemon in the foreground (as a systemd unit does). Options"
         " not listed here are twistd's (twistd --help), such as --uid, --gid, --logfile."
@@ -168,7 +226,7 @@ def parser() -> argparse.ArgumentParser:
 
     checked = commands.add_parser(
         "check",
-        parents=[configured],
+        parents=[configured, hooks_files],
         help="check the configuration and this machine, and list the hooks",
         description="Check the configuration, and the workdirs and programs its hooks"
         " need, as the daemon's user would find them; list the hooks and their URLs.",
@@ -195,13 +253,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser()
     arguments, rest = commands.parse_known_args(argv)
     if arguments.command == "run":
-        return run(arguments.config, arguments.strict, rest)
+        return run(plugin_arguments(arguments), rest)
     if rest:
         commands.error(f"unrecognized arguments: {' '.join(rest)}")
     if arguments.command == "reload":
         from hookdaemon.reload_command import reload
 
-        return reload(arguments.config, arguments.pid)
+        config = arguments.config
+        if config is None and os.path.exists("tap.cfg"):
+            config = "tap.cfg"
+        return reload(config, arguments.pid)
     if arguments.command == "check":
-        return check(arguments.config, arguments.strict, arguments.user, arguments.group)
+        return check(plugin_arguments(arguments), arguments.user, arguments.group)
     return client(arguments)

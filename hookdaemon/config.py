@@ -14,8 +14,8 @@ import configparser
 import ipaddress
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from attrs import field, frozen
 
@@ -32,7 +32,12 @@ from hookdaemon.command import (
 from hookdaemon.forges import FORGES
 from hookdaemon.forges._base import COLON_EVENT, SNAKE_CASE_EVENT
 from hookdaemon.forges.gitlab import signing_token_problem
+from hookdaemon.hooksfile.answers import NO_FRONT_END, FrontEnd
 from hookdaemon.hooksfile.model import FileHook
+
+if TYPE_CHECKING:
+    from hookdaemon.config_source import ConfigSource
+    from hookdaemon.hooksfile.definition import HooksFileProblem
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -110,9 +115,9 @@ class Problem:
 class ConfigError(Exception):
     """The configuration has problems; C{problems} lists every one."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: Sequence[Problem | HooksFileProblem]) -> None:
         super().__init__("\n".join(str(p) for p in problems))
-        self.problems = problems
+        self.problems = list(problems)
 
 
 @frozen
@@ -242,7 +247,11 @@ class Config:
     source: str
     daemon: DaemonConfig
     hooks: Mapping[str, HookConfig]
-    warnings: tuple[Problem, ...] = ()
+    warnings: tuple[Problem | HooksFileProblem, ...] = ()
+    front: FrontEnd = NO_FRONT_END
+    """The hooks files' front end (C{--hooks}, C{--urlprefix}, ...); none by default."""
+    origin: ConfigSource | None = None
+    """What was read to make it (L{hookdaemon.config_source}), for a reload to read again."""
 
     def secrets(self) -> tuple[tuple[str, str, Secret], ...]:
         """Every secret the file names, with its section and key, for checks that name them."""

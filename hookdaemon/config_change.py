@@ -127,12 +127,44 @@ class CertificateRead:
 
 def _differing(old: HookConfig | DaemonConfig, new: HookConfig | DaemonConfig) -> tuple[str, ...]:
     """The names of the fields two instances of one config class hold differently."""
+    if (
+        isinstance(old, HookConfig)
+        and isinstance(new, HookConfig)
+        and old.hooks_file is not None
+        and new.hooks_file is not None
+    ):
+        return _hooks_file_differing(old, new)
     fields = attrs.fields(type(old))
     return tuple(
         _KEY_OF_FIELD.get(f.name, f.name)
         for f in fields
         if getattr(old, f.name) != getattr(new, f.name)
     )
+
+
+_FILE_HOOK_DERIVED = frozenset({"workdir", "steps", "hooks_file", "prefix", "name", "forge"})
+"""HookConfig fields a hooks-file hook's definition makes: its properties say what changed."""
+
+
+def _hooks_file_differing(old: HookConfig, new: HookConfig) -> tuple[str, ...]:
+    """
+    A hooks-file hook's changes, as its file names them: its properties
+    (C{trigger-rule}), its C{hookdaemon} extras (C{hookdaemon.timeout}) and its file.
+    """
+    assert old.hooks_file is not None and new.hooks_file is not None
+    names = [
+        "file" if f.name == "source" else f.name.replace("_", "-")
+        for f in attrs.fields(type(old.hooks_file))
+        if getattr(old.hooks_file, f.name) != getattr(new.hooks_file, f.name)
+    ]
+    if old.prefix != new.prefix:
+        names.append("--urlprefix")
+    names += [
+        f"hookdaemon.{f.name}"
+        for f in attrs.fields(HookConfig)
+        if f.name not in _FILE_HOOK_DERIVED and getattr(old, f.name) != getattr(new, f.name)
+    ]
+    return tuple(names)
 
 
 def compare(old: Config, new: Config) -> ConfigChange:

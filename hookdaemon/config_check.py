@@ -11,7 +11,8 @@ import re
 import attrs
 from twisted.internet.endpoints import serverFromString
 
-from hookdaemon.config import Config, ConfigError, Problem, load_config
+from hookdaemon.config import Config, ConfigError, Problem
+from hookdaemon.config_source import ConfigSource, load_source
 from hookdaemon.endpoint_text import KNOWN_KINDS, scrubbed, split_endpoint
 from hookdaemon.preflight import RunAs, machine_warnings
 from hookdaemon.tls import tls_problem
@@ -22,6 +23,8 @@ def check_endpoints(config: Config) -> list[Problem]:
     from twisted.internet import reactor
 
     problems = []
+    # Endpoints from --listen are the command line's, not the file's.
+    source = "--listen" if config.origin is not None and config.origin.listen else config.source
     for number, description in enumerate(config.daemon.listen, 1):
         if description.startswith("systemd:"):
             # Only valid in a process systemd started with that socket; checked at bind.
@@ -32,7 +35,7 @@ def check_endpoints(config: Config) -> list[Problem]:
             if problem is not None:
                 problems.append(
                     Problem(
-                        config.source,
+                        source,
                         "hookdaemon",
                         "listen",
                         f"endpoint {number} (ssl): {problem}",
@@ -49,17 +52,19 @@ def check_endpoints(config: Config) -> list[Problem]:
                 # An IPv6 address's colons end the option early (twistd's own error
                 # is "got multiple values for argument 'interface'").
                 message += "; write each : of an IPv6 interface as \\:, as in interface=\\:\\:1"
-            problems.append(Problem(config.source, "hookdaemon", "listen", message))
+            problems.append(Problem(source, "hookdaemon", "listen", message))
     return problems
 
 
-def checked_config(path: str, run_as: RunAs) -> Config:
+def checked_config(source: str | ConfigSource, run_as: RunAs) -> Config:
     """
-    The configuration at C{path} with every warning found for it, steps run
-    as C{run_as}; raises L{ConfigError} listing every problem, so none hides
-    another.
+    The configuration C{source} names (a tap.cfg's path, or tap.cfg and hooks
+    files) with every warning found for it, steps run as C{run_as}; raises
+    L{ConfigError} listing every problem, so none hides another.
     """
-    config = load_config(path)
+    if isinstance(source, str):
+        source = ConfigSource(config=source)
+    config = load_source(source)
     problems = check_endpoints(config)
     if problems:
         raise ConfigError(problems)

@@ -26,6 +26,7 @@ from hookdaemon.filters import ignore_reason
 from hookdaemon.forges import FORGES, Forge, PayloadError, detect, type_refusal
 from hookdaemon.forges._base import basic_matches
 from hookdaemon.forges.generic import Generic
+from hookdaemon.hooksfile.answers import NO_FRONT_END, FrontEnd, method_allowed
 from hookdaemon.ratelimit import RateLimiter
 
 
@@ -202,18 +203,34 @@ class Intake:
     are not even read.
     """
 
-    def __init__(self, hooks: Mapping[str, HookConfig]) -> None:
+    def __init__(self, hooks: Mapping[str, HookConfig], front: FrontEnd = NO_FRONT_END) -> None:
         self._hooks = hooks
+        self._front = front
         self._limiters = {
             hook.name: RateLimiter(hook.rate) for hook in hooks.values() if hook.rate is not None
         }
 
-    def for_hooks(self, hooks: Mapping[str, HookConfig]) -> Intake:
+    @property
+    def front(self) -> FrontEnd:
+        """What C{--http-methods} and C{--header} say for the hooks files' hooks."""
+        return self._front
+
+    def hooks_file_hook(self, hook_id: str) -> HookConfig | None:
+        """The hooks-file hook of this id (under C{--urlprefix}), if there is one."""
+        hook = self._hooks.get(hook_id)
+        return hook if hook is not None and hook.hooks_file is not None else None
+
+    def tap_hook(self, name: str) -> bool:
+        """Whether a tap.cfg hook has this name."""
+        hook = self._hooks.get(name)
+        return hook is not None and hook.hooks_file is None
+
+    def for_hooks(self, hooks: Mapping[str, HookConfig], front: FrontEnd | None = None) -> Intake:
         """
         The intake for a reloaded configuration: a hook whose C{rate} stays
         keeps the calls counted against it, so a reload frees no client.
         """
-        new = Intake(hooks)
+        new = Intake(hooks, self._front if front is None else front)
         for name, limiter in new._limiters.items():
             kept = self._limiters.get(name)
             if kept is not None and kept.rate == limiter.rate:
@@ -230,7 +247,10 @@ class Intake:
         hook = self._hooks.get(name)
         if hook is None:
             return NoHook(name)
-        if method != b"POST":
+        if hook.hooks_file is not None:
+            if not method_allowed(hook.hooks_file, self._front, method.decode("latin-1")):
+                return WRONG_METHOD
+        elif method != b"POST":
             return WRONG_METHOD
         if stopping:
             return STOPPING

@@ -26,6 +26,7 @@ from hookdaemon.command import (
     step_environment,
 )
 from hookdaemon.config import HookConfig
+from hookdaemon.hooksfile.invocation import program_path
 from hookdaemon.job_state import JobState
 from hookdaemon.lifecycle import IJobObserver, Job, JobOutcome
 from hookdaemon.output import OutputLog, prefixed
@@ -52,18 +53,13 @@ class Given:
 
 
 def file_hook_argv(hook: HookConfig, given: Given) -> list[str]:
-    """
-    A hooks-file hook's command line, its program found as webhook finds it
-    (webhook.go, handleHook): a relative C{execute-command} is joined to
-    C{command-working-directory} when there is one, else looked up on the PATH
-    (the steps' PATH here; webhook's own there) unless it holds a C{/}.
-    """
+    """A hooks-file hook's command line: its program (L{program_path}), then its arguments."""
     assert hook.hooks_file is not None
-    command = hook.hooks_file.execute_command
-    relative = not os.path.isabs(command)
-    if relative and (hook.hooks_file.command_working_directory or "/" in command):
-        command = os.path.join(hook.workdir, command)
-    return [command, *given.arguments]
+    definition = hook.hooks_file
+    program = program_path(
+        definition.execute_command, definition.command_working_directory, hook.workdir
+    )
+    return [program, *given.arguments]
 
 
 def _nul_problem(argv: list[str], env: Mapping[str, str]) -> str | None:
@@ -177,14 +173,22 @@ class JobRunner:
                     reason = f"step {number}/{len(hook.steps)} cannot start: {cannot}"
                     result = StepResult(exit_code=None, signal=None)
                     break
-                running = RunningStep(
-                    self._reactor,
-                    argv,
-                    env,
-                    hook.workdir,
-                    sink,
-                    raw=None if captured is None else capture,
-                )
+                try:
+                    running = RunningStep(
+                        self._reactor,
+                        argv,
+                        env,
+                        hook.workdir,
+                        sink,
+                        raw=None if captured is None else capture,
+                    )
+                except OSError as e:
+                    # The exec itself refused (E2BIG: a value over 128 KiB a call put in).
+                    why = os.strerror(e.errno) if e.errno else str(e)
+                    self._note(job, f"step {number} cannot start: {why}")
+                    reason = f"step {number}/{len(hook.steps)} cannot start: {why}"
+                    result = StepResult(exit_code=None, signal=None)
+                    break
                 self._running[job.id] = (job, running)
                 events.step_started(job, number, step, running.pid)
                 try:

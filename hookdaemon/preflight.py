@@ -19,6 +19,8 @@ from attrs import frozen
 
 from hookdaemon.command import BASE_PATH
 from hookdaemon.config import Config, HookConfig, Problem, resolve_path
+from hookdaemon.hooksfile.definition import HooksFileProblem
+from hookdaemon.hooksfile.invocation import program_path
 from hookdaemon.tls import TLSSetupError, parse_ssl
 
 
@@ -88,10 +90,13 @@ def _ancestors(path: str) -> Iterator[str]:
         yield os.sep + os.path.join(*parts[:end])
 
 
-def machine_warnings(config: Config, user: RunAs) -> list[Problem]:
+def machine_warnings(config: Config, user: RunAs) -> list[Problem | HooksFileProblem]:
     """Each hook's workdir and step programs, and the TLS files, as C{user} will find them."""
-    found: list[Problem] = []
+    found: list[Problem | HooksFileProblem] = []
     for name, hook in config.hooks.items():
+        if hook.hooks_file is not None:
+            found.extend(_file_hook_warnings(hook, user))
+            continue
         found.extend(_hook_warnings(config.source, f"hook:{name}", hook, user))
     if user.uid != os.geteuid():
         found.extend(_reload_warnings(config, user))
@@ -114,8 +119,9 @@ def _reload_warnings(config: Config, user: RunAs) -> Iterator[Problem]:
     """
     who = who_is(user)
     then = "so every reload would be refused; let it read the file (a group, say)"
-    if os.path.isfile(config.source) and not may_read(user, config.source):
-        yield Problem(config.source, "-", "", f"{who} may not read this file, {then}")
+    for path in dict.fromkeys((config.source, *config.front.hooks_files)):
+        if os.path.isfile(path) and not may_read(user, path):
+            yield Problem(path, "-", "", f"{who} may not read this file, {then}")
     for section, key, secret in config.secrets():
         if not secret.origin.startswith("file:"):
             continue
@@ -222,3 +228,29 @@ def who_is(user: RunAs) -> str:
         return f"user {pwd.getpwuid(user.uid).pw_name}"
     except KeyError:
         return f"uid {user.uid}"
+
+
+def _file_hook_warnings(hook: HookConfig, user: RunAs) -> Iterator[HooksFileProblem]:
+    """
+    A hooks-file hook's directory and program, as C{user} will find them:
+    webhook says nothing of them until a call fails.
+    """
+    definition = hook.hooks_file
+    assert definition is not None
+    for problem in _hook_warnings(definition.source, definition.id, hook, user):
+        if problem.key == "workdir":
+            yield HooksFileProblem(
+                definition.source, definition.id, "command-working-directory", problem.message
+            )
+            return
+    program = program_path(
+        definition.execute_command, definition.command_working_directory, hook.workdir
+    )
+    message = program_problem(
+        program, hook.workdir, hook.env.get("PATH", BASE_PATH), user, who_is(user)
+    )
+    if message is not None:
+        if " " in definition.execute_command:
+            # webhook's own hint (webhook.go, handleHook) for the commonest mistake.
+            message += "; arguments go in pass-arguments-to-command, not in execute-command"
+        yield HooksFileProblem(definition.source, definition.id, "execute-command", message)

@@ -34,6 +34,7 @@ from twisted.python.threadpool import ThreadPool
 from hookdaemon.config import Config, ConfigError
 from hookdaemon.config_change import CertificateRead, ConfigChange, compare
 from hookdaemon.config_check import checked_config
+from hookdaemon.config_source import ConfigSource
 from hookdaemon.listening import CannotListenError
 from hookdaemon.preflight import RunAs
 from hookdaemon.private_files import write_private
@@ -88,13 +89,14 @@ class Reloader(Service):
     def __init__(
         self,
         reactor: IReactorFromThreads,
-        path: str,
+        source: str | ConfigSource,
         target: Reloadable,
         strict: bool = False,
         around: Callable[[bool], None] = lambda starting: None,
     ) -> None:
         self._reactor = reactor
-        self._path = path
+        self._source = ConfigSource(config=source) if isinstance(source, str) else source
+        self._path = self._source.label
         self._target = target
         self._strict = strict
         self._around = around
@@ -198,7 +200,7 @@ class Reloader(Service):
             # Plain I/O and parsing: serverFromString only builds its endpoints.
             assert self._reading is not None, "a reload runs only while the service does"
             config = await deferToThreadPool(
-                self._reactor, self._reading, checked_config, path, RunAs.this_process()
+                self._reactor, self._reading, checked_config, self._source, RunAs.this_process()
             )
         except ConfigError as e:
             problems = [str(p) for p in e.problems]

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from hookdaemon.config import ConfigError, state_dir_in
+from hookdaemon.config import DAEMON_DEFAULTS, ConfigError, state_dir_in
 from hookdaemon.journald import error_line
 from hookdaemon.pid_record import NotRunningError, running_pid, state_dir_of
 from hookdaemon.reload import RESULT_NAME, ReloadResult
@@ -23,7 +23,7 @@ WAIT = 60.0
 
 
 def reload(
-    config_path: str,
+    config_path: str | None,
     pid: int | None,
     wait: float = WAIT,
     say: Callable[[str], None] = print,
@@ -35,7 +35,11 @@ def reload(
     """
     if pid is None:
         try:
-            state_dir = state_dir_in(config_path)
+            if config_path is None:
+                # A daemon started with --hooks alone keeps its state under its directory.
+                state_dir = os.path.abspath(DAEMON_DEFAULTS["state_dir"])
+            else:
+                state_dir = state_dir_in(config_path)
             pid = running_pid(state_dir)
         except ConfigError as e:
             complain(f"hookdaemon reload: {e}")

@@ -18,6 +18,7 @@ from twisted.python.failure import Failure
 from hookdaemon.access_log import access_log_formatter
 from hookdaemon.config import Config
 from hookdaemon.config_change import CertificateRead, ConfigChange
+from hookdaemon.config_source import ConfigSource
 from hookdaemon.dispatcher import Dispatcher
 from hookdaemon.job_status import JobStatus
 from hookdaemon.journal_records import JournalRecords
@@ -127,14 +128,16 @@ class HookService(InOrder):
             clock=reactor,
             steering=self.engine,
             metrics=self.metrics,
+            front=config.front,
         )
         self.site = HookSite(
             self.app.resource(), daemon, reactor, logFormatter=access_log_formatter
         )
         self.listeners = Listeners(reactor, daemon.listen, self.site)
         self.notice = SystemdNotice(reactor, self.listeners)
+        source = config.origin or ConfigSource(config=config.source)
         self.reloader = Reloader(
-            reactor, os.path.abspath(config.source), self, strict, around=self.notice.around
+            reactor, source.absolute(), self, strict, around=self.notice.around
         )
         # In start order, each named as a start that fails names it.
         for child, name in (
@@ -163,7 +166,9 @@ class HookService(InOrder):
         self.metrics.reconfigure(config.hooks)
         self.site.reconfigure(daemon)
         self.engine.reconfigure(config)
-        self.app.reconfigure(config.hooks, Tokens.of(daemon), daemon.trusted_proxies)
+        self.app.reconfigure(
+            config.hooks, Tokens.of(daemon), daemon.trusted_proxies, config.front
+        )
         self.config = config
         read = []
         for endpoint in self.endpoints:

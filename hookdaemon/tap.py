@@ -1,4 +1,4 @@
-"""twistd glue: C{twistd hookdaemon [--config PATH] [--check]}."""
+"""twistd glue: C{twistd hookdaemon [--config PATH] [--hooks FILE ...] [--check]}."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from twisted.python import usage
 
 from hookdaemon.config import Config, ConfigError
 from hookdaemon.config_check import checked_config
+from hookdaemon.config_source import ConfigSource
 from hookdaemon.endpoint_text import hook_address
 from hookdaemon.journald import error_line, stdout_is_journal
 from hookdaemon.preflight import RunAs
@@ -27,25 +28,63 @@ log = Logger()
 
 
 class Options(usage.Options):
-    synopsis = "[--config PATH] [--check] [--strict]"
+    synopsis = "[--config PATH] [--hooks FILE ...] [--check] [--strict]"
     longdesc = (
         "Receive webhooks from code forges and run the configured deploy commands "
-        "in the background. Configuration: tap.cfg (see README.md)."
+        "in the background. Configuration: tap.cfg, adnanh/webhook hooks files "
+        "(--hooks), or both (see README.md)."
     )
     optParameters = [
-        ["config", "c", "tap.cfg", "The configuration file."],
+        ["config", "c", None, "The configuration file (default: tap.cfg, unless --hooks)."],
+        ["urlprefix", None, "hooks", "The hooks files' hooks are at /PREFIX/ID (webhook's)."],
+        ["http-methods", None, "", "Methods the hooks files' hooks take, comma-separated."],
     ]
     optFlags = [
         ["check", None, "Validate the configuration, list the hooks and their URLs, and exit."],
         ["strict", None, "Treat warnings as problems: exit 1 (with --check) or do not start."],
+        ["template", None, "Read the hooks files as Go templates first (webhook's -template)."],
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["hooks"] = []
+        self["header"] = []
+        self["listen"] = []
+
+    def opt_hooks(self, path: str) -> None:
+        """An adnanh/webhook hooks file (JSON or YAML) to serve; repeatable."""
+        self["hooks"].append(path)
+
+    def opt_header(self, header: str) -> None:
+        """A response header NAME=VALUE for the hooks files' hooks; repeatable."""
+        self["header"].append(header)
+
+    def opt_listen(self, endpoint: str) -> None:
+        """An endpoint to listen on instead of tap.cfg's listen; repeatable."""
+        self["listen"].append(endpoint)
+
+    def source(self) -> ConfigSource:
+        """What these options say to read: tap.cfg unless only hooks files are named."""
+        config = self["config"]
+        if config is None and not self["hooks"]:
+            config = "tap.cfg"
+        return ConfigSource(
+            config=config,
+            hooks=tuple(self["hooks"]),
+            template=bool(self["template"]),
+            url_prefix=self["urlprefix"],
+            http_methods=self["http-methods"],
+            headers=tuple(self["header"]),
+            listen=tuple(self["listen"]),
+        )
 
     def postOptions(self) -> None:
         # Loading here, not in makeService, means a bad config stops twistd with
         # our lines before it daemonises or binds, and never with a traceback.
-        path = self["config"]
+        source = self.source()
+        path = source.label
         try:
-            config = checked_config(path, self._run_as())
+            config = checked_config(source, self._run_as())
         except ConfigError as e:
             for problem in e.problems:
                 print(error_line(str(problem)), file=sys.stderr)
@@ -92,7 +131,7 @@ class Options(usage.Options):
         return RunAs.this_process() if switched is None else switched
 
     def _report(self, config: Config) -> None:
-        print(f"{config.source}: OK")
+        print(f"{config.origin.label if config.origin else config.source}: OK")
         daemon = config.daemon
         for key, tokens in (
             ("status_token", daemon.status_tokens),
@@ -101,6 +140,11 @@ class Options(usage.Options):
             if tokens:
                 print(f"{key}: {', '.join(token.describe() for token in tokens)}")
         for name, hook in config.hooks.items():
+            if hook.hooks_file is not None:
+                urls = ", ".join(hook_address(d, hook.path) for d in daemon.listen)
+                rule = "a trigger rule" if hook.hooks_file.trigger_rule else "no trigger rule"
+                print(f"hook {name}: from {hook.hooks_file.source}, {rule}: {urls}")
+                continue
             secret = hook.secret.describe() if hook.secret else "none"
             if hook.basic_auth is not None:
                 secret += f", basic_auth {hook.basic_auth.describe()}"

@@ -36,6 +36,7 @@ from hookdaemon.job_state import LIVE_STATES
 from hookdaemon.job_views import JobQuery
 from hookdaemon.journal import Added
 from hookdaemon.journal_worker import JournalUnavailableError
+from hookdaemon.lifecycle import JobOutcome
 from hookdaemon.signing import signed
 from hookdaemon.status_access import Tokens
 from hookdaemon.web import DeliveryTaker, HookApp, JobSource
@@ -122,7 +123,10 @@ class TwistdDaemon:
     L{start} runs it until it listens, L{stop} ends it with SIGTERM and L{kill}
     as a crash would; it may be started again on the same state. C{cwd}: where
     twistd runs (C{directory} by default); C{own_session}: in a session of its
-    own, so that a Ctrl-C reaches only the caller.
+    own, so that a Ctrl-C reaches only the caller. C{options}: more of the
+    plugin's options (C{--hooks FILE}, C{--urlprefix} ...); with C{tap_cfg}
+    false there is no tap.cfg: it listens through C{--listen}, and keeps its
+    state and logs under C{cwd}, as C{--hooks} alone does.
     """
 
     def __init__(
@@ -135,6 +139,8 @@ class TwistdDaemon:
         twistd: Sequence[str] = TWISTD,
         cwd: str | None = None,
         own_session: bool = False,
+        options: Sequence[str] = (),
+        tap_cfg: bool = True,
     ) -> None:
         self.directory = os.path.abspath(directory)
         os.makedirs(self.directory, exist_ok=True)
@@ -145,12 +151,18 @@ class TwistdDaemon:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.config = os.path.join(self.directory, "tap.cfg")
-        with open(self.config, "w") as f:
-            f.write(
-                f"[hookdaemon]\nlisten = tcp:{self.port}:interface=127.0.0.1\n"
-                + (daemon + "\n" if daemon else "")
-                + hooks
-            )
+        self.options = list(options)
+        if tap_cfg:
+            with open(self.config, "w") as f:
+                f.write(
+                    f"[hookdaemon]\nlisten = tcp:{self.port}:interface=127.0.0.1\n"
+                    + (daemon + "\n" if daemon else "")
+                    + hooks
+                )
+            self.plugin = ["--config", self.config, *self.options]
+        else:
+            listen = f"tcp:{self.port}:interface=127.0.0.1"
+            self.plugin = ["--listen", listen, *self.options]
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -174,8 +186,7 @@ class TwistdDaemon:
                     *FOREGROUND,
                     f"--logfile={self._path('twistd.log')}",
                     "hookdaemon",
-                    "--config",
-                    self.config,
+                    *self.plugin,
                 ],
                 cwd=self.cwd,
                 env=environment(self.environ),
@@ -214,8 +225,7 @@ class TwistdDaemon:
         """C{twistd hookdaemon --check} on this daemon's config, as it would be started."""
         return run_twistd(
             "hookdaemon",
-            "--config",
-            self.config,
+            *self.plugin,
             "--check",
             cwd=self.cwd,
             environ=self.environ,
@@ -261,7 +271,12 @@ class TwistdDaemon:
 
     def output(self, hook: str) -> str:
         """A hook's output log."""
-        return self._read(self._path("var", "log", f"{hook}.log"))
+        return self._read(os.path.join(self._state, "log", f"{hook}.log"))
+
+    @property
+    def _state(self) -> str:
+        """Its state_dir: var/ of its directory, or of where it runs without a tap.cfg."""
+        return self._path("var") if os.path.exists(self.config) else os.path.join(self.cwd, "var")
 
     def _path(self, *names: str) -> str:
         return os.path.join(self.directory, *names)
@@ -275,7 +290,7 @@ class TwistdDaemon:
 
     @property
     def journal_path(self) -> str:
-        return self._path("var", "journal.sqlite")
+        return os.path.join(self._state, "journal.sqlite")
 
     def request(
         self,
@@ -342,6 +357,10 @@ class AcceptingEngine:
         """What L{ignored} was handed: each delivery the hook did not want, and why."""
         self.stopping = False
         self.fault: str | None = None
+        self.invocations: list[bytes | None] = []
+        """What each hooks-file hook's call it took gave its command (L{Invocation.to_json})."""
+        self.outcomes: dict[int, JobOutcome] = {}
+        """How L{finished} says each job ended; a job not in it is not live."""
 
     @property
     def trouble(self) -> str | None:
@@ -351,11 +370,19 @@ class AcceptingEngine:
             return f"the journal cannot commit: {self.fault}"
         return None
 
-    def accept(self, hook: HookConfig, delivery: Delivery, body: bytes) -> Deferred[Added]:
+    def accept(
+        self, hook: HookConfig, delivery: Delivery, body: bytes, invocation: bytes | None = None
+    ) -> Deferred[Added]:
         if self.fault is not None:
             return fail(JournalUnavailableError(self.fault))
         self.accepted.append(delivery)
+        self.invocations.append(invocation)
         return succeed(Added(job_id=len(self.accepted), duplicate=False))
+
+    def finished(self, job_id: int) -> Deferred[JobOutcome] | None:
+        """Every job it took has ended at once, as C{outcomes} says (by job id), else None."""
+        outcome = self.outcomes.get(job_id)
+        return None if outcome is None else succeed(outcome)
 
     def ignored(self, hook: HookConfig, delivery: Delivery, reason: str) -> None:
         self.ignored_deliveries.append((delivery, reason))

@@ -28,6 +28,33 @@ from hookdaemon.config import HookConfig, Network
 from hookdaemon.delivery import Delivery, Incoming
 from hookdaemon.dispatcher import NoJobError, ReplayError
 from hookdaemon.follow import FollowStream
+from hookdaemon.hooksfile.answers import (
+    NO_FRONT_END,
+    Answer,
+    FrontEnd,
+    clean_path,
+    command_ended,
+    form_error,
+    method_refused,
+    moved,
+    no_route,
+    root,
+    rules_error,
+    rules_unmet,
+    triggered,
+)
+from hookdaemon.hooksfile.answers import (
+    not_found as hook_not_found,
+)
+from hookdaemon.hooksfile.decision import (
+    FormUnreadable,
+    RulesFailed,
+    RulesUnmet,
+    decide,
+    delivery_for,
+)
+from hookdaemon.hooksfile.model import FileHook, Header, WebhookRequest
+from hookdaemon.hooksfile.request import MultipartError, read_request
 from hookdaemon.intake import (
     Accepted,
     Ignored,
@@ -45,6 +72,7 @@ from hookdaemon.job_views import JobQuery, job_query
 from hookdaemon.jobs import QueueFullError
 from hookdaemon.journal import Added, JobRecord
 from hookdaemon.journal_worker import RETRY_MAX, JournalUnavailableError
+from hookdaemon.lifecycle import JobOutcome
 from hookdaemon.metrics import Metrics
 from hookdaemon.request_state import IHookRequest
 from hookdaemon.status_access import StatusRefusal, StatusRequest, Tokens, status_refusal
@@ -114,12 +142,18 @@ class DeliveryTaker(Protocol):
     def trouble(self) -> str | None:
         """Why deliveries cannot be taken now (stopping, a journal that cannot commit), or None."""
 
-    def accept(self, hook: HookConfig, delivery: Delivery, body: bytes) -> Deferred[Added]:
+    def accept(
+        self, hook: HookConfig, delivery: Delivery, body: bytes, invocation: bytes | None = None
+    ) -> Deferred[Added]:
         """
         Journal an accepted delivery and queue its job; fires once it is on disk, or
         fails with L{QueueFullError} when too many of the hook's jobs wait already,
-        or with L{JournalUnavailableError} when the journal cannot commit.
+        or with L{JournalUnavailableError} when the journal cannot commit. A
+        hooks-file hook's call comes with what its command is given (C{invocation}).
         """
+
+    def finished(self, job_id: int) -> Deferred[JobOutcome] | None:
+        """How a live job ends, once it has; None for a job that is not live."""
 
     def ignored(self, hook: HookConfig, delivery: Delivery, reason: str) -> None:
         """Record, without waiting, a delivery the hook's filters did not want, and why."""
@@ -247,8 +281,9 @@ class HookApp:
         clock: IReactorTime | None = None,
         steering: JobSteering | None = None,
         metrics: Metrics | None = None,
+        front: FrontEnd = NO_FRONT_END,
     ) -> None:
-        self._intake = Intake(hooks)
+        self._intake = Intake(hooks, front)
         self._trusted_proxies = trusted_proxies
         if clock is None:
             # Imported here, not at the top, so twistd's --reactor can still choose.
@@ -267,9 +302,10 @@ class HookApp:
         hooks: Mapping[str, HookConfig],
         tokens: Tokens,
         trusted_proxies: tuple[Network, ...],
+        front: FrontEnd | None = None,
     ) -> None:
         """Answer as a reloaded configuration says; requests under way finish as they began."""
-        self._intake = self._intake.for_hooks(hooks)
+        self._intake = self._intake.for_hooks(hooks, front)
         self._tokens = tokens
         self._trusted_proxies = trusted_proxies
 
@@ -306,6 +342,91 @@ class HookApp:
         return taken.addBoth(self._metrics.delivered, name).addCallbacks(
             answer, _not_taken, callbackArgs=(request,), errbackArgs=(request, name)
         )
+
+    @property
+    def front(self) -> FrontEnd:
+        return self._intake.front
+
+    def hooks_file_hook(self, hook_id: str) -> HookConfig | None:
+        return self._intake.hooks_file_hook(hook_id)
+
+    def tap_hook(self, name: str) -> bool:
+        """Whether tap.cfg has a hook of this name (at C{/hooks/NAME})."""
+        return self._intake.tap_hook(name)
+
+    def deliver_file(
+        self, request: Request, hook: HookConfig, client: str
+    ) -> bytes | Deferred[bytes]:
+        """
+        A call to a hooks-file hook: admitted as every call is (method, stopping,
+        address, rate), then decided as webhook decides it, and answered as
+        webhook answers (L{hookdaemon.hooksfile.answers}).
+        """
+        intake = self._intake
+        front = intake.front
+        definition = hook.hooks_file
+        assert definition is not None
+        now = self._clock.seconds()
+        admitted = intake.admit(hook.name, request.method, client, self._engine.stopping, now)
+        if not isinstance(admitted, HookConfig):
+            self._metrics.delivery(hook.name, admitted)
+            return write_answer(request, refusal_answer(admitted, front, hook.name, client))
+        incoming = incoming_from(request, client)
+        decision = decide(definition, webhook_request(request, definition, incoming), incoming)
+        match decision:
+            case RulesUnmet():
+                delivery = delivery_for(incoming)
+                self._engine.ignored(hook, delivery, RULES_UNMET_REASON)
+                self._metrics.delivery(hook.name, Ignored(delivery, RULES_UNMET_REASON))
+                log.info("hook {hook}: {reason}", hook=hook.name, reason=RULES_UNMET_REASON)
+                return write_answer(request, rules_unmet(definition, front))
+            case RulesFailed(reason=reason) | FormUnreadable(reason=reason):
+                log.info(
+                    "hook {hook}: refused 500 from {client}: {reason}",
+                    hook=hook.name,
+                    client=client or "-",
+                    reason=reason,
+                )
+                self._metrics.delivery(hook.name, Refused(500, reason))
+                if isinstance(decision, FormUnreadable):
+                    return write_answer(request, form_error(front))
+                return write_answer(request, rules_error(front))
+        invocation = decision.invocation.to_json()
+        taken = self._engine.accept(hook, decision.delivery, incoming.body, invocation)
+        taken.addBoth(self._metrics.delivered, hook.name)
+
+        def accepted(added: Added) -> bytes | Deferred[bytes]:
+            extra = () if added.job_id is None else (Header(JOB_HEADER, str(added.job_id)),)
+            if added.duplicate:
+                log.info(
+                    "hook {hook}: a duplicate of job {job}; answered as that call was",
+                    hook=hook.name,
+                    job="(pruned)" if added.job_id is None else added.job_id,
+                )
+            waiting = None
+            if definition.include_command_output_in_response and added.job_id is not None:
+                waiting = self._engine.finished(added.job_id)
+            if waiting is None:
+                return write_answer(request, triggered(definition, front, extra))
+
+            def ended(outcome: JobOutcome) -> bytes:
+                succeeded = outcome.state is JobState.SUCCEEDED
+                output = outcome.captured or b""
+                answer = command_ended(definition, front, succeeded, output, extra)
+                return write_answer(request, answer)
+
+            return waiting.addCallback(ended)
+
+        def not_taken(failure: Failure) -> bytes:
+            failure.trap(QueueFullError, JournalUnavailableError)
+            error = cast(QueueFullError | JournalUnavailableError, failure.value)
+            return write_answer(request, refusal_answer(error, front, hook.name, client))
+
+        return taken.addCallbacks(accepted, not_taken)
+
+    def root(self, request: Request) -> bytes:
+        """C{/} with hooks files: 200 C{OK} to any method, as webhook's C{/} answers."""
+        return write_answer(request, root())
 
     def _refuse_status(self, request: Request, act: bool = False) -> bytes | None:
         """
@@ -477,6 +598,9 @@ class HookApp:
 
     @app.handle_errors(NotFound)
     def not_found(self, request: IRequest, failure: Failure) -> bytes:
+        if self._intake.front.hooks_files:
+            # What webhook's router answers a path it has no route for.
+            return write_answer(request, no_route())
         return json_answer(request, 404, {"error": "not found"})
 
     @app.handle_errors(MethodNotAllowed)
@@ -486,6 +610,104 @@ class HookApp:
     def resource(self) -> IResource:
         """The app as the site's root resource: see L{_Dispatcher}."""
         return _Dispatcher(self, self.app.resource())
+
+
+JOB_HEADER = "X-Hookdaemon-Job"
+"""The job a hooks-file hook's call became: an answer header webhook's scripts never read."""
+RULES_UNMET_REASON = "the trigger rule is not satisfied"
+
+
+def write_answer(request: IRequest, answer: Answer) -> bytes:
+    """A hooks-file hook's answer, as webhook writes it: no Content-Type but Go's own."""
+    request.setResponseCode(answer.code)
+    # twisted.web adds text/html to an answer with none; Go adds only what it sniffs.
+    cast(Request, request).defaultContentType = None
+    for name, value in answer.header_lines():
+        request.setHeader(name.encode("latin-1"), value.encode("utf-8"))
+    return answer.body
+
+
+def refusal_answer(
+    outcome: Refusal | QueueFullError | JournalUnavailableError,
+    front: FrontEnd,
+    hook: str,
+    client: str,
+) -> Answer:
+    """
+    What webhook never refuses for, in one line of text as its answers are:
+    hookdaemon stopping, a full queue or journal (503), an address its
+    C{allow_from} refuses (403), a client over its C{rate} (429).
+    """
+    headers: tuple[Header, ...] = front.headers
+    match outcome:
+        case WrongMethod():
+            return method_refused()
+        case NoHook():
+            return hook_not_found()
+        case Stopping():
+            text = "hookdaemon is shutting down; try again shortly."
+            return Answer(503, text.encode(), (*headers, Header("Retry-After", "30")))
+        case QueueFullError():
+            log.info("hook {hook}: queue full, answering 503: {why}", hook=hook, why=outcome)
+            text = "Too many calls of this hook wait already; try again later."
+            return Answer(503, text.encode(), (*headers, Header("Retry-After", "60")))
+        case JournalUnavailableError():
+            text = f"hookdaemon's journal cannot commit ({outcome}); try again later."
+            return Answer(503, text.encode(), (*headers, Header("Retry-After", str(RETRY_MAX))))
+        case OverRate(rate=rate, retry_after=wait):
+            if outcome.report:
+                log.info(
+                    "hook {hook}: {client} is over the rate of {rate}; answering 429",
+                    hook=hook,
+                    client=client or "-",
+                    rate=str(rate),
+                )
+            text = f"More than {rate} calls from this address; try again in {wait} s."
+            return Answer(429, text.encode(), (*headers, Header("Retry-After", str(wait))))
+        case Refused(code=code, reason=reason):
+            log.info(
+                "hook {hook}: refused {code} from {client}: {reason}",
+                hook=hook,
+                code=code,
+                client=client or "-",
+                reason=reason,
+            )
+            return Answer(code, reason[:1].upper().encode() + reason[1:].encode() + b".", headers)
+    assert_never(outcome)
+
+
+def webhook_request(
+    request: Request, hook: FileHook, incoming: Incoming
+) -> WebhookRequest | MultipartError:
+    """The call as webhook reads it (L{read_request}), from twisted.web's request."""
+    address = request.getClientAddress()
+    if isinstance(address, IPv6Address):
+        remote = f"[{address.host}]:{address.port}"
+    elif isinstance(address, IPv4Address):
+        remote = f"{address.host}:{address.port}"
+    else:
+        remote = "@"  # a UNIX socket: Go's RemoteAddr for one
+    # Go's server keeps Host apart (r.Host) and consumes Transfer-Encoding.
+    headers = [
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, values in request.requestHeaders.getAllRawHeaders()
+        if name.lower() not in (b"host", b"transfer-encoding")
+        for value in values
+    ]
+    try:
+        return read_request(
+            method=request.method.decode("latin-1"),
+            remote_addr=remote,
+            client=incoming.client,
+            header_lines=headers,
+            query_string=urlsplit(request.uri.decode("latin-1")).query,
+            body=incoming.body,
+            incoming_payload_content_type=hook.incoming_payload_content_type,
+            parse_parameters_as_json=hook.parse_parameters_as_json,
+            received_at=incoming.received_at,
+        )
+    except MultipartError as e:
+        return e
 
 
 def _not_taken(failure: Failure, request: IRequest, name: str) -> bytes:
@@ -542,9 +764,31 @@ class _Dispatcher(Resource):
         except UnicodeDecodeError:
             # Klein would answer in plain text and log a traceback per request.
             return json_answer(request, 400, {"error": "the URL's path or host is not UTF-8"})
+        front = self._app.front
+        hook_id = None
+        if front.hooks_files:
+            path = "/" + "/".join(segment.decode("utf-8") for segment in request.postpath)
+            cleaned = clean_path(path)
+            if cleaned != path:
+                query = urlsplit(request.uri.decode("latin-1")).query
+                location = cleaned + ("?" + query if query else "")
+                return write_answer(request, moved(location))
+            hook_id = front.hook_id(path)
+            if hook_id is not None:
+                hook = self._app.hooks_file_hook(hook_id)
+                if hook is not None:
+                    answered = self._app.deliver_file(cast(Request, request), hook, client)
+                    return self._answer_when_done(cast(Request, request), answered)
+            if path == "/":
+                return self._app.root(cast(Request, request))
         name = hook_name(request.postpath)
         if name is not None:
+            if hook_id is not None and not self._app.tap_hook(name.decode("utf-8")):
+                # Under the hooks files' prefix, an unknown hook: webhook's 404.
+                return write_answer(request, hook_not_found())
             return self._deliver(cast(Request, request), name.decode("utf-8"), client)
+        if hook_id is not None and front.url_prefix:
+            return write_answer(request, hook_not_found())
         try:
             return self._routes.render(request)
         except BadHost:
@@ -554,7 +798,11 @@ class _Dispatcher(Resource):
 
     def _deliver(self, request: Request, name: str, client: str) -> bytes | int:
         """What Klein does with a route's answer, for this one route."""
-        answered = self._app.deliver(request, name, client)
+        return self._answer_when_done(request, self._app.deliver(request, name, client))
+
+    def _answer_when_done(
+        self, request: Request, answered: bytes | Deferred[bytes]
+    ) -> bytes | int:
         if isinstance(answered, bytes):
             return answered
         gone = False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from typing import Any
 
 from attrs import frozen
@@ -57,3 +58,19 @@ class Invocation:
                 PassedFile(f["variable"], base64.b64decode(f["data"])) for f in value["files"]
             ),
         )
+
+
+def program_path(execute_command: str, working_directory: str, workdir: str) -> str:
+    """
+    The program a hooks-file hook runs, found as webhook finds it (webhook.go,
+    handleHook): a relative C{execute-command} is joined to
+    C{command-working-directory} (C{workdir}, made absolute) when there is one;
+    without one, a name holding C{/} is relative to the daemon's directory
+    (C{workdir} then), and a bare name is looked up on the PATH (the steps'
+    PATH here; webhook's own there).
+    """
+    if os.path.isabs(execute_command):
+        return execute_command
+    if working_directory or "/" in execute_command:
+        return os.path.join(workdir, execute_command)
+    return execute_command
