@@ -18,7 +18,7 @@ import tempfile
 import textwrap
 import threading
 from collections.abc import Iterable, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
@@ -706,22 +706,15 @@ class WebhookArgumentsTests(SynchronousTestCase):
     request as L{argument_value}, L{environment_name} and L{file_content} give.
     """
 
-    live: ClassVar[LiveWebhook | None] = None
-
     def setUp(self) -> None:
-        if WebhookArgumentsTests.live is None:
-            WebhookArgumentsTests.live = LiveWebhook(
-                [
-                    _hook("args"),
-                    _hook("xml", **{"incoming-payload-content-type": "application/xml"}),
-                ]
-            )
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        if cls.live is not None:
-            cls.live.stop()
-            cls.live = None
+        # trial has no setUpClass: one webhook per test, stopped by its cleanup.
+        self.live = LiveWebhook(
+            [
+                _hook("args"),
+                _hook("xml", **{"incoming-payload-content-type": "application/xml"}),
+            ]
+        )
+        self.addCleanup(self.live.stop)
 
     def compare(
         self,
@@ -732,7 +725,6 @@ class WebhookArgumentsTests(SynchronousTestCase):
         override: str = "",
     ) -> dict[str, Any]:
         live = self.live
-        assert live is not None
         status, answer, remote = live.send(f"/hooks/{hook}?{query}", body, headers)
         self.assertEqual(status, 200, answer)
         received: dict[str, Any] = json.loads(answer)
@@ -801,7 +793,6 @@ class WebhookArgumentsTests(SynchronousTestCase):
 
     def test_multipartErrorsAnswer500(self) -> None:
         live = self.live
-        assert live is not None
         bad = [
             (b"", [MULTIPART_TYPE], "/hooks/args"),
             (_multipart_body()[:-9], [MULTIPART_TYPE], "/hooks/args"),

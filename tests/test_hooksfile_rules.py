@@ -11,7 +11,7 @@ import hmac
 import time
 from collections.abc import Sequence
 from email.utils import formatdate
-from typing import Any, ClassVar
+from typing import Any
 
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -343,40 +343,32 @@ class RegexTests(SynchronousTestCase):
 class WebhookRulesTests(SynchronousTestCase):
     """Each case's outcome as the real webhook answers it."""
 
-    live: ClassVar[LiveWebhook | None] = None
-
     def setUp(self) -> None:
-        if WebhookRulesTests.live is None:
-            cases = CASES + scalr_cases()
-            hooks = [
-                {
-                    "id": f"case{index}",
-                    "response-message": "satisfied",
-                    "trigger-rule": rule_json(rule),
-                    "trigger-signature-soft-failures": soft,
-                }
-                for index, (_name, rule, soft, _headers, _expected) in enumerate(cases)
-            ]
-            hooks.append(
-                {
-                    "id": "multipart",
-                    "response-message": "satisfied",
-                    "trigger-rule": rule_json(
-                        match("payload-hmac-sha256", secret="secret", parameter=header("x-sig"))
-                    ),
-                }
-            )
-            WebhookRulesTests.live = LiveWebhook(hooks)
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        if cls.live is not None:
-            cls.live.stop()
-            cls.live = None
+        # trial has no setUpClass: one webhook per test, stopped by its cleanup.
+        cases = CASES + scalr_cases()
+        hooks = [
+            {
+                "id": f"case{index}",
+                "response-message": "satisfied",
+                "trigger-rule": rule_json(rule),
+                "trigger-signature-soft-failures": soft,
+            }
+            for index, (_name, rule, soft, _headers, _expected) in enumerate(cases)
+        ]
+        hooks.append(
+            {
+                "id": "multipart",
+                "response-message": "satisfied",
+                "trigger-rule": rule_json(
+                    match("payload-hmac-sha256", secret="secret", parameter=header("x-sig"))
+                ),
+            }
+        )
+        self.live = LiveWebhook(hooks)
+        self.addCleanup(self.live.stop)
 
     def answer(self, path: str, body: bytes, headers: Sequence[tuple[str, str]]) -> str:
         live = self.live
-        assert live is not None
         status, text, _remote = live.send(path, body, headers)
         answers = {
             (200, b"satisfied"): "satisfied",
@@ -387,7 +379,6 @@ class WebhookRulesTests(SynchronousTestCase):
 
     def test_cases(self) -> None:
         live = self.live
-        assert live is not None
         for index, (name, rule, soft, headers, expected) in enumerate(CASES + scalr_cases()):
             sent = [JSON_TYPE, *headers]
             theirs = self.answer(f"/hooks/case{index}", BODY, sent)
