@@ -330,9 +330,10 @@ class Dispatcher(Service):
             # HOOK_PAYLOAD is written from the journal, on its thread, only for
             # jobs that run: a superseded delivery never costs a file. ENOSPC
             # here undoes the start with the rest of its batch, to try again.
-            write_private(job.payload_path, journal.payload(job.id))
             if job.hook.hooks_file is None:
+                write_private(job.payload_path, journal.payload(job.id))
                 return None
+            # A hooks-file hook's command gets no HOOK_PAYLOAD: only what its file passes.
             return self._given(job, journal.invocation(job.id), passed, problems)
 
         assert self._runner is not None

@@ -112,14 +112,17 @@ class JobRunner:
         hook = job.hook
         output = self._outputs[hook.name]
         events = self._events
-        env = step_environment(
-            self._base,
-            hook.env,
-            delivery_environment(hook.name, job.id, job.delivery, job.payload_path),
-        )
         if hook.hooks_file is not None:
+            # What webhook gives the command, and none of hookdaemon's HOOK_*:
+            # a hooks file names its own variables (the job's id is in the answer).
             given = given or Given()
-            env.update(given.environment)  # the hook's own variables win over HOOK_*
+            env = step_environment(self._base, hook.env, dict(given.environment))
+        else:
+            env = step_environment(
+                self._base,
+                hook.env,
+                delivery_environment(hook.name, job.id, job.delivery, job.payload_path),
+            )
         captured: bytearray | None = None
         if hook.hooks_file is not None and hook.hooks_file.include_command_output_in_response:
             captured = bytearray()

@@ -8,6 +8,7 @@ away, so each is set again after it is made).
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 
 FILE_MODE = 0o600
@@ -43,11 +44,21 @@ def write_private(path: str, data: bytes) -> None:
 
 def write_passed_file(variable: str, data: bytes, directory: str | None) -> str:
     """
-    A hooks-file hook's C{pass-file-to-command} file: new, 0600, named after its
-    variable with random characters after it in C{directory} (the system's
-    temporary directory when None), as webhook's ioutil.TempFile makes it; its path.
+    A hooks-file hook's C{pass-file-to-command} file: new, 0600, named after
+    its variable with random digits after it in C{directory} (the system's
+    temporary directory when None), as webhook's ioutil.TempFile names it
+    (os/tempfile.go: the pattern, then a random number); its path.
     """
-    fd, path = tempfile.mkstemp(prefix=variable, dir=directory)
+    directory = tempfile.gettempdir() if directory is None else directory
+    for _ in range(10000):
+        path = os.path.join(directory, f"{variable}{secrets.randbelow(2**32)}")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        except FileExistsError:
+            continue
+        break
+    else:
+        raise FileExistsError(f"no free name for {variable} in {directory}")
     try:
         os.fchmod(fd, FILE_MODE)
         view = memoryview(data)

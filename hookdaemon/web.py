@@ -17,6 +17,7 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from twisted.web.http import NO_BODY_CODES
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Request
@@ -38,23 +39,23 @@ from hookdaemon.hooksfile.answers import (
     method_refused,
     moved,
     no_route,
+    panicked,
     root,
     rules_error,
     rules_unmet,
     triggered,
 )
-from hookdaemon.hooksfile.answers import (
-    not_found as hook_not_found,
-)
+from hookdaemon.hooksfile.answers import not_found as hook_not_found
 from hookdaemon.hooksfile.decision import (
     FormUnreadable,
+    Panicked,
     RulesFailed,
     RulesUnmet,
     decide,
     delivery_for,
 )
 from hookdaemon.hooksfile.model import FileHook, Header, WebhookRequest
-from hookdaemon.hooksfile.request import MultipartError, read_request
+from hookdaemon.hooksfile.request import HandlerPanicError, MultipartError, read_request
 from hookdaemon.intake import (
     Accepted,
     Ignored,
@@ -380,7 +381,9 @@ class HookApp:
                 self._metrics.delivery(hook.name, Ignored(delivery, RULES_UNMET_REASON))
                 log.info("hook {hook}: {reason}", hook=hook.name, reason=RULES_UNMET_REASON)
                 return write_answer(request, rules_unmet(definition, front))
-            case RulesFailed(reason=reason) | FormUnreadable(reason=reason):
+            case RulesFailed(reason=reason) | FormUnreadable(reason=reason) | Panicked(
+                reason=reason
+            ):
                 log.info(
                     "hook {hook}: refused 500 from {client}: {reason}",
                     hook=hook.name,
@@ -390,6 +393,8 @@ class HookApp:
                 self._metrics.delivery(hook.name, Refused(500, reason))
                 if isinstance(decision, FormUnreadable):
                     return write_answer(request, form_error(front))
+                if isinstance(decision, Panicked):
+                    return write_answer(request, panicked(front))
                 return write_answer(request, rules_error(front))
         invocation = decision.invocation.to_json()
         taken = self._engine.accept(hook, decision.delivery, incoming.body, invocation)
@@ -678,7 +683,7 @@ def refusal_answer(
 
 def webhook_request(
     request: Request, hook: FileHook, incoming: Incoming
-) -> WebhookRequest | MultipartError:
+) -> WebhookRequest | MultipartError | HandlerPanicError:
     """The call as webhook reads it (L{read_request}), from twisted.web's request."""
     address = request.getClientAddress()
     if isinstance(address, IPv6Address):
@@ -706,7 +711,7 @@ def webhook_request(
             parse_parameters_as_json=hook.parse_parameters_as_json,
             received_at=incoming.received_at,
         )
-    except MultipartError as e:
+    except (MultipartError, HandlerPanicError) as e:
         return e
 
 
@@ -765,36 +770,45 @@ class _Dispatcher(Resource):
             # Klein would answer in plain text and log a traceback per request.
             return json_answer(request, 400, {"error": "the URL's path or host is not UTF-8"})
         front = self._app.front
-        hook_id = None
         if front.hooks_files:
-            path = "/" + "/".join(segment.decode("utf-8") for segment in request.postpath)
-            cleaned = clean_path(path)
-            if cleaned != path:
-                query = urlsplit(request.uri.decode("latin-1")).query
-                location = cleaned + ("?" + query if query else "")
-                return write_answer(request, moved(location))
-            hook_id = front.hook_id(path)
-            if hook_id is not None:
-                hook = self._app.hooks_file_hook(hook_id)
-                if hook is not None:
-                    answered = self._app.deliver_file(cast(Request, request), hook, client)
-                    return self._answer_when_done(cast(Request, request), answered)
-            if path == "/":
-                return self._app.root(cast(Request, request))
+            answered = self._hooks_file_route(cast(Request, request), client)
+            if answered is not None:
+                return answered
         name = hook_name(request.postpath)
-        if name is not None:
-            if hook_id is not None and not self._app.tap_hook(name.decode("utf-8")):
-                # Under the hooks files' prefix, an unknown hook: webhook's 404.
-                return write_answer(request, hook_not_found())
+        if name is not None and (not front.hooks_files or self._app.tap_hook(name.decode())):
             return self._deliver(cast(Request, request), name.decode("utf-8"), client)
-        if hook_id is not None and front.url_prefix:
-            return write_answer(request, hook_not_found())
         try:
             return self._routes.render(request)
         except BadHost:
             # Raised by werkzeug while Klein binds its routes, for a Host header
             # it cannot IDNA-encode (a..b, a label over 63 characters).
             return json_answer(request, 400, {"error": "the Host header is not a host name"})
+
+    def _hooks_file_route(self, request: Request, client: str) -> bytes | int | None:
+        """
+        With hooks files, webhook's routes: a path gorilla/mux cleans is a 301,
+        C{/PREFIX/ID} is the hook of that id (or C{Hook not found.}, unless a
+        tap.cfg hook has that path), C{/} is C{OK}; None for every other path.
+        """
+        front = self._app.front
+        segments = request.postpath or []
+        path = "/" + "/".join(segment.decode("utf-8") for segment in segments)
+        cleaned = clean_path(path)
+        if cleaned != path:
+            query = urlsplit(request.uri.decode("latin-1")).query
+            return write_answer(request, moved(cleaned + ("?" + query if query else "")))
+        if path == "/":
+            return self._app.root(request)
+        hook_id = front.hook_id(path)
+        if hook_id is None:
+            return None
+        hook = self._app.hooks_file_hook(hook_id)
+        if hook is not None:
+            return self._answer_when_done(request, self._app.deliver_file(request, hook, client))
+        name = hook_name(segments)
+        if name is not None and self._app.tap_hook(name.decode("utf-8")):
+            return None
+        return write_answer(request, hook_not_found())
 
     def _deliver(self, request: Request, name: str, client: str) -> bytes | int:
         """What Klein does with a route's answer, for this one route."""
@@ -816,6 +830,9 @@ class _Dispatcher(Resource):
 
         def write(body: bytes) -> None:
             if not gone:
+                if request.code not in NO_BODY_CODES:
+                    # What Resource.render's caller does for bytes: HEAD and all.
+                    request.setHeader(b"content-length", b"%d" % len(body))
                 request.write(body)
                 request.finish()
 

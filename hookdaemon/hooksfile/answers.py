@@ -188,6 +188,12 @@ def rules_error(front: FrontEnd) -> Answer:
     return Answer(500, RULES_ERROR_TEXT, front.headers)
 
 
+def panicked(front: FrontEnd) -> Answer:
+    """What chi's Recoverer answers when webhook's handler panics (http.Error's form)."""
+    headers = (*front.headers, Header("X-Content-Type-Options", "nosniff"))
+    return Answer(500, b"Internal Server Error\n", headers)
+
+
 def form_error(front: FrontEnd) -> Answer:
     return Answer(500, FORM_ERROR_TEXT, front.headers)
 

@@ -21,6 +21,7 @@ from hookdaemon.hooksfile.model import (
     WebhookRequest,
 )
 from hookdaemon.hooksfile.request import (
+    HandlerPanicError,
     MultipartError,
     argument_value,
     environment_name,
@@ -33,6 +34,13 @@ from hookdaemon.hooksfile.rules import RuleError, evaluate
 @frozen
 class FormUnreadable:
     """A multipart body that cannot be read: webhook's 500."""
+
+    reason: str
+
+
+@frozen
+class Panicked:
+    """A call on which webhook's handler panics (L{HandlerPanicError}): its recoverer's 500."""
 
     reason: str
 
@@ -57,20 +65,24 @@ class Triggered:
     delivery: Delivery
 
 
-Decision = FormUnreadable | RulesFailed | RulesUnmet | Triggered
+Decision = FormUnreadable | Panicked | RulesFailed | RulesUnmet | Triggered
 
 RULES_UNMET = RulesUnmet()
 
 
 def decide(
-    hook: FileHook, request: WebhookRequest | MultipartError, incoming: Incoming
+    hook: FileHook,
+    request: WebhookRequest | MultipartError | HandlerPanicError,
+    incoming: Incoming,
 ) -> Decision:
     """
     What a call the method check let in comes to: C{request} is the call as
-    webhook reads it (or why its multipart body could not be read).
+    webhook reads it (or why it could not be read as webhook reads it).
     """
     if isinstance(request, MultipartError):
         return FormUnreadable(str(request))
+    if isinstance(request, HandlerPanicError):
+        return Panicked(str(request))
     if hook.trigger_rule is not None:
         try:
             if not evaluate(hook.trigger_rule, request, hook.trigger_signature_soft_failures):

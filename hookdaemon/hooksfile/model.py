@@ -170,6 +170,11 @@ class WebhookRequest:
     """
     received_at: float = 0.0
     """Seconds since the epoch, for C{scalr-signature}'s five minutes."""
+    multipart: bool = False
+    """
+    A multipart body, which webhook never reads as bytes: its C{raw-request-body}
+    is empty there (its signature rules see nothing either; hookdaemon's see C{body}).
+    """
 
 
 class ParameterNodeError(LookupError):

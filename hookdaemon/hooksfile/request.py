@@ -15,10 +15,8 @@ is not multipart; ParseMultipartForm consumes it), so its signature rules
 (payload-hmac-*, scalr-signature) check an HMAC of the empty string, and a
 multipart request signed over nothing passes any of them. hookdaemon keeps the
 bytes it received in L{WebhookRequest.body} and its signature rules check
-those. C{raw-request-body} gives the same received bytes for a multipart body
-(webhook gives the empty string): a command that checks the signature itself
-then sees what the rule checked, and an empty string there was never a feature,
-only what an unread body left.
+those. C{raw-request-body} stays webhook's for a multipart body, the empty
+string, so that a command gets what it got under webhook.
 """
 
 from __future__ import annotations
@@ -1217,6 +1215,7 @@ def read_request(
         payload=payload,
         client=client or _client_of(remote_addr),
         received_at=received_at,
+        multipart=multipart,
     )
     _parse_json_parameters(json_arguments, request, headers, query, payload)
     return request
@@ -1336,6 +1335,8 @@ def argument_value(argument: model.Argument, request: model.WebhookRequest) -> s
     if source == "string":
         return argument.name
     if source == "raw-request-body":
+        if request.multipart:
+            return ""  # webhook never read it (see the module's docstring)
         return request.body.decode("utf-8", "surrogateescape")
     if source == "request":
         key = argument.name.lower()
