@@ -45,6 +45,14 @@ def utc_stamp(seconds: float) -> bytes:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)).encode() + b".%03dZ" % millis
 
 
+def log_file_name(hook: str) -> str:
+    """
+    C{NAME.log}; a hooks file's id may hold C{/} (C{deploy/site}), which is
+    written C{%2F} (and C{%} as C{%25}), so that each hook has one file in log_dir.
+    """
+    return hook.replace("%", "%25").replace("/", "%2F") + ".log"
+
+
 def prefixed(block: bytes, prefix: bytes) -> bytes:
     """C{prefix} before every line of C{block}, which ends in a newline."""
     return prefix + block[:-1].replace(b"\n", b"\n" + prefix) + b"\n"
@@ -303,7 +311,7 @@ class OutputLog:
     ) -> None:
         private_directory(directory)
         tell: Tell = (lambda action: action()) if writer is None else writer.on_reactor
-        self._file = _LineFile(directory, f"{name}.log", max_bytes, keep, clock, tell, write)
+        self._file = _LineFile(directory, log_file_name(name), max_bytes, keep, clock, tell, write)
         self._clock = clock
         self._later = later
         self._writer = writer

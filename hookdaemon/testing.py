@@ -37,6 +37,7 @@ from hookdaemon.job_views import JobQuery
 from hookdaemon.journal import Added
 from hookdaemon.journal_worker import JournalUnavailableError
 from hookdaemon.lifecycle import JobOutcome
+from hookdaemon.output import log_file_name
 from hookdaemon.signing import signed
 from hookdaemon.status_access import Tokens
 from hookdaemon.web import DeliveryTaker, HookApp, JobSource
@@ -271,7 +272,7 @@ class TwistdDaemon:
 
     def output(self, hook: str) -> str:
         """A hook's output log."""
-        return self._read(os.path.join(self._state, "log", f"{hook}.log"))
+        return self._read(os.path.join(self._state, "log", log_file_name(hook)))
 
     @property
     def _state(self) -> str:

@@ -818,6 +818,11 @@ class _Dispatcher(Resource):
         self, request: Request, answered: bytes | Deferred[bytes]
     ) -> bytes | int:
         if isinstance(answered, bytes):
+            if request.code in NO_BODY_CODES:
+                # Resource rendering adds Content-Length: 0, which Go never sends for these.
+                request.write(b"")
+                request.finish()
+                return NOT_DONE_YET
             return answered
         gone = False
 

@@ -50,6 +50,10 @@ other configured code as 200 (writeHttpResponseCode).
 """
 
 
+NO_BODY = frozenset({204, 304})
+"""Codes whose answers have no body: Go drops it (and sniffs nothing), as twisted.web drops it."""
+
+
 @frozen
 class FrontEnd:
     """
@@ -94,7 +98,7 @@ class Answer:
         for header in reversed(self.headers):
             if header.name.lower() == "content-type":
                 return header.value
-        return sniffed(self.body) if self.body else None
+        return sniffed(self.body) if self.body and self.code not in NO_BODY else None
 
     def header_lines(self) -> list[tuple[str, str]]:
         """The headers to send, one per name (Go's Set replaces), in first-set order."""
