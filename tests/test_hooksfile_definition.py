@@ -11,6 +11,7 @@ against the binary when it is installed.
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import json
 import os
@@ -26,6 +27,7 @@ from attrs import evolve, frozen
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
 from hookdaemon.config import Rate
+from hookdaemon.hooksfile import answers
 from hookdaemon.hooksfile.definition import (
     EXTRAS_KEYS,
     MATCH_TYPE_ORDER,
@@ -44,9 +46,12 @@ from hookdaemon.hooksfile.model import (
     FileHook,
     Header,
     Match,
+    NoRule,
     Not,
     Or,
 )
+from hookdaemon.hooksfile.request import read_request
+from hookdaemon.hooksfile.rules import RuleError, evaluate
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DOCS = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "specs", "adnanh-webhook"))
@@ -114,6 +119,17 @@ class Case(SynchronousTestCase):
         self.assertEqual(messages(problems), [])
         self.assertEqual(messages(warnings), [expected])
 
+    def kept(self, text: str, expected: list[str], source: str = "hooks.json") -> FileHook:
+        """
+        The text's one hook loads as webhook loads it, with exactly these
+        warnings (what webhook then does with it on every call).
+        """
+        hooks, problems, warnings = load(text, source)
+        self.assertEqual(messages(problems), [])
+        self.assertEqual(messages(warnings), expected)
+        self.assertEqual(len(hooks), 1)
+        return hooks[0].hook
+
 
 class ProblemTextTests(SynchronousTestCase):
     def test_namesFileHookPropertyAndMessage(self) -> None:
@@ -157,13 +173,24 @@ class FileShapeTests(Case):
         self.warning("[]", "hooks.json: holds no hooks")
         self.warning("~\n", "hooks.yaml: holds no hooks", "hooks.yaml")
 
-    def test_aNullEntryIsAProblem(self) -> None:
-        # webhook loads a hook with every property empty, id "" included.
+    def test_aNullEntryIsAnEmptyHookWarnedAbout(self) -> None:
+        # webhook loads a hook with every property empty, id "" included, and
+        # answered GET /hooks/ from it (200, no command run).
+        hooks, problems, warnings = load('[null, {"id": "a", "execute-command": "/bin/true"}]')
+        self.assertEqual(problems, ())
         self.assertEqual(
-            self.problems('[null, {"id": "a", "execute-command": "/bin/true"}]'),
+            [h.hook for h in hooks],
             [
-                "hooks.json: hook #1: is null, not a hook: write the hook's object or remove the"
-                " entry"
+                FileHook(id="", execute_command="", source="hooks.json"),
+                FileHook(id="a", execute_command="/bin/true", source="hooks.json"),
+            ],
+        )
+        self.assertEqual(
+            messages(warnings),
+            [
+                "hooks.json: hook #1: is null: webhook loads it as a hook with every property"
+                " empty, its id too (served at /hooks/ when no hook before it has the empty id),"
+                " that runs nothing: remove the entry"
             ],
         )
 
@@ -545,8 +572,6 @@ class TypeTests(Case):
                 " as 200, not text: write it without quotes",
                 "hooks.json: hook deploy: trigger-rule.and: must be a list of rules, not an"
                 " object",
-                "hooks.json: hook deploy: trigger-rule: names none of and, or, not and match:"
-                " webhook takes such a rule for false, so the hook would never run",
             ],
         )
 
@@ -650,9 +675,10 @@ class AliasTests(Case):
             "- id: &i x\n  execute-command: /x\n- id: &i z\n  execute-command: /x\n"
             "- id: *i\n  execute-command: /y\n"
         )
-        hooks, problems, _ = load(text, "hooks.yaml")
+        hooks, problems, warnings = load(text, "hooks.yaml")
         self.assertEqual([h.hook.id for h in hooks], ["x", "z"])
-        self.assertEqual(len(problems), 1)  # z twice
+        self.assertEqual(problems, ())
+        self.assertEqual(len(warnings), 1)  # z twice
 
     def test_anAliasInsideItsAnchorIsRefused(self) -> None:
         self.problem(
@@ -672,31 +698,36 @@ class AliasTests(Case):
         )
 
 
+NO_ID = (
+    "hooks.json: hook #1: id: is missing or empty: webhook serves the first such hook at"
+    " /hooks/ (the URL prefix alone); give each hook an id, the last part of its URL"
+    " (/hooks/ID)"
+)
+
+
 class RequiredTests(Case):
-    def test_idIsRequired(self) -> None:
-        self.problem(
-            '[{"execute-command": "/x"}]',
-            "hooks.json: hook #1: id: is missing or empty: every hook needs an id, the last part"
-            " of its URL (/hooks/ID)",
-        )
+    def test_aHookWithoutAnIdIsKeptAndWarnedAbout(self) -> None:
+        # webhook: "loaded: " (an empty id); GET /hooks/ answered from it.
+        hook = self.kept('[{"execute-command": "/x"}]', [NO_ID])
+        self.assertEqual(hook, FileHook(id="", execute_command="/x", source="hooks.json"))
 
     def test_aNullOrEmptyIdIsMissing(self) -> None:
-        # webhook: "loaded: " (an empty id), served at /hooks/.
         for hook_id in ("", None):
-            self.assertEqual(
-                self.problems(hook_json(id=hook_id)),
-                [
-                    "hooks.json: hook #1: id: is missing or empty: every hook needs an id, the"
-                    " last part of its URL (/hooks/ID)"
-                ],
-            )
+            self.assertEqual(self.kept(hook_json(id=hook_id), [NO_ID]).id, "")
 
-    def test_executeCommandIsRequired(self) -> None:
-        self.problem(
+    def test_aHookWithoutACommandIsKeptAndWarnedAbout(self) -> None:
+        # webhook answered 200 and logged 'error in exec: "": executable file not
+        # found in $PATH'; with include-command-output-in-response, 500.
+        hook = self.kept(
             '[{"id": "a"}]',
-            "hooks.json: hook a: execute-command: is missing or empty: name the program the hook"
-            " runs",
+            [
+                "hooks.json: hook a: execute-command: is missing or empty: webhook finds no"
+                " program to run, so a call it triggers runs nothing and, with"
+                " include-command-output-in-response, is answered 500: name the program the hook"
+                " runs"
+            ],
         )
+        self.assertEqual(hook.execute_command, "")
 
     def test_aWrongTypeIsNotAlsoMissing(self) -> None:
         self.assertEqual(
@@ -739,24 +770,26 @@ class IdTests(Case):
         self.assertEqual(
             self.problems(hook_json(id="a\nb\t")),
             [
-                "hooks.json: hook #1: id: has U+0009 and U+000A, which no URL can carry as"
-                " written: use letters, digits and - . _ ~ (and / between parts)"
+                "hooks.json: hook #1: id: has U+0009 and U+000A, which hookdaemon refuses in an"
+                " id (its log would carry them as written, and no URL can): use letters, digits"
+                " and - . _ ~ (and / between parts)"
             ],
         )
 
-    def test_anIdWithEmptyOrDotPartsIsAProblem(self) -> None:
-        # webhook: GET /hooks/a//b answered 301 (the router cleans the path).
+    def test_anIdWithEmptyOrDotPartsIsKeptAndWarnedAbout(self) -> None:
+        # webhook loaded "a//b"; GET /hooks/a//b answered 301 (the router cleans the path).
         for hook_id in ("a//b", "/a", "a/./b", "a/..", "."):
-            self.assertEqual(
-                self.problems(hook_json(id=hook_id)),
+            hook = self.kept(
+                hook_json(id=hook_id),
                 [
                     f"hooks.json: hook {hook_id}: id: has an empty, . or .. part between slashes:"
-                    " webhook's router redirects such a path elsewhere, so the hook could never"
-                    " be called"
+                    " webhook's router answers 301 to such a path, redirecting it to the path"
+                    " cleaned, so no call reaches the hook: rename it"
                 ],
             )
+            self.assertEqual(hook.id, hook_id)
 
-    def test_idsAreUnique(self) -> None:
+    def test_ofHooksWithOneIdTheFirstIsServed(self) -> None:
         # webhook: loaded: a, loaded: a; a call ran the first. It checks ids
         # only against other files' hooks at start, and refuses such a file
         # when it reloads it.
@@ -768,15 +801,28 @@ class IdTests(Case):
                 {"id": "a", "execute-command": "/third"},
             ]
         )
-        hooks, problems, _ = load(text)
+        hooks, problems, warnings = load(text)
+        self.assertEqual(problems, ())
         self.assertEqual([h.hook.execute_command for h in hooks], ["/first", "/x"])
         self.assertEqual(
-            messages(problems),
+            messages(warnings),
             [
-                "hooks.json: hook a: id: is the id of hooks #1, #3 and #4: ids must differ, as a"
-                " call can reach only one (webhook serves the first, and refuses the file when it"
-                " reloads it)"
+                "hooks.json: hook a: id: is the id of hooks #1, #3 and #4: webhook serves only"
+                " the first (#1), and so does hookdaemon; webhook refuses the file when it"
+                " reloads it: give each hook its own id"
             ],
+        )
+
+    def test_ofHooksWithoutAnIdTheFirstIsServed(self) -> None:
+        text = json.dumps([{"execute-command": "/first"}, None, {"execute-command": "/third"}])
+        hooks, problems, warnings = load(text)
+        self.assertEqual(problems, ())
+        self.assertEqual([h.hook.execute_command for h in hooks], ["/first"])
+        self.assertIn(
+            "hooks.json: hook #1: id: is the empty id of hooks #1, #2 and #3: webhook serves"
+            " only the first (#1), and so does hookdaemon; webhook refuses the file when it"
+            " reloads it: give each hook its own id",
+            messages(warnings),
         )
 
 
@@ -799,18 +845,30 @@ class RuleTests(Case):
             ),
         )
 
-    def test_aRuleMustNameOneKind(self) -> None:
-        # webhook: a rules object naming none is false: "Hook rules were not satisfied."
-        self.problem(
+    def test_aRuleNamingNoKindIsFalse(self) -> None:
+        # webhook: a rules object naming none is false: "Hook rules were not
+        # satisfied."; under a not, the hook ran.
+        hook = self.kept(
             rule_json({}),
-            "hooks.json: hook deploy: trigger-rule: names none of and, or, not and match: webhook"
-            " takes such a rule for false, so the hook would never run",
+            [
+                "hooks.json: hook deploy: trigger-rule: names none of and, or, not and match:"
+                " webhook takes such a rule for false on every call, so the hook never runs"
+                ' ("Hook rules were not satisfied."): write the rule in one of them'
+            ],
         )
-        self.problem(
-            rule_json({"and": [{"mtach": {}}]}),
-            "hooks.json: hook deploy: trigger-rule.and[0]: names none of and, or, not and match:"
-            " webhook takes such a rule for false, so the hook would never run",
+        self.assertEqual(hook.trigger_rule, NoRule())
+        text = rule_json({"and": [{"mtach": {}}]})
+        self.assertEqual(
+            self.warnings(text),
+            [
+                "hooks.json: hook deploy: trigger-rule.and[0].mtach: not a webhook property;"
+                " webhook and hookdaemon ignore it (did you mean match?)",
+                "hooks.json: hook deploy: trigger-rule.and[0]: names none of and, or, not and"
+                " match: webhook takes such a rule for false on every call: write the rule in"
+                " one of them",
+            ],
         )
+        self.assertEqual(self.one(text).trigger_rule, And((NoRule(),)))
 
     def test_ofSeveralKindsTheFirstCounts(self) -> None:
         # webhook ran a hook whose rule had an empty and beside a match that failed.
@@ -839,22 +897,62 @@ class RuleTests(Case):
             " the hook never runs",
         )
 
-    def test_theMatchTypeMustBeKnown(self) -> None:
-        # webhook: an unknown type never matches.
-        self.problem(
+    def test_anUnknownMatchTypeIsFalse(self) -> None:
+        # webhook: "Hook rules were not satisfied." with the header and without;
+        # under a not, the hook ran.
+        hook = self.kept(
             rule_json(
                 {"and": [header_match(type="value", value="x"), header_match(type="vaule")]}
             ),
-            "hooks.json: hook deploy: trigger-rule.and[1].match.type: 'vaule' is not a match"
-            " type: value, regex, payload-hmac-sha1, payload-hmac-sha256, payload-hmac-sha512,"
-            " ip-whitelist, scalr-signature",
+            [
+                "hooks.json: hook deploy: trigger-rule.and[1].match.type: 'vaule' is not a match"
+                " type: webhook takes this match for false on every call; write one of value,"
+                " regex, payload-hmac-sha1, payload-hmac-sha256, payload-hmac-sha512,"
+                " ip-whitelist, scalr-signature"
+            ],
         )
-        self.problem(
+        token = Argument(source="header", name="X-Token")
+        self.assertEqual(
+            hook.trigger_rule,
+            And(
+                (
+                    Match(type="value", value="x", parameter=token),
+                    # The parameter kept: webhook reads it whatever the type.
+                    Match(type="vaule", parameter=token),
+                )
+            ),
+        )
+        self.kept(
             rule_json(header_match()),
-            "hooks.json: hook deploy: trigger-rule.match.type: is missing: one of value, regex,"
-            " payload-hmac-sha1, payload-hmac-sha256, payload-hmac-sha512, ip-whitelist,"
-            " scalr-signature",
+            [
+                "hooks.json: hook deploy: trigger-rule.match.type: is missing: webhook takes this"
+                " match for false on every call; write one of value, regex, payload-hmac-sha1,"
+                " payload-hmac-sha256, payload-hmac-sha512, ip-whitelist, scalr-signature"
+            ],
         )
+
+    def test_aMatchWithoutTypeOrParameterIsAnError(self) -> None:
+        # webhook answered 500: MatchRule.Evaluate reads the parameter first.
+        cases: list[tuple[dict[str, object], str, Argument]] = [
+            ({}, "it has none", Argument()),
+            (
+                {"parameter": {"source": "heder", "name": "X"}},
+                "'heder' is not a source",
+                Argument("heder", "X"),
+            ),
+        ]
+        for match, reason, parameter in cases:
+            hook = self.kept(
+                rule_json({"match": match}),
+                [
+                    "hooks.json: hook deploy: trigger-rule.match.type: is missing: webhook reads"
+                    f' its parameter all the same and, as {reason}, answers 500 "Error occurred'
+                    ' while evaluating hook rules." to every call that reaches this rule; write'
+                    " one of value, regex, payload-hmac-sha1, payload-hmac-sha256,"
+                    " payload-hmac-sha512, ip-whitelist, scalr-signature"
+                ],
+            )
+            self.assertEqual(hook.trigger_rule, Match(type="", parameter=parameter))
 
     def test_theListedTypesAreTheModels(self) -> None:
         self.assertEqual(
@@ -872,28 +970,83 @@ class RuleTests(Case):
             " payload-hmac-sha1, which webhook warns about on every call; write that",
         )
 
-    def test_aValueRuleNeedsAParameter(self) -> None:
+    def test_aValueRuleWithoutAParameterIsAnError(self) -> None:
         # webhook answered 500 "Error occurred while evaluating hook rules."
-        self.problem(
+        hook = self.kept(
             rule_json({"match": {"type": "value", "value": "x"}}),
-            "hooks.json: hook deploy: trigger-rule.match.parameter: is missing: a value rule"
-            ' checks the request value it names, such as {"source": "header", "name":'
-            ' "X-Hub-Signature"}',
+            [
+                "hooks.json: hook deploy: trigger-rule.match.parameter: is missing, so webhook"
+                ' answers 500 "Error occurred while evaluating hook rules." to every call that'
+                " reaches this rule (no source for value retrieval): a value rule checks the"
+                ' request value it names, such as {"source": "header", "name":'
+                ' "X-Hub-Signature"}'
+            ],
+        )
+        self.assertEqual(hook.trigger_rule, Match(type="value", value="x"))
+
+    def test_aParameterWebhookCannotReadIsAnError(self) -> None:
+        # webhook answered 500 for both (unsupported request key: "path"; no
+        # source for value retrieval), and "Hook rules were not satisfied."
+        # for the header without a name.
+        rules = [
+            {"source": "request", "name": "path"},
+            {"name": "X-Token"},
+            {"source": "header"},
+        ]
+        _, problems, warnings = load(
+            rule_json({"or": [{"match": {"type": "value", "parameter": p}} for p in rules]})
+        )
+        self.assertEqual(problems, ())
+        self.assertEqual(
+            messages(warnings),
+            [
+                "hooks.json: hook deploy: trigger-rule.or[0].match.parameter.name: a request"
+                " source gives method or remote-addr, not 'path', so webhook answers 500"
+                ' "Error occurred while evaluating hook rules." to every call that reaches this'
+                " rule (unsupported request key)",
+                "hooks.json: hook deploy: trigger-rule.or[1].match.parameter.source: is missing,"
+                ' so webhook answers 500 "Error occurred while evaluating hook rules." to every'
+                " call that reaches this rule: say where the value checked comes from:"
+                f" {', '.join(SOURCE_ORDER)}",
+                "hooks.json: hook deploy: trigger-rule.or[2].match.parameter.name: is missing:"
+                ' webhook looks up the header value named "", which a call rarely has, and takes'
+                " this match for false: say which header value to take",
+            ],
         )
 
-    def test_aRegexMustCompileAsGoCompilesIt(self) -> None:
-        # Go's error: webhook would answer 500 to every call that reaches the rule.
-        self.problem(
+    def test_aRegexGoRefusesIsAnError(self) -> None:
+        # Go's error: webhook answered 500 to a call with the header, and
+        # "Hook rules were not satisfied." to one without.
+        hook = self.kept(
             rule_json(header_match(type="regex", regex="(unclosed")),
-            "hooks.json: hook deploy: trigger-rule.match.regex: cannot be used: error parsing"
-            " regexp: missing closing ): `(unclosed`",
+            [
+                "hooks.json: hook deploy: trigger-rule.match.regex: cannot be used: error parsing"
+                ' regexp: missing closing ): `(unclosed`: webhook answers 500 "Error occurred'
+                ' while evaluating hook rules." to every call that carries the value the rule'
+                " checks; fix the pattern"
+            ],
+        )
+        self.assertEqual(
+            hook.trigger_rule,
+            Match(type="regex", regex="(unclosed", parameter=Argument("header", "X-Token")),
         )
         # RE2 has no backreferences; Python's re would have taken this one.
         self.assertEqual(
-            len(self.problems(rule_json(header_match(type="regex", regex="(a)\\1")))), 1
+            len(self.warnings(rule_json(header_match(type="regex", regex="(a)\\1")))), 1
         )
         # RE2 takes flags anywhere; Python's re only at the start.
-        self.loads(rule_json(header_match(type="regex", regex="a(?i)b")))
+        self.assertEqual(self.warnings(rule_json(header_match(type="regex", regex="a(?i)b"))), [])
+
+    def test_aRegexHookdaemonCannotRunSaysSo(self) -> None:
+        self.kept(
+            rule_json(header_match(type="regex", regex="\\pL")),
+            [
+                "hooks.json: hook deploy: trigger-rule.match.regex: cannot run this RE2 pattern:"
+                " Unicode classes (\\p, \\P) are not supported: webhook runs it, but hookdaemon"
+                ' answers 500 "Error occurred while evaluating hook rules." to every call that'
+                " carries the value the rule checks; write the pattern another way"
+            ],
+        )
 
     def test_anEmptyRegexMatchesEverything(self) -> None:
         self.warning(
@@ -902,19 +1055,30 @@ class RuleTests(Case):
             " value",
         )
 
-    def test_signatureRulesNeedASecret(self) -> None:
+    def test_aSignatureRuleWithoutASecretIsAnError(self) -> None:
+        # webhook answered 500 to a call with the signature header (scalr: with
+        # X-Signature and Date), "Hook rules were not satisfied." to one without.
         for kind in ("payload-hmac-sha1", "payload-hmac-sha256", "payload-hmac-sha512"):
-            self.problem(
+            hook = self.kept(
                 rule_json(header_match(type=kind, secret="")),
-                f"hooks.json: hook deploy: trigger-rule.match.secret: is missing or empty: a"
-                f" {kind} rule needs the secret the sender signs with; without one, webhook"
-                " never runs the hook",
+                [
+                    "hooks.json: hook deploy: trigger-rule.match.secret: is missing or empty:"
+                    ' webhook answers 500 "Error occurred while evaluating hook rules." to every'
+                    " call that carries the value it checks, and the rule is false for the"
+                    " others: give the secret the sender signs with"
+                ],
             )
-        self.problem(
+            self.assertEqual(
+                hook.trigger_rule, Match(type=kind, parameter=Argument("header", "X-Token"))
+            )
+        self.kept(
             rule_json({"match": {"type": "scalr-signature"}}),
-            "hooks.json: hook deploy: trigger-rule.match.secret: is missing or empty: a"
-            " scalr-signature rule needs the secret the sender signs with; without one, webhook"
-            " never runs the hook",
+            [
+                "hooks.json: hook deploy: trigger-rule.match.secret: is missing or empty: webhook"
+                ' answers 500 "Error occurred while evaluating hook rules." to every call with'
+                " X-Signature and Date headers, and the rule is false for the others: give the"
+                " secret the sender signs with"
+            ],
         )
 
     def test_whatATypeDoesNotReadIsWarnedAbout(self) -> None:
@@ -944,31 +1108,33 @@ class RuleTests(Case):
                 self.assertNotIn(secret, found)
                 self.assertNotIn("0755", found)
 
-    def test_ipWhitelistNeedsNetworks(self) -> None:
-        self.problem(
+    def test_ipWhitelistWithoutNetworksIsFalse(self) -> None:
+        # webhook: "Hook rules were not satisfied."
+        self.kept(
             rule_json({"match": {"type": "ip-whitelist"}}),
-            "hooks.json: hook deploy: trigger-rule.match.ip-range: is missing: an ip-whitelist"
-            " rule needs the networks calls may come from, such as 192.0.2.0/24; without,"
-            " webhook's rule is never true",
-        )
-        self.assertEqual(
-            self.problems(
-                rule_json(
-                    {
-                        "match": {
-                            "type": "ip-whitelist",
-                            "ip-range": "10.0.0.0/8 10.1 10.0.0.1/255.0.0.0",
-                        }
-                    }
-                )
-            ),
             [
-                "hooks.json: hook deploy: trigger-rule.match.ip-range: '10.1' is not a CIDR"
-                " network such as 192.0.2.0/24, or an address",
-                "hooks.json: hook deploy: trigger-rule.match.ip-range: '10.0.0.1/255.0.0.0' is not"
-                " a CIDR network such as 192.0.2.0/24, or an address",
+                "hooks.json: hook deploy: trigger-rule.match.ip-range: is missing: webhook's"
+                " ip-whitelist rule is false on every call without networks; name the networks"
+                " calls may come from, such as 192.0.2.0/24"
             ],
         )
+
+    def test_ipWhitelistWithABadNetworkIsAnError(self) -> None:
+        # webhook answered 500 for "10.1 127.0.0.1" and ran the hook for
+        # "127.0.0.1 10.1" (a call from 127.0.0.1): it tries the words in order.
+        ip_range = "10.1 10.0.0.0/8 10.0.0.1/255.0.0.0"
+        hook = self.kept(
+            rule_json({"match": {"type": "ip-whitelist", "ip-range": ip_range}}),
+            [
+                "hooks.json: hook deploy: trigger-rule.match.ip-range: '10.1' is not a CIDR"
+                ' network such as 192.0.2.0/24, or an address: webhook answers 500 "Error'
+                ' occurred while evaluating hook rules." to every call',
+                "hooks.json: hook deploy: trigger-rule.match.ip-range: '10.0.0.1/255.0.0.0' is not"
+                ' a CIDR network such as 192.0.2.0/24, or an address: webhook answers 500 "Error'
+                ' occurred while evaluating hook rules." to every call from outside 10.0.0.0/8',
+            ],
+        )
+        self.assertEqual(hook.trigger_rule, Match(type="ip-whitelist", ip_range=ip_range))
 
     def test_ipWhitelistTakesAddressesAndNetworks(self) -> None:
         # Hook-Rules.md's own example has host bits set: Go's ParseCIDR takes it.
@@ -1018,33 +1184,69 @@ class ArgumentTests(Case):
             ),
         )
 
-    def test_theSourceMustBeKnown(self) -> None:
+    def test_anUnknownSourceGivesNothing(self) -> None:
+        # webhook ran the command with "" for each: "error extracting command
+        # arguments: couldn't retrieve argument for {Source:heder ...}".
         sources = ", ".join(SOURCE_ORDER)
+        written = (
+            {"source": "heder", "name": "X"},
+            {"source": "Header", "name": "X"},
+            {"name": "X"},
+        )
+        hook = self.kept(
+            self.arguments(*written),
+            [
+                "hooks.json: hook deploy: pass-arguments-to-command[0].source: 'heder' is not a"
+                " source, so webhook passes an empty argument in its place on every call: write"
+                f" one of {sources}",
+                "hooks.json: hook deploy: pass-arguments-to-command[1].source: 'Header' is not a"
+                " source (sources are lower case), so webhook passes an empty argument in its"
+                f" place on every call: write one of {sources}",
+                "hooks.json: hook deploy: pass-arguments-to-command[2].source: is missing, so"
+                " webhook passes an empty argument in its place on every call: say where it"
+                f" comes from: {sources}",
+            ],
+        )
         self.assertEqual(
-            self.problems(
-                self.arguments(
-                    {"source": "heder", "name": "X"},
-                    {"source": "Header", "name": "X"},
-                    {"name": "X"},
-                )
+            hook.pass_arguments_to_command,
+            (Argument("heder", "X"), Argument("Header", "X"), Argument("", "X")),
+        )
+
+    def test_eachUseSaysWhatWebhookDoesWithoutTheValue(self) -> None:
+        # webhook left the variable out ("error extracting command arguments
+        # for environment"), and so the file.
+        sources = ", ".join(SOURCE_ORDER)
+        self.kept(
+            hook_json(
+                pass_environment_to_command=[{"name": "X"}],
+                pass_file_to_command=[{"name": "X"}],
+                parse_parameters_as_json=[{"name": "X"}],
             ),
             [
-                f"hooks.json: hook deploy: pass-arguments-to-command[0].source: 'heder' is not a"
-                f" source: {sources}",
-                f"hooks.json: hook deploy: pass-arguments-to-command[1].source: 'Header' is not a"
-                f" source (sources are lower case): {sources}",
-                f"hooks.json: hook deploy: pass-arguments-to-command[2].source: is missing: say"
-                f" where it comes from: {sources}",
+                "hooks.json: hook deploy: parse-parameters-as-json[0].source: is missing, so"
+                " webhook logs an error and parses nothing for it on every call: say where the"
+                f" JSON text comes from: {sources}",
+                "hooks.json: hook deploy: pass-environment-to-command[0].source: is missing, so"
+                " webhook leaves the variable out on every call: say where the value comes from:"
+                f" {sources}",
+                "hooks.json: hook deploy: pass-file-to-command[0].source: is missing, so webhook"
+                " writes no file for it on every call: say where the content comes from:"
+                f" {sources}",
             ],
         )
 
     def test_namedSourcesNeedAName(self) -> None:
         for source in ("header", "url", "query", "payload"):
-            self.problem(
+            hook = self.kept(
                 self.arguments({"source": source}),
-                f"hooks.json: hook deploy: pass-arguments-to-command[0].name: is missing: say"
-                f" which {source} value to take",
+                [
+                    "hooks.json: hook deploy: pass-arguments-to-command[0].name: is missing:"
+                    f' webhook looks up the {source} value named "", which a call rarely has,'
+                    " and passes an empty argument in its place: say which"
+                    f" {source} value to take"
+                ],
             )
+            self.assertEqual(hook.pass_arguments_to_command, (Argument(source),))
 
     def test_aRequestSourceNamesMethodOrRemoteAddr(self) -> None:
         self.loads(
@@ -1053,10 +1255,13 @@ class ArgumentTests(Case):
                 {"source": "request", "name": "METHOD"},
             )
         )
-        self.problem(
+        self.kept(
             self.arguments({"source": "request", "name": "path"}),
-            "hooks.json: hook deploy: pass-arguments-to-command[0].name: a request source gives"
-            " method or remote-addr, not 'path'",
+            [
+                "hooks.json: hook deploy: pass-arguments-to-command[0].name: a request source"
+                " gives method or remote-addr, not 'path', so webhook passes an empty argument in"
+                " its place on every call (unsupported request key)"
+            ],
         )
 
     def test_aStringSourceMayHoldAnything(self) -> None:
@@ -1080,13 +1285,15 @@ class ArgumentTests(Case):
         )
 
     def test_aNullArgumentIsAnEmptyOne(self) -> None:
-        self.assertEqual(
-            self.problems(self.arguments(None)),
+        hook = self.kept(
+            self.arguments(None),
             [
-                "hooks.json: hook deploy: pass-arguments-to-command[0].source: is missing: say"
-                f" where it comes from: {', '.join(SOURCE_ORDER)}"
+                "hooks.json: hook deploy: pass-arguments-to-command[0].source: is missing, so"
+                " webhook passes an empty argument in its place on every call: say where it"
+                f" comes from: {', '.join(SOURCE_ORDER)}"
             ],
         )
+        self.assertEqual(hook.pass_arguments_to_command, (Argument(),))
 
     def test_parsingJsonOfOtherSourcesIsWarnedAbout(self) -> None:
         self.warning(
@@ -1098,21 +1305,34 @@ class ArgumentTests(Case):
 
 
 class ResponseTests(Case):
-    def test_statusCodes(self) -> None:
-        for code in (0, 100, 200, 202, 418, 599 - 88):
-            self.loads(
-                hook_json(
-                    success_http_response_code=code, trigger_rule_mismatch_http_response_code=code
-                )
+    def test_codesGoNamesLoadAsWritten(self) -> None:
+        for code in (0, 200, 202, 418, 511):
+            text = hook_json(
+                success_http_response_code=code, trigger_rule_mismatch_http_response_code=code
             )
-        for code in (99, 600, -1):
-            self.assertEqual(
-                self.problems(hook_json(success_http_response_code=code)),
+            self.assertEqual(self.kept(text, []).success_http_response_code, code)
+
+    def test_aCodeOutside100To599IsAnsweredAs200(self) -> None:
+        # webhook answered 200 for each (writeHttpResponseCode).
+        for code in (99, 600, 700, -1):
+            hook = self.kept(
+                hook_json(success_http_response_code=code),
                 [
-                    "hooks.json: hook deploy: success-http-response-code: must be an HTTP status"
-                    " code from 100 to 599, or 0 for the default"
+                    f"hooks.json: hook deploy: success-http-response-code: {code} is not an HTTP"
+                    " status code (100 to 599): webhook answers 200 instead; write a code from"
+                    " 100 to 599, or 0 for the default"
                 ],
             )
+            self.assertEqual(hook.success_http_response_code, code)
+
+    def test_anInformationalCodeIsWarnedAbout(self) -> None:
+        # webhook sent "HTTP/1.1 100 Continue", then "HTTP/1.1 200 OK" and the body.
+        self.warning(
+            hook_json(success_http_response_code=100),
+            "hooks.json: hook deploy: success-http-response-code: webhook sends 100 as an"
+            " informational answer and then answers 200; hookdaemon answers 200 alone: write the"
+            " code meant",
+        )
 
     def test_aCodeGoCannotNameIsWarnedAbout(self) -> None:
         # webhook answered 200 for 299 (writeHttpResponseCode).
@@ -1128,43 +1348,63 @@ class ResponseTests(Case):
             self.one(hook_json(http_methods=["post", " get "])).http_methods, ("POST", "GET")
         )
 
-    def test_methodsAreTokens(self) -> None:
-        self.assertEqual(
-            self.problems(hook_json(http_methods=["GET POST", ""])),
+    def test_aMethodThatIsNoTokenMatchesNoCall(self) -> None:
+        # webhook answered 405 to GET and POST.
+        hook = self.kept(
+            hook_json(http_methods=["GET POST", ""]),
             [
-                "hooks.json: hook deploy: http-methods[0]: 'GET POST' is not an HTTP method name;"
-                " write each method as an entry of its own",
-                "hooks.json: hook deploy: http-methods[1]: '' is not an HTTP method name; write"
-                " each method as an entry of its own",
+                "hooks.json: hook deploy: http-methods[0]: 'GET POST' is not an HTTP method name,"
+                " so no call's method is it (webhook answers 405 to a call whose method no entry"
+                " names): write each method as an entry of its own",
+                "hooks.json: hook deploy: http-methods[1]: '' is not an HTTP method name, so no"
+                " call's method is it (webhook answers 405 to a call whose method no entry"
+                " names): write each method as an entry of its own",
             ],
         )
+        self.assertEqual(hook.http_methods, ("GET POST", ""))
 
     def test_responseHeaders(self) -> None:
         hook = self.one(
             hook_json(response_headers=[{"name": "Access-Control-Allow-Origin", "value": "*"}])
         )
         self.assertEqual(hook.response_headers, (Header("Access-Control-Allow-Origin", "*"),))
-        self.assertEqual(
-            self.problems(
-                hook_json(
-                    response_headers=[
-                        {"value": "x"},
-                        {"name": "Bad Name", "value": "x"},
-                        {"name": "X-A"},
-                        {"name": "X-B", "value": "a\r\nSet-Cookie: x"},
-                    ]
-                )
+
+    def test_responseHeadersAreWhatGoSends(self) -> None:
+        # webhook sent "X-A: ", "X-B: a  Set-Cookie: x", "X-C: padded" and
+        # "X-D: a\0b", and nothing for the first two.
+        hook = self.kept(
+            hook_json(
+                response_headers=[
+                    {"value": "x"},
+                    {"name": "Bad Name", "value": "x"},
+                    {"name": "X-A"},
+                    {"name": "X-B", "value": "a\r\nSet-Cookie: x"},
+                    {"name": "X-C", "value": " padded\t"},
+                    {"name": "X-D", "value": "a\0b"},
+                ]
             ),
             [
-                "hooks.json: hook deploy: response-headers[0].name: is missing: give the header's"
-                " name",
+                "hooks.json: hook deploy: response-headers[0].name: is missing: webhook never"
+                " sends a header without a name: give the header's name",
                 "hooks.json: hook deploy: response-headers[1].name: 'Bad Name' is not an HTTP"
-                " header name",
-                "hooks.json: hook deploy: response-headers[2].value: is missing: give the"
-                " header's value",
-                "hooks.json: hook deploy: response-headers[3].value: holds a line break or a NUL,"
-                " which a header cannot carry",
+                " header name, so webhook never sends the header: write the name alone, in"
+                " letters, digits and -",
+                "hooks.json: hook deploy: response-headers[2].value: is missing: webhook sends the"
+                " header with an empty value: give the header's value",
+                "hooks.json: hook deploy: response-headers[3].value: holds a line break, which"
+                " webhook sends as a space: write the value on one line",
+                "hooks.json: hook deploy: response-headers[5].value: holds a NUL, which webhook"
+                " sends as it is and many clients refuse: remove it",
             ],
+        )
+        self.assertEqual(
+            hook.response_headers,
+            (
+                Header("X-A", ""),
+                Header("X-B", "a  Set-Cookie: x"),
+                Header("X-C", "padded"),
+                Header("X-D", "a\0b"),
+            ),
         )
 
 
@@ -1342,10 +1582,17 @@ class WholeHookTests(Case):
         )
 
     def test_aHookWithAProblemIsLeftOutTheOthersLoad(self) -> None:
-        text = json.dumps([{"id": "good", "execute-command": "/x"}, {"id": "bad"}])
-        hooks, problems, _ = load(text)
-        self.assertEqual([h.hook.id for h in hooks], ["good"])
+        text = json.dumps(
+            [
+                {"id": "good", "execute-command": "/x"},
+                {"id": "bad", "execute-command": "/x", "http-methods": "POST"},
+                {"id": "warned"},
+            ]
+        )
+        hooks, problems, warnings = load(text)
+        self.assertEqual([h.hook.id for h in hooks], ["good", "warned"])
         self.assertEqual(len(problems), 1)
+        self.assertEqual(len(warnings), 1)
 
     def test_deeplyNestedRulesAreAProblem(self) -> None:
         match = json.dumps(header_match(type="value", value="x"))
@@ -1475,7 +1722,10 @@ class WebhookCase:
     error: str = ""
     """Part of webhook's error when it refused the file."""
     agrees: bool = True
-    """hookdaemon loads the same ids without problems, or finds a problem where webhook refuses."""
+    """
+    hookdaemon loads the same ids without problems (warnings allowed), or
+    finds a problem where webhook refuses the file.
+    """
 
 
 WEBHOOK_CASES = [
@@ -1626,17 +1876,22 @@ WEBHOOK_CASES = [
         ("a",),
     ),
     WebhookCase("space.json", '[{"id": "sp ace", "execute-command": "/x"}]', ("sp ace",)),
-    # Where hookdaemon differs: it reports what webhook takes silently...
+    WebhookCase("null-entry.json", '[null, {"id": "a", "execute-command": "/x"}]', ("", "a")),
+    WebhookCase("no-id.json", '[{"execute-command": "/x"}]', ("",)),
+    WebhookCase(
+        "served-as-500.json",
+        '[{"id": "a", "execute-command": "/x", "trigger-rule": {"match": {"type": "vaule"}},'
+        ' "success-http-response-code": 700, "http-methods": ["GET POST"]}]',
+        ("a",),
+    ),
+    # Where hookdaemon differs: it keeps only the hook a call can reach (with
+    # a warning)...
     WebhookCase(
         "ids-twice.json",
         '[{"id": "a", "execute-command": "/x"}, {"id": "a", "execute-command": "/y"}]',
         ("a", "a"),
         agrees=False,
     ),
-    WebhookCase(
-        "null-entry.json", '[null, {"id": "a", "execute-command": "/x"}]', ("", "a"), agrees=False
-    ),
-    WebhookCase("no-id.json", '[{"execute-command": "/x"}]', ("",), agrees=False),
     # ...and reads valid JSON that webhook cannot.
     WebhookCase(
         "slash-escape.json",
@@ -1681,12 +1936,13 @@ class LoaderAgreesWithWebhookTests(Case):
             if case.agrees:
                 continue
             _, problems, warnings = load(case.text, case.name)
+            self.assertEqual(messages(problems), [], case.name)
             if case.loaded is None:
                 self.assertTrue(
                     any("webhook refuses this file" in w for w in messages(warnings)), case.name
                 )
             else:
-                self.assertNotEqual(problems, (), case.name)
+                self.assertNotEqual(warnings, (), case.name)
 
 
 def free_port() -> int:
@@ -1757,3 +2013,246 @@ class WebhookReadsTheCasesTests(SynchronousTestCase):
             loaded, error = webhook_reads(path)
             self.assertEqual(loaded, case.loaded, case.name)
             self.assertIn(case.error, error, case.name)
+
+
+# -- what webhook does with the hooks it is warned about --------------------------------
+
+RAN = "ran"
+"""The C{response-message} of every hook below: its answer when a call triggers it."""
+UNMET = "Hook rules were not satisfied."
+RULES_FAILED = "Error occurred while evaluating hook rules."
+
+
+def served(**properties: object) -> dict[str, object]:
+    """A hook that webhook loads, and hookdaemon too, with a warning (C{_} for C{-})."""
+    hook: dict[str, object] = {"execute-command": "/bin/true", "response-message": RAN}
+    hook.update({key.replace("_", "-"): value for key, value in properties.items()})
+    return hook
+
+
+def signed(kind: str) -> dict[str, object]:
+    return {"match": {"type": kind, "parameter": {"source": "header", "name": "X-T"}}}
+
+
+WARNED_HOOKS = [
+    served(id="", response_message="no id"),
+    served(id="no-type", trigger_rule={"match": {}}),
+    served(id="unknown-type", trigger_rule=signed("vaule")),
+    served(id="not-unknown-type", trigger_rule={"not": signed("vaule")}),
+    served(id="no-parameter", trigger_rule={"match": {"type": "value", "value": "x"}}),
+    served(id="no-secret", trigger_rule=signed("payload-hmac-sha1")),
+    served(id="no-scalr-secret", trigger_rule={"match": {"type": "scalr-signature"}}),
+    served(
+        id="bad-regex",
+        trigger_rule={
+            "match": {
+                "type": "regex",
+                "regex": "(x",
+                "parameter": {"source": "header", "name": "X-T"},
+            }
+        },
+    ),
+    served(id="no-ip-range", trigger_rule={"match": {"type": "ip-whitelist"}}),
+    served(
+        id="bad-ip-range-last",
+        trigger_rule={"match": {"type": "ip-whitelist", "ip-range": "127.0.0.1 10.1"}},
+    ),
+    served(
+        id="bad-ip-range-first",
+        trigger_rule={"match": {"type": "ip-whitelist", "ip-range": "10.1 127.0.0.1"}},
+    ),
+    served(id="code-700", success_http_response_code=700),
+    served(
+        id="request-name",
+        trigger_rule={
+            "match": {"type": "value", "parameter": {"source": "request", "name": "path"}}
+        },
+    ),
+    served(id="no-source", trigger_rule={"match": {"type": "value", "parameter": {"name": "X"}}}),
+    served(
+        id="no-name", trigger_rule={"match": {"type": "value", "parameter": {"source": "header"}}}
+    ),
+    served(id="methods", http_methods=["GET POST", ""]),
+    served(
+        id="headers",
+        response_headers=[
+            {"value": "x"},
+            {"name": "Bad Name", "value": "x"},
+            {"name": "X-A"},
+            {"name": "X-B", "value": "a\r\nSet-Cookie: x"},
+        ],
+    ),
+    served(id="empty-rule", trigger_rule={}),
+    served(id="not-empty-rule", trigger_rule={"not": {}}),
+    served(id="twice", response_message="first"),
+    served(id="twice", response_message="second"),
+]
+"""Hooks webhook 2.8.0 loads, each with something hookdaemon warns about."""
+
+
+@frozen
+class Call:
+    """A call to one of L{WARNED_HOOKS} from 127.0.0.1, and webhook 2.8.0's answer."""
+
+    hook: str
+    status: int
+    body: str
+    headers: tuple[tuple[str, str], ...] = ()
+    method: str = "POST"
+    sent: tuple[tuple[str, str], ...] = ()
+    """Headers the answer carries."""
+    unsent: tuple[str, ...] = ()
+    """Header names it does not carry."""
+
+
+CALLS = [
+    Call("", 200, "no id"),
+    Call("no-type", 500, RULES_FAILED),
+    Call("unknown-type", 200, UNMET),
+    Call("unknown-type", 200, UNMET, headers=(("X-T", "1"),)),
+    Call("not-unknown-type", 200, RAN),
+    Call("not-unknown-type", 200, RAN, headers=(("X-T", "1"),)),
+    Call("no-parameter", 500, RULES_FAILED),
+    Call("no-secret", 200, UNMET),
+    Call("no-secret", 500, RULES_FAILED, headers=(("X-T", "sha1=00"),)),
+    Call("no-scalr-secret", 200, UNMET),
+    Call("no-scalr-secret", 500, RULES_FAILED, headers=(("X-Signature", "a"), ("Date", "b"))),
+    Call("bad-regex", 200, UNMET),
+    Call("bad-regex", 500, RULES_FAILED, headers=(("X-T", "1"),)),
+    Call("no-ip-range", 200, UNMET),
+    Call("bad-ip-range-last", 200, RAN),
+    Call("bad-ip-range-first", 500, RULES_FAILED),
+    Call("code-700", 200, RAN),
+    Call("request-name", 500, RULES_FAILED),
+    Call("no-source", 500, RULES_FAILED),
+    Call("no-name", 200, UNMET),
+    Call("methods", 405, ""),
+    Call("methods", 405, "", method="GET"),
+    Call(
+        "headers",
+        200,
+        RAN,
+        sent=(("X-A", ""), ("X-B", "a  Set-Cookie: x")),
+        unsent=("Bad Name", "Bad"),
+    ),
+    Call("empty-rule", 200, UNMET),
+    Call("not-empty-rule", 200, RAN),
+    Call("twice", 200, "first"),
+]
+
+
+@frozen
+class Seen:
+    status: int
+    body: str
+    headers: tuple[tuple[str, str], ...]
+
+    def carries(self, name: str) -> bool:
+        return any(n.lower() == name.lower() for n, _ in self.headers)
+
+
+def hookdaemon_answer(hooks: dict[str, FileHook], call: Call) -> Seen:
+    """What hookdaemon's request-time code answers the call, from the hooks as loaded."""
+    hook = hooks.get(call.hook)
+    if hook is None:
+        answer = answers.not_found()
+    elif not answers.method_allowed(hook, answers.NO_FRONT_END, call.method):
+        answer = answers.method_refused()
+    else:
+        request = read_request(
+            method=call.method,
+            remote_addr="127.0.0.1:40000",
+            header_lines=call.headers,
+            query_string="",
+            body=b"",
+        )
+        try:
+            ok = hook.trigger_rule is None or evaluate(
+                hook.trigger_rule, request, hook.trigger_signature_soft_failures
+            )
+        except RuleError:
+            answer = answers.rules_error(answers.NO_FRONT_END)
+        else:
+            if ok:
+                answer = answers.triggered(hook, answers.NO_FRONT_END)
+            else:
+                answer = answers.rules_unmet(hook, answers.NO_FRONT_END)
+    return Seen(answer.code, answer.body.decode(), tuple(answer.header_lines()))
+
+
+class WarnedHooksAnswerAsWebhookTests(Case):
+    """
+    A hook hookdaemon warns about is kept with webhook's values, so that it
+    answers each call as webhook 2.8.0 did (L{CALLS}, checked against the
+    binary by L{WebhookAnswersTheCallsTests}).
+    """
+
+    def test_eachHookIsKeptWithAWarning(self) -> None:
+        hooks, problems, warnings = load(json.dumps(WARNED_HOOKS))
+        self.assertEqual(messages(problems), [])
+        self.assertEqual(len(hooks), len(WARNED_HOOKS) - 1)  # twice, served once
+        warned = {w.hook for w in warnings}
+        for hook in hooks:
+            self.assertIn(hook.hook.id or "#1", warned)
+
+    def test_eachCallIsAnsweredAsWebhookAnswered(self) -> None:
+        hooks = {h.hook.id: h.hook for h in load(json.dumps(WARNED_HOOKS))[0]}
+        for call in CALLS:
+            seen = hookdaemon_answer(hooks, call)
+            self.assertEqual((seen.status, seen.body), (call.status, call.body), call)
+            for header in call.sent:
+                self.assertIn(header, seen.headers, call)
+            for name in call.unsent:
+                self.assertFalse(seen.carries(name), call)
+
+
+def webhook_answer(port: int, call: Call) -> Seen:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request(call.method, f"/hooks/{call.hook}", headers=dict(call.headers))
+        response = connection.getresponse()
+        return Seen(response.status, response.read().decode(), tuple(response.getheaders()))
+    finally:
+        connection.close()
+
+
+class WebhookAnswersTheCallsTests(SynchronousTestCase):
+    """L{CALLS}' record of webhook's answers, checked against the binary."""
+
+    if WEBHOOK is None:
+        skip = "webhook is not installed (the Debian package webhook is the reference)"
+
+    def test_webhookAnswersEachCallAsRecorded(self) -> None:
+        directory = self.mktemp()
+        os.makedirs(directory)
+        path = os.path.join(directory, "hooks.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(WARNED_HOOKS, f)
+        assert WEBHOOK is not None
+        port = free_port()
+        process = subprocess.Popen(
+            [WEBHOOK, "-hooks", path, "-ip", "127.0.0.1", "-port", str(port), "-verbose"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+        def stop() -> None:
+            process.terminate()
+            process.wait(10)
+            assert process.stderr is not None
+            process.stderr.close()
+
+        self.addCleanup(stop)
+        for line in log_lines(process, time.monotonic() + 10):
+            if "serving hooks on " in line:
+                break
+        else:
+            self.fail("webhook stopped before it served")
+        for call in CALLS:
+            seen = webhook_answer(port, call)
+            self.assertEqual((seen.status, seen.body), (call.status, call.body), call)
+            for header in call.sent:
+                self.assertIn(header, seen.headers, call)
+            for name in call.unsent:
+                self.assertFalse(seen.carries(name), call)

@@ -27,8 +27,9 @@ exponent):
     int if it is a whole one (200.0 is 200).
 
 Where webhook refuses a file it names one error; here each is a problem with
-its place. Checks beyond webhook's (it loads what they find and fails, or
-never matches, at request time) are problems or warnings too; see L{load_hooks}.
+its place. What webhook loads but then meets on every call (it answers 500,
+or never matches) is a warning, and the hook is kept as webhook holds it, to
+answer as webhook's does; see L{load_hooks}.
 
 No message shows a secret: not C{match.secret}, not a C{value} rule's value
 (GitLab's token is compared that way), not a command (it may carry a token),
@@ -51,7 +52,7 @@ from typing import Any
 from urllib.parse import quote
 
 import yaml
-from attrs import evolve, field, frozen
+from attrs import field, frozen
 
 from hookdaemon.command import SHELL_NAME
 from hookdaemon.config import Network, Rate, network, parse_rate
@@ -992,52 +993,127 @@ PROPERTIES = tuple(_HOOK.fields)
 # -- checks beyond webhook's, and the model's values -------------------------------------
 
 
-def _argument(
-    values: Mapping[str, Any] | None, path: str, found: _Findings, uses: str
-) -> Argument:
-    """An argument, checked: a source webhook knows and, where it needs one, a name."""
+RULES_ERROR = '500 "Error occurred while evaluating hook rules."'
+"""How a warning names webhook's answer when a rule cannot be evaluated (hookHandler)."""
+
+
+@frozen
+class _Use:
+    """
+    Where an argument is used, for its warnings: what it gives, and what
+    webhook does where it cannot read it (Argument.Get errs, on every call)
+    or finds no value for it (a ParameterNodeError).
+    """
+
+    gives: str
+    unreadable: str
+    absent: str
+
+
+_PASSED = _Use(
+    "it",
+    "passes an empty argument in its place on every call",
+    "passes an empty argument in its place",
+)
+"""pass-arguments-to-command: ExtractCommandArguments puts "" for what it cannot read."""
+_ENVIRONMENT = _Use(
+    "the value", "leaves the variable out on every call", "leaves the variable out"
+)
+_FILE = _Use("the content", "writes no file for it on every call", "writes no file for it")
+_JSON = _Use(
+    "the JSON text", "logs an error and parses nothing for it on every call", "parses nothing"
+)
+_CHECKED = _Use(
+    "the value checked",
+    f"answers {RULES_ERROR} to every call that reaches this rule",
+    "takes this match for false",
+)
+"""A match's parameter: MatchRule.Evaluate returns Get's error (no ParameterNodeError)."""
+
+
+def _plain_argument(values: Mapping[str, Any] | None) -> Argument:
     values = values or {}
-    argument = Argument(
+    return Argument(
         source=values.get("source") or "",
         name=values.get("name") or "",
         envname=values.get("envname") or "",
         base64decode=bool(values.get("base64decode")),
     )
+
+
+def _argument(
+    values: Mapping[str, Any] | None, path: str, found: _Findings, use: _Use
+) -> Argument:
+    """
+    An argument as webhook holds it, checked: a source webhook knows and,
+    where it needs one, a name. webhook loads either mistake; each warning
+    says what it then does on every call (hook.go, Argument.Get).
+    """
+    argument = _plain_argument(values)
     sources = ", ".join(SOURCE_ORDER)
     if not argument.source:
-        found.error(_join(path, "source"), f"is missing: say where {uses} comes from: {sources}")
+        found.warn(
+            _join(path, "source"),
+            f"is missing, so webhook {use.unreadable}: say where {use.gives} comes from:"
+            f" {sources}",
+        )
     elif argument.source not in SOURCES:
         cased = " (sources are lower case)" if argument.source.lower() in SOURCES else ""
-        found.error(
-            _join(path, "source"), f"{argument.source!r} is not a source{cased}: {sources}"
+        found.warn(
+            _join(path, "source"),
+            f"{argument.source!r} is not a source{cased}, so webhook {use.unreadable}: write"
+            f" one of {sources}",
         )
     elif argument.source == "request":
         if argument.name.lower() not in REQUEST_NAMES:
-            found.error(
+            found.warn(
                 _join(path, "name"),
-                f"a request source gives {' or '.join(REQUEST_NAMES)}, not {argument.name!r}",
+                f"a request source gives {' or '.join(REQUEST_NAMES)}, not {argument.name!r},"
+                f" so webhook {use.unreadable} (unsupported request key)",
             )
     elif argument.source in NAMED_SOURCES and not argument.name:
-        found.error(_join(path, "name"), f"is missing: say which {argument.source} value to take")
+        found.warn(
+            _join(path, "name"),
+            f'is missing: webhook looks up the {argument.source} value named "", which a call'
+            f" rarely has, and {use.absent}: say which {argument.source} value to take",
+        )
     return argument
 
 
+def _unreadable(argument: Argument) -> str | None:
+    """Why webhook's Argument.Get errs on every call for this argument (not a value not found)."""
+    if not argument.source:
+        return "it has no source"
+    if argument.source not in SOURCES:
+        return f"{argument.source!r} is not a source"
+    if argument.source == "request" and argument.name.lower() not in REQUEST_NAMES:
+        return f"a request source gives {' or '.join(REQUEST_NAMES)} only"
+    return None
+
+
 def _arguments(
-    values: list[Any] | None, path: str, found: _Findings, uses: str
+    values: list[Any] | None, path: str, found: _Findings, use: _Use
 ) -> tuple[Argument, ...]:
     return tuple(
-        _argument(item, f"{path}[{index}]", found, uses) for index, item in enumerate(values or ())
+        _argument(item, f"{path}[{index}]", found, use) for index, item in enumerate(values or ())
     )
+
+
+_TOP = "trigger-rule"
 
 
 def _rule(values: Mapping[str, Any], path: str, found: _Findings) -> Rule:
     """A rules object, checked: exactly one of and, or, not and match."""
     given = [kind for kind in _RULE_KINDS if values.get(kind) is not None]
     if not given:
-        found.error(
+        # Rules.Evaluate's last return: false, with no error (under a not: true).
+        never = (
+            ', so the hook never runs ("Hook rules were not satisfied.")' if path == _TOP else ""
+        )
+        found.warn(
             path,
-            "names none of and, or, not and match: webhook takes such a rule for false,"
-            " so the hook would never run",
+            "names none of and, or, not and match: webhook takes such a rule for false on every"
+            f" call{never}: write the rule in one of them",
         )
         return NoRule()
     kind = given[0]
@@ -1072,22 +1148,36 @@ _MATCH_USES = {
 
 
 def _match(values: Mapping[str, Any], path: str, found: _Findings) -> Match:
+    """
+    A match rule as webhook holds it, parameter and all whatever its type
+    (MatchRule.Evaluate reads the parameter of any type but ip-whitelist and
+    scalr-signature, an unknown one too), with a warning for each mistake
+    webhook loads and then meets on every call.
+    """
     parameter_values = values.get("parameter")
     match = Match(
         type=values.get("type") or "",
         value=values.get("value") or "",
         regex=values.get("regex") or "",
         secret=values.get("secret") or "",
-        parameter=Argument(),
+        parameter=_plain_argument(parameter_values),
         ip_range=values.get("ip-range") or "",
     )
     types = ", ".join(MATCH_TYPE_ORDER)
     at = _join(path, "type")
-    if not match.type:
-        found.error(at, f"is missing: one of {types}")
-        return match
     if match.type not in MATCH_TYPES:
-        found.error(at, f"{match.type!r} is not a match type: {types}")
+        # Evaluate's switch names no such type: false, unless reading the
+        # parameter (which it does first) errs.
+        what = f"{match.type!r} is not a match type" if match.type else "is missing"
+        unreadable = "it has none" if parameter_values is None else _unreadable(match.parameter)
+        if unreadable is None:
+            does = "takes this match for false on every call"
+        else:
+            does = (
+                f"reads its parameter all the same and, as {unreadable}, answers"
+                f" {RULES_ERROR} to every call that reaches this rule"
+            )
+        found.warn(at, f"{what}: webhook {does}; write one of {types}")
         return match
     if match.type in HASH_NAMES:
         found.warn(
@@ -1103,54 +1193,88 @@ def _match(values: Mapping[str, Any], path: str, found: _Findings) -> Match:
             )
     if "parameter" in uses:
         if parameter_values is None:
-            found.error(
+            found.warn(
                 _join(path, "parameter"),
-                f"is missing: a {match.type} rule checks the request value it names, such as"
+                f"is missing, so webhook {_CHECKED.unreadable} (no source for value"
+                f" retrieval): a {match.type} rule checks the request value it names, such as"
                 ' {"source": "header", "name": "X-Hub-Signature"}',
             )
         else:
-            parameter = _argument(
-                parameter_values, _join(path, "parameter"), found, "the value checked"
-            )
-            match = evolve(match, parameter=parameter)
+            _argument(parameter_values, _join(path, "parameter"), found, _CHECKED)
     if "secret" in uses and not match.secret:
-        found.error(
+        # CheckPayloadSignature* and CheckScalrSignature err on an empty secret,
+        # once the value they check is there; the error is no SignatureError,
+        # so trigger-signature-soft-failures does not pass over it.
+        carrying = (
+            "with X-Signature and Date headers"
+            if match.type == "scalr-signature"
+            else "that carries the value it checks"
+        )
+        found.warn(
             _join(path, "secret"),
-            f"is missing or empty: a {match.type} rule needs the secret the sender signs with;"
-            " without one, webhook never runs the hook",
+            f"is missing or empty: webhook answers {RULES_ERROR} to every call {carrying}, and"
+            " the rule is false for the others: give the secret the sender signs with",
         )
     if match.type == "regex":
-        if not match.regex:
-            found.warn(_join(path, "regex"), "is empty, which matches every value")
-        else:
-            problem = regex_problem(match.regex)
-            if problem is not None:
-                found.error(_join(path, "regex"), f"cannot be used: {problem}")
+        _regex(match.regex, _join(path, "regex"), found)
     if match.type == "ip-whitelist":
         _ip_range(match.ip_range, _join(path, "ip-range"), found)
     return match
 
 
+_NOT_RUN = "cannot run this RE2 pattern"
+"""How L{regex_problem} begins when Go takes the pattern but hookdaemon cannot run it."""
+
+
+def _regex(pattern: str, path: str, found: _Findings) -> None:
+    """A regex rule's pattern, which webhook compiles on each call (regexp.MatchString)."""
+    if not pattern:
+        found.warn(path, "is empty, which matches every value")
+        return
+    problem = regex_problem(pattern)
+    if problem is None:
+        return
+    carrying = "every call that carries the value the rule checks"
+    if problem.startswith(_NOT_RUN):
+        found.warn(
+            path,
+            f"{problem}: webhook runs it, but hookdaemon answers {RULES_ERROR} to {carrying};"
+            " write the pattern another way",
+        )
+    else:
+        found.warn(
+            path,
+            f"cannot be used: {problem}: webhook answers {RULES_ERROR} to {carrying}; fix the"
+            " pattern",
+        )
+
+
 def _ip_range(text: str, path: str, found: _Findings) -> None:
     """
     An ip-range as CheckIPWhitelist reads it: words, each a CIDR network or an
-    address, to which webhook adds C{/32}, even to an IPv6 one.
+    address, to which webhook adds C{/32}, even to an IPv6 one. It tries them
+    in order: a call from none of the networks before a bad word gets its error.
     """
     parts = text.split()
     if not parts:
-        found.error(
+        found.warn(
             path,
-            "is missing: an ip-whitelist rule needs the networks calls may come from, such as"
-            " 192.0.2.0/24; without, webhook's rule is never true",
+            "is missing: webhook's ip-whitelist rule is false on every call without networks;"
+            " name the networks calls may come from, such as 192.0.2.0/24",
         )
+    good: list[str] = []
     for part in parts:
         try:
             check_ip_whitelist("127.0.0.1", part)  # raises where Go's ParseCIDR errs
         except ValueError:
-            found.error(
-                path, f"{part!r} is not a CIDR network such as 192.0.2.0/24, or an address"
+            calls = f"every call from outside {_listed(good)}" if good else "every call"
+            found.warn(
+                path,
+                f"{part!r} is not a CIDR network such as 192.0.2.0/24, or an address: webhook"
+                f" answers {RULES_ERROR} to {calls}",
             )
             continue
+        good.append(part)
         if "/" not in part and ":" in part:
             wide = ipaddress.ip_network(f"{part}/32", strict=False)
             found.warn(
@@ -1161,12 +1285,28 @@ def _ip_range(text: str, path: str, found: _Findings) -> None:
 
 
 def _status_code(code: int, path: str, found: _Findings) -> None:
+    """
+    webhook's writeHttpResponseCode sends a code only when http.StatusText
+    names it; else the answer goes out as 200.
+    """
     if code == 0:
         return
     if not 100 <= code <= 599:
-        found.error(path, "must be an HTTP status code from 100 to 599, or 0 for the default")
+        found.warn(
+            path,
+            f"{code} is not an HTTP status code (100 to 599): webhook answers 200 instead;"
+            " write a code from 100 to 599, or 0 for the default",
+        )
     elif code not in GO_STATUS_CODES:
         found.warn(path, f"webhook answers 200 instead of {code}, a code Go has no name for")
+    elif code < 200:
+        # Go 1.19's WriteHeader sends a 1xx as an informational answer; the
+        # body then goes out under an implicit 200 (seen from webhook 2.8.0).
+        found.warn(
+            path,
+            f"webhook sends {code} as an informational answer and then answers 200;"
+            " hookdaemon answers 200 alone: write the code meant",
+        )
 
 
 def _check_id(hook_id: str, found: _Findings) -> None:
@@ -1175,26 +1315,30 @@ def _check_id(hook_id: str, found: _Findings) -> None:
     so it may hold slashes): it must be one a URL can name.
     """
     if not hook_id:
-        found.error(
+        # mux routes /hooks/ to the id "" ({id:.*} matches nothing).
+        found.warn(
             "id",
-            "is missing or empty: every hook needs an id, the last part of its URL (/hooks/ID)",
+            "is missing or empty: webhook serves the first such hook at /hooks/ (the URL prefix"
+            " alone); give each hook an id, the last part of its URL (/hooks/ID)",
         )
         return
     controls = sorted({c for c in hook_id if not c.isprintable()})
     if controls:
+        # webhook loads it; hookdaemon does not, as the id goes into its log lines.
         found.error(
             "id",
-            f"has {_listed([f'U+{ord(c):04X}' for c in controls])}, which no URL can carry as"
-            " written: use letters, digits and - . _ ~ (and / between parts)",
+            f"has {_listed([f'U+{ord(c):04X}' for c in controls])}, which hookdaemon refuses in"
+            " an id (its log would carry them as written, and no URL can): use letters, digits"
+            " and - . _ ~ (and / between parts)",
         )
         return
     segments = hook_id.split("/")
     if any(s in ("", ".", "..") for s in segments[:-1]) or segments[-1] in (".", ".."):
         # gorilla/mux cleans the path and redirects (301) to the cleaned one.
-        found.error(
+        found.warn(
             "id",
-            "has an empty, . or .. part between slashes: webhook's router redirects such a"
-            " path elsewhere, so the hook could never be called",
+            "has an empty, . or .. part between slashes: webhook's router answers 301 to such a"
+            " path, redirecting it to the path cleaned, so no call reaches the hook: rename it",
         )
         return
     odd = sorted({c for c in hook_id if not _URL_PATH.fullmatch(c)})
@@ -1228,9 +1372,17 @@ def _entry(index: int, node: _Node, source: str) -> _Entry:
     label = f"#{index}"
     if not isinstance(node, _Map):
         if isinstance(node, _Scalar) and node.value is None:
-            found.error("", "is null, not a hook: write the hook's object or remove the entry")
-        else:
-            found.error("", f"must be {_HOOK.expected}, not {_kind(node)}")
+            # encoding/json makes a null entry of the []Hook a zero Hook.
+            found.warn(
+                "",
+                "is null: webhook loads it as a hook with every property empty, its id too"
+                " (served at /hooks/ when no hook before it has the empty id), that runs"
+                " nothing: remove the entry",
+            )
+            return _Entry(
+                label, "", FileHook(id="", execute_command="", source=source), Extras(), found
+            )
+        found.error("", f"must be {_HOOK.expected}, not {_kind(node)}")
         return _Entry(label, "", None, Extras(), found)
     extras_node: _Node | None = None
     rest = []
@@ -1250,7 +1402,14 @@ def _entry(index: int, node: _Node, source: str) -> _Entry:
         _check_id(hook_id, found)
     command = values.get("execute-command") or ""
     if not command and "execute-command" not in given:
-        found.error("execute-command", "is missing or empty: name the program the hook runs")
+        # handleHook: exec.LookPath("") fails, after the answer unless the
+        # hook waits for the command's output.
+        found.warn(
+            "execute-command",
+            "is missing or empty: webhook finds no program to run, so a call it triggers runs"
+            " nothing and, with include-command-output-in-response, is answered 500: name the"
+            " program the hook runs",
+        )
     elif any(c.isspace() for c in command):
         # What webhook logs when it cannot find such a program (handleHook).
         found.warn(
@@ -1263,36 +1422,65 @@ def _entry(index: int, node: _Node, source: str) -> _Entry:
     return _Entry(label, hook_id, None if found.errors else hook, extras, found)
 
 
+def _go_upper(text: str) -> str:
+    # strings.ToUpper maps rune by rune; Python's str.upper can lengthen (ß -> SS).
+    return "".join(c.upper() if len(c.upper()) == 1 else c for c in text)
+
+
 def _file_hook(values: Mapping[str, Any], source: str, found: _Findings) -> FileHook:
     methods = []
     for index, method in enumerate(values.get("http-methods") or ()):
         # webhook compares r.Method == strings.ToUpper(strings.TrimSpace(m)) (hookHandler).
-        normal = method.strip().upper()
+        normal = _go_upper(method.strip())
         if not _TOKEN.fullmatch(normal):
-            found.error(
+            found.warn(
                 f"http-methods[{index}]",
-                f"{method!r} is not an HTTP method name; write each method as an entry of its own",
+                f"{method!r} is not an HTTP method name, so no call's method is it (webhook"
+                " answers 405 to a call whose method no entry names): write each method as an"
+                " entry of its own",
             )
         methods.append(normal)
     headers = []
     for index, given in enumerate(values.get("response-headers") or ()):
         name, value = given.get("name") or "", given.get("value")
         at = f"response-headers[{index}]"
-        if not name:
-            found.error(_join(at, "name"), "is missing: give the header's name")
-        elif not _TOKEN.fullmatch(name):
-            found.error(_join(at, "name"), f"{name!r} is not an HTTP header name")
         if value is None:
-            found.error(_join(at, "value"), "is missing: give the header's value")
-        elif re.search("[\r\n\0]", value):
-            found.error(
-                _join(at, "value"), "holds a line break or a NUL, which a header cannot carry"
+            found.warn(
+                _join(at, "value"),
+                "is missing: webhook sends the header with an empty value: give the header's"
+                " value",
             )
-        headers.append(Header(name, value or ""))
+            value = ""
+        if re.search("[\r\n]", value):
+            found.warn(
+                _join(at, "value"),
+                "holds a line break, which webhook sends as a space: write the value on one line",
+            )
+        if "\0" in value:
+            found.warn(
+                _join(at, "value"),
+                "holds a NUL, which webhook sends as it is and many clients refuse: remove it",
+            )
+        # webhook Sets each header; Go's net/http (Header.writeSubset) then
+        # drops a name that is no token, makes line breaks spaces and trims
+        # the value. The hook holds what goes out.
+        if not name:
+            found.warn(
+                _join(at, "name"),
+                "is missing: webhook never sends a header without a name: give the header's name",
+            )
+        elif not _TOKEN.fullmatch(name):
+            found.warn(
+                _join(at, "name"),
+                f"{name!r} is not an HTTP header name, so webhook never sends the header: write"
+                " the name alone, in letters, digits and -",
+            )
+        else:
+            headers.append(Header(name, re.sub("[\r\n]", " ", value).strip(" \t\r\n")))
     for key in ("success-http-response-code", "trigger-rule-mismatch-http-response-code"):
         _status_code(values.get(key) or 0, key, found)
     json_arguments = _arguments(
-        values.get("parse-parameters-as-json"), "parse-parameters-as-json", found, "the JSON text"
+        values.get("parse-parameters-as-json"), "parse-parameters-as-json", found, _JSON
     )
     for index, argument in enumerate(json_arguments):
         if argument.source in SOURCES and argument.source not in JSON_SOURCES:
@@ -1317,13 +1505,13 @@ def _file_hook(values: Mapping[str, Any], source: str, found: _Findings) -> File
             values.get("pass-environment-to-command"),
             "pass-environment-to-command",
             found,
-            "the value",
+            _ENVIRONMENT,
         ),
         pass_arguments_to_command=_arguments(
-            values.get("pass-arguments-to-command"), "pass-arguments-to-command", found, "it"
+            values.get("pass-arguments-to-command"), "pass-arguments-to-command", found, _PASSED
         ),
         pass_file_to_command=_arguments(
-            values.get("pass-file-to-command"), "pass-file-to-command", found, "the content"
+            values.get("pass-file-to-command"), "pass-file-to-command", found, _FILE
         ),
         parse_parameters_as_json=json_arguments,
         trigger_rule=None if rule_values is None else _rule(rule_values, "trigger-rule", found),
@@ -1465,15 +1653,16 @@ def load_hooks(
     The hooks a hooks file's text defines (its templates already rendered),
     with every problem and warning in it. A hook with a problem is left out.
 
-    Problems, beyond what makes webhook refuse the file: a hook without an
-    id or an execute-command, an id a URL cannot carry, an id used twice, a
-    rule naming none of and, or, not and match, an unknown match type, a
-    regex that does not compile, a signature rule without its secret, an
-    ip-range that is not networks, an argument's unknown source or missing
-    name, a status code outside 100-599, a method or a header webhook
-    would send as nonsense, and the C{hookdaemon} object's mistakes.
+    Problems are what makes webhook refuse the whole file (a value of the
+    wrong type, a file that is not a list, text that is no YAML...), an id
+    holding a control character, and mistakes in hookdaemon's own
+    C{hookdaemon} object: a file that webhook loads loads here too.
     Warnings: what webhook reads other than written (a YAML C{yes} as text,
-    a key written twice), what it ignores, and what it does oddly.
+    a key written twice), what it ignores, and a hook it loads but then
+    answers oddly on every call (an unknown match type, a regex Go refuses,
+    a missing secret or id, an id used twice...). Such a hook is kept, with
+    webhook's values, so that it answers as webhook's does; C{--strict}
+    refuses to start on any warning.
     """
     problems: list[HooksFileProblem] = []
     notes: list[HooksFileProblem] = []
@@ -1512,25 +1701,29 @@ def load_hooks(
             continue
         problems += (HooksFileProblem(source, entry.label, p, m) for p, m in entry.found.errors)
         notes += (HooksFileProblem(source, entry.label, p, m) for p, m in entry.found.warnings)
+        if entry.hook is None and not entry.id:
+            continue  # not a hook (webhook refuses the file), or one nobody can name
         if entry.id in first:
             repeats.setdefault(entry.id, [first[entry.id]]).append(index)
             continue
-        if entry.id:
-            first[entry.id] = index
+        first[entry.id] = index
         if entry.hook is not None:
             loaded.append(LoadedHook(entry.hook, entry.extras))
     for hook_id, places in repeats.items():
-        # webhook.go's main checks ids only against other files' hooks, so it
-        # serves the first of these and never the others; its reloadHooks
-        # refuses the file (seenHooksIds), keeping the hooks it had.
-        problems.append(
+        # webhook.go's main checks ids only against other files' hooks, and
+        # Hooks.Match finds the first: it serves the first of these and never
+        # the others, as hookdaemon does. Its reloadHooks refuses the file
+        # (seenHooksIds), keeping the hooks it had.
+        numbers = [f"#{n}" for n in places]
+        what = "the id" if hook_id else "the empty id"
+        notes.append(
             HooksFileProblem(
                 source,
-                hook_id,
+                hook_id if hook_id.isprintable() and hook_id else numbers[0],
                 "id",
-                f"is the id of hooks {_listed([f'#{n}' for n in places])}: ids must differ,"
-                " as a call can reach only one (webhook serves the first, and refuses the"
-                " file when it reloads it)",
+                f"is {what} of hooks {_listed(numbers)}: webhook serves only the first"
+                f" ({numbers[0]}), and so does hookdaemon; webhook refuses the file when it"
+                " reloads it: give each hook its own id",
             )
         )
     return tuple(loaded), tuple(problems), tuple(notes)
