@@ -812,11 +812,17 @@ class _Dispatcher(Resource):
 
     def _deliver(self, request: Request, name: str, client: str) -> bytes | int:
         """What Klein does with a route's answer, for this one route."""
-        return self._answer_when_done(request, self._app.deliver(request, name, client))
+        return self._answer_when_done(
+            request, self._app.deliver(request, name, client), sized=False
+        )
 
     def _answer_when_done(
-        self, request: Request, answered: bytes | Deferred[bytes]
+        self, request: Request, answered: bytes | Deferred[bytes], sized: bool = True
     ) -> bytes | int:
+        """
+        Klein's handling of a route's answer, for the hooks: C{sized}, an answer
+        that waited has a Content-Length, as Go gives webhook's (not chunks).
+        """
         if isinstance(answered, bytes):
             if request.code in NO_BODY_CODES:
                 # Resource rendering adds Content-Length: 0, which Go never sends for these.
@@ -835,7 +841,7 @@ class _Dispatcher(Resource):
 
         def write(body: bytes) -> None:
             if not gone:
-                if request.code not in NO_BODY_CODES:
+                if sized and request.code not in NO_BODY_CODES:
                     # What Resource.render's caller does for bytes: HEAD and all.
                     request.setHeader(b"content-length", b"%d" % len(body))
                 request.write(body)

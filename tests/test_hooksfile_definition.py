@@ -292,6 +292,14 @@ class JsonReadAsYamlTests(Case):
         )
         self.assertEqual(self.one(text % "2e+2").success_http_response_code, 200)
 
+    def test_anEscapedApostropheIsAnApostrophe(self) -> None:
+        """
+        Templates.md's idiom, "{{ getenv "SECRET" | js }}", writes a ' as \\'
+        inside a JSON string: go-yaml reads it as ', so the file loads.
+        """
+        hook = self.one('[{"id": "a", "execute-command": "/x", "response-message": "it\\\'s"}]')
+        self.assertEqual(hook.response_message, "it's")
+
     def test_aSlashEscapeIsWarnedAbout(self) -> None:
         # webhook: yaml: found unknown escape character
         self.warning(

@@ -480,6 +480,11 @@ class _Loader(yaml.SafeLoader):
     instead of PyYAML's, and an anchor may be defined again, as go-yaml allows.
     """
 
+    # go-yaml takes \' in a double-quoted scalar as ' (scannerc.go,
+    # yaml_parser_scan_flow_scalar), and webhook's documented idiom needs it:
+    # "{{ getenv "SECRET" | js }}" writes a ' of the secret as \' (Templates.md).
+    ESCAPE_REPLACEMENTS = {**yaml.SafeLoader.ESCAPE_REPLACEMENTS, "'": "'"}  # type: ignore[misc]
+
     def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> Any:
         if kind is yaml.ScalarNode and implicit[0]:
             return _PLAIN_TAG

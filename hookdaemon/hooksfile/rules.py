@@ -8,9 +8,9 @@ Evaluate returns an error that is not a ParameterNodeError, which it answers
 500 "Error occurred while evaluating hook rules.".
 
 Regular expressions are Go's RE2 syntax; L{regex_problem} says when a pattern
-is one Go refuses or one hookdaemon cannot run as RE2 means it, so a hooks
-file can be refused when it is read (webhook compiles each pattern per
-request and answers 500 on every request that reaches a bad one).
+is one Go refuses or one hookdaemon cannot run as RE2 means it, so that
+loading a hooks file warns of it (webhook compiles each pattern per request
+and answers 500 on every request that reaches a bad one, as L{evaluate} does).
 """
 
 from __future__ import annotations
