@@ -197,6 +197,8 @@ class HookConfig:
     """
     prefix: str = "hooks"
     """The first part of its URL path: C{--urlprefix} for a hooks file's hooks; may be empty."""
+    history: int | None = None
+    """Finished jobs kept for this hook; None: the daemon's C{history}."""
 
     @property
     def path(self) -> str:

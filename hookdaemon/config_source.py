@@ -222,6 +222,7 @@ def file_hook_config(loaded: LoadedHook, url_prefix: str) -> HookConfig | HooksF
         ),
         hooks_file=hook,
         prefix=url_prefix,
+        history=extras.history,
     )
 
 

@@ -223,7 +223,7 @@ class Dispatcher(Service):
         the job API ("why didn't that push run?"); its answer does not wait for it.
         """
         now = self._reactor.seconds()
-        keep = self._config.daemon.history
+        keep = self._config.daemon.history if hook.history is None else hook.history
         self._journal.record_if_possible(
             lambda journal: journal.ignored(hook.name, delivery, reason, now, keep),
             f"hook {hook.name}'s ignored delivery",

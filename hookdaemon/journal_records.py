@@ -57,7 +57,7 @@ class JournalRecords(JobObserver):
         result = outcome.result
         now = self._clock.seconds()
         hook = job.hook.name
-        history = self.history
+        history = self.history if job.hook.history is None else job.hook.history
 
         def finish(journal: Journal) -> None:
             journal.finished(
