@@ -187,7 +187,7 @@ def _connect(
     configuration read for it (only its [hookdaemon] section and C{hook}'s;
     None when --url and --token make it unneeded).
     """
-    from hookdaemon.config import ConfigError
+    from hookdaemon.config import DEFAULT_LISTEN, ConfigError
     from hookdaemon.daemon_client import (
         DaemonAddress,
         DaemonClient,
@@ -199,7 +199,9 @@ def _connect(
     )
 
     path = arguments.config or "tap.cfg"
-    wanted = hook is not None or arguments.url is None
+    # A daemon started with --hooks alone has no tap.cfg: it listens where one would by default.
+    hooks_only = arguments.config is None and hook is None and not os.path.exists(path)
+    wanted = (hook is not None or arguments.url is None) and not hooks_only
     if not wanted and tokens and arguments.token is None:
         # For its token: a remote daemon's config may well not be here.
         wanted = arguments.config is not None or os.path.exists(path)
@@ -226,8 +228,9 @@ def _connect(
             origin = f"the {key} of {path}"
         if arguments.url is not None:
             address = DaemonAddress.from_url(arguments.url)
+        elif config is None:
+            address = DaemonAddress.from_listen((DEFAULT_LISTEN,))
         else:
-            assert config is not None
             address = DaemonAddress.from_listen(config.daemon.listen)
     except ValueError as e:
         raise _CommandError(str(e), UNREACHABLE) from None
