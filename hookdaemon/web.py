@@ -808,6 +808,10 @@ class _Dispatcher(Resource):
         name = hook_name(segments)
         if name is not None and self._app.tap_hook(name.decode("utf-8")):
             return None
+        if not front.url_prefix:
+            # Every path is under an empty prefix: the job API's stay reachable
+            # (webhook would answer them "Hook not found.").
+            return None
         return write_answer(request, hook_not_found())
 
     def _deliver(self, request: Request, name: str, client: str) -> bytes | int:
