@@ -190,6 +190,29 @@ class Run:
             tree=self.args.hookdaemon_tree,
         )
 
+    def hookdaemon_on_hooks_file(
+        self, name: str, hooks: dict[str, list[str]], settings: dict[str, object] | None = None
+    ) -> daemons.Daemon:
+        """
+        A twistd hookdaemon serving the hooks file webhook would get (C{--hooks}),
+        as a webhook user who switched runs it: the same hooks, answered as webhook.
+        """
+        directory = self.directory(f"{name}-hookdaemon-hooks-file")
+        path = os.path.join(directory, "hooks.json")
+        with open(path, "w") as f:
+            definitions = [
+                daemons.webhook_hook(hook, self.secret, argv, "/") for hook, argv in hooks.items()
+            ]
+            json.dump(definitions, f, indent=1)
+        return daemons.start_hookdaemon(
+            directory,
+            {"stop_grace": 2, **(settings or {})},
+            "",
+            extra=self.args.config_line,
+            tree=self.args.hookdaemon_tree,
+            options=["--hooks", path],
+        )
+
     def webhook(self, name: str, hooks: dict[str, list[str]]) -> daemons.Daemon:
         """A webhook whose HMAC-checked hooks run the given argv."""
         directory = self.directory(f"{name}-webhook")
@@ -330,9 +353,19 @@ def ingest(run: Run) -> dict[str, Any]:
     finally:
         daemon.stop()
 
-    result["ratio"] = (
-        result["hookdaemon"]["requests_per_second"] / result["webhook"]["requests_per_second"]
+    progress(f"ingest: hookdaemon on webhook's hooks file (--hooks), wrk for {seconds} s")
+    daemon = run.hookdaemon_on_hooks_file(
+        "ingest", {"ingest": ["true"]}, {"max_connections": 1024}
     )
+    try:
+        run.check_signing(daemon, "ingest", 200)
+        result["hooks_file"] = run_wrk(run, daemon, "ingest", seconds)
+    finally:
+        daemon.stop()
+
+    webhook_rate = result["webhook"]["requests_per_second"]
+    result["ratio"] = result["hookdaemon"]["requests_per_second"] / webhook_rate
+    result["hooks_file_ratio"] = result["hooks_file"]["requests_per_second"] / webhook_rate
     return result
 
 
@@ -756,6 +789,20 @@ def table(results: dict[str, Any]) -> str:
                 f"0: {verdict(bad_hd == 0 and bad_wh == 0)}",
             )
         )
+        if "hooks_file" in r:
+            hf = r["hooks_file"]
+            rows.append(
+                (
+                    "1. ingest on webhook's own hooks file (hookdaemon --hooks): requests/s,"
+                    " p50 / p99",
+                    f"{fmt(hf['requests_per_second'], digits=0)},"
+                    f" {fmt(hf['latency_p50_ms'], ' ms', 2)}"
+                    f" / {fmt(hf['latency_p99_ms'], ' ms', 2)}",
+                    fmt(wh["requests_per_second"], digits=0),
+                    f"{r['hooks_file_ratio']:.2f}x",
+                    "",
+                )
+            )
         if hd.get("newest_job_id") is not None:
             rows.append(
                 (

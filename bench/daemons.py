@@ -201,11 +201,13 @@ def start_hookdaemon(
     extra: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     tree: str | None = None,
+    options: Sequence[str] = (),
 ) -> Daemon:
     """
     A L{Hookdaemon} in C{directory} (its tap.cfg: the [hookdaemon] C{settings}
     and C{extra} lines, then the C{hooks} sections), once it listens. C{tree}:
-    run hookdaemon from that checkout instead of the installed one.
+    run hookdaemon from that checkout instead of the installed one; C{options}:
+    more of the plugin's (C{--hooks FILE}).
     """
     environ = dict(env or {})
     if tree is not None:
@@ -219,6 +221,7 @@ def start_hookdaemon(
         environ,
         cwd="/",
         own_session=True,
+        options=options,
     )
     daemon.start()
     RUNNING.append(daemon)
