@@ -8,6 +8,7 @@ No Twisted, no I/O: the reload's decisions are tested with two Configs.
 from __future__ import annotations
 
 import datetime
+import os
 from collections.abc import Sequence
 
 import attrs
@@ -152,11 +153,17 @@ def _hooks_file_differing(old: HookConfig, new: HookConfig) -> tuple[str, ...]:
     (C{trigger-rule}), its C{hookdaemon} extras (C{hookdaemon.timeout}) and its file.
     """
     assert old.hooks_file is not None and new.hooks_file is not None
+    before, after = old.hooks_file, new.hooks_file
     names = [
-        "file" if f.name == "source" else f.name.replace("_", "-")
-        for f in attrs.fields(type(old.hooks_file))
-        if getattr(old.hooks_file, f.name) != getattr(new.hooks_file, f.name)
+        f.name.replace("_", "-")
+        for f in attrs.fields(type(before))
+        if f.name != "source" and getattr(before, f.name) != getattr(after, f.name)
     ]
+    # The daemon starts on the paths as given (--hooks hooks.json) and reloads
+    # them made absolute (ConfigSource.absolute): the same file either way.
+    # os.path.abspath reads only the working directory, which a daemon keeps.
+    if os.path.abspath(before.source) != os.path.abspath(after.source):
+        names.insert(0, "file")
     if old.prefix != new.prefix:
         names.append("--urlprefix")
     names += [

@@ -8,6 +8,7 @@ hooks files too.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 
 import attrs
@@ -95,11 +96,12 @@ def load_source(
     except ConfigError as e:
         problems.extend(e.problems)
         config = None
-    front, line_problems = _front_end(source)
+    front, line_problems, line_warnings = _front_end(source)
     problems.extend(line_problems)
     hooks: dict[str, HookConfig] = {} if config is None else dict(config.hooks)
     origins = {name: source.config or "" for name in hooks}
     warnings: list[Problem | HooksFileProblem] = [] if config is None else list(config.warnings)
+    warnings.extend(line_warnings)
     for path in source.hooks:
         loaded, file_problems, file_warnings = _hooks_file(
             path, source.template, read_file, functions or system_functions(environ)
@@ -226,18 +228,52 @@ def file_hook_config(loaded: LoadedHook, url_prefix: str) -> HookConfig | HooksF
     )
 
 
-def _front_end(source: ConfigSource) -> tuple[FrontEnd, list[Problem]]:
-    """The front end's options, as webhook reads its flags; a bad C{--header} is a problem."""
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+"""An HTTP token (RFC 9110's tchar): what Go's net/http sends as a header name."""
+
+
+def _front_end(source: ConfigSource) -> tuple[FrontEnd, list[Problem], list[Problem]]:
+    """
+    The front end's options, as webhook reads its flags: a C{--header} without
+    C{=} is a problem (webhook refuses to start), one webhook takes but never
+    sends is a warning.
+    """
     problems = []
+    warnings = []
     headers = []
     for given in source.headers:
+        # webhook's ResponseHeaders.Set: strings.SplitN(value, "=", 2).
         name, equals, value = given.partition("=")
         if not equals:
             problems.append(
                 Problem(COMMAND_LINE, "--header", "", f"{given!r} is not in NAME=VALUE form")
             )
             continue
-        headers.append(Header(name, value))
+        # webhook Sets it on every answer, and Go's net/http (Header.writeSubset)
+        # drops a name that is no token, makes line breaks spaces and trims the
+        # value; twisted.web would refuse such a name, failing every answer.
+        if not _HEADER_NAME.fullmatch(name):
+            warnings.append(
+                Problem(
+                    COMMAND_LINE,
+                    "--header",
+                    "",
+                    f"{name!r} is not an HTTP header name, so webhook never sends the header:"
+                    " write the name alone, in letters, digits and -",
+                )
+            )
+            continue
+        if re.search("[\r\n]", value):
+            warnings.append(
+                Problem(
+                    COMMAND_LINE,
+                    "--header",
+                    "",
+                    f"{name}: the value holds a line break, which webhook sends as a space:"
+                    " write the value on one line",
+                )
+            )
+        headers.append(Header(name, re.sub("[\r\n]", " ", value).strip(" \t")))
     # webhook.go: strings.ToUpper(strings.ReplaceAll(*httpMethods, " ", "")), split on ",".
     methods = source.http_methods.replace(" ", "").upper()
     front = FrontEnd(
@@ -246,7 +282,7 @@ def _front_end(source: ConfigSource) -> tuple[FrontEnd, list[Problem]]:
         http_methods=tuple(m for m in methods.split(",") if m) if methods else (),
         headers=tuple(headers),
     )
-    return front, problems
+    return front, problems, warnings
 
 
 __all__ = ["DEFAULT_LISTEN", "ConfigSource", "file_hook_config", "load_source"]

@@ -112,16 +112,20 @@ def may_read(user: RunAs, path: str) -> bool:
     return user.can_enter(os.path.dirname(os.path.abspath(path))) is None and user.may(path, READ)
 
 
-def _reload_warnings(config: Config, user: RunAs) -> Iterator[Problem]:
+def _reload_warnings(config: Config, user: RunAs) -> Iterator[Problem | HooksFileProblem]:
     """
-    The file and its C{file:} secrets, read now as this process: a daemon
+    The files and their C{file:} secrets, read now as this process: a daemon
     that became C{user} reads them as C{user} at a reload, and would refuse it.
     """
     who = who_is(user)
     then = "so every reload would be refused; let it read the file (a group, say)"
     for path in dict.fromkeys((config.source, *config.front.hooks_files)):
         if os.path.isfile(path) and not may_read(user, path):
-            yield Problem(path, "-", "", f"{who} may not read this file, {then}")
+            message = f"{who} may not read this file, {then}"
+            if path in config.front.hooks_files:
+                yield HooksFileProblem(path, "", "", message)  # a hooks file has no [section]
+            else:
+                yield Problem(path, "-", "", message)
     for section, key, secret in config.secrets():
         if not secret.origin.startswith("file:"):
             continue
@@ -239,9 +243,19 @@ def _file_hook_warnings(hook: HookConfig, user: RunAs) -> Iterator[HooksFileProb
     assert definition is not None
     for problem in _hook_warnings(definition.source, definition.id, hook, user):
         if problem.key == "workdir":
-            yield HooksFileProblem(
-                definition.source, definition.id, "command-working-directory", problem.message
-            )
+            if definition.command_working_directory:
+                yield HooksFileProblem(
+                    definition.source, definition.id, "command-working-directory", problem.message
+                )
+            else:
+                # No property to name: the command runs where the daemon does, as webhook's.
+                yield HooksFileProblem(
+                    definition.source,
+                    definition.id,
+                    "",
+                    "runs in the daemon's working directory (it has no"
+                    f" command-working-directory): {problem.message}",
+                )
             return
     program = program_path(
         definition.execute_command, definition.command_working_directory, hook.workdir
@@ -250,6 +264,10 @@ def _file_hook_warnings(hook: HookConfig, user: RunAs) -> Iterator[HooksFileProb
         program, hook.workdir, hook.env.get("PATH", BASE_PATH), user, who_is(user)
     )
     if message is not None:
+        if program != definition.execute_command and message.startswith(f"{program} "):
+            # Name it as the file writes it: "./deploy.sh does not exist (looked for
+            # /srv/deploy.sh)", not the joined path twice.
+            message = definition.execute_command + message[len(program) :]
         if " " in definition.execute_command:
             # webhook's own hint (webhook.go, handleHook) for the commonest mistake.
             message += "; arguments go in pass-arguments-to-command, not in execute-command"
