@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from attrs import frozen
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -41,6 +42,47 @@ CAPTURE_BYTES = 16 * 1024 * 1024
 The most of a command's output an C{include-command-output-in-response} hook
 answers with; the whole of it is in the job's log. webhook holds all of it.
 """
+
+
+GROUP_POLL = 0.1
+"""Seconds between looks at a stopped step's process group, while it has processes left."""
+AFTER_KILL = 5.0
+"""
+Seconds a stopped step's group may take to go once it had its SIGKILL (a process
+in uninterruptible sleep dies only when its I/O returns); then the job ends anyway.
+"""
+
+
+def group_alive(group: int) -> bool:
+    """
+    Has process group C{group} a process that is not a zombie? Signal 0 tells
+    a group that is gone; /proc, where there is one, tells a group of zombies
+    (orphans an init that does not reap leaves) from one still running.
+    """
+    if group <= 0:
+        return False  # killpg(0) is the daemon's own group
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # there, but no member is ours to signal (one became root, say)
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return True
+    number = str(group).encode()
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if len(fields) > 2 and fields[0] not in (b"Z", b"X") and fields[2] == number:
+            return True
+    return False
 
 
 @frozen
@@ -99,6 +141,11 @@ class JobRunner:
         """
         Running jobs told to stop, and the state each then ends in: C{TIMED_OUT},
         C{CANCELLED} or C{INTERRUPTED}, whichever came first.
+        """
+        self._kills: dict[int, tuple[float, list[IDelayedCall]]] = {}
+        """
+        For a running step told to stop: when its first SIGTERM went, and the
+        SIGKILLs due C{kill_grace} after each.
         """
 
     def run(self, job: Job, given: Given | None = None) -> Deferred[JobOutcome]:
@@ -196,8 +243,13 @@ class JobRunner:
                 events.step_started(job, number, step, running.pid)
                 try:
                     result = await running.ended
+                    if job.id in self._kills:
+                        await self._group_gone(job, running)
                 finally:
                     del self._running[job.id]
+                    for call in self._kills.pop(job.id, (0.0, []))[1]:
+                        if call.active():
+                            call.cancel()
                 self._note(job, f"step {number} ended: {result.describe()}")
                 events.step_ended(job, number, result)
                 if not result.ok:
@@ -262,12 +314,36 @@ class JobRunner:
         running.signal_group(signal.SIGTERM)
 
         def kill() -> None:
-            if not running.ended.called:
+            # The group, not the leader: a grandchild that ignores SIGTERM and
+            # holds none of the step's pipes outlives a leader that obeyed it.
+            if not running.ended.called or (running.pid is not None and group_alive(running.pid)):
                 self._note(job, f"still running {job.hook.kill_grace:g}s later; SIGKILL")
                 running.signal_group(signal.SIGKILL)
 
+        # Cancelled once the group is gone (_group_gone), not when the leader ends.
         call = self._clock.callLater(job.hook.kill_grace, kill)
-        running.ended.addBoth(lambda result: call.cancel() if call.active() else None)
+        self._kills.setdefault(job_id, (self._clock.seconds(), []))[1].append(call)
+
+    async def _group_gone(self, job: Job, running: RunningStep) -> None:
+        """
+        A step told to stop has ended: the job ends once what is left of its
+        process group is gone too (it gets its SIGKILL C{kill_grace} after the
+        SIGTERM, as the leader would have), so no process of a timed-out,
+        cancelled or interrupted job outlives it, as README promises.
+        """
+        if running.pid is None:
+            return
+        halted_at, _ = self._kills[job.id]
+        give_up = halted_at + job.hook.kill_grace + AFTER_KILL
+        while group_alive(running.pid):
+            if self._clock.seconds() >= give_up:
+                self._note(
+                    job,
+                    f"process group {running.pid} still has processes {AFTER_KILL:g}s after"
+                    " its SIGKILL; the job ends without waiting for them",
+                )
+                return
+            await deferLater(self._clock, GROUP_POLL)
 
     def stop_all(self) -> None:
         """Stop every running job because the daemon is stopping: they end interrupted."""
