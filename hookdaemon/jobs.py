@@ -29,6 +29,7 @@ from hookdaemon.command import (
 from hookdaemon.config import HookConfig
 from hookdaemon.hooksfile.invocation import program_path
 from hookdaemon.job_state import JobState
+from hookdaemon.leftovers import JOB_MARKER
 from hookdaemon.lifecycle import IJobObserver, Job, JobOutcome
 from hookdaemon.output import OutputLog, prefixed
 from hookdaemon.preflight import RunAs, program_problem
@@ -163,7 +164,9 @@ class JobRunner:
             # What webhook gives the command, and none of hookdaemon's HOOK_*:
             # a hooks file names its own variables (the job's id is in the answer).
             given = given or Given()
-            env = step_environment(self._base, hook.env, dict(given.environment))
+            env = step_environment(
+                {**self._base, JOB_MARKER: str(job.id)}, hook.env, dict(given.environment)
+            )
         else:
             env = step_environment(
                 self._base,

@@ -4,8 +4,9 @@ Ending the process groups of jobs a killed daemon left running.
 A job's steps run in sessions of their own, so SIGKILL on the daemon does not
 end them. Before a restarted daemon runs such a job again, its old process
 group must be gone, or two deploys would work on one checkout at once. A group
-is only signalled while a live member still carries that job's HOOK_JOB in its
-environment, so a reused process id is never hit. Linux only (/proc).
+is only signalled while a live member still carries that job's HOOK_JOB (or,
+for a hooks-file hook, HOOKDAEMON_JOB) in its environment, so a reused process
+id is never hit. Linux only (/proc).
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ from twisted.logger import Logger
 
 log = Logger()
 
+JOB_MARKER = "HOOKDAEMON_JOB"
+"""
+The variable that names a hooks-file hook's job in its command's environment:
+it has none of hookdaemon's HOOK_* (webhook gives none), and a restarted daemon
+must still know the processes a killed one left.
+"""
+
 LEFTOVER_GRACE = 10.0
 """Seconds a leftover process group gets between SIGTERM and SIGKILL."""
 LEFTOVER_POLL = 0.05
@@ -27,7 +35,7 @@ LEFTOVER_POLL = 0.05
 
 def members(process_group: int, job_id: int) -> list[int]:
     """Live processes of C{process_group} that belong to job C{job_id}."""
-    marker = b"HOOK_JOB=%d" % job_id
+    markers = {b"HOOK_JOB=%d" % job_id, b"%s=%d" % (JOB_MARKER.encode(), job_id)}
     found = []
     try:
         pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
@@ -40,7 +48,7 @@ def members(process_group: int, job_id: int) -> list[int]:
             if fields[0] in (b"Z", b"X") or int(fields[2]) != process_group:
                 continue
             with open(f"/proc/{pid}/environ", "rb") as f:
-                if marker in f.read().split(b"\0"):
+                if markers.intersection(f.read().split(b"\0")):
                     found.append(pid)
         except (OSError, IndexError, ValueError):
             continue

@@ -268,10 +268,14 @@ class HooksFileService(TestCase):
         await wait_until(over, f"job {job} to end")
         return shown
 
-    def expected_environment(self, **given: str) -> dict[str, str]:
-        """The whole environment a hooks-file command gets: hookdaemon's fixed part, C{given}."""
+    def expected_environment(self, job: int, **given: str) -> dict[str, str]:
+        """
+        The whole environment a hooks-file command of job C{job} gets:
+        hookdaemon's fixed part, the job's marker, C{given}.
+        """
         account = pwd.getpwuid(os.getuid())
         return {
+            "HOOKDAEMON_JOB": str(job),
             "PATH": BASE_PATH,
             "HOME": account.pw_dir,
             "LANG": "C.UTF-8",
@@ -540,6 +544,7 @@ class NothingLost(HooksFileService):
             (
                 ["behind", "ok"],
                 self.expected_environment(
+                    behind.job,
                     DEPLOY_TARGET="staging",
                     STAGE="blue",
                     HOOK_note="the second call",
@@ -571,11 +576,6 @@ class NothingLost(HooksFileService):
         self.assertEqual((retry["retry_of"], retry["attempt"]), (called.job, 2))
         self.assertEqual((await self.ended(daemon, retry["id"]))["state"], "succeeded")
 
-    # trial's expected failure, until the fix: a pass is reported as unexpected.
-    test_a_run_cut_short_by_a_sigkill_is_ended_before_its_retry_starts.todo = (  # type: ignore[attr-defined]
-        "leftovers.members finds a killed daemon's processes by HOOK_JOB in their"
-        " environment, and a hooks-file command has none: its retry runs beside it"
-    )
 
 
 class Replay(HooksFileService):
@@ -600,14 +600,14 @@ class Replay(HooksFileService):
         replayed = await self.ended(daemon, answer["job"])
         self.assertEqual((replayed["state"], replayed["replay_of"]), ("succeeded", called.job))
         first, second = [line for line in self.runs("t") if line["event"] == "start"]
-        for run in (first, second):
+        for run, job in ((first, called.job), (second, answer["job"])):
             self.assertEqual(
                 (run["argv"], run["file"], run["env"]),
                 (
                     ["t", "ok"],
                     "the file",
                     self.expected_environment(
-                        HOOK_note="n", CONFIG_FILE=run["env"]["CONFIG_FILE"]
+                        job, HOOK_note="n", CONFIG_FILE=run["env"]["CONFIG_FILE"]
                     ),
                 ),
             )
