@@ -14,6 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon.testing import TwistdDaemon
 from tests import webhook_cases as cases
+from tests.test_webhook_reference import TableGroups
 from tests.webhook_reference import (
     WEBHOOK,
     Case,
@@ -77,7 +78,7 @@ def start_hookdaemon(
 SAME_AS_WEBHOOK = tuple(case for case in cases.CASES if case.name not in cases.DIFFERS)
 
 
-class HookdaemonAnswersAsTheTableSays(SynchronousTestCase):
+class HookdaemonAnswersAsTheTableSays(TableGroups, SynchronousTestCase):
     """Each group of cases on one hookdaemon; every mismatch listed at once."""
 
     def check(self, group: Sequence[Case]) -> None:
@@ -85,45 +86,6 @@ class HookdaemonAnswersAsTheTableSays(SynchronousTestCase):
         observed = observe(self, start_hookdaemon, group)
         found = [line for case in group for line in differences(case, observed[case.name])]
         self.assertEqual(found, [], "\n".join(found))
-
-    def test_routing(self) -> None:
-        self.check(cases.ROUTING)
-
-    def test_responses(self) -> None:
-        self.check(cases.RESPONSES)
-
-    def test_methods(self) -> None:
-        self.check(cases.METHODS)
-
-    def test_global_headers_and_methods(self) -> None:
-        self.check(cases.GLOBAL_FLAGS)
-
-    def test_url_prefix(self) -> None:
-        self.check(cases.URL_PREFIX)
-
-    def test_commands(self) -> None:
-        self.check(cases.COMMANDS)
-
-    def test_arguments(self) -> None:
-        self.check(cases.ARGUMENTS)
-
-    def test_environment(self) -> None:
-        self.check(cases.ENVIRONMENT)
-
-    def test_files(self) -> None:
-        self.check(cases.FILES)
-
-    def test_rules(self) -> None:
-        self.check(cases.RULES)
-
-    def test_signatures(self) -> None:
-        self.check(cases.SIGNATURES)
-
-    def test_ip_and_scalr(self) -> None:
-        self.check(cases.IP_AND_SCALR)
-
-    def test_bodies(self) -> None:
-        self.check(cases.BODIES)
 
 
 class HookdaemonAnswersAsWebhookDoes(SynchronousTestCase):

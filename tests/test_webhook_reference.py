@@ -25,16 +25,14 @@ from tests.webhook_reference import (
 )
 
 
-class WebhookAnswersAsTheTableSays(SynchronousTestCase):
-    """One webhook for each group of cases (one hooks file); every mismatch listed at once."""
-
-    if WEBHOOK is None:
-        skip = "webhook (adnanh/webhook 2.8.0, the Debian package) is not installed"
+class TableGroups:
+    """
+    One test per group of L{tests.webhook_cases} (one server for each), for
+    any server: a subclass says how a group is checked, in L{check}.
+    """
 
     def check(self, group: Sequence[Case]) -> None:
-        observed = observe(self, start_webhook, group)
-        found = [line for case in group for line in differences(case, observed[case.name])]
-        self.assertEqual(found, [], "\n".join(found))
+        raise NotImplementedError
 
     def test_routing(self) -> None:
         self.check(cases.ROUTING)
@@ -74,6 +72,19 @@ class WebhookAnswersAsTheTableSays(SynchronousTestCase):
 
     def test_bodies(self) -> None:
         self.check(cases.BODIES)
+
+
+
+class WebhookAnswersAsTheTableSays(TableGroups, SynchronousTestCase):
+    """One webhook for each group of cases (one hooks file); every mismatch listed at once."""
+
+    if WEBHOOK is None:
+        skip = "webhook (adnanh/webhook 2.8.0, the Debian package) is not installed"
+
+    def check(self, group: Sequence[Case]) -> None:
+        observed = observe(self, start_webhook, group)
+        found = [line for case in group for line in differences(case, observed[case.name])]
+        self.assertEqual(found, [], "\n".join(found))
 
 
 class TheDifferentialTest(SynchronousTestCase):
