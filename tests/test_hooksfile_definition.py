@@ -54,8 +54,8 @@ from hookdaemon.hooksfile.request import read_request
 from hookdaemon.hooksfile.rules import RuleError, evaluate
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DOCS = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "specs", "adnanh-webhook"))
-"""webhook's docs (MIT), beside the project as the project's specs keep them."""
+DOCS = os.path.join(HERE, "fixtures", "webhook", "docs")
+"""webhook 2.8.0's docs and example files (MIT), kept as test data."""
 MIRROR = os.path.normpath(os.path.join(HERE, "..", "..", ".mirror", "adnanh+webhook", "repo"))
 """A git mirror of adnanh/webhook, where there is one."""
 DEBIAN_DOCS = "/usr/share/doc/webhook"
@@ -1624,7 +1624,11 @@ def doc_blocks(name: str) -> list[tuple[str, str]]:
 
 
 def webhook_file(name: str) -> str:
-    """One of webhook 2.8.0's example files, from a mirror of its repository or from Debian."""
+    """One of webhook 2.8.0's example files: the test data's, a mirror's or Debian's."""
+    kept = os.path.join(DOCS, name)
+    if os.path.exists(kept):
+        with open(kept, encoding="utf-8") as f:
+            return f.read()
     if os.path.isdir(MIRROR) and shutil.which("git"):
         shown = subprocess.run(
             ["git", "--git-dir", MIRROR, "show", f"2.8.0:{name}"], capture_output=True, text=True
