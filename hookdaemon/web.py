@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, assert_never, cast
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from klein import Klein
 from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.defer import CancelledError, Deferred, DeferredSemaphore
+from twisted.internet.interfaces import IReactorFromThreads, IReactorTime
+from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.http import NO_BODY_CODES
@@ -47,6 +48,7 @@ from hookdaemon.hooksfile.answers import (
 )
 from hookdaemon.hooksfile.answers import not_found as hook_not_found
 from hookdaemon.hooksfile.decision import (
+    Decision,
     FormUnreadable,
     Panicked,
     RulesFailed,
@@ -297,6 +299,8 @@ class HookApp:
         self._steering = steering
         self._metrics = Metrics(hooks) if metrics is None else metrics
         self._tokens = tokens
+        self._parsing = DeferredSemaphore(1)
+        """One large hooks-file body read at a time, off the reactor (L{INLINE_BODY})."""
 
     def reconfigure(
         self,
@@ -373,7 +377,46 @@ class HookApp:
             self._metrics.delivery(hook.name, admitted)
             return write_answer(request, refusal_answer(admitted, front, hook.name, client))
         incoming = incoming_from(request, client)
-        decision = decide(definition, webhook_request(request, definition, incoming), incoming)
+        arguments = webhook_request_arguments(request, definition, incoming)
+
+        def decided() -> Decision:
+            try:
+                read: WebhookRequest | MultipartError | HandlerPanicError = read_request(
+                    **arguments
+                )
+            except (MultipartError, HandlerPanicError) as e:
+                read = e
+            return decide(definition, read, incoming)
+
+        threads = getattr(self._clock, "getThreadPool", None)
+        if len(incoming.body) <= INLINE_BODY or threads is None:
+            return self._answer_decision(request, hook, client, incoming, decided())
+        # Pure Python reads a large body (10 MiB of XML took 20 s): in a thread,
+        # one at a time, so the reactor goes on serving every other request.
+        reactor = cast(IReactorFromThreads, self._clock)
+
+        def read_in_thread() -> Deferred[Decision]:
+            return deferToThreadPool(reactor, threads(), decided)
+
+        parsing: Deferred[Decision] = self._parsing.run(read_in_thread)
+
+        def answered(decision: Decision) -> bytes | Deferred[bytes]:
+            return self._answer_decision(request, hook, client, incoming, decision)
+
+        return parsing.addCallback(answered)
+
+    def _answer_decision(
+        self,
+        request: Request,
+        hook: HookConfig,
+        client: str,
+        incoming: Incoming,
+        decision: Decision,
+    ) -> bytes | Deferred[bytes]:
+        """A hooks-file call's answer once it is decided: journaled first if it runs."""
+        front = self._intake.front
+        definition = hook.hooks_file
+        assert definition is not None
         match decision:
             case RulesUnmet():
                 delivery = delivery_for(incoming)
@@ -617,6 +660,9 @@ class HookApp:
         return _Dispatcher(self, self.app.resource())
 
 
+INLINE_BODY = 64 * 1024
+"""A hooks-file call's body up to this size is read on the reactor; a larger one in a thread."""
+
 JOB_HEADER = "X-Hookdaemon-Job"
 """The job a hooks-file hook's call became: an answer header webhook's scripts never read."""
 RULES_UNMET_REASON = "the trigger rule is not satisfied"
@@ -681,10 +727,10 @@ def refusal_answer(
     assert_never(outcome)
 
 
-def webhook_request(
+def webhook_request_arguments(
     request: Request, hook: FileHook, incoming: Incoming
-) -> WebhookRequest | MultipartError | HandlerPanicError:
-    """The call as webhook reads it (L{read_request}), from twisted.web's request."""
+) -> dict[str, Any]:
+    """What L{read_request} reads the call from, taken from twisted.web's request."""
     address = request.getClientAddress()
     if isinstance(address, IPv6Address):
         remote = f"[{address.host}]:{address.port}"
@@ -694,25 +740,23 @@ def webhook_request(
         remote = "@"  # a UNIX socket: Go's RemoteAddr for one
     # Go's server keeps Host apart (r.Host) and consumes Transfer-Encoding.
     headers = [
-        (name.decode("latin-1"), value.decode("latin-1"))
+        (name, value)
         for name, values in request.requestHeaders.getAllRawHeaders()
         if name.lower() not in (b"host", b"transfer-encoding")
         for value in values
     ]
-    try:
-        return read_request(
-            method=request.method.decode("latin-1"),
-            remote_addr=remote,
-            client=incoming.client,
-            header_lines=headers,
-            query_string=urlsplit(request.uri.decode("latin-1")).query,
-            body=incoming.body,
-            incoming_payload_content_type=hook.incoming_payload_content_type,
-            parse_parameters_as_json=hook.parse_parameters_as_json,
-            received_at=incoming.received_at,
-        )
-    except (MultipartError, HandlerPanicError) as e:
-        return e
+    return {
+        "method": request.method.decode("latin-1"),
+        "remote_addr": remote,
+        "client": incoming.client,
+        # As bytes: read_request reads them as Go does (UTF-8, its errors kept).
+        "header_lines": headers,
+        "query_string": urlsplit(request.uri).query,
+        "body": incoming.body,
+        "incoming_payload_content_type": hook.incoming_payload_content_type,
+        "parse_parameters_as_json": hook.parse_parameters_as_json,
+        "received_at": incoming.received_at,
+    }
 
 
 def _not_taken(failure: Failure, request: IRequest, name: str) -> bytes:
@@ -796,7 +840,9 @@ class _Dispatcher(Resource):
         cleaned = clean_path(path)
         if cleaned != path:
             query = urlsplit(request.uri.decode("latin-1")).query
-            return write_answer(request, moved(cleaned + ("?" + query if query else "")))
+            # Escaped as Go's url.URL.String escapes a path (gorilla/mux's redirect).
+            location = quote(cleaned, safe="$&+,/:;=@")
+            return write_answer(request, moved(location + ("?" + query if query else "")))
         if path == "/":
             return self._app.root(request)
         hook_id = front.hook_id(path)

@@ -24,6 +24,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import re2
+
 from hookdaemon.hooksfile import model
 from hookdaemon.hooksfile.request import argument_value
 
@@ -822,18 +824,28 @@ def _translate(pattern: str) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _compile(pattern: str) -> re.Pattern[str] | str:
+def _compile(pattern: str) -> Any:
+    """
+    The pattern compiled by RE2 itself (google-re2), which matches in time
+    linear in the value as Go's regexp does: Python's re backtracks, and a
+    pattern such as C{^(a+)+$} took it seconds on a 27-character value a
+    caller chose, with the reactor held. The translation to Python's syntax
+    stays the judge of what Go refuses, in Go's words; what it cannot
+    express (Unicode classes) RE2 runs all the same. A C{str}: why not.
+    """
     try:
-        return re.compile(_translate(pattern))
+        _translate(pattern)
     except _GoError as e:
         return str(e)
-    except _RefusedError as e:
-        return f"cannot run this RE2 pattern: {e}"
-    except re.error as e:  # a translation Python refuses: ours to fix
+    except (_RefusedError, re.error):
+        pass  # Go takes it; only the translation to Python's re cannot say it
+    try:
+        return re2.compile(pattern)
+    except re2.error as e:
         return f"cannot run this RE2 pattern: {e}"
 
 
-def _compiled(pattern: str) -> re.Pattern[str]:
+def _compiled(pattern: str) -> Any:
     compiled = _compile(pattern)
     if isinstance(compiled, str):
         raise RuleError(compiled)
@@ -843,8 +855,8 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 def regex_problem(pattern: str) -> str | None:
     """
     Why a C{regex} rule's pattern cannot be used: Go's compile error (webhook
-    would answer 500 to each request reaching it), or a piece of RE2 this
-    translation does not run (Unicode classes); None when it runs as Go's.
+    would answer 500 to each request reaching it), or one RE2 refuses; None
+    when it runs as Go's.
     """
     compiled = _compile(pattern)
     return compiled if isinstance(compiled, str) else None
