@@ -25,7 +25,12 @@ from hookdaemon.config import (
     parse_config,
 )
 from hookdaemon.hooksfile.answers import FrontEnd
-from hookdaemon.hooksfile.definition import HooksFileProblem, LoadedHook, load_hooks
+from hookdaemon.hooksfile.definition import (
+    HTTP_TOKEN,
+    HooksFileProblem,
+    LoadedHook,
+    load_hooks,
+)
 from hookdaemon.hooksfile.model import Header
 from hookdaemon.hooksfile.template import (
     TemplateError,
@@ -228,10 +233,6 @@ def file_hook_config(loaded: LoadedHook, url_prefix: str) -> HookConfig | HooksF
     )
 
 
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-"""An HTTP token (RFC 9110's tchar): what Go's net/http sends as a header name."""
-
-
 def _front_end(source: ConfigSource) -> tuple[FrontEnd, list[Problem], list[Problem]]:
     """
     The front end's options, as webhook reads its flags: a C{--header} without
@@ -252,7 +253,7 @@ def _front_end(source: ConfigSource) -> tuple[FrontEnd, list[Problem], list[Prob
         # webhook Sets it on every answer, and Go's net/http (Header.writeSubset)
         # drops a name that is no token, makes line breaks spaces and trims the
         # value; twisted.web would refuse such a name, failing every answer.
-        if not _HEADER_NAME.fullmatch(name):
+        if not HTTP_TOKEN.fullmatch(name):
             warnings.append(
                 Problem(
                     COMMAND_LINE,

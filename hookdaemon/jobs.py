@@ -29,7 +29,7 @@ from hookdaemon.command import (
 from hookdaemon.config import HookConfig
 from hookdaemon.hooksfile.invocation import program_path
 from hookdaemon.job_state import JobState
-from hookdaemon.leftovers import JOB_MARKER
+from hookdaemon.leftovers import JOB_MARKER, live_members
 from hookdaemon.lifecycle import IJobObserver, Job, JobOutcome
 from hookdaemon.output import OutputLog, prefixed
 from hookdaemon.preflight import RunAs, program_problem
@@ -69,21 +69,9 @@ def group_alive(group: int) -> bool:
     except PermissionError:
         pass  # there, but no member is ours to signal (one became root, say)
     try:
-        names = os.listdir("/proc")
+        return next(live_members(group), None) is not None
     except OSError:
-        return True
-    number = str(group).encode()
-    for name in names:
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        if len(fields) > 2 and fields[0] not in (b"Z", b"X") and fields[2] == number:
-            return True
-    return False
+        return True  # no /proc: signal 0 is all there is to go by
 
 
 @frozen

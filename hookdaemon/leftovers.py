@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
@@ -33,25 +33,37 @@ LEFTOVER_GRACE = 10.0
 LEFTOVER_POLL = 0.05
 
 
+def live_members(process_group: int) -> Iterator[int]:
+    """
+    The processes of C{process_group} that are not zombies, as /proc lists
+    them; OSError where there is no /proc to read.
+    """
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            if fields[0] not in (b"Z", b"X") and int(fields[2]) == process_group:
+                yield int(name)
+        except (OSError, IndexError, ValueError):
+            continue
+
+
 def members(process_group: int, job_id: int) -> list[int]:
     """Live processes of C{process_group} that belong to job C{job_id}."""
     markers = {b"HOOK_JOB=%d" % job_id, b"%s=%d" % (JOB_MARKER.encode(), job_id)}
     found = []
     try:
-        pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+        for pid in live_members(process_group):
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    if markers.intersection(f.read().split(b"\0")):
+                        found.append(pid)
+            except OSError:
+                continue
     except OSError:
         return []
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-            if fields[0] in (b"Z", b"X") or int(fields[2]) != process_group:
-                continue
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                if markers.intersection(f.read().split(b"\0")):
-                    found.append(pid)
-        except (OSError, IndexError, ValueError):
-            continue
     return found
 
 

@@ -34,12 +34,17 @@ def write_private(path: str, data: bytes) -> None:
     """Write C{data} to a new or emptied file of mode 0600 whatever the umask (a payload)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
     try:
-        os.fchmod(fd, FILE_MODE)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        _fill(fd, data)
     finally:
         os.close(fd)
+
+
+def _fill(fd: int, data: bytes) -> None:
+    """Mode 0600 whatever the umask, then all of C{data} (os.write may take less)."""
+    os.fchmod(fd, FILE_MODE)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def write_passed_file(variable: str, data: bytes, directory: str | None) -> str:
@@ -60,10 +65,7 @@ def write_passed_file(variable: str, data: bytes, directory: str | None) -> str:
     else:
         raise FileExistsError(f"no free name for {variable} in {directory}")
     try:
-        os.fchmod(fd, FILE_MODE)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        _fill(fd, data)
     except BaseException:
         os.close(fd)
         os.remove(path)

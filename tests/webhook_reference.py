@@ -31,6 +31,8 @@ from typing import Any, Protocol
 from attrs import evolve, field, frozen
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
+from hookdaemon.testing import free_port
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 RECORDER = os.path.join(HERE, "fixtures", "webhook", "record.py")
 """The command every case's hook runs (its C{execute-command}, unless the case names another)."""
@@ -233,13 +235,6 @@ class Workspace:
         with open(workspace.hooks, "w") as f:
             json.dump(hooks_file(cases, workspace), f, indent=1)
         return workspace
-
-
-def free_port() -> int:
-    """A loopback port free now (another process may take it before it is bound)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @frozen

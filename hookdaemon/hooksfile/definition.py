@@ -59,6 +59,7 @@ from hookdaemon.config import Network, Rate, network, parse_rate
 from hookdaemon.hooksfile.answers import GO_STATUS_CODES
 from hookdaemon.hooksfile.model import (
     MATCH_TYPES,
+    SOURCE_ORDER,
     SOURCES,
     And,
     Argument,
@@ -163,18 +164,6 @@ HASH_NAMES = {
 }
 """webhook's deprecated names (MatchHash*): it logs a warning on every call that uses one."""
 
-SOURCE_ORDER = (
-    "header",
-    "url",
-    "query",
-    "payload",
-    "raw-request-body",
-    "request",
-    "string",
-    "entire-payload",
-    "entire-headers",
-    "entire-query",
-)
 NAMED_SOURCES = frozenset({"header", "url", "query", "payload", "request"})
 """The sources whose C{name} says which value: without one, no value is found."""
 REQUEST_NAMES = ("method", "remote-addr")
@@ -182,7 +171,8 @@ REQUEST_NAMES = ("method", "remote-addr")
 JSON_SOURCES = frozenset({"header", "url", "query", "payload"})
 """What parse-parameters-as-json can replace (Hook.ParseJSONParameters)."""
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+"""An HTTP token (RFC 9110's tchar): a method or a header name."""
 """An HTTP token (RFC 9110's tchar): a method or a header name."""
 _URL_SAFE = "-._~!$&'()*+,;=:@/"
 _URL_PATH = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/]*")
@@ -1437,7 +1427,7 @@ def _file_hook(values: Mapping[str, Any], source: str, found: _Findings) -> File
     for index, method in enumerate(values.get("http-methods") or ()):
         # webhook compares r.Method == strings.ToUpper(strings.TrimSpace(m)) (hookHandler).
         normal = _go_upper(method.strip())
-        if not _TOKEN.fullmatch(normal):
+        if not HTTP_TOKEN.fullmatch(normal):
             found.warn(
                 f"http-methods[{index}]",
                 f"{method!r} is not an HTTP method name, so no call's method is it (webhook"
@@ -1474,7 +1464,7 @@ def _file_hook(values: Mapping[str, Any], source: str, found: _Findings) -> File
                 _join(at, "name"),
                 "is missing: webhook never sends a header without a name: give the header's name",
             )
-        elif not _TOKEN.fullmatch(name):
+        elif not HTTP_TOKEN.fullmatch(name):
             found.warn(
                 _join(at, "name"),
                 f"{name!r} is not an HTTP header name, so webhook never sends the header: write"

@@ -15,21 +15,20 @@ from typing import Any
 
 from attrs import field, frozen
 
-SOURCES = frozenset(
-    {
-        "header",
-        "url",
-        "query",  # webhook's alias of url (SourceQueryAlias)
-        "payload",
-        "raw-request-body",
-        "request",
-        "string",
-        "entire-payload",
-        "entire-headers",
-        "entire-query",
-    }
+SOURCE_ORDER = (
+    "header",
+    "url",
+    "query",  # webhook's alias of url (SourceQueryAlias)
+    "payload",
+    "raw-request-body",
+    "request",
+    "string",
+    "entire-payload",
+    "entire-headers",
+    "entire-query",
 )
-"""The C{source} of an argument, as hook.go's Source* constants name them."""
+"""The C{source} of an argument, as hook.go's Source* constants name them, in messages' order."""
+SOURCES = frozenset(SOURCE_ORDER)
 
 MATCH_TYPES = frozenset(
     {
