@@ -155,9 +155,14 @@ class Dispatcher(Service):
         # delivery that arrives once the reactor runs.
         now = self._reactor.seconds()
 
-        def recover(journal: Journal) -> tuple[list[tuple[int, int]], list[JobRecord]]:
+        def recover(
+            journal: Journal,
+        ) -> tuple[list[tuple[int, int]], list[JobRecord], list[JobRecord]]:
             leftovers = journal.leftovers()  # read before recover() marks them interrupted
-            return leftovers, journal.recover(now)
+            interrupted: list[int] = []
+            pending = journal.recover(now, interrupted)
+            ended = [journal.get(job_id) for job_id in interrupted]
+            return leftovers, pending, [record for record in ended if record is not None]
 
         # A write: if the journal cannot commit, recovery waits until it can.
         self._journal.write(recover).addCallback(
@@ -428,11 +433,27 @@ class Dispatcher(Service):
         if live.over is not None:
             live.over.callback(None)
 
-    async def _recover(self, leftovers: list[tuple[int, int]], pending: list[JobRecord]) -> None:
+    async def _recover(
+        self,
+        leftovers: list[tuple[int, int]],
+        pending: list[JobRecord],
+        interrupted: list[JobRecord],
+    ) -> None:
         """End what a killed daemon left running, then queue the journal's jobs again."""
         await end_leftovers(self._reactor, leftovers)
+        for record in interrupted:
+            self._recovered(record, JobOutcome(JobState.INTERRUPTED, reason=record.reason))
         for record in pending:
             self._resume(record)
+
+    def _recovered(self, record: JobRecord, outcome: JobOutcome) -> None:
+        """Tell of a job that ended as the daemon starts, if its hook is still configured."""
+        hook = self._config.hooks.get(record.hook)
+        if hook is None:
+            return
+        payload_path = os.path.join(self.payload_dir, f"{record.id}.body")
+        job = Job(id=record.id, hook=hook, delivery=record.delivery, payload_path=payload_path)
+        self._events.recovered(job, outcome)
 
     def _resume(self, record: JobRecord) -> None:
         """Queue again a job the journal holds as queued after a restart, oldest first."""
@@ -456,6 +477,7 @@ class Dispatcher(Service):
             log.warn("hook {hook}: job {job} {line}", hook=record.hook, job=record.id, line=line)
             self._outputs.logs[record.hook].note(record.id, line)
             self._end_unrun(record.id, JobState.FAILED, line, f"hookdaemon {line}\n".encode())
+            self._recovered(record, JobOutcome(JobState.FAILED, reason=line))
             return
         if record.retry_of is None:
             log.info("job {job} for hook {hook} resumed", job=record.id, hook=record.hook)

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypedDict
 
+import attrs
 from attrs import frozen
 from twisted.logger import Logger
 
@@ -34,12 +35,13 @@ from hookdaemon.job_state import FINAL_STATES, QUEUED_ENDS, JobState
 
 log = Logger()
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """
 C{PRAGMA user_version}: 0 is the release before bodies had a table of their
 own, 1 the one before delivery ids were remembered apart from jobs and jobs
 counted their attempts, 2 the one before jobs could be replays, 3 the one
-before jobs said why they ended, 4 the one before hooks files' invocations.
+before jobs said why they ended, 4 the one before hooks files' invocations,
+5 the one before the outbox of reports.
 """
 
 MIN_SQLITE = (3, 20, 0)
@@ -131,10 +133,29 @@ CREATE TABLE IF NOT EXISTS deliveries (
 CREATE INDEX IF NOT EXISTS deliveries_age ON deliveries (hook, accepted_at);
 """
 
+_OUTBOX = """
+-- Commit statuses and notifications not yet sent, so a restart loses none.
+-- No reference to jobs: a report outlives its job's pruned record. Credentials
+-- are not here: the hook's configuration gives them when the entry is sent.
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    hook TEXT NOT NULL,
+    job_id INTEGER NOT NULL,
+    channel TEXT NOT NULL,  -- report, or notify and the URL's fingerprint: sent in order
+    subject TEXT,           -- a status's commit and context, which a newer status replaces
+    message BLOB NOT NULL,  -- what to send (JSON), as hookdaemon.reports wrote it
+    created_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_subject ON outbox (hook, channel, subject);
+"""
+
 _SCHEMA = f"""
 {_JOBS.format(name="jobs")}
 {_PAYLOADS}
 {_DELIVERIES}
+{_OUTBOX}
 CREATE INDEX IF NOT EXISTS jobs_hook ON jobs (hook, id);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, id);
 CREATE INDEX IF NOT EXISTS jobs_covered_by ON jobs (covered_by);
@@ -208,6 +229,24 @@ class JobRecord:
     @property
     def payload_kept(self) -> bool:
         return self.payload_dropped is None
+
+
+@frozen
+class OutboxEntry:
+    """A report to send: a commit status or a notification, without its credentials."""
+
+    hook: str
+    job_id: int
+    channel: str
+    """Entries of one hook's channel go out in order, one at a time."""
+    subject: str | None
+    """A status's commit and context: a newer entry for it replaces one not yet sent."""
+    message: bytes
+    created_at: float
+    id: int | None = None
+    attempts: int = 0
+    """Failed tries so far."""
+    next_at: float = 0.0
 
 
 class PayloadDroppedError(LookupError):
@@ -576,14 +615,16 @@ class Journal:
             self._db.execute("DELETE FROM payloads WHERE job_id = ?", (job_id,))
             self.needs_upkeep = True
 
-    def recover(self, now: float) -> list[JobRecord]:
+    def recover(self, now: float, interrupted: list[int] | None = None) -> list[JobRecord]:
         """
         After a crash: jobs left running become C{interrupted} and are queued
         again (L{_retry}); return every queued job in the order its delivery
-        was accepted.
+        was accepted. The ids of the jobs interrupted go into C{interrupted}.
         """
         with self.transaction():
             for record in self._select("WHERE state = ? ORDER BY id", (JobState.RUNNING,)):
+                if interrupted is not None:
+                    interrupted.append(record.id)
                 self._db.execute(
                     "UPDATE jobs SET state = ?, finished_at = ?, reason = ? WHERE id = ?",
                     (JobState.INTERRUPTED, now, INTERRUPTED_BY_A_CRASH, record.id),
@@ -622,6 +663,85 @@ class Journal:
             record.attempt + 1,
             invocation=self.invocation(job_id),
         )
+
+    def post(self, entries: Sequence[OutboxEntry]) -> list[OutboxEntry]:
+        """
+        Put reports in the outbox, each replacing the entries of its subject not
+        yet sent (a status the forge would only overwrite); returns them with ids.
+        """
+        posted = []
+        for entry in entries:
+            if entry.subject is not None:
+                self._db.execute(
+                    "DELETE FROM outbox WHERE hook = ? AND channel = ? AND subject = ?",
+                    (entry.hook, entry.channel, entry.subject),
+                )
+            cursor = self._db.execute(
+                "INSERT INTO outbox (hook, job_id, channel, subject, message, created_at,"
+                " attempts, next_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
+                (
+                    entry.hook,
+                    entry.job_id,
+                    entry.channel,
+                    entry.subject,
+                    entry.message,
+                    entry.created_at,
+                    entry.created_at,
+                ),
+            )
+            assert cursor.lastrowid is not None
+            posted.append(attrs.evolve(entry, id=cursor.lastrowid, next_at=entry.created_at))
+        return posted
+
+    def outbox(self) -> list[OutboxEntry]:
+        """Every report not yet sent, oldest first: what a start sends."""
+        rows = self._db.execute(
+            "SELECT hook, job_id, channel, subject, message, created_at, id, attempts, next_at"
+            " FROM outbox ORDER BY id"
+        ).fetchall()
+        return [
+            OutboxEntry(hook, job, channel, subject, bytes(message), created, id_, tries, next_at)
+            for hook, job, channel, subject, message, created, id_, tries, next_at in rows
+        ]
+
+    def unposted(self, entry_id: int) -> bool:
+        """An entry is done with (sent, refused, given up on); False: it was not there."""
+        cursor = self._db.execute("DELETE FROM outbox WHERE id = ?", (entry_id,))
+        return cursor.rowcount > 0
+
+    def postponed(self, entry_id: int, attempts: int, next_at: float) -> None:
+        """An entry failed for now: it is tried again at C{next_at}."""
+        self._db.execute(
+            "UPDATE outbox SET attempts = ?, next_at = ? WHERE id = ?",
+            (attempts, next_at, entry_id),
+        )
+
+    def retried_as(self, record: JobRecord) -> int | None:
+        """The job an interrupted job's delivery runs again as, if it does."""
+        row = self._db.execute(
+            "SELECT id FROM jobs WHERE retry_of = ? AND attempt = ?",
+            (record.retry_of or record.id, record.attempt + 1),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def previous_end(self, hook: str, job_id: int) -> JobState | None:
+        """
+        How the hook's last deploy before C{job_id} ended, for C{notify_on = change}:
+        superseded, ignored and interrupted jobs are no deploy's end.
+        """
+        row = self._db.execute(
+            "SELECT state FROM jobs WHERE hook = ? AND id < ? AND state IN (?, ?, ?, ?)"
+            " ORDER BY id DESC LIMIT 1",
+            (
+                hook,
+                job_id,
+                JobState.SUCCEEDED,
+                JobState.FAILED,
+                JobState.TIMED_OUT,
+                JobState.CANCELLED,
+            ),
+        ).fetchone()
+        return None if row is None else JobState(row[0])
 
     def payload(self, job_id: int) -> bytes:
         """

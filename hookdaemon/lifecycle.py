@@ -91,6 +91,13 @@ class IJobObserver(Interface):
     def ended(job: Job, outcome: JobOutcome) -> None:
         """The job is over (superseded jobs end through L{superseded} only)."""
 
+    def recovered(job: Job, outcome: JobOutcome) -> None:
+        """
+        A job this daemon did not see end, ended as it starts: one a killed
+        daemon left running (C{interrupted}), or one refused on resume. The
+        journal holds its end already; the reports still have to tell it.
+        """
+
 
 @implementer(IJobObserver)
 class JobObserver:
@@ -115,6 +122,9 @@ class JobObserver:
         pass
 
     def ended(self, job: Job, outcome: JobOutcome) -> None:
+        pass
+
+    def recovered(self, job: Job, outcome: JobOutcome) -> None:
         pass
 
 
@@ -163,6 +173,9 @@ class JobEvents:
 
     def ended(self, job: Job, outcome: JobOutcome) -> None:
         self._tell("ended", job, outcome)
+
+    def recovered(self, job: Job, outcome: JobOutcome) -> None:
+        self._tell("recovered", job, outcome)
 
     def _tell(self, event: str, job: Job, *details: object) -> None:
         for subscriber, listener in self._listeners[event]:

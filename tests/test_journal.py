@@ -23,6 +23,7 @@ from hookdaemon.journal import (
     Journal,
     NewDelivery,
     NewerSchemaError,
+    OutboxEntry,
     PayloadDroppedError,
     SQLiteTooOldError,
     UpgradeError,
@@ -987,3 +988,65 @@ class SchemaOneUpgradeTests(SynchronousTestCase):
                 db.close()
 
         self.assertEqual(shape(path), shape(fresh))
+
+
+class OutboxTests(SynchronousTestCase):
+    """The outbox of reports: kept across a close, in order, a status replacing its older self."""
+
+    def setUp(self) -> None:
+        self.path = os.path.abspath(self.mktemp())
+        self.journal = Journal(self.path)
+        self.addCleanup(lambda: self.journal.close())
+
+    def entry(self, subject: str | None, message: bytes, job: int = 1) -> OutboxEntry:
+        return OutboxEntry("site", job, "report", subject, message, 100.0)
+
+    def test_entriesOutliveAClose(self) -> None:
+        [posted] = self.journal.post([self.entry("c1 ctx", b"pending")])
+        self.assertEqual((posted.id, posted.next_at), (1, 100.0))
+        self.journal.close()
+        self.journal = Journal(self.path)
+        self.assertEqual(self.journal.outbox(), [posted])
+
+    def test_aNewerStatusReplacesTheOneNotYetSent(self) -> None:
+        self.journal.post([self.entry("c1 ctx", b"pending"), self.entry("c2 ctx", b"other")])
+        self.journal.post([self.entry("c1 ctx", b"success"), self.entry(None, b"note")])
+        self.assertEqual(
+            [entry.message for entry in self.journal.outbox()], [b"other", b"success", b"note"]
+        )
+
+    def test_postponedAndUnposted(self) -> None:
+        first, second = self.journal.post([self.entry(None, b"a"), self.entry(None, b"b")])
+        assert first.id is not None and second.id is not None
+        self.journal.postponed(first.id, 2, 160.0)
+        self.assertTrue(self.journal.unposted(second.id))
+        self.assertFalse(self.journal.unposted(second.id))
+        [left] = self.journal.outbox()
+        self.assertEqual((left.message, left.attempts, left.next_at), (b"a", 2, 160.0))
+
+    def test_previousEndSkipsWhatIsNoDeploysEnd(self) -> None:
+        jobs = [
+            self.journal.add(NewDelivery("site", push(), b"{}", 100.0)).job_id for _ in range(4)
+        ]
+        assert None not in jobs
+        first, second, third, fourth = (job for job in jobs if job is not None)
+        self.assertIsNone(self.journal.previous_end("site", first))
+        self.journal.started(first, 101.0)
+        self.journal.finished(first, JobState.FAILED, 1, None, b"", 102.0)
+        self.journal.superseded(second, third, 103.0)
+        self.journal.started(third, 104.0)
+        self.journal.finished(third, JobState.INTERRUPTED, None, None, b"", 105.0)
+        self.assertEqual(self.journal.previous_end("site", fourth), JobState.FAILED)
+        self.assertIsNone(self.journal.previous_end("other", fourth))
+
+    def test_recoverSaysWhichJobsItInterruptedAndAsWhatTheyRunAgain(self) -> None:
+        job = self.journal.add(NewDelivery("site", push(), b"{}", 100.0)).job_id
+        assert job is not None
+        self.journal.started(job, 101.0)
+        interrupted: list[int] = []
+        [retry] = self.journal.recover(200.0, interrupted)
+        self.assertEqual(interrupted, [job])
+        record = self.journal.get(job)
+        assert record is not None
+        self.assertEqual(self.journal.retried_as(record), retry.id)
+        self.assertIsNone(self.journal.retried_as(retry))

@@ -128,6 +128,7 @@ class JobEventsTests(SynchronousTestCase):
         events.output(job, b"stdout x\n")
         events.step_ended(job, 1, StepResult(0, None))
         events.ended(job, JobOutcome(JobState.SUCCEEDED, StepResult(0, None)))
+        events.recovered(job, JobOutcome(JobState.INTERRUPTED))
         self.assertEqual(heard, list(EVENTS))
 
 
