@@ -14,11 +14,14 @@ import configparser
 import ipaddress
 import os
 import re
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from attrs import field, frozen
+from cryptography import x509
 
+from hookdaemon import commit_status
 from hookdaemon.command import (
     FIXED_FORM,
     SHELL_NAME,
@@ -64,6 +67,7 @@ DAEMON_DEFAULTS: Mapping[str, str] = {
     "max_attempts": "3",
     "delivery_id_days": "30",
     "delivery_id_max": "100000",
+    "public_url": "",  # how the daemon is reached from outside, for links in reports
 }
 
 HOOK_DEFAULTS: Mapping[str, str] = {
@@ -84,6 +88,14 @@ HOOK_DEFAULTS: Mapping[str, str] = {
     "rate": "",
     "max_queued": "100",
     "basic_auth": "",
+    "report": "",
+    "report_token": "",
+    "report_url": "",
+    "report_context": "",  # empty: hookdaemon/NAME
+    "report_ca": "",
+    "notify": "",
+    "notify_format": "slack",
+    "notify_on": "always",
 }
 REQUIRED_HOOK_KEYS = frozenset({"workdir", "command"})
 """The keys every hook must set: they have no default."""
@@ -165,6 +177,33 @@ def parse_rate(text: str) -> Rate | None:
 _DEFAULT_RATE = parse_rate(HOOK_DEFAULTS["rate"])
 """The default rate, read: no limit."""
 
+REPORT_APIS = ("github", "gitlab", "gitea", "forgejo", "gogs", "bitbucket", "bitbucket-server")
+NOTIFY_FORMATS = ("slack", "json")
+NOTIFY_ON = ("always", "failure", "change")
+
+
+@frozen
+class ReportTarget:
+    """Where a hook's jobs set commit statuses (C{report}), and as whom."""
+
+    api: str
+    """The forge's status API, a key of L{hookdaemon.commit_status.STATUS_APIS}."""
+    url: str
+    """The API's base URL, without a trailing slash."""
+    token: Secret
+    context: str
+    """The status's name on the commit (GitHub's context, GitLab's name, Bitbucket's key)."""
+
+
+@frozen
+class Notifying:
+    """Where a hook's finished jobs are told (C{notify}), in which form, and which of them."""
+
+    urls: tuple[Secret, ...]
+    """Incoming-webhook URLs: a chat's holds its credential, so each is a secret."""
+    format: str = "slack"
+    on: str = "always"
+
 
 @frozen
 class HookConfig:
@@ -199,6 +238,10 @@ class HookConfig:
     """The first part of its URL path: C{--urlprefix} for a hooks file's hooks; may be empty."""
     history: int | None = None
     """Finished jobs kept for this hook; None: the daemon's C{history}."""
+    report: ReportTarget | None = None
+    notify: Notifying | None = None
+    report_ca: str | None = None
+    """PEM certificates trusted for this hook's reports and notifications; None: the system's."""
 
     @property
     def path(self) -> str:
@@ -240,6 +283,8 @@ class DaemonConfig:
     """Days a forge's delivery id is remembered, so a redelivery does not run again."""
     delivery_id_max: int = int(DAEMON_DEFAULTS["delivery_id_max"])
     """Delivery ids remembered per hook at most, the newest kept."""
+    public_url: str = ""
+    """The daemon's URL from outside (no trailing slash), for links to jobs; empty: none."""
 
 
 @frozen
@@ -265,13 +310,17 @@ class Config:
                 for key, secret in (("secret", hook.secret), ("basic_auth", hook.basic_auth))
                 if secret is not None
             ]
+            if hook.report is not None:
+                found.append((f"{HOOK_PREFIX}{name}", "report_token", hook.report.token))
+            if hook.notify is not None:
+                found += [(f"{HOOK_PREFIX}{name}", "notify", url) for url in hook.notify.urls]
         return tuple(found)
 
 
 VERBATIM_KEYS = frozenset({"command", "env"})
 MULTI_LINE_KEYS = frozenset(
     {"listen", "trusted_proxies", "allow_from", "events", "branches", "tags", "repository"}
-    | {"status_token", "operator_token"}
+    | {"status_token", "operator_token", "notify"}
     | VERBATIM_KEYS
 )
 """Keys whose value may go on over several lines; every other key takes one line."""
@@ -598,6 +647,8 @@ class _Reader:
         self.read_file = read_file
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
+        self.public_url = ""
+        """The daemon's C{public_url}, once its section is read: hooks' keys depend on it."""
         self.lines = text.split("\n")
         self.key_lines, self.repeats = _key_lines(self.lines)
 
@@ -668,7 +719,33 @@ def _daemon(section: _Section) -> DaemonConfig:
         max_attempts=section.integer("max_attempts", minimum=1),
         delivery_id_days=section.integer("delivery_id_days", minimum=1),
         delivery_id_max=section.integer("delivery_id_max", minimum=1),
+        public_url=_public_url(section),
     )
+
+
+def _public_url(section: _Section) -> str:
+    value = section.raw("public_url").rstrip("/")
+    if value and web_url_problem(value) is not None:
+        section.problem(
+            "public_url", f"{web_url_problem(value)}, such as https://deploy.example.com"
+        )
+    return value
+
+
+def web_url_problem(url: str) -> str | None:
+    """Why C{url} is no http(s) URL a call can go to, never quoting it (it may hold a token)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return "must be an https:// (or http://) URL"
+    if not parts.hostname:
+        return "names no host"
+    try:
+        _ = parts.port
+    except ValueError:
+        return "holds a port that is not a number from 0 to 65535"
+    if any(c.isspace() for c in url):
+        return "holds a space"
+    return None
 
 
 def _environment(section: _Section) -> dict[str, str]:
@@ -1128,7 +1205,97 @@ def _hook(section: _Section, name: str) -> HookConfig:
         rate=section.convert("rate", parse_rate),
         max_queued=section.integer("max_queued", minimum=1),
         basic_auth=basic_auth,
+        report=_report(section, name),
+        notify=_notifying(section),
+        report_ca=_report_ca(section),
     )
+
+
+def _report(section: _Section, name: str) -> ReportTarget | None:
+    """C{report} and its keys: the forge API a hook's jobs set commit statuses with."""
+    api = section.raw("report")
+    if api and api not in REPORT_APIS:
+        section.problem("report", f"must be one of: {', '.join(REPORT_APIS)}")
+        return None
+    if not api:
+        for key in ("report_token", "report_url", "report_context"):
+            if section.raw(key):
+                section.warn(key, "is not used: report is not set")
+        return None
+    unsupported = commit_status.UNSUPPORTED.get(api)
+    if unsupported is not None:
+        section.problem("report", unsupported)
+        return None
+    status_api = commit_status.STATUS_APIS[api]
+    token = section.secret("report_token")
+    if token is None and "report_token" not in section.problem_keys():
+        section.problem("report_token", f"is required with report = {api}: env:NAME or file:PATH")
+    url = section.raw("report_url").rstrip("/") or (status_api.DEFAULT_API or "")
+    if not url:
+        section.problem(
+            "report_url",
+            f"is required with report = {api}, which has no public service: the API's base URL,"
+            f" such as https://{api}.example.com{status_api.API_PATH}",
+        )
+    elif (problem := web_url_problem(url)) is not None:
+        section.problem("report_url", problem)
+        url = ""
+    else:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme == "http":
+            section.warn(
+                "report_url",
+                "is http://: the token crosses the network in the clear; use it only for a"
+                " forge on this host",
+            )
+        if status_api.API_PATH and not parts.path.endswith(status_api.API_PATH):
+            section.warn(
+                "report_url",
+                f"does not end with {status_api.API_PATH}, where {api}'s API usually is:"
+                f" https://{parts.netloc}{status_api.API_PATH}?",
+            )
+    if status_api.REQUIRES_TARGET_URL and not section.reader.public_url:
+        section.problem(
+            "report",
+            f"{api} wants a link with every status: set public_url in [hookdaemon]",
+        )
+    if token is None or not url:
+        return None
+    return ReportTarget(api, url, token, section.raw("report_context") or f"hookdaemon/{name}")
+
+
+def _notifying(section: _Section) -> Notifying | None:
+    urls = section.secrets("notify")
+    notify_format = section.choice("notify_format", NOTIFY_FORMATS)
+    on = section.choice("notify_on", NOTIFY_ON)
+    if not urls:
+        return None
+    for number, url in enumerate(urls, 1):
+        problem = web_url_problem(url.value.decode("utf-8", "replace"))
+        if problem is not None:
+            at = f"entry {number} ({url.describe()})" if len(urls) > 1 else url.describe()
+            section.problem("notify", f"{at} {problem}")
+    return Notifying(urls, notify_format, on)
+
+
+def _report_ca(section: _Section) -> str | None:
+    value = section.raw("report_ca")
+    if not value:
+        return None
+    path = section.reader.resolve(value)
+    try:
+        found = x509.load_pem_x509_certificates(section.reader.read_file(path))
+    except OSError as e:
+        section.problem("report_ca", f"cannot read the file it names: {e.strerror}")
+        return None
+    except ValueError:
+        found = []
+    if not found:
+        section.problem(
+            "report_ca", f"{path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+        )
+        return None
+    return path
 
 
 def _basic_auth(section: _Section) -> Secret | None:
@@ -1190,6 +1357,7 @@ def parse_config(
     reader.problems.extend(_repeated(source, reader.repeats))
     daemon_values = dict(parser["hookdaemon"]) if parser.has_section("hookdaemon") else {}
     daemon = _daemon(_Section(reader, "hookdaemon", daemon_values, DAEMON_DEFAULTS))
+    reader.public_url = daemon.public_url
     hooks = {}
     for name in parser.sections():
         if name == "hookdaemon":

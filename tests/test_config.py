@@ -174,8 +174,10 @@ class UnknownNamesTests(ConfigTestCase):
             self.problems(HOOK + "comand = true\n"),
             [
                 f"{SOURCE}: [hook:site] comand: unknown key (known keys: allow_from, basic_auth, "
-                "branches, burst, command, env, events, forge, kill_grace, max_queued, rate, "
-                "repository, secret, shell, signature_header, tags, timeout, workdir)"
+                "branches, burst, command, env, events, forge, kill_grace, max_queued, notify, "
+                "notify_format, notify_on, rate, report, report_ca, report_context, "
+                "report_token, report_url, repository, secret, shell, signature_header, tags, "
+                "timeout, workdir)"
             ],
         )
 
@@ -187,8 +189,8 @@ class UnknownNamesTests(ConfigTestCase):
                 "delivery_id_max, header_timeout, history, listen, log_dir, log_keep, "
                 "log_max_bytes, max_attempts, max_body, max_client_connections, "
                 "max_connections, max_parallel, operator_token, "
-                "payload_budget, request_timeout, state_dir, status_token, stop_grace, "
-                "trusted_proxies)"
+                "payload_budget, public_url, request_timeout, state_dir, status_token, "
+                "stop_grace, trusted_proxies)"
             ],
         )
 
@@ -238,7 +240,7 @@ class UnknownNamesTests(ConfigTestCase):
                 f"{SOURCE}: [hookdaemon] colour: unknown key (known keys: delivery_id_days, "
                 "delivery_id_max, header_timeout, history, listen, log_dir, log_keep, "
                 "log_max_bytes, max_attempts, max_body, max_client_connections, "
-                "max_connections, max_parallel, operator_token, payload_budget, "
+                "max_connections, max_parallel, operator_token, payload_budget, public_url, "
                 "request_timeout, state_dir, status_token, stop_grace, trusted_proxies)",
             ],
         )
@@ -316,8 +318,8 @@ class AllProblemsAtOnceTests(ConfigTestCase):
                 "delivery_id_max, header_timeout, history, listen, log_dir, log_keep, "
                 "log_max_bytes, max_attempts, max_body, max_client_connections, "
                 "max_connections, max_parallel, operator_token, "
-                "payload_budget, request_timeout, state_dir, status_token, stop_grace, "
-                "trusted_proxies)",
+                "payload_budget, public_url, request_timeout, state_dir, status_token, "
+                "stop_grace, trusted_proxies)",
                 f"{SOURCE}: [hookdaemon] log_keep: is not a whole number; write one such as 10",
                 f"{SOURCE}: [hook:api] forge: must be one of: "
                 "auto, github, gitlab, gitea, forgejo, gogs, bitbucket, "

@@ -550,8 +550,9 @@ class TwistdReloadTests(TestCase):
             [
                 f"{twistd.config}: [hook:a] colour: unknown key (known keys: allow_from,"
                 " basic_auth, branches, burst, command, env, events, forge, kill_grace,"
-                " max_queued, rate, repository, secret, shell, signature_header, tags, timeout,"
-                " workdir)",
+                " max_queued, notify, notify_format, notify_on, rate, report, report_ca,"
+                " report_context, report_token, report_url, repository, secret, shell,"
+                " signature_header, tags, timeout, workdir)",
                 f"{twistd.config}: 1 problem(s)",
                 "reload refused; the configuration in use stays as it was",
             ],

@@ -74,7 +74,7 @@ class TwistdTests(SynchronousTestCase):
                 "delivery_id_max, header_timeout, history, listen, log_dir, log_keep, "
                 "log_max_bytes, max_attempts, max_body, max_client_connections, "
                 "max_connections, max_parallel, operator_token, "
-                "payload_budget, request_timeout, state_dir, "
+                "payload_budget, public_url, request_timeout, state_dir, "
                 "status_token, stop_grace, trusted_proxies)",
                 f"{path}: [hookdaemon] max_parallel: is not a whole number; write one such as 4",
                 f"{path}: [hook:site] forge: must be one of: "
