@@ -28,19 +28,19 @@ from treq.client import HTTPClient
 from treq.cookies import IndexableCookieJar
 from twisted.internet import ssl
 from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.interfaces import IReactorTCP, IReactorTime
 from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, HTTPConnectionPool, ResponseDone
 from twisted.web.http import PotentialDataLoss
 from twisted.web.iweb import IResponse
 
+from hookdaemon.reactors import OutgoingReactor
+
 __all__ = [
     "MAX_ANSWER_BYTES",
     "CallFailedError",
     "Outgoing",
     "OutgoingAnswer",
-    "OutgoingReactor",
     "OutgoingRequest",
     "load_ca_problem",
 ]
@@ -50,10 +50,6 @@ MAX_ANSWER_BYTES = 64 * 1024
 
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "private-token", "cookie"})
 """Headers that hold credentials in every forge's API (GitLab's is PRIVATE-TOKEN)."""
-
-
-class OutgoingReactor(IReactorTCP, IReactorTime):
-    """What calling out needs: TCP connections (TLS runs over them) and timers for deadlines."""
 
 
 def _lower_names(names: frozenset[str]) -> frozenset[str]:

@@ -7,6 +7,7 @@ a test can hand it a fake that provides just those.
     EngineReactor    the job engine: the runner's, and stopping the daemon
     JournalReactor   the journal's thread: timers, a way back, stopping
     OutputReactor    the output logs: a timer, a way back from the writer
+    OutgoingReactor  calls out (commit statuses, chat): connections, deadlines
     DaemonReactor    all of them: what the service hands its parts
 
 The bases are listed in one order throughout (core, time, process, threads),
@@ -22,6 +23,7 @@ from twisted.internet.interfaces import (
     IReactorCore,
     IReactorFromThreads,
     IReactorProcess,
+    IReactorTCP,
     IReactorTime,
 )
 
@@ -42,7 +44,11 @@ class OutputReactor(IReactorTime, IReactorFromThreads):
     """What the output logs need: a timer to gather writes, a way back from the writer."""
 
 
-class DaemonReactor(EngineReactor, JournalReactor, OutputReactor):
+class OutgoingReactor(IReactorTCP, IReactorTime):
+    """What calling out needs: TCP connections (TLS runs over them) and timers for deadlines."""
+
+
+class DaemonReactor(EngineReactor, JournalReactor, OutputReactor, OutgoingReactor):
     """
     What the daemon's service hands its parts: everything above. Its listening
     endpoints also call whatever their strings name (C{IReactorTCP} for tcp,

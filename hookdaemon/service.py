@@ -27,6 +27,7 @@ from hookdaemon.lifecycle import JobEvents
 from hookdaemon.listening import Listeners, ListeningEndpoint
 from hookdaemon.log_lines import JobLogLines
 from hookdaemon.metrics import Metrics
+from hookdaemon.outbox import Outbox, Reports
 from hookdaemon.output import OutputLogs
 from hookdaemon.reactors import DaemonReactor, stop_reactor
 from hookdaemon.reload import Reloader
@@ -64,11 +65,12 @@ class HookService(InOrder):
     The daemon's parts, started in this order and stopped in the reverse:
 
       1. the journal (L{JournalWorker}), which everything after it writes to;
-      2. the output logs (L{OutputLogs});
-      3. the C{listen} endpoints (L{Listeners}), serving the app;
-      4. the job engine (L{Dispatcher}), which recovers the journal's jobs;
-      5. the L{Reloader}, which applies the configuration file again on SIGHUP;
-      6. the L{SystemdNotice} (READY=1 once listening), last, so it stops first.
+      2. the L{Outbox}, which sends the commit statuses and notifications it holds;
+      3. the output logs (L{OutputLogs});
+      4. the C{listen} endpoints (L{Listeners}), serving the app;
+      5. the job engine (L{Dispatcher}), which recovers the journal's jobs;
+      6. the L{Reloader}, which applies the configuration file again on SIGHUP;
+      7. the L{SystemdNotice} (READY=1 once listening), last, so it stops first.
 
     Stopping, the engine refuses deliveries (503, while the endpoints still
     answer) and drains its running jobs; then the endpoints close, then the
@@ -117,7 +119,9 @@ class HookService(InOrder):
         self.records = JournalRecords(self.journal, reactor, daemon.history, self.status.output_of)
         # The journal hears first, so a reader told of an event finds it recorded;
         # the job API last, so one waiting for a job's end sees all else done.
-        events = JobEvents([self.records, JobLogLines(), self.metrics, self.status])
+        self.outbox = Outbox(self.journal, reactor, config.hooks)
+        self.reports = Reports(self.journal, reactor, self.outbox, daemon.public_url)
+        events = JobEvents([self.records, JobLogLines(), self.metrics, self.reports, self.status])
         self.engine = Dispatcher(config, self.journal, self.outputs, events, reactor)
         self.app = HookApp(
             config.hooks,
@@ -142,6 +146,7 @@ class HookService(InOrder):
         # In start order, each named as a start that fails names it.
         for child, name in (
             (self.journal, "the journal"),
+            (self.outbox, "the outbox"),
             (self.outputs, "the output logs"),
             (self.listeners, "the listen endpoints"),
             (self.engine, "the job engine"),
@@ -166,9 +171,9 @@ class HookService(InOrder):
         self.metrics.reconfigure(config.hooks)
         self.site.reconfigure(daemon)
         self.engine.reconfigure(config)
-        self.app.reconfigure(
-            config.hooks, Tokens.of(daemon), daemon.trusted_proxies, config.front
-        )
+        self.outbox.reconfigure(config.hooks)
+        self.reports.public_url = daemon.public_url
+        self.app.reconfigure(config.hooks, Tokens.of(daemon), daemon.trusted_proxies, config.front)
         self.config = config
         read = []
         for endpoint in self.endpoints:

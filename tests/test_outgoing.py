@@ -18,11 +18,11 @@ from hookdaemon.outgoing import (
     CallFailedError,
     Outgoing,
     OutgoingAnswer,
-    OutgoingReactor,
     OutgoingRequest,
     _failed,
     load_ca_problem,
 )
+from hookdaemon.reactors import OutgoingReactor
 from tests.fake_api import HANG, Answer, FakeApi, TestCA
 
 REACTOR = cast(OutgoingReactor, reactor)

@@ -73,6 +73,7 @@ class InOrderTests(SynchronousTestCase):
             list(service),
             [
                 service.journal,
+                service.outbox,
                 service.outputs,
                 service.listeners,
                 service.engine,

@@ -1,0 +1,358 @@
+"""
+Commit statuses and notifications, from the job lifecycle to the forge and
+the chat, through the journal's outbox so that a restart loses none.
+
+    started / ended / recovered -> (journal thread) reports.on_start / on_end
+        -> journal.post: the outbox rows, committed -> Outbox.take -> one lane
+        per hook and channel, in order -> Outgoing.send -> unposted / postponed
+
+Nothing here delays a job or a delivery: the lifecycle events only queue a
+journal write, and the calls go out on their own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Mapping, Sequence
+
+import attrs
+from attrs import define, field
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from hookdaemon import __version__, commit_status
+from hookdaemon.config import HookConfig, Secret
+from hookdaemon.job_state import JobState
+from hookdaemon.journal import Journal, OutboxEntry
+from hookdaemon.journal_worker import JournalNotOpenError, JournalWorker
+from hookdaemon.lifecycle import Job, JobObserver, JobOutcome
+from hookdaemon.outgoing import CallFailedError, Outgoing, OutgoingAnswer, OutgoingRequest
+from hookdaemon.reactors import OutgoingReactor
+from hookdaemon.reports import NOTIFY, REPORT, Posting, notify_channel, on_end, on_start
+
+log = Logger()
+
+FIRST_RETRY = 10.0
+"""Seconds before a report that failed for now is tried again; doubled at each failure."""
+LAST_RETRY = 600.0
+GIVE_UP_AFTER = 24 * 3600.0
+"""A report still not sent this long after its job's event is let go, and logged."""
+CALL_TIMEOUT = 30.0
+
+
+class Reports(JobObserver):
+    """Turns each start and end of a reporting hook's job into outbox entries."""
+
+    def __init__(
+        self, journal: JournalWorker, clock: IReactorTime, outbox: Outbox, public_url: str
+    ) -> None:
+        self._journal = journal
+        self._clock = clock
+        self._outbox = outbox
+        self.public_url = public_url
+        """The daemon's C{public_url}, for links to jobs; a reload may change it."""
+
+    def started(self, job: Job) -> None:
+        if job.hook.report is not None:
+            self._post(job, start=True)
+
+    def ended(self, job: Job, outcome: JobOutcome) -> None:
+        if job.hook.report is not None or job.hook.notify is not None:
+            self._post(job, start=False)
+
+    def recovered(self, job: Job, outcome: JobOutcome) -> None:
+        self.ended(job, outcome)
+
+    def _post(self, job: Job, start: bool) -> None:
+        hook, public_url, now = job.hook, self.public_url, self._clock.seconds()
+
+        def post(journal: Journal) -> tuple[Posting, list[OutboxEntry]]:
+            # On the journal's thread, after the job's own record: the end is read
+            # back as the job API shows it, and the jobs it covers with it.
+            record = journal.get(job.id)
+            if record is None:
+                return Posting(), []
+            covered = [found for i in journal.covers(job.id) if (found := journal.get(i))]
+            if start:
+                posting = on_start(hook, record, covered, public_url, now)
+            else:
+                retried_as = (
+                    journal.retried_as(record) if record.state is JobState.INTERRUPTED else None
+                )
+                previous = None
+                if hook.notify is not None and hook.notify.on == "change":
+                    previous = journal.previous_end(hook.name, job.id)
+                posting = on_end(hook, record, covered, public_url, now, retried_as, previous)
+            return posting, journal.post(posting.entries)
+
+        def posted(result: tuple[Posting, list[OutboxEntry]]) -> None:
+            posting, entries = result
+            for note in posting.notes:
+                log.info("hook {hook}: {note}", hook=hook.name, note=note)
+            self._outbox.take(entries)
+
+        what = f"job {job.id}'s reports"
+        self._journal.write(post).addCallback(posted).addErrback(
+            lambda failure: log.failure("journal: cannot post {what}", failure, what=what)
+        )
+
+
+@define(eq=False)
+class _Lane:
+    """
+    One hook's channel: its entries go out one at a time, in order, so the
+    status a commit is left with is the last one posted.
+    """
+
+    waiting: deque[OutboxEntry] = field(factory=deque)
+    busy: bool = False
+    wait: IDelayedCall | None = None
+    call: Deferred[OutgoingAnswer] | None = None
+    superseded: bool = False
+    """The entry in flight has a newer status behind it: if it fails, it is not tried again."""
+
+
+class Outbox(Service):
+    """
+    Sends the outbox's entries, each once its lane is free: a 2xx is done, a
+    4xx is refused (logged with the forge's message, never tried again), a 5xx,
+    a 429 or a failed connection is tried again later, doubling the wait.
+    """
+
+    def __init__(
+        self,
+        journal: JournalWorker,
+        reactor: OutgoingReactor,
+        hooks: Mapping[str, HookConfig],
+        first_retry: float | None = None,
+        timeout: float = CALL_TIMEOUT,
+    ) -> None:
+        self._journal = journal
+        self._reactor = reactor
+        self._hooks = hooks
+        self._first_retry = first_retry
+        """None: the module's L{FIRST_RETRY}, read at each failure."""
+        self._timeout = timeout
+        self._lanes: dict[tuple[str, str], _Lane] = {}
+        self._clients: dict[str | None, Outgoing] = {}
+        """One client per trust: the system's (None), or a C{report_ca} file's."""
+
+    def reconfigure(self, hooks: Mapping[str, HookConfig]) -> None:
+        """A reload: entries not yet sent go with the hooks' new credentials."""
+        self._hooks = hooks
+
+    def startService(self) -> None:
+        super().startService()
+        self._journal.call(lambda journal: journal.outbox()).addCallbacks(
+            self._resume, self._unread
+        )
+
+    def _unread(self, failure: Failure) -> None:
+        if not failure.check(JournalNotOpenError):  # that one was said, and stops the daemon
+            log.failure("outbox: cannot read the reports left by the last run", failure)
+
+    def _resume(self, entries: list[OutboxEntry]) -> None:
+        if entries:
+            log.info("outbox: {count} report(s) left by the last run", count=len(entries))
+        # A start is a new try: what waited for a retry goes now.
+        self.take([attrs.evolve(entry, next_at=0.0) for entry in entries])
+
+    def take(self, entries: Sequence[OutboxEntry]) -> None:
+        """Entries now in the journal's outbox: each joins its lane."""
+        if not self.running:
+            return  # sent at the next start: they are on disk
+        for entry in entries:
+            lane = self._lanes.setdefault((entry.hook, entry.channel), _Lane())
+            if entry.subject is not None:
+                self._replace(lane, entry.subject)
+            lane.waiting.append(entry)
+            self._next(lane)
+
+    def _replace(self, lane: _Lane, subject: str) -> None:
+        """A commit's newer status replaces those not yet sent (the journal dropped them too)."""
+        if lane.waiting and lane.waiting[0].subject == subject and lane.wait is not None:
+            lane.wait.cancel()  # waiting for its retry, not in flight
+            lane.wait = None
+            lane.busy = False
+            lane.waiting.popleft()
+        head = [lane.waiting.popleft()] if lane.busy and lane.waiting else []
+        if head and head[0].subject == subject:
+            lane.superseded = True
+        kept = [entry for entry in lane.waiting if entry.subject != subject]
+        lane.waiting = deque(head + kept)
+
+    def _next(self, lane: _Lane) -> None:
+        if lane.busy or not lane.waiting or not self.running:
+            return
+        entry = lane.waiting[0]
+        delay = entry.next_at - self._reactor.seconds()
+        lane.busy = True
+        if delay > 0:
+            lane.wait = self._reactor.callLater(delay, self._send, lane, entry)
+        else:
+            self._send(lane, entry)
+
+    def _send(self, lane: _Lane, entry: OutboxEntry) -> None:
+        lane.wait = None
+        hook = self._hooks.get(entry.hook)
+        request = None if hook is None else self._request(hook, entry)
+        if hook is None or request is None:
+            log.warn(
+                "outbox: job {job}'s {what} dropped: hook {hook} no longer has it configured",
+                job=entry.job_id,
+                what=_what(entry),
+                hook=entry.hook,
+            )
+            self._done(lane, entry)
+            return
+        client = self._client(hook.report_ca)
+        lane.call = client.send(request)
+        lane.call.addCallbacks(
+            lambda answer: self._answered(lane, entry, hook, answer),
+            lambda failure: self._failed(
+                lane,
+                entry,
+                failure.value.reason if failure.check(CallFailedError) else str(failure.value),
+            ),
+        )
+
+    def _request(self, hook: HookConfig, entry: OutboxEntry) -> OutgoingRequest | None:
+        """The call an entry makes with its hook's credentials now; None if the hook lost it."""
+        message = json.loads(entry.message)
+        headers = {"Content-Type": "application/json", "User-Agent": f"hookdaemon/{__version__}"}
+        if message["kind"] == REPORT:
+            report = hook.report
+            if report is None or report.api != message["api"]:
+                return None
+            api = commit_status.STATUS_APIS[report.api]
+            headers.update(api.HEADERS)
+            headers.update(api.credentials(report.token.value.decode("utf-8")))
+            body = json.dumps(message["json"]).encode()
+            return OutgoingRequest(message["method"], report.url + message["path"], headers, body)
+        url = _notify_url(hook, entry.channel)
+        if url is None:
+            return None
+        body = json.dumps(message["body"]).encode()
+        return OutgoingRequest("POST", url.value.decode("utf-8"), headers, body)
+
+    def _answered(
+        self, lane: _Lane, entry: OutboxEntry, hook: HookConfig, answer: OutgoingAnswer
+    ) -> None:
+        lane.call = None
+        if 200 <= answer.status < 300:
+            log.info(
+                "job {job}: {what} sent ({status})",
+                job=entry.job_id,
+                what=_what(entry),
+                status=answer.status,
+            )
+            self._done(lane, entry)
+        elif answer.status >= 500 or answer.status == 429:
+            self._failed(lane, entry, f"answered {answer.status}")
+        else:
+            said = _forge_message(hook, entry, answer)
+            log.warn(
+                "job {job}: {what} refused with {status}: {said}; not tried again",
+                job=entry.job_id,
+                what=_what(entry),
+                status=answer.status,
+                said=said,
+            )
+            self._done(lane, entry)
+
+    def _failed(self, lane: _Lane, entry: OutboxEntry, reason: str) -> None:
+        lane.call = None
+        if not self.running:
+            lane.busy = False
+            return  # cancelled by the stop: the entry stays for the next start
+        if lane.superseded:
+            self._done(lane, entry)  # a newer status of its commit goes instead
+            return
+        attempts = entry.attempts + 1
+        first = FIRST_RETRY if self._first_retry is None else self._first_retry
+        wait = min(first * 2 ** (attempts - 1), LAST_RETRY)
+        next_at = self._reactor.seconds() + wait
+        if next_at - entry.created_at > GIVE_UP_AFTER:
+            log.warn(
+                "job {job}: {what} not sent after {attempts} tries ({reason}); given up",
+                job=entry.job_id,
+                what=_what(entry),
+                attempts=attempts,
+                reason=reason,
+            )
+            self._done(lane, entry)
+            return
+        log.info(
+            "job {job}: {what} not sent ({reason}); trying again in {wait:.0f} s",
+            job=entry.job_id,
+            what=_what(entry),
+            reason=reason,
+            wait=wait,
+        )
+        assert entry.id is not None
+        entry_id = entry.id
+        self._journal.record(
+            lambda journal: journal.postponed(entry_id, attempts, next_at),
+            f"job {entry.job_id}'s report for later",
+        )
+        lane.waiting[0] = attrs.evolve(entry, attempts=attempts, next_at=next_at)
+        lane.busy = False
+        self._next(lane)
+
+    def _done(self, lane: _Lane, entry: OutboxEntry) -> None:
+        assert entry.id is not None
+        entry_id = entry.id
+        self._journal.record(
+            lambda journal: journal.unposted(entry_id), f"job {entry.job_id}'s report as done"
+        )
+        lane.waiting.popleft()
+        lane.busy = False
+        lane.superseded = False
+        self._next(lane)
+
+    def _client(self, ca_file: str | None) -> Outgoing:
+        client = self._clients.get(ca_file)
+        if client is None:
+            client = self._clients[ca_file] = Outgoing(self._reactor, ca_file, self._timeout)
+        return client
+
+    def stopService(self) -> Deferred[None]:
+        """Stop sending: what is not sent stays in the outbox for the next start."""
+        super().stopService()
+        for lane in self._lanes.values():
+            if lane.wait is not None and lane.wait.active():
+                lane.wait.cancel()
+            if lane.call is not None:
+                lane.call.cancel()
+        self._lanes.clear()
+        closing = [client.close() for client in self._clients.values()]
+        self._clients.clear()
+        if not closing:
+            return succeed(None)
+        return DeferredList(closing).addCallback(lambda _: None)
+
+
+def _notify_url(hook: HookConfig, channel: str) -> Secret | None:
+    if hook.notify is None:
+        return None
+    for url in hook.notify.urls:
+        if notify_channel(url) == channel:
+            return url
+    return None
+
+
+def _what(entry: OutboxEntry) -> str:
+    message = json.loads(entry.message)
+    if message["kind"] == REPORT:
+        return f"commit status {message['state']} for {message['commit'][:12]} ({message['api']})"
+    return "notification"
+
+
+def _forge_message(hook: HookConfig, entry: OutboxEntry, answer: OutgoingAnswer) -> str:
+    if json.loads(entry.message)["kind"] == NOTIFY or hook.report is None:
+        return answer.body[:200].decode("utf-8", "replace")
+    return commit_status.STATUS_APIS[hook.report.api].error_message(answer.status, answer.body)
