@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from attrs import field, frozen
-from cryptography import x509
 
 from hookdaemon import commit_status
+from hookdaemon.ca_file import CAFileError, ca_certificates
 from hookdaemon.command import (
     FIXED_FORM,
     SHELL_NAME,
@@ -1284,16 +1284,12 @@ def _report_ca(section: _Section) -> str | None:
         return None
     path = section.reader.resolve(value)
     try:
-        found = x509.load_pem_x509_certificates(section.reader.read_file(path))
+        ca_certificates(path, section.reader.read_file(path))
     except OSError as e:
         section.problem("report_ca", f"cannot read the file it names: {e.strerror}")
         return None
-    except ValueError:
-        found = []
-    if not found:
-        section.problem(
-            "report_ca", f"{path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
-        )
+    except CAFileError as e:
+        section.problem("report_ca", str(e))
         return None
     return path
 

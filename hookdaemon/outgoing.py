@@ -34,6 +34,7 @@ from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, HTTPConnectionP
 from twisted.web.http import PotentialDataLoss
 from twisted.web.iweb import IResponse
 
+from hookdaemon.ca_file import CAFileError, ca_certificates
 from hookdaemon.reactors import OutgoingReactor
 
 __all__ = [
@@ -42,7 +43,7 @@ __all__ = [
     "Outgoing",
     "OutgoingAnswer",
     "OutgoingRequest",
-    "load_ca_problem",
+    "load_ca",
 ]
 
 MAX_ANSWER_BYTES = 64 * 1024
@@ -258,27 +259,18 @@ def _cause(origin: str, trusted: str, cause: Failure) -> str:
 
 
 def _load_ca(path: str) -> list[ssl.Certificate]:
-    problem = load_ca_problem(path)
-    if problem is not None:
-        raise ValueError(problem)
-    with open(path, "rb") as f:
-        found = x509.load_pem_x509_certificates(f.read())
-    return [ssl.Certificate.loadPEM(c.public_bytes(Encoding.PEM)) for c in found]
+    return [ssl.Certificate.loadPEM(c.public_bytes(Encoding.PEM)) for c in load_ca(path)]
 
 
-def load_ca_problem(path: str) -> str | None:
-    """Why a CA file cannot be used, as a sentence for config checks; None if it can."""
+def load_ca(path: str) -> list[x509.Certificate]:
+    """The certificates of the CA file at C{path}, or L{CAFileError} saying why not."""
     try:
         with open(path, "rb") as f:
             data = f.read()
     except FileNotFoundError:
-        return f"{path} does not exist; name a PEM file of the CA certificates to trust"
+        raise CAFileError(
+            f"{path} does not exist; name a PEM file of the CA certificates to trust"
+        ) from None
     except OSError as e:
-        return f"{path} cannot be read ({e.strerror or e})"
-    if b"-----BEGIN CERTIFICATE-----" not in data:
-        return f"{path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
-    try:
-        x509.load_pem_x509_certificates(data)
-    except ValueError as e:
-        return f"{path} holds a certificate that cannot be read ({e})"
-    return None
+        raise CAFileError(f"{path} cannot be read ({e.strerror or e})") from None
+    return ca_certificates(path, data)

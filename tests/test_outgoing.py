@@ -13,6 +13,7 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from hookdaemon.ca_file import CAFileError
 from hookdaemon.outgoing import (
     MAX_ANSWER_BYTES,
     CallFailedError,
@@ -20,7 +21,7 @@ from hookdaemon.outgoing import (
     OutgoingAnswer,
     OutgoingRequest,
     _failed,
-    load_ca_problem,
+    load_ca,
 )
 from hookdaemon.reactors import OutgoingReactor
 from tests.fake_api import HANG, Answer, FakeApi, TestCA
@@ -220,6 +221,14 @@ class Reasons(SynchronousTestCase):
             reason.value.reason,  # type: ignore[union-attr]
             "https://forge.example:443: bad header value '<hidden>'",
         )
+
+
+def load_ca_problem(path: str) -> str | None:
+    try:
+        load_ca(path)
+    except CAFileError as e:
+        return str(e)
+    return None
 
 
 class LoadCAProblem(SynchronousTestCase):
