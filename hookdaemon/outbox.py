@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 from attrs import define, field
@@ -30,7 +30,7 @@ from hookdaemon.job_state import JobState
 from hookdaemon.journal import Journal, OutboxEntry
 from hookdaemon.journal_worker import JournalNotOpenError, JournalWorker
 from hookdaemon.lifecycle import Job, JobObserver, JobOutcome
-from hookdaemon.outgoing import CallFailedError, Outgoing, OutgoingAnswer, OutgoingRequest
+from hookdaemon.outgoing import Caller, CallFailedError, Outgoing, OutgoingAnswer, OutgoingRequest
 from hookdaemon.reactors import OutgoingReactor
 from hookdaemon.reports import NOTIFY, REPORT, Posting, notify_channel, on_end, on_start
 
@@ -130,6 +130,7 @@ class Outbox(Service):
         hooks: Mapping[str, HookConfig],
         first_retry: float | None = None,
         timeout: float = CALL_TIMEOUT,
+        callers: Callable[[str | None], Caller] | None = None,
     ) -> None:
         self._journal = journal
         self._reactor = reactor
@@ -138,7 +139,9 @@ class Outbox(Service):
         """None: the module's L{FIRST_RETRY}, read at each failure."""
         self._timeout = timeout
         self._lanes: dict[tuple[str, str], _Lane] = {}
-        self._clients: dict[str | None, Outgoing] = {}
+        self._callers = callers
+        """Makes the client for a trust (a C{report_ca} path, or None); None: L{Outgoing}."""
+        self._clients: dict[str | None, Caller] = {}
         """One client per trust: the system's (None), or a C{report_ca} file's."""
 
     def reconfigure(self, hooks: Mapping[str, HookConfig]) -> None:
@@ -314,10 +317,14 @@ class Outbox(Service):
         lane.superseded = False
         self._next(lane)
 
-    def _client(self, ca_file: str | None) -> Outgoing:
+    def _client(self, ca_file: str | None) -> Caller:
         client = self._clients.get(ca_file)
         if client is None:
-            client = self._clients[ca_file] = Outgoing(self._reactor, ca_file, self._timeout)
+            if self._callers is None:
+                client = Outgoing(self._reactor, ca_file, self._timeout)
+            else:
+                client = self._callers(ca_file)
+            self._clients[ca_file] = client
         return client
 
     def stopService(self) -> Deferred[None]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from http.cookiejar import DefaultCookiePolicy
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import service_identity  # Twisted falls back to a weaker check without it; fail loudly instead
@@ -40,6 +40,7 @@ from hookdaemon.reactors import OutgoingReactor
 __all__ = [
     "MAX_ANSWER_BYTES",
     "CallFailedError",
+    "Caller",
     "Outgoing",
     "OutgoingAnswer",
     "OutgoingRequest",
@@ -105,6 +106,14 @@ class CallFailedError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class Caller(Protocol):
+    """What sends a request out: L{Outgoing}, or a test's stand-in."""
+
+    def send(self, request: OutgoingRequest) -> Deferred[OutgoingAnswer]: ...
+
+    def close(self) -> Deferred[None]: ...
 
 
 class Outgoing:
