@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from http.cookiejar import DefaultCookiePolicy
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any
+from typing import Protocol as Interface
 from urllib.parse import urlsplit
 
 import service_identity  # Twisted falls back to a weaker check without it; fail loudly instead
@@ -108,7 +109,7 @@ class CallFailedError(Exception):
         self.reason = reason
 
 
-class Caller(Protocol):
+class Caller(Interface):
     """What sends a request out: L{Outgoing}, or a test's stand-in."""
 
     def send(self, request: OutgoingRequest) -> Deferred[OutgoingAnswer]: ...
