@@ -222,7 +222,13 @@ class SendTests(SynchronousTestCase):
         self.assertEqual(lines[-1], "job 3 succeeded (exit 0)")
 
     def test_withoutFollowItAnswersAtOnce(self) -> None:
-        daemon = self.daemon(command="sleep 30")
+        # The job is still running when the test ends: a short stop_grace ends it
+        # at the daemon's stop, well inside the 30 s its SIGTERM is given.
+        daemon = LiveDaemon(
+            self,
+            "[hook:site]\nforge = github\nsecret = s3cret\nworkdir = .\ncommand = sleep 30\n",
+            "stop_grace = 1\n",
+        )
         result = send("site", "--config", daemon.config)
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(
