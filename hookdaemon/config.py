@@ -1248,7 +1248,11 @@ def _report(section: _Section, name: str) -> ReportTarget | None:
                 "is http://: the token crosses the network in the clear; use it only for a"
                 " forge on this host",
             )
-        if status_api.API_PATH and not parts.path.endswith(status_api.API_PATH):
+        if (
+            status_api.API_PATH
+            and url != status_api.DEFAULT_API  # api.github.com has no /api/v3
+            and not parts.path.endswith(status_api.API_PATH)
+        ):
             section.warn(
                 "report_url",
                 f"does not end with {status_api.API_PATH}, where {api}'s API usually is:"

@@ -359,6 +359,8 @@ class _EveryVariable(Mapping[str, str]):
     """An environment where every env: secret is set, so an example reads to the end."""
 
     def __getitem__(self, name: str) -> str:
+        if name.endswith("_URL"):
+            return "https://chat.example.com/hooks/s3cret"  # a notify URL
         return "user:s3cret"  # a basic_auth's user:password, and a secret for the rest
 
     def __iter__(self) -> Iterator[str]:
