@@ -15,16 +15,18 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from itertools import islice
 
 import attrs
 from attrs import define, field
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from hookdaemon import __version__, commit_status
+from hookdaemon.ca_file import CAFileError
 from hookdaemon.config import HookConfig, Secret
 from hookdaemon.job_state import JobState
 from hookdaemon.journal import Journal, OutboxEntry
@@ -32,7 +34,7 @@ from hookdaemon.journal_worker import JournalNotOpenError, JournalWorker
 from hookdaemon.lifecycle import Job, JobObserver, JobOutcome
 from hookdaemon.outgoing import Caller, CallFailedError, Outgoing, OutgoingAnswer, OutgoingRequest
 from hookdaemon.reactors import OutgoingReactor
-from hookdaemon.reports import NOTIFY, REPORT, Posting, notify_channel, on_end, on_start
+from hookdaemon.reports import REPORT, Posting, notify_channel, on_end, on_start
 
 log = Logger()
 
@@ -105,15 +107,39 @@ class Reports(JobObserver):
 class _Lane:
     """
     One hook's channel: its entries go out one at a time, in order, so the
-    status a commit is left with is the last one posted.
+    status a commit is left with is the last one posted. The head of
+    C{waiting} is the entry being sent, or waiting for its retry.
     """
 
     waiting: deque[OutboxEntry] = field(factory=deque)
-    busy: bool = False
     wait: IDelayedCall | None = None
+    """The head's retry, when it waits for one."""
     call: Deferred[OutgoingAnswer] | None = None
-    superseded: bool = False
-    """The entry in flight has a newer status behind it: if it fails, it is not tried again."""
+    """The head's call, while it is in flight."""
+
+    @property
+    def busy(self) -> bool:
+        return self.wait is not None or self.call is not None
+
+    def replace(self, subject: str) -> None:
+        """
+        A commit's newer status replaces those not yet sent (the journal has
+        dropped them too). One in flight is left to finish; if it fails, the
+        newer one behind it is why it is not tried again (L{superseded}).
+        """
+        if self.wait is not None and self.waiting[0].subject == subject:
+            self.wait.cancel()
+            self.wait = None
+        head = [self.waiting.popleft()] if self.call is not None else []
+        self.waiting = deque(head + [e for e in self.waiting if e.subject != subject])
+
+    @property
+    def superseded(self) -> bool:
+        """The head has a newer status of its commit behind it."""
+        subject = self.waiting[0].subject
+        return subject is not None and any(
+            entry.subject == subject for entry in islice(self.waiting, 1, None)
+        )
 
 
 class Outbox(Service):
@@ -128,16 +154,11 @@ class Outbox(Service):
         journal: JournalWorker,
         reactor: OutgoingReactor,
         hooks: Mapping[str, HookConfig],
-        first_retry: float | None = None,
-        timeout: float = CALL_TIMEOUT,
         callers: Callable[[str | None], Caller] | None = None,
     ) -> None:
         self._journal = journal
         self._reactor = reactor
         self._hooks = hooks
-        self._first_retry = first_retry
-        """None: the module's L{FIRST_RETRY}, read at each failure."""
-        self._timeout = timeout
         self._lanes: dict[tuple[str, str], _Lane] = {}
         self._callers = callers
         """Makes the client for a trust (a C{report_ca} path, or None); None: L{Outgoing}."""
@@ -171,29 +192,15 @@ class Outbox(Service):
         for entry in entries:
             lane = self._lanes.setdefault((entry.hook, entry.channel), _Lane())
             if entry.subject is not None:
-                self._replace(lane, entry.subject)
+                lane.replace(entry.subject)
             lane.waiting.append(entry)
             self._next(lane)
-
-    def _replace(self, lane: _Lane, subject: str) -> None:
-        """A commit's newer status replaces those not yet sent (the journal dropped them too)."""
-        if lane.waiting and lane.waiting[0].subject == subject and lane.wait is not None:
-            lane.wait.cancel()  # waiting for its retry, not in flight
-            lane.wait = None
-            lane.busy = False
-            lane.waiting.popleft()
-        head = [lane.waiting.popleft()] if lane.busy and lane.waiting else []
-        if head and head[0].subject == subject:
-            lane.superseded = True
-        kept = [entry for entry in lane.waiting if entry.subject != subject]
-        lane.waiting = deque(head + kept)
 
     def _next(self, lane: _Lane) -> None:
         if lane.busy or not lane.waiting or not self.running:
             return
         entry = lane.waiting[0]
         delay = entry.next_at - self._reactor.seconds()
-        lane.busy = True
         if delay > 0:
             lane.wait = self._reactor.callLater(delay, self._send, lane, entry)
         else:
@@ -204,18 +211,22 @@ class Outbox(Service):
         hook = self._hooks.get(entry.hook)
         request = None if hook is None else self._request(hook, entry)
         if hook is None or request is None:
-            log.warn(
+            _say(
+                log.warn,
                 "outbox: job {job}'s {what} dropped: hook {hook} no longer has it configured",
-                job=entry.job_id,
-                what=_what(entry),
+                entry,
                 hook=entry.hook,
             )
             self._done(lane, entry)
             return
-        client = self._client(hook.report_ca)
-        lane.call = client.send(request)
-        lane.call.addCallbacks(
-            lambda answer: self._answered(lane, entry, hook, answer),
+        try:
+            client = self._client(hook.report_ca)
+        except CAFileError as e:  # checked at start, but gone or changed since
+            self._failed(lane, entry, f"report_ca {e}")
+            return
+        lane.call = call = client.send(request)
+        call.addCallbacks(
+            lambda answer: self._answered(lane, entry, hook, request, answer),
             lambda failure: self._failed(
                 lane,
                 entry,
@@ -227,7 +238,7 @@ class Outbox(Service):
         """The call an entry makes with its hook's credentials now; None if the hook lost it."""
         message = json.loads(entry.message)
         headers = {"Content-Type": "application/json", "User-Agent": f"hookdaemon/{__version__}"}
-        if message["kind"] == REPORT:
+        if entry.channel == REPORT:
             report = hook.report
             if report is None or report.api != message["api"]:
                 return None
@@ -240,59 +251,56 @@ class Outbox(Service):
         if url is None:
             return None
         body = json.dumps(message["body"]).encode()
-        return OutgoingRequest("POST", url.value.decode("utf-8"), headers, body)
+        return OutgoingRequest("POST", url.value.decode("utf-8"), headers, body, secret_url=True)
 
     def _answered(
-        self, lane: _Lane, entry: OutboxEntry, hook: HookConfig, answer: OutgoingAnswer
+        self,
+        lane: _Lane,
+        entry: OutboxEntry,
+        hook: HookConfig,
+        request: OutgoingRequest,
+        answer: OutgoingAnswer,
     ) -> None:
         lane.call = None
         if 200 <= answer.status < 300:
-            log.info(
-                "job {job}: {what} sent ({status})",
-                job=entry.job_id,
-                what=_what(entry),
-                status=answer.status,
-            )
+            _say(log.info, "job {job}: {what} sent ({status})", entry, status=answer.status)
             self._done(lane, entry)
         elif answer.status >= 500 or answer.status == 429:
             self._failed(lane, entry, f"answered {answer.status}")
         else:
-            said = _forge_message(hook, entry, answer)
-            log.warn(
+            _say(
+                log.warn,
                 "job {job}: {what} refused with {status}: {said}; not tried again",
-                job=entry.job_id,
-                what=_what(entry),
+                entry,
                 status=answer.status,
-                said=said,
+                said=_forge_message(hook, entry, request, answer),
             )
             self._done(lane, entry)
 
     def _failed(self, lane: _Lane, entry: OutboxEntry, reason: str) -> None:
         lane.call = None
         if not self.running:
-            lane.busy = False
             return  # cancelled by the stop: the entry stays for the next start
         if lane.superseded:
             self._done(lane, entry)  # a newer status of its commit goes instead
             return
         attempts = entry.attempts + 1
-        first = FIRST_RETRY if self._first_retry is None else self._first_retry
-        wait = min(first * 2 ** (attempts - 1), LAST_RETRY)
+        wait = min(FIRST_RETRY * 2 ** (attempts - 1), LAST_RETRY)
         next_at = self._reactor.seconds() + wait
         if next_at - entry.created_at > GIVE_UP_AFTER:
-            log.warn(
+            _say(
+                log.warn,
                 "job {job}: {what} not sent after {attempts} tries ({reason}); given up",
-                job=entry.job_id,
-                what=_what(entry),
+                entry,
                 attempts=attempts,
                 reason=reason,
             )
             self._done(lane, entry)
             return
-        log.info(
+        _say(
+            log.info,
             "job {job}: {what} not sent ({reason}); trying again in {wait:.0f} s",
-            job=entry.job_id,
-            what=_what(entry),
+            entry,
             reason=reason,
             wait=wait,
         )
@@ -303,7 +311,6 @@ class Outbox(Service):
             f"job {entry.job_id}'s report for later",
         )
         lane.waiting[0] = attrs.evolve(entry, attempts=attempts, next_at=next_at)
-        lane.busy = False
         self._next(lane)
 
     def _done(self, lane: _Lane, entry: OutboxEntry) -> None:
@@ -313,15 +320,13 @@ class Outbox(Service):
             lambda journal: journal.unposted(entry_id), f"job {entry.job_id}'s report as done"
         )
         lane.waiting.popleft()
-        lane.busy = False
-        lane.superseded = False
         self._next(lane)
 
     def _client(self, ca_file: str | None) -> Caller:
         client = self._clients.get(ca_file)
         if client is None:
             if self._callers is None:
-                client = Outgoing(self._reactor, ca_file, self._timeout)
+                client = Outgoing(self._reactor, ca_file, CALL_TIMEOUT)
             else:
                 client = self._callers(ca_file)
             self._clients[ca_file] = client
@@ -331,15 +336,12 @@ class Outbox(Service):
         """Stop sending: what is not sent stays in the outbox for the next start."""
         super().stopService()
         for lane in self._lanes.values():
-            if lane.wait is not None and lane.wait.active():
+            if lane.wait is not None:
                 lane.wait.cancel()
-            if lane.call is not None:
-                lane.call.cancel()
         self._lanes.clear()
+        # Each client cancels its calls under way; their failures find us stopped.
         closing = [client.close() for client in self._clients.values()]
         self._clients.clear()
-        if not closing:
-            return succeed(None)
         return DeferredList(closing).addCallback(lambda _: None)
 
 
@@ -352,14 +354,26 @@ def _notify_url(hook: HookConfig, channel: str) -> Secret | None:
     return None
 
 
+def _say(level: Callable[..., None], format: str, entry: OutboxEntry, **fields: object) -> None:
+    """Log about an entry: C{format} may name its C{{job}} and C{{what}} it is."""
+    level(format, job=entry.job_id, what=_what(entry), **fields)
+
+
 def _what(entry: OutboxEntry) -> str:
-    message = json.loads(entry.message)
-    if message["kind"] == REPORT:
+    if entry.channel == REPORT:
+        message = json.loads(entry.message)
         return f"commit status {message['state']} for {message['commit'][:12]} ({message['api']})"
     return "notification"
 
 
-def _forge_message(hook: HookConfig, entry: OutboxEntry, answer: OutgoingAnswer) -> str:
-    if json.loads(entry.message)["kind"] == NOTIFY or hook.report is None:
-        return answer.body[:200].decode("utf-8", "replace")
-    return commit_status.STATUS_APIS[hook.report.api].error_message(answer.status, answer.body)
+def _forge_message(
+    hook: HookConfig, entry: OutboxEntry, request: OutgoingRequest, answer: OutgoingAnswer
+) -> str:
+    """What the forge or chat said of a refusal, without the credentials it may echo."""
+    if entry.channel != REPORT or hook.report is None:
+        said = answer.body[:200].decode("utf-8", "replace")
+    else:
+        said = commit_status.STATUS_APIS[hook.report.api].error_message(answer.status, answer.body)
+    for secret in request.secrets:
+        said = said.replace(secret, "<hidden>")
+    return said

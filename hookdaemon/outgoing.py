@@ -16,8 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from http.cookiejar import DefaultCookiePolicy
 from types import MappingProxyType
-from typing import Any
-from typing import Protocol as Interface
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import service_identity  # Twisted falls back to a weaker check without it; fail loudly instead
@@ -27,9 +26,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from OpenSSL import SSL
 from treq.client import HTTPClient
 from treq.cookies import IndexableCookieJar
-from twisted.internet import ssl
+from twisted.internet import protocol, ssl
 from twisted.internet.defer import CancelledError, Deferred
-from twisted.internet.protocol import Protocol
 from twisted.python.failure import Failure
 from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, HTTPConnectionPool, ResponseDone
 from twisted.web.http import PotentialDataLoss
@@ -72,12 +70,21 @@ class OutgoingRequest:
     headers: Mapping[str, str] = field(converter=_read_only)
     body: bytes = b""
     secret_headers: frozenset[str] = field(default=frozenset(), converter=_lower_names)
+    secret_url: bool = False
+    """The URL is a credential (a chat's incoming webhook): only its origin may be shown."""
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """The values of the headers that hold credentials."""
+        """What an error or a log line must not show: credentials' header values, a secret URL."""
         hidden = SECRET_HEADERS | self.secret_headers
-        return tuple(v for name, v in self.headers.items() if name.lower() in hidden and v)
+        found = [v for name, v in self.headers.items() if name.lower() in hidden and v]
+        # "Bearer <token>", "Basic <base64>": the credential alone, as an echo would quote it.
+        found += [v.split(" ", 1)[1] for v in found if " " in v.strip()]
+        if self.secret_url:
+            parts = urlsplit(self.url)
+            found.extend(part for part in (self.url, parts.path, parts.query) if len(part) > 1)
+        # Longest first: where one holds another, the whole is hidden, not a piece.
+        return tuple(sorted(found, key=len, reverse=True))
 
     def __repr__(self) -> str:
         hidden = SECRET_HEADERS | self.secret_headers
@@ -85,8 +92,9 @@ class OutgoingRequest:
             name: "<hidden>" if name.lower() in hidden else value
             for name, value in self.headers.items()
         }
+        url = f"{_origin(self.url)}/<hidden>" if self.secret_url else self.url
         return (
-            f"OutgoingRequest(method={self.method!r}, url={self.url!r}, "
+            f"OutgoingRequest(method={self.method!r}, url={url!r}, "
             f"headers={shown!r}, body=<{len(self.body)} bytes>)"
         )
 
@@ -109,12 +117,14 @@ class CallFailedError(Exception):
         self.reason = reason
 
 
-class Caller(Interface):
+class Caller(Protocol):
     """What sends a request out: L{Outgoing}, or a test's stand-in."""
 
-    def send(self, request: OutgoingRequest) -> Deferred[OutgoingAnswer]: ...
+    def send(self, request: OutgoingRequest) -> Deferred[OutgoingAnswer]:
+        """An answer of any status, or L{CallFailedError} with a one-line reason."""
 
-    def close(self) -> Deferred[None]: ...
+    def close(self) -> Deferred[None]:
+        """Cancel the calls under way, which then fail; fires when all is closed."""
 
 
 class Outgoing:
@@ -188,7 +198,7 @@ class Outgoing:
         return closed
 
 
-class _CappedBody(Protocol):
+class _CappedBody(protocol.Protocol):
     """Reads an answer's body up to L{MAX_ANSWER_BYTES}, then stops the transfer."""
 
     def __init__(self, done: Deferred[bytes]) -> None:

@@ -204,6 +204,22 @@ class RequestRepr(SynchronousTestCase):
             self.assertIn("Authorization", text)
             self.assertIn("forge.example", text)
 
+    def test_aSecretUrlShowsOnlyItsOrigin(self) -> None:
+        """A chat webhook URL is a credential: repr and secrets hide all but its origin."""
+        url = "https://chat.example:8443/hooks/T000/B000/XXXsecret?key=k3y"
+        request = OutgoingRequest("POST", url, {}, b"{}", secret_url=True)
+        for text in (repr(request), str(request)):
+            self.assertNotIn("XXXsecret", text)
+            self.assertIn("https://chat.example:8443/<hidden>", text)
+        self.assertEqual(request.secrets, (url, "/hooks/T000/B000/XXXsecret", "key=k3y"))
+
+    def test_secretsHoldTheCredentialWithoutItsScheme(self) -> None:
+        """A forge that quotes the token alone, not "Bearer token", is caught too."""
+        request = OutgoingRequest(
+            "POST", "https://forge.example/", {"Authorization": "Bearer t0k"}
+        )
+        self.assertEqual(request.secrets, ("Bearer t0k", "t0k"))
+
     def test_headersCannotBeChangedAfter(self) -> None:
         """The request keeps its own copy: a caller's dict changed later does not change it."""
         headers = {"Accept": "application/json"}
