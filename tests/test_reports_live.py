@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from twisted.trial.unittest import TestCase
@@ -64,7 +65,9 @@ class Reporting(TestCase):
         self.ca.write(self.ca_path)
         self.patch(outbox, "FIRST_RETRY", 0.05)
 
-    async def api(self, answers: list[tuple[int, bytes]] = (), names=("127.0.0.1",)) -> FakeApi:  # type: ignore[assignment]
+    async def api(
+        self, answers: Sequence[tuple[int, bytes]] = (), names: Sequence[str] = ("127.0.0.1",)
+    ) -> FakeApi:
         api = FakeApi(certificate=self.ca.issue(names=names), answers=list(answers))
         await api.start()
         self.addCleanup(api.stop)
@@ -170,8 +173,6 @@ class Reporting(TestCase):
         self.assertIn("stderr broken", body["output"])
         _, failure = await api.received(2)
         self.assertEqual(failure.json["state"], "failure")
-        with open(daemon.service.outputs.logs["site"].path, "rb") as f:
-            self.assertNotIn(TOKEN.encode(), f.read())
 
 
 class Restart(TestCase):

@@ -34,6 +34,10 @@ SECRETS = {
     "operator_token, file:": "operator-file-5ecret-deadbeef",
     "bitbucket-server, env:": "bbs-env-5ecret-feedface",
     "basic_auth password, env:": "basic-env-5ecret-abad1dea",
+    "report_token, env:": "report-env-5ecret-ba5eba11",
+    "report_token, file:": "report-file-5ecret-cafed00d",
+    "notify URL, env:": "notify-env-5ecret-0b5e55ed",
+    "notify URL, literal": "notify-literal-5ecret-5ca1ab1e",
 }
 BASIC_CREDENTIALS = "deploy:" + SECRETS["basic_auth password, env:"]
 BASIC = "Basic " + base64.b64encode(BASIC_CREDENTIALS.encode()).decode()
@@ -45,6 +49,7 @@ ENVIRON = {
     "HOOKDAEMON_TEST_BBS": SECRETS["bitbucket-server, env:"],
     "HOOKDAEMON_TEST_BASIC": BASIC_CREDENTIALS,
     "HOOKDAEMON_TEST_STATUS": SECRETS["status_token, env:"],
+    "HOOKDAEMON_TEST_REPORT": SECRETS["report_token, env:"],
 }
 
 # Every step prints the child's whole environment and the payload file it was given.
@@ -61,11 +66,18 @@ HOOKS = """\
 forge = github
 secret = env:HOOKDAEMON_TEST_GH
 workdir = .
+report = github
+report_url = https://127.0.0.1:{closed}/api/v3
+report_token = env:HOOKDAEMON_TEST_REPORT
+notify = env:HOOKDAEMON_TEST_NOTIFY
 {command}
 [hook:gl]
 forge = gitlab
 secret = file:gitlab.secret
 workdir = .
+report = gitlab
+report_url = https://127.0.0.1:{closed}/api/v4
+report_token = file:report.token
 {command}
 [hook:gen]
 forge = generic
@@ -82,6 +94,8 @@ workdir = .
 forge = gitea
 secret = {gitea}
 workdir = .
+notify = https://127.0.0.1:{closed}/chat/{notify}
+notify_format = json
 {command}
 [hook:bbs]
 forge = bitbucket-server
@@ -93,22 +107,46 @@ workdir = .
 CONFIG = "[hookdaemon]\nlisten = tcp:9000:interface=127.0.0.1\n" + DAEMON + "\n" + HOOKS
 
 
+def closed_port() -> int:
+    """A loopback port nothing listens on: every report and notification sent to it fails."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def hooks_text(closed: int) -> str:
+    return HOOKS.format(
+        command=COMMAND,
+        generic=SECRETS["generic, literal"],
+        gitea=SECRETS["gitea, literal"],
+        notify=SECRETS["notify URL, literal"],
+        closed=closed,
+    )
+
+
 def _hex(secret: str, body: bytes) -> str:
     return signed("gitea", secret, body)["X-Gitea-Signature"]
+
+
+FAILED_CALLS = [
+    b"(github) not sent (https://127.0.0.1:",
+    b"(gitlab) not sent (https://127.0.0.1:",
+    b"notification not sent (https://127.0.0.1:",
+]
 
 
 class SecretsTests(SynchronousTestCase):
     def setUp(self) -> None:
         # Its stdout and stderr (twistd.stdout, twistd.stderr) are searched too.
+        # Reports and notifications go to a closed port: their failures are logged.
+        self.closed = closed_port()
+        notify = f"https://127.0.0.1:{self.closed}/chat/{SECRETS['notify URL, env:']}"
         self.daemon = TwistdDaemon(
             self.mktemp(),
-            HOOKS.format(
-                command=COMMAND,
-                generic=SECRETS["generic, literal"],
-                gitea=SECRETS["gitea, literal"],
-            ),
+            hooks_text(self.closed),
             DAEMON,
-            ENVIRON,
+            {**ENVIRON, "HOOKDAEMON_TEST_NOTIFY": notify},
         )
         self.directory = self.daemon.directory
         self.port = self.daemon.port
@@ -116,6 +154,8 @@ class SecretsTests(SynchronousTestCase):
             f.write(SECRETS["gitlab, file:"] + "\n")
         with open(os.path.join(self.directory, "operator.token"), "w") as f:
             f.write(SECRETS["operator_token, file:"] + "\n")
+        with open(os.path.join(self.directory, "report.token"), "w") as f:
+            f.write(SECRETS["report_token, file:"] + "\n")
         # Everything the daemon showed anyone: (where, bytes).
         self.seen: list[tuple[str, bytes]] = []
 
@@ -280,12 +320,24 @@ class SecretsTests(SynchronousTestCase):
         self.assertEqual(self.request("GET", f"/jobs?token={token}")[0], 401)
         self.request("GET", f"/metrics?token={token}", headers=bearer)
 
+    def reports_tried(self) -> None:
+        """Wait until each hook's reports and notifications have failed once, and said why."""
+        path = os.path.join(self.directory, "twistd.log")
+        for _ in range(1500):
+            with open(path, "rb") as f:
+                text = f.read()
+            if all(line in text for line in FAILED_CALLS):
+                return
+            time.sleep(0.02)
+        self.fail(f"not every report failed within 30 s: {text[-2000:]!r}")
+
     def files(self) -> None:
         """Everything the daemon wrote: logs, output logs, journal, payloads."""
         private = {
             self.daemon.config,
             os.path.join(self.directory, "gitlab.secret"),
             os.path.join(self.directory, "operator.token"),
+            os.path.join(self.directory, "report.token"),
         }
         for root, _, names in os.walk(self.directory):
             for name in names:
@@ -304,6 +356,7 @@ class SecretsTests(SynchronousTestCase):
         jobs = self.deliveries()
         self.assertEqual(len(jobs), 8)
         self.status(jobs)
+        self.reports_tried()
         # twistd ends by re-raising the signal that stopped it.
         self.assertEqual(self.daemon.stop(), -signal.SIGTERM)
         self.files()
@@ -324,6 +377,8 @@ class SecretsTests(SynchronousTestCase):
             b"hook bbs: refused 401 from 127.0.0.1: basic credentials mismatch", daemon_log
         )
         self.assertIn(b'"POST /hooks/gen?token=REDACTED HTTP/1.1" 202', daemon_log)
+        for line in FAILED_CALLS:
+            self.assertIn(line, daemon_log)
         for hook in ("gh", "gl", "gen", "bb", "tea", "bbs"):
             output = corpus[os.path.join("var", "log", f"{hook}.log")]
             self.assertIn(f"HOOK_NAME={hook}".encode(), output)
@@ -355,12 +410,21 @@ class ReprTests(SynchronousTestCase):
             command=COMMAND,
             generic=SECRETS["generic, literal"],
             gitea=SECRETS["gitea, literal"],
+            notify=SECRETS["notify URL, literal"],
+            closed=1,
         )
+        notify = f"https://chat.example/{SECRETS['notify URL, env:']}"
+        environ = {**ENVIRON, "HOOKDAEMON_TEST_NOTIFY": notify}
+        files = {
+            "gitlab.secret": "gitlab, file:",
+            "operator.token": "operator_token, file:",
+            "report.token": "report_token, file:",
+        }
 
         def read(path: str) -> bytes:
-            return SECRETS["gitlab, file:"].encode() + b"\n"
+            return SECRETS[files[os.path.basename(path)]].encode() + b"\n"
 
-        config = parse_config(text, "/etc/hookdaemon/tap.cfg", ENVIRON, read)
+        config = parse_config(text, "/etc/hookdaemon/tap.cfg", environ, read)
         shown = repr(config) + "".join(str(w) for w in config.warnings)
         self.assertIn("Secret(origin='file:gitlab.secret')", shown)
         self.assertIn("Secret(origin='literal')", shown)
@@ -370,6 +434,20 @@ class ReprTests(SynchronousTestCase):
         basic = config.hooks["bbs"].basic_auth
         assert basic is not None
         self.assertEqual(basic.value.decode(), BASIC_CREDENTIALS)
+        reports = [config.hooks[name].report for name in ("gh", "gl")]
+        self.assertEqual(
+            [r.token.value.decode() for r in reports if r is not None],
+            [SECRETS["report_token, env:"], SECRETS["report_token, file:"]],
+        )
+        urls = [
+            url.value.decode()
+            for name in ("gh", "tea")
+            for url in getattr(config.hooks[name].notify, "urls", ())
+        ]
+        self.assertEqual(
+            [url.rsplit("/", 1)[1] for url in urls],
+            [SECRETS["notify URL, env:"], SECRETS["notify URL, literal"]],
+        )
         self.assertEqual(len(config.daemon.status_tokens + config.daemon.operator_tokens), 3)
         self.assertEqual([s for s in SECRETS.values() if s in shown], [])
 
