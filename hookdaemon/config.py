@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 from attrs import field, frozen
 
 from hookdaemon import commit_status
-from hookdaemon.ca_file import CAFileError, ca_certificates
+from hookdaemon.ca_file import CAFileError, read_ca
 from hookdaemon.command import (
     FIXED_FORM,
     SHELL_NAME,
@@ -745,6 +745,8 @@ def web_url_problem(url: str) -> str | None:
         return "holds a port that is not a number from 0 to 65535"
     if any(c.isspace() for c in url):
         return "holds a space"
+    if parts.username is not None or parts.password is not None:
+        return "holds a user:password@ part, which no call would send as credentials"
     return None
 
 
@@ -1273,6 +1275,9 @@ def _notifying(section: _Section) -> Notifying | None:
     notify_format = section.choice("notify_format", NOTIFY_FORMATS)
     on = section.choice("notify_on", NOTIFY_ON)
     if not urls:
+        for key in ("notify_format", "notify_on"):
+            if key in section.values:
+                section.warn(key, "is not used: notify is not set")
         return None
     for number, url in enumerate(urls, 1):
         problem = web_url_problem(url.value.decode("utf-8", "replace"))
@@ -1286,14 +1291,13 @@ def _report_ca(section: _Section) -> str | None:
     value = section.raw("report_ca")
     if not value:
         return None
+    if not section.raw("report") and not section.raw("notify"):
+        section.warn("report_ca", "is not used: neither report nor notify is set")
     path = section.reader.resolve(value)
     try:
-        ca_certificates(path, section.reader.read_file(path))
-    except OSError as e:
-        section.problem("report_ca", f"cannot read the file it names: {e.strerror}")
-        return None
-    except CAFileError as e:
-        section.problem("report_ca", str(e))
+        read_ca(path, section.reader.read_file)
+    except CAFileError as e:  # the path unsaid: the value may be anything pasted there
+        section.problem("report_ca", e.reason)
         return None
     return path
 

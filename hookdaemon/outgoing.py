@@ -33,7 +33,7 @@ from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, HTTPConnectionP
 from twisted.web.http import PotentialDataLoss
 from twisted.web.iweb import IResponse
 
-from hookdaemon.ca_file import CAFileError, ca_certificates
+from hookdaemon.ca_file import read_ca
 from hookdaemon.reactors import OutgoingReactor
 
 __all__ = [
@@ -284,13 +284,9 @@ def _load_ca(path: str) -> list[ssl.Certificate]:
 
 def load_ca(path: str) -> list[x509.Certificate]:
     """The certificates of the CA file at C{path}, or L{CAFileError} saying why not."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise CAFileError(
-            f"{path} does not exist; name a PEM file of the CA certificates to trust"
-        ) from None
-    except OSError as e:
-        raise CAFileError(f"{path} cannot be read ({e.strerror or e})") from None
-    return ca_certificates(path, data)
+    return read_ca(path, _read_bytes)
+
+
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()

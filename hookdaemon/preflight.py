@@ -101,6 +101,7 @@ def machine_warnings(config: Config, user: RunAs) -> list[Problem | HooksFilePro
     if user.uid != os.geteuid():
         found.extend(_reload_warnings(config, user))
         found.extend(_tls_warnings(config, user))
+        found.extend(_report_ca_warnings(config, user))
     return found
 
 
@@ -159,6 +160,22 @@ def _tls_warnings(config: Config, user: RunAs) -> Iterator[Problem]:
                     " a reload (a renewed certificate) would be refused; let it read the file"
                     " through a group (README: TLS)",
                 )
+
+
+def _report_ca_warnings(config: Config, user: RunAs) -> Iterator[Problem]:
+    """
+    A C{report_ca} file read now, as this process, that C{user} could not read:
+    the daemon reads it as C{user} when it first reports, so every report would fail.
+    """
+    for name, hook in config.hooks.items():
+        if hook.report_ca is not None and not may_read(user, hook.report_ca):
+            yield Problem(
+                config.source,
+                f"hook:{name}",
+                "report_ca",
+                f"{who_is(user)} may not read {hook.report_ca}, so every commit status and"
+                " notification would fail when it is sent; let it read the file (a group, say)",
+            )
 
 
 def _hook_warnings(source: str, section: str, hook: HookConfig, user: RunAs) -> Iterator[Problem]:

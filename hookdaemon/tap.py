@@ -13,7 +13,7 @@ from twisted.internet.interfaces import IReactorCore
 from twisted.logger import Logger
 from twisted.python import usage
 
-from hookdaemon.config import Config, ConfigError
+from hookdaemon.config import Config, ConfigError, HookConfig
 from hookdaemon.config_check import checked_config
 from hookdaemon.config_source import ConfigSource
 from hookdaemon.endpoint_text import hook_address
@@ -150,6 +150,25 @@ class Options(usage.Options):
                 secret += f", basic_auth {hook.basic_auth.describe()}"
             urls = ", ".join(hook_address(d, hook.path) for d in daemon.listen)
             print(f"hook {name}: forge {hook.forge}, secret {secret}: {urls}")
+            for line in reporting_lines(hook):
+                print(f"hook {name}: {line}")
+
+
+def reporting_lines(hook: HookConfig) -> list[str]:
+    """What C{--check} says of a hook's commit statuses and notifications: where, and with what."""
+    lines = []
+    trust = f"trusting {hook.report_ca}" if hook.report_ca else "trusting the system's CAs"
+    if hook.report is not None:
+        report = hook.report
+        lines.append(
+            f"commit statuses to {report.api} at {report.url} as {report.context},"
+            f" token {report.token.describe()}, {trust}"
+        )
+    if hook.notify is not None:
+        notify = hook.notify
+        urls = ", ".join(url.describe() for url in notify.urls)
+        lines.append(f"notifies {urls} ({notify.format}, on {notify.on}), {trust}")
+    return lines
 
 
 class Outcome:

@@ -300,7 +300,7 @@ class OutboxTests(SynchronousTestCase):
         def callers(trust: str | None) -> ScriptedCaller:
             made.append(trust)
             if len(made) == 1:
-                raise CAFileError("/etc/forge-ca.pem does not exist")
+                raise CAFileError("/etc/forge-ca.pem", "does not exist")
             return self.caller
 
         self.outbox = Outbox(

@@ -12,6 +12,7 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase
 from hookdaemon.config import Config, parse_config
 from hookdaemon.preflight import RunAs, machine_warnings
 from hookdaemon.testing import FOREGROUND, run_twistd
+from tests.fake_api import TestCA
 from tests.support import open_directory
 
 NOBODY = RunAs(65534, frozenset({65534}))
@@ -26,6 +27,11 @@ def config(workdir: str, command: str, extra: str = "") -> Config:
         + extra
     )
     return parse_config(text, "tap.cfg", {}, lambda path: b"")
+
+
+def read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
 
 
 class PreflightTests(SynchronousTestCase):
@@ -250,7 +256,7 @@ class ReloadFileTests(SynchronousTestCase):
 
     def warnings(self) -> list[str]:
         with open(self.source) as f:
-            config = parse_config(f.read(), self.source, {}, lambda p: b"s3cret")
+            config = parse_config(f.read(), self.source, {}, read_bytes)
         return [str(p) for p in machine_warnings(config, NOBODY)]
 
     def test_filesOnlyRootMayReadAreWarnedOf(self) -> None:
@@ -265,6 +271,25 @@ class ReloadFileTests(SynchronousTestCase):
                 f" {then}",
             ],
         )
+
+    def test_aReportCaOnlyRootMayReadIsWarnedOf(self) -> None:
+        ca = os.path.join(self.root, "forge-ca.pem")
+        TestCA().write(ca)
+        os.chmod(ca, 0o600)
+        for path in (self.source, self.secret):
+            os.chmod(path, 0o644)
+        with open(self.source, "a") as f:
+            f.write(f"report = github\nreport_token = file:{self.secret}\nreport_ca = {ca}\n")
+        self.assertEqual(
+            self.warnings(),
+            [
+                f"{self.source}: [hook:site] report_ca: user nobody may not read {ca}, so every"
+                " commit status and notification would fail when it is sent; let it read the"
+                " file (a group, say)"
+            ],
+        )
+        os.chmod(ca, 0o644)
+        self.assertEqual(self.warnings(), [])
 
     def test_filesTheUserMayReadAreNot(self) -> None:
         for path in (self.source, self.secret):
