@@ -1187,6 +1187,7 @@ def _hook(section: _Section, name: str) -> HookConfig:
     _check_events(section, forge)
     for key in _PATTERN_KEYS:
         _check_patterns(section, key)
+    reporting = _reporting(section, name)
     return HookConfig(
         name=name,
         forge=forge,
@@ -1207,10 +1208,55 @@ def _hook(section: _Section, name: str) -> HookConfig:
         rate=section.convert("rate", parse_rate),
         max_queued=section.integer("max_queued", minimum=1),
         basic_auth=basic_auth,
-        report=_report(section, name),
-        notify=_notifying(section),
-        report_ca=_report_ca(section),
+        report=reporting.report,
+        notify=reporting.notify,
+        report_ca=reporting.report_ca,
     )
+
+
+REPORTING_KEYS = (
+    "report",
+    "report_token",
+    "report_url",
+    "report_context",
+    "report_ca",
+    "notify",
+    "notify_format",
+    "notify_on",
+)
+"""A hook's keys for commit statuses and notifications: tap.cfg's, and a hooks file's extras."""
+
+
+@frozen
+class Reporting:
+    """What a hook reports, and where: its L{HookConfig}'s fields of that name."""
+
+    report: ReportTarget | None = None
+    notify: Notifying | None = None
+    report_ca: str | None = None
+
+
+def _reporting(section: _Section, name: str) -> Reporting:
+    return Reporting(_report(section, name), _notifying(section), _report_ca(section))
+
+
+def read_reporting(
+    values: Mapping[str, str],
+    source: str,
+    name: str,
+    environ: Mapping[str, str],
+    read_file: Callable[[str], bytes],
+    public_url: str,
+) -> tuple[Reporting, list[Problem], list[Problem]]:
+    """
+    The reporting keys of a hook defined elsewhere than in tap.cfg (a hooks
+    file's C{hookdaemon} object), read exactly as tap.cfg's are: the same
+    secrets, checks and messages; problems and warnings are keyed by key.
+    """
+    reader = _Reader(source, "", environ, read_file)
+    reader.public_url = public_url
+    section = _Section(reader, name, values, {key: HOOK_DEFAULTS[key] for key in REPORTING_KEYS})
+    return _reporting(section, name), reader.problems, reader.warnings
 
 
 def _report(section: _Section, name: str) -> ReportTarget | None:

@@ -22,7 +22,9 @@ from hookdaemon.config import (
     ConfigError,
     HookConfig,
     Problem,
+    Reporting,
     parse_config,
+    read_reporting,
 )
 from hookdaemon.hooksfile.answers import FrontEnd
 from hookdaemon.hooksfile.definition import (
@@ -128,7 +130,13 @@ def load_source(
                 )
                 continue
             origins[name] = path
-            made = file_hook_config(one, front.url_prefix)
+            public_url = "" if config is None else config.daemon.public_url
+            reporting, report_problems, report_warnings = file_hook_reporting(
+                one, environ, read_file, public_url
+            )
+            problems.extend(report_problems)
+            warnings.extend(report_warnings)
+            made = file_hook_config(one, front.url_prefix, reporting)
             if isinstance(made, HooksFileProblem):
                 problems.append(made)
                 continue
@@ -185,7 +193,34 @@ def _hooks_file(
     return loaded, list(problems), list(warnings)
 
 
-def file_hook_config(loaded: LoadedHook, url_prefix: str) -> HookConfig | HooksFileProblem:
+NO_REPORTING = Reporting()
+
+
+def file_hook_reporting(
+    loaded: LoadedHook,
+    environ: Mapping[str, str],
+    read_file: Callable[[str], bytes],
+    public_url: str,
+) -> tuple[Reporting, list[HooksFileProblem], list[HooksFileProblem]]:
+    """
+    A hooks-file hook's reporting extras, read as tap.cfg's keys of the same
+    names are (relative paths from the hooks file), its problems placed in it.
+    """
+    hook = loaded.hook
+    reporting, problems, warnings = read_reporting(
+        loaded.extras.reporting, hook.source, hook.id, environ, read_file, public_url
+    )
+
+    def placed(problem: Problem) -> HooksFileProblem:
+        where = f"hookdaemon.{problem.key}" if problem.key else "hookdaemon"
+        return HooksFileProblem(hook.source, hook.id, where, problem.message)
+
+    return reporting, [placed(p) for p in problems], [placed(p) for p in warnings]
+
+
+def file_hook_config(
+    loaded: LoadedHook, url_prefix: str, reporting: Reporting = NO_REPORTING
+) -> HookConfig | HooksFileProblem:
     """
     A hooks-file hook as the rest of hookdaemon sees every hook: its one step
     is its command, its lane, timeout and burst are its C{hookdaemon} extras'
@@ -230,6 +265,9 @@ def file_hook_config(loaded: LoadedHook, url_prefix: str) -> HookConfig | HooksF
         hooks_file=hook,
         prefix=url_prefix,
         history=extras.history,
+        report=reporting.report,
+        notify=reporting.notify,
+        report_ca=reporting.report_ca,
     )
 
 

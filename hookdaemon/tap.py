@@ -140,16 +140,15 @@ class Options(usage.Options):
             if tokens:
                 print(f"{key}: {', '.join(token.describe() for token in tokens)}")
         for name, hook in config.hooks.items():
+            urls = ", ".join(hook_address(d, hook.path) for d in daemon.listen)
             if hook.hooks_file is not None:
-                urls = ", ".join(hook_address(d, hook.path) for d in daemon.listen)
                 rule = "a trigger rule" if hook.hooks_file.trigger_rule else "no trigger rule"
                 print(f"hook {name}: from {hook.hooks_file.source}, {rule}: {urls}")
-                continue
-            secret = hook.secret.describe() if hook.secret else "none"
-            if hook.basic_auth is not None:
-                secret += f", basic_auth {hook.basic_auth.describe()}"
-            urls = ", ".join(hook_address(d, hook.path) for d in daemon.listen)
-            print(f"hook {name}: forge {hook.forge}, secret {secret}: {urls}")
+            else:
+                secret = hook.secret.describe() if hook.secret else "none"
+                if hook.basic_auth is not None:
+                    secret += f", basic_auth {hook.basic_auth.describe()}"
+                print(f"hook {name}: forge {hook.forge}, secret {secret}: {urls}")
             for line in reporting_lines(hook):
                 print(f"hook {name}: {line}")
 

@@ -18,6 +18,8 @@ from hookdaemon.config import (
     Config,
     ConfigError,
     HookConfig,
+    ReportTarget,
+    Secret,
     parse_config,
 )
 from hookdaemon.config_change import compare
@@ -26,6 +28,7 @@ from hookdaemon.hooksfile.answers import NO_FRONT_END, FrontEnd
 from hookdaemon.hooksfile.definition import Extras, LoadedHook
 from hookdaemon.hooksfile.model import FileHook, Header, Match
 from hookdaemon.hooksfile.template import TemplateFunctions
+from tests.fake_api import TestCA
 from tests.test_config import FakeFiles
 
 DIRECTORY = "/etc/hookdaemon"
@@ -420,6 +423,89 @@ class FileHookConfigTests(SynchronousTestCase):
         made = file_hook_config(LoadedHook(hook), "hooks")
         assert isinstance(made, HookConfig)
         self.assertEqual(made.workdir, os.path.join(os.getcwd(), "site"))
+
+
+REPORTING_HOOKS = """[
+  {"id": "deploy", "execute-command": "/srv/deploy.sh",
+   "hookdaemon": {"report": "gitea", "report_url": "https://git.example.com/api/v1",
+                  "report_token": "env:GITEA_TOKEN", "report_ca": "forge-ca.pem",
+                  "notify": ["env:CHAT_URL"], "notify_on": "failure"}}
+]"""
+
+
+class ReportingExtrasTests(ConfigSourceTestCase):
+    """A hooks file's reporting extras are tap.cfg's keys: the same reading and messages."""
+
+    def files(self, hooks: str = REPORTING_HOOKS) -> dict[str, str | bytes]:
+        return {
+            TAP: "[hookdaemon]\npublic_url = https://deploy.example.com\n",
+            HOOKS: hooks,
+            f"{DIRECTORY}/forge-ca.pem": TestCA().pem,
+        }
+
+    def test_readAsTapCfgReadsThem(self) -> None:
+        environ = {"GITEA_TOKEN": "t0ken", "CHAT_URL": "https://chat.example/hooks/x"}
+        config = load(ConfigSource(config=TAP, hooks=(HOOKS,)), self.files(), environ)
+        hook = config.hooks["deploy"]
+        self.assertEqual(
+            hook.report,
+            ReportTarget(
+                "gitea",
+                "https://git.example.com/api/v1",
+                Secret(origin="env:GITEA_TOKEN", value=b"t0ken"),
+                "hookdaemon/deploy",
+            ),
+        )
+        assert hook.notify is not None
+        self.assertEqual(
+            ([url.value for url in hook.notify.urls], hook.notify.format, hook.notify.on),
+            ([b"https://chat.example/hooks/x"], "slack", "failure"),
+        )
+        # Relative to the hooks file, as tap.cfg's paths are relative to it.
+        self.assertEqual(hook.report_ca, f"{DIRECTORY}/forge-ca.pem")
+
+    def test_problemsArePlacedInTheHooksFile(self) -> None:
+        self.assertEqual(
+            self.problems(ConfigSource(config=TAP, hooks=(HOOKS,)), self.files(), {}),
+            [
+                f"{HOOKS}: hook deploy: hookdaemon.report_token: env:GITEA_TOKEN is not set in"
+                " the daemon's environment",
+                f"{HOOKS}: hook deploy: hookdaemon.notify: env:CHAT_URL is not set in the"
+                " daemon's environment",
+            ],
+        )
+
+    def test_publicUrlComesFromTapCfg(self) -> None:
+        hooks = (
+            '[{"id": "deploy", "execute-command": "/bin/true", "hookdaemon":'
+            ' {"report": "bitbucket", "report_token": "env:T"}}]'
+        )
+        source = ConfigSource(config=None, hooks=(HOOKS,))
+        self.assertEqual(
+            self.problems(source, {HOOKS: hooks}, {"T": "t"}),
+            [
+                f"{HOOKS}: hook deploy: hookdaemon.report: bitbucket wants a link with every"
+                " status: set public_url in [hookdaemon]"
+            ],
+        )
+        files = {TAP: "[hookdaemon]\npublic_url = https://deploy.example.com\n", HOOKS: hooks}
+        config = load(ConfigSource(config=TAP, hooks=(HOOKS,)), files, {"T": "t"})
+        self.assertIsNotNone(config.hooks["deploy"].report)
+
+    def test_aLiteralTokenIsWarnedOf(self) -> None:
+        hooks = REPORTING_HOOKS.replace('"env:GITEA_TOKEN"', '"t0ken"')
+        config = load(
+            ConfigSource(config=TAP, hooks=(HOOKS,)),
+            self.files(hooks),
+            {"CHAT_URL": "https://chat.example/hooks/x"},
+        )
+        self.assertEqual(
+            [str(w) for w in config.warnings],
+            [
+                f"{HOOKS}: hook deploy: hookdaemon.report_token: the secret is written in the"
+                " file; prefer env:NAME or file:PATH"
+            ],
+        )
 
 
 class ReloadOfTheSameSourceTests(SynchronousTestCase):

@@ -1465,14 +1465,40 @@ class ExtrasTests(Case):
             f" settings are {', '.join(EXTRAS_KEYS)}",
         )
 
-    def test_reportAndNotifyAreNotAvailableYet(self) -> None:
+    def test_reportingKeysAreKeptAsText(self) -> None:
+        # Read as tap.cfg's keys once the daemon's public_url is known
+        # (tests.test_config_source); here only their shape is checked.
+        [loaded] = self.loads(
+            hook_json(
+                hookdaemon={
+                    "report": "github",
+                    "report_token": "env:GITHUB_TOKEN",
+                    "notify": ["env:CHAT_URL", "https://chat.example/x"],
+                    "notify_on": "failure",
+                }
+            )
+        )
         self.assertEqual(
-            self.problems(hook_json(hookdaemon={"report": {}, "notify": "x"})),
+            dict(loaded.extras.reporting),
+            {
+                "report": "github",
+                "report_token": "env:GITHUB_TOKEN",
+                "notify": "env:CHAT_URL\nhttps://chat.example/x",
+                "notify_on": "failure",
+            },
+        )
+        self.assertNotIn("env:GITHUB_TOKEN", repr(loaded.extras))
+
+    def test_reportingKeysOfTheWrongKind(self) -> None:
+        self.assertEqual(
+            self.problems(
+                hook_json(hookdaemon={"report": {}, "notify": ["x", 1], "report_ca": 3})
+            ),
             [
-                "hooks.json: hook deploy: hookdaemon.report: is not available in this release;"
-                " remove it",
-                "hooks.json: hook deploy: hookdaemon.notify: is not available in this release;"
-                " remove it",
+                "hooks.json: hook deploy: hookdaemon.report: must be text; quote it",
+                "hooks.json: hook deploy: hookdaemon.notify: must be text or a list of texts;"
+                " quote it",
+                "hooks.json: hook deploy: hookdaemon.report_ca: must be text; quote it",
             ],
         )
 

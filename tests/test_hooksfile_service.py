@@ -30,6 +30,7 @@ from twisted.trial.unittest import TestCase
 from twisted.web.http_headers import Headers
 
 from hookdaemon.testing import TwistdDaemon
+from tests.fake_api import FakeApi, TestCA
 from tests.forgefixtures import fixture_body, fixture_headers
 from tests.support import get, http_client, post, wait_for, wait_until
 
@@ -199,7 +200,9 @@ class HooksFileService(TestCase):
             **{name.replace("_", "-"): value for name, value in properties.items()},
         }
 
-    def start(self, *hooks: Mapping[str, Any]) -> TwistdDaemon:
+    def start(
+        self, *hooks: Mapping[str, Any], environ: Mapping[str, str] | None = None
+    ) -> TwistdDaemon:
         """twistd serving C{hooks} from a hooks file, run in the test's directory."""
         path = os.path.join(self.root, "hooks.json")
         with open(path, "w") as f:
@@ -207,7 +210,7 @@ class HooksFileService(TestCase):
         daemon = TwistdDaemon(
             os.path.join(self.root, "hookdaemon"),
             hooks="",
-            environ={"TMPDIR": self.tmp},
+            environ={"TMPDIR": self.tmp, **(environ or {})},
             cwd=self.root,
             options=["--hooks", path],
             tap_cfg=False,
@@ -459,6 +462,51 @@ class Deduplication(HooksFileService):
                 "after": "199eddf46df50de8d02e99bf1c5fdb4101338224",
             },
         )
+
+
+class Reporting(HooksFileService):
+    async def test_a_hooks_file_hook_sets_the_commit_status_of_the_push_it_ran_for(
+        self,
+    ) -> None:
+        """
+        The C{hookdaemon} extras' report keys, as tap.cfg's: a GitHub push to
+        a hooks-file hook gets its pending and success statuses, sent with the
+        token from the daemon's environment and trusting the CA file named
+        relative to the hooks file.
+        """
+        ca = TestCA()
+        ca.write(os.path.join(self.root, "forge-ca.pem"))
+        api = FakeApi(certificate=ca.issue(names=("127.0.0.1",)))
+        await api.start()
+        self.addCleanup(api.stop)
+        extras = {
+            "report": "github",
+            "report_url": api.url,
+            "report_token": "env:STATUS_TOKEN",
+            "report_ca": "forge-ca.pem",
+        }
+        daemon = self.start(
+            {"id": "deploy", "execute-command": "/bin/true", "hookdaemon": extras},
+            environ={"STATUS_TOKEN": "gh-t0ken"},
+        )
+        called = await self.call(
+            daemon,
+            "deploy",
+            fixture_body("github", "push.json"),
+            fixture_headers("github", "push.json"),
+        )
+        assert called.job is not None
+        self.assertEqual((await self.ended(daemon, called.job))["state"], "succeeded")
+        pending, success = await api.received(2)
+        commit = "199eddf46df50de8d02e99bf1c5fdb4101338224"
+        for request in (pending, success):
+            self.assertEqual(
+                (request.method, request.path),
+                ("POST", f"/repos/Codertocat/Hello-World/statuses/{commit}"),
+            )
+            self.assertEqual(request.headers["authorization"], "Bearer gh-t0ken")
+            self.assertEqual(request.json["context"], "hookdaemon/deploy")
+        self.assertEqual([pending.json["state"], success.json["state"]], ["pending", "success"])
 
 
 class Timeout(HooksFileService):

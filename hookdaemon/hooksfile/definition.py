@@ -55,7 +55,7 @@ import yaml
 from attrs import field, frozen
 
 from hookdaemon.command import SHELL_NAME
-from hookdaemon.config import Network, Rate, network, parse_rate
+from hookdaemon.config import REPORTING_KEYS, Network, Rate, network, parse_rate
 from hookdaemon.hooksfile.answers import GO_STATUS_CODES
 from hookdaemon.hooksfile.model import (
     MATCH_TYPES,
@@ -121,6 +121,8 @@ class Extras:
     env: Mapping[str, str] = field(factory=dict, repr=False)
     """Environment for the command; never shown (a value may be a token)."""
     allow_from: tuple[Network, ...] = ()
+    reporting: Mapping[str, str] = field(factory=dict, repr=False)
+    """The reporting keys as written (C{notify}'s URLs one per line); never shown."""
 
 
 @frozen
@@ -134,18 +136,23 @@ class LoadedHook:
 EXTRAS_KEY = "hookdaemon"
 """The property of a hook definition that holds its L{Extras}."""
 
-EXTRAS_KEYS = (
-    "allow_from",
-    "burst",
-    "env",
-    "history",
-    "kill_grace",
-    "max_queued",
-    "rate",
-    "timeout",
+REPORTING_EXTRAS = REPORTING_KEYS
+"""Read as text here, and as tap.cfg's keys of the same names once the daemon's are known."""
+EXTRAS_KEYS = tuple(
+    sorted(
+        (
+            "allow_from",
+            "burst",
+            "env",
+            "history",
+            "kill_grace",
+            "max_queued",
+            "rate",
+            "timeout",
+            *REPORTING_EXTRAS,
+        )
+    )
 )
-NOT_YET = ("notify", "report")
-"""Extras issue 16 names that this release does not have: refused, not ignored."""
 
 MATCH_TYPE_ORDER = (
     "value",
@@ -1546,18 +1553,38 @@ def _extras(node: _Node, found: _Findings) -> Extras:
         "env": lambda n, at: _env(n, at, found),
         "allow_from": lambda n, at: _allow_from(n, at, found),
     }
+    for key in REPORTING_EXTRAS:
+        readers[key] = lambda n, at: _reporting_text(n, at, found)
     read: dict[str, Any] = {}
     for key, value in node.items:
         at = _join(EXTRAS_KEY, key)
-        if key in NOT_YET:
-            found.error(at, "is not available in this release; remove it")
-        elif key not in readers:
+        if key not in readers:
             found.error(
                 at, f"is not a hookdaemon setting; the settings are {', '.join(EXTRAS_KEYS)}"
             )
         elif not (isinstance(value, _Scalar) and value.value is None):
             read[key] = readers[key](value, at)
-    return Extras(**{key: value for key, value in read.items() if value is not None})
+    reporting = {key: read.pop(key) for key in REPORTING_EXTRAS if read.get(key) is not None}
+    kept = {key: value for key, value in read.items() if value is not None}
+    return Extras(**kept, reporting=reporting)
+
+
+def _reporting_text(node: _Node, at: str, found: _Findings) -> str | None:
+    """
+    A reporting key's text, as tap.cfg would hold it: C{notify} may list URLs
+    (one per line there). Never quoted in a message: it may be a token.
+    """
+    if isinstance(node, _Scalar) and isinstance(node.value, str):
+        return node.value
+    if (
+        at == _join(EXTRAS_KEY, "notify")
+        and isinstance(node, _Seq)
+        and all(isinstance(item, _Scalar) and isinstance(item.value, str) for item in node.items)
+    ):
+        return "\n".join(str(item.value) for item in node.items if isinstance(item, _Scalar))
+    many = " or a list of texts" if at == _join(EXTRAS_KEY, "notify") else ""
+    found.error(at, f"must be text{many}; quote it")
+    return None
 
 
 def _seconds(node: _Node, at: str, found: _Findings, example: str) -> float | None:
