@@ -326,7 +326,38 @@ def _send(arguments: argparse.Namespace) -> int:
     job = document.get("job") if isinstance(document, dict) else None
     if not isinstance(job, int):
         raise _CommandError("no job to follow: the daemon ran nothing for this delivery", REFUSED)
-    return _follow(api, job, chase=True)
+    status = _follow(api, job, chase=True)
+    if hook.report is not None or hook.notify is not None:
+        _await_reports(api, job, arguments.timeout)
+    return status
+
+
+def _await_reports(api: JobAPI, job_id: int, timeout: float) -> None:
+    """
+    After a followed job, wait (up to C{timeout} seconds) until each of its
+    reports has been tried once, and print what became of them: what C{send}
+    offers to try a hook's report_token and report_url without a push.
+    """
+    import time
+
+    from hookdaemon.job_table import report_lines
+
+    deadline = time.monotonic() + timeout
+    while True:
+        job = api.job(job_id)
+        while job.get("covered_by") is not None and job.get("state") == "superseded":
+            job = api.job(int(job["covered_by"]))  # the job that ran in its place reports
+        reports = job.get("reports") or []
+        untried = [r for r in reports if r.get("outcome") == "waiting" and not r.get("attempts")]
+        if not untried or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    none = (
+        "none for this job (notify_on skipped it, or its delivery names no commit:"
+        " the daemon's log says which)"
+    )
+    for line in report_lines(job) or [none]:
+        print(f"report: {line}", flush=True)
 
 
 def _jobs(arguments: argparse.Namespace) -> int:

@@ -139,7 +139,12 @@ class JobStatus(JobObserver):
             record = journal.get(job_id)
             if record is None:
                 return None
-            return job_json(record, journal.covers(job_id), journal.covering(job_id))
+            return job_json(
+                record,
+                journal.covers(job_id),
+                journal.covering(job_id),
+                journal.reports_of(job_id),
+            )
 
         return self._journal.call(read)
 

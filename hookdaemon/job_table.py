@@ -156,7 +156,32 @@ def job_lines(job: Mapping[str, Any], now: datetime) -> str:
     if job.get("payload_kept") is False:
         facts.append(("body", "not kept, so it cannot be replayed"))
     facts.append(("log", _text(job.get("log_url"))))
+    facts += [("report", line) for line in report_lines(job)]
     return _facts_text(facts, delivery)
+
+
+def report_lines(job: Mapping[str, Any]) -> list[str]:
+    """
+    What became of the job's commit statuses and notifications, a line each:
+    C{commit status success for 1a2b3c4d5e6f (github): sent (201) at ...}.
+    """
+    reports = job.get("reports")
+    if not isinstance(reports, list):
+        return []
+    lines = []
+    for report in reports:
+        if not isinstance(report, Mapping):
+            continue
+        detail = f" ({report['detail']})" if report.get("detail") else ""
+        what, outcome, at = report.get("what"), report.get("outcome"), local_time(report.get("at"))
+        if outcome != "waiting":
+            lines.append(f"{_text(what)}: {_text(outcome)}{detail} at {at}")
+        elif report.get("attempts"):
+            tries = _text(report.get("attempts"))
+            lines.append(f"{_text(what)}: not sent after {tries} tries{detail}; next try {at}")
+        else:
+            lines.append(f"{_text(what)}: not yet sent")
+    return lines
 
 
 def _facts_text(facts: list[tuple[str, str]], delivery: Mapping[str, Any]) -> str:

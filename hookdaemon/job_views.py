@@ -14,7 +14,7 @@ from attrs import frozen
 
 from hookdaemon.delivery import SHOWN_FIELDS
 from hookdaemon.job_state import JobState
-from hookdaemon.journal import JobRecord
+from hookdaemon.journal import JobRecord, ReportRecord
 
 MAX_LIMIT = 1000
 
@@ -97,10 +97,16 @@ def iso(seconds: float | None) -> str | None:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
 
 
-def job_json(record: JobRecord, covers: list[int], covered_by: int | None) -> dict[str, Any]:
+def job_json(
+    record: JobRecord,
+    covers: list[int],
+    covered_by: int | None,
+    reports: Sequence[ReportRecord] | None = None,
+) -> dict[str, Any]:
     """
     C{covers}: every delivery this run stood in for; C{covered_by}: the job whose
-    run stood in for this one (the end of a chain of replacements).
+    run stood in for this one (the end of a chain of replacements). C{reports}:
+    its commit statuses and notifications, shown by C{GET /jobs/ID} only.
     """
     delivery = record.delivery
     return {
@@ -127,4 +133,20 @@ def job_json(record: JobRecord, covers: list[int], covered_by: int | None) -> di
         "replay_of": record.replay_of,
         # False once the journal dropped the body (superseded, or past payload_budget).
         "payload_kept": record.payload_kept,
+    } | ({} if reports is None else {"reports": [report_json(r) for r in reports]})
+
+
+def report_json(report: ReportRecord) -> dict[str, Any]:
+    """
+    One of a job's reports: what it is, its outcome (sent, refused, given up,
+    dropped, replaced, or waiting), the answer or failure, the tries, and when it
+    was settled (for one waiting, when it is tried next).
+    """
+    return {
+        "what": report.what,
+        "channel": report.channel.split()[0],  # a notification's URL digest is no one's business
+        "outcome": report.outcome,
+        "detail": report.detail,
+        "attempts": report.attempts,
+        "at": iso(report.at),
     }

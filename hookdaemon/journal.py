@@ -35,13 +35,13 @@ from hookdaemon.job_state import FINAL_STATES, QUEUED_ENDS, JobState
 
 log = Logger()
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """
 C{PRAGMA user_version}: 0 is the release before bodies had a table of their
 own, 1 the one before delivery ids were remembered apart from jobs and jobs
 counted their attempts, 2 the one before jobs could be replays, 3 the one
 before jobs said why they ended, 4 the one before hooks files' invocations,
-5 the one before the outbox of reports.
+5 the one before the outbox of reports, 6 the one before reports' outcomes.
 """
 
 MIN_SQLITE = (3, 20, 0)
@@ -146,9 +146,26 @@ CREATE TABLE IF NOT EXISTS outbox (
     message BLOB NOT NULL,  -- what to send (JSON), as hookdaemon.reports wrote it
     created_at REAL NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
-    next_at REAL NOT NULL
+    next_at REAL NOT NULL,
+    what TEXT NOT NULL DEFAULT '',       -- the report as a person reads it
+    last_error TEXT NOT NULL DEFAULT ''  -- why its last try failed
 );
 CREATE INDEX IF NOT EXISTS outbox_subject ON outbox (hook, channel, subject);
+CREATE INDEX IF NOT EXISTS outbox_job ON outbox (job_id);
+
+-- What became of each report that left the outbox, for its job's API: kept
+-- while the job is (pruned with it), never for a job already gone.
+CREATE TABLE IF NOT EXISTS reports (
+    id INTEGER PRIMARY KEY,  -- the outbox entry's id
+    job_id INTEGER NOT NULL,
+    channel TEXT NOT NULL,
+    what TEXT NOT NULL,
+    outcome TEXT NOT NULL,   -- sent, refused, given up, dropped, replaced
+    detail TEXT NOT NULL,    -- the answer, the forge's words, the last failure
+    attempts INTEGER NOT NULL,
+    settled_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reports_job ON reports (job_id);
 """
 
 _SCHEMA = f"""
@@ -247,6 +264,29 @@ class OutboxEntry:
     attempts: int = 0
     """Failed tries so far."""
     next_at: float = 0.0
+    what: str = ""
+    """The report as a person reads it: C{commit status success for 1a2b3c4d5e6f (github)}."""
+    last_error: str = ""
+    """Why its last try failed; empty before a first failure."""
+
+
+WAITING = "waiting"
+"""The outcome of a report still in the outbox: not yet tried, or to be tried again."""
+
+
+@frozen
+class ReportRecord:
+    """What became of one of a job's reports, as its job API shows it."""
+
+    channel: str
+    what: str
+    outcome: str
+    """C{sent}, C{refused}, C{given up}, C{dropped}, C{replaced}; or L{WAITING}."""
+    detail: str
+    """The answer's status, the forge's message, or the last failure; never a credential."""
+    attempts: int
+    at: float
+    """When it was settled; for one waiting, when it is tried next."""
 
 
 class PayloadDroppedError(LookupError):
@@ -386,6 +426,7 @@ class Journal:
                     _replays(self._db)
                     _reasons(self._db)
                     _invocations(self._db)
+                    _report_outcomes(self._db)
                 for statement in _statements(_SCHEMA):
                     self._db.execute(statement)
                 broken = self._db.execute("PRAGMA foreign_key_check").fetchall()
@@ -672,13 +713,20 @@ class Journal:
         posted = []
         for entry in entries:
             if entry.subject is not None:
-                self._db.execute(
-                    "DELETE FROM outbox WHERE hook = ? AND channel = ? AND subject = ?",
+                replaced = self._db.execute(
+                    "SELECT id FROM outbox WHERE hook = ? AND channel = ? AND subject = ?",
                     (entry.hook, entry.channel, entry.subject),
-                )
+                ).fetchall()
+                for (entry_id,) in replaced:
+                    self.settled(
+                        entry_id,
+                        "replaced",
+                        f"by job {entry.job_id}'s {entry.what or 'newer status'}",
+                        entry.created_at,
+                    )
             cursor = self._db.execute(
                 "INSERT INTO outbox (hook, job_id, channel, subject, message, created_at,"
-                " attempts, next_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
+                " attempts, next_at, what) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
                 (
                     entry.hook,
                     entry.job_id,
@@ -687,6 +735,7 @@ class Journal:
                     entry.message,
                     entry.created_at,
                     entry.created_at,
+                    entry.what,
                 ),
             )
             assert cursor.lastrowid is not None
@@ -695,26 +744,67 @@ class Journal:
 
     def outbox(self) -> list[OutboxEntry]:
         """Every report not yet sent, oldest first: what a start sends."""
+        return self._outbox("")
+
+    def _outbox(self, where: str, parameters: tuple[object, ...] = ()) -> list[OutboxEntry]:
         rows = self._db.execute(
-            "SELECT hook, job_id, channel, subject, message, created_at, id, attempts, next_at"
-            " FROM outbox ORDER BY id"
+            "SELECT hook, job_id, channel, subject, message, created_at, id, attempts, next_at,"
+            f" what, last_error FROM outbox {where} ORDER BY id",
+            parameters,
         ).fetchall()
         return [
-            OutboxEntry(hook, job, channel, subject, bytes(message), created, id_, tries, next_at)
-            for hook, job, channel, subject, message, created, id_, tries, next_at in rows
+            OutboxEntry(hook, job, channel, subject, bytes(message), *rest)
+            for hook, job, channel, subject, message, *rest in rows
         ]
 
-    def unposted(self, entry_id: int) -> bool:
-        """An entry is done with (sent, refused, given up on); False: it was not there."""
-        cursor = self._db.execute("DELETE FROM outbox WHERE id = ?", (entry_id,))
-        return cursor.rowcount > 0
-
-    def postponed(self, entry_id: int, attempts: int, next_at: float) -> None:
-        """An entry failed for now: it is tried again at C{next_at}."""
+    def settled(
+        self, entry_id: int, outcome: str, detail: str, now: float, attempts: int | None = None
+    ) -> bool:
+        """
+        An entry is done with (sent, refused, given up on, dropped, replaced): out of
+        the outbox, its outcome kept for its job's API if the job is still kept.
+        C{attempts}: the tries made in all; None, those the outbox counted.
+        False: it was not in the outbox.
+        """
         self._db.execute(
-            "UPDATE outbox SET attempts = ?, next_at = ? WHERE id = ?",
-            (attempts, next_at, entry_id),
+            "INSERT OR REPLACE INTO reports"
+            " (id, job_id, channel, what, outcome, detail, attempts, settled_at)"
+            " SELECT id, job_id, channel, what, ?, ?, COALESCE(?, attempts), ?"
+            " FROM outbox WHERE id = ? AND job_id IN (SELECT id FROM jobs)",
+            (outcome, detail, attempts, now, entry_id),
         )
+        cursor = self._db.execute("DELETE FROM outbox WHERE id = ?", (entry_id,))
+        if cursor.rowcount:
+            return True
+        # Replaced by a newer status while its call was under way (L{post}): the
+        # call's own outcome is the truer one.
+        self._db.execute(
+            "UPDATE reports SET outcome = ?, detail = ?, attempts = COALESCE(?, attempts),"
+            " settled_at = ? WHERE id = ? AND outcome = 'replaced'",
+            (outcome, detail, attempts, now, entry_id),
+        )
+        return False
+
+    def postponed(self, entry_id: int, attempts: int, next_at: float, error: str = "") -> None:
+        """An entry failed for now (C{error} says why): it is tried again at C{next_at}."""
+        self._db.execute(
+            "UPDATE outbox SET attempts = ?, next_at = ?, last_error = ? WHERE id = ?",
+            (attempts, next_at, error, entry_id),
+        )
+
+    def reports_of(self, job_id: int) -> list[ReportRecord]:
+        """A job's reports: those settled, then those still in the outbox, each in order."""
+        rows = self._db.execute(
+            "SELECT channel, what, outcome, detail, attempts, settled_at FROM reports"
+            " WHERE job_id = ? ORDER BY id",
+            (job_id,),
+        ).fetchall()
+        found = [ReportRecord(*row) for row in rows]
+        found += [
+            ReportRecord(e.channel, e.what, WAITING, e.last_error, e.attempts, e.next_at)
+            for e in self._outbox("WHERE job_id = ?", (job_id,))
+        ]
+        return found
 
     def retried_as(self, record: JobRecord) -> int | None:
         """The job an interrupted job's delivery runs again as, if it does."""
@@ -958,6 +1048,9 @@ class Journal:
             self._db.executemany(
                 "DELETE FROM jobs WHERE id = ?", [(job_id,) for job_id, _ in rows]
             )
+            self._db.executemany(
+                "DELETE FROM reports WHERE job_id = ?", [(job_id,) for job_id, _ in rows]
+            )
         if rows:
             self.needs_upkeep = True
             if self._kept_bytes is not None:
@@ -1075,6 +1168,15 @@ def _invocations(db: sqlite3.Connection) -> None:
     """Schema 4 -> 5, in the caller's transaction: a body may come with a hooks-file invocation."""
     if "invocation" not in _columns(db, "payloads"):
         db.execute("ALTER TABLE payloads ADD COLUMN invocation BLOB")
+
+
+def _report_outcomes(db: sqlite3.Connection) -> None:
+    """Schema 6 -> 7, in the caller's transaction: outbox entries say what they are and why
+    they wait (the reports table itself is new, made with the rest of the schema)."""
+    columns = _columns(db, "outbox")
+    if columns and "what" not in columns:
+        db.execute("ALTER TABLE outbox ADD COLUMN what TEXT NOT NULL DEFAULT ''")
+        db.execute("ALTER TABLE outbox ADD COLUMN last_error TEXT NOT NULL DEFAULT ''")
 
 
 def _columns(db: sqlite3.Connection, table: str) -> list[str]:

@@ -4,7 +4,7 @@ the chat, through the journal's outbox so that a restart loses none.
 
     started / ended / recovered -> (journal thread) reports.on_start / on_end
         -> journal.post: the outbox rows, committed -> Outbox.take -> one lane
-        per hook and channel, in order -> Outgoing.send -> unposted / postponed
+        per hook and channel, in order -> Outgoing.send -> settled / postponed
 
 Nothing here delays a job or a delivery: the lifecycle events only queue a
 journal write, and the calls go out on their own.
@@ -217,7 +217,8 @@ class Outbox(Service):
                 entry,
                 hook=entry.hook,
             )
-            self._done(lane, entry)
+            detail = f"hook {entry.hook} no longer has it configured"
+            self._settle(lane, entry, "dropped", detail, entry.attempts)
             return
         try:
             client = self._client(hook.report_ca)
@@ -264,25 +265,28 @@ class Outbox(Service):
         lane.call = None
         if 200 <= answer.status < 300:
             _say(log.info, "job {job}: {what} sent ({status})", entry, status=answer.status)
-            self._done(lane, entry)
+            self._settle(lane, entry, "sent", str(answer.status), entry.attempts + 1)
         elif answer.status >= 500 or answer.status == 429:
             self._failed(lane, entry, f"answered {answer.status}")
         else:
+            said = _forge_message(hook, entry, request, answer)
             _say(
                 log.warn,
                 "job {job}: {what} refused with {status}: {said}; not tried again",
                 entry,
                 status=answer.status,
-                said=_forge_message(hook, entry, request, answer),
+                said=said,
             )
-            self._done(lane, entry)
+            detail = f"{answer.status}: {said}"
+            self._settle(lane, entry, "refused", detail, entry.attempts + 1)
 
     def _failed(self, lane: _Lane, entry: OutboxEntry, reason: str) -> None:
         lane.call = None
         if not self.running:
             return  # cancelled by the stop: the entry stays for the next start
         if lane.superseded:
-            self._done(lane, entry)  # a newer status of its commit goes instead
+            detail = f"{reason}; a newer status of its commit goes instead"
+            self._settle(lane, entry, "replaced", detail, entry.attempts + 1)
             return
         attempts = entry.attempts + 1
         wait = min(FIRST_RETRY * 2 ** (attempts - 1), LAST_RETRY)
@@ -295,7 +299,7 @@ class Outbox(Service):
                 attempts=attempts,
                 reason=reason,
             )
-            self._done(lane, entry)
+            self._settle(lane, entry, "given up", reason, attempts)
             return
         _say(
             log.info,
@@ -307,17 +311,23 @@ class Outbox(Service):
         assert entry.id is not None
         entry_id = entry.id
         self._journal.record(
-            lambda journal: journal.postponed(entry_id, attempts, next_at),
+            lambda journal: journal.postponed(entry_id, attempts, next_at, reason),
             f"job {entry.job_id}'s report for later",
         )
-        lane.waiting[0] = attrs.evolve(entry, attempts=attempts, next_at=next_at)
+        lane.waiting[0] = attrs.evolve(
+            entry, attempts=attempts, next_at=next_at, last_error=reason
+        )
         self._next(lane)
 
-    def _done(self, lane: _Lane, entry: OutboxEntry) -> None:
+    def _settle(
+        self, lane: _Lane, entry: OutboxEntry, outcome: str, detail: str, attempts: int
+    ) -> None:
+        """The lane's head is done with: its outcome kept for its job, the next one's turn."""
         assert entry.id is not None
-        entry_id = entry.id
+        entry_id, now = entry.id, self._reactor.seconds()
         self._journal.record(
-            lambda journal: journal.unposted(entry_id), f"job {entry.job_id}'s report as done"
+            lambda journal: journal.settled(entry_id, outcome, detail, now, attempts),
+            f"job {entry.job_id}'s report as {outcome}",
         )
         lane.waiting.popleft()
         self._next(lane)
@@ -360,10 +370,10 @@ def _say(level: Callable[..., None], format: str, entry: OutboxEntry, **fields: 
 
 
 def _what(entry: OutboxEntry) -> str:
-    if entry.channel == REPORT:
-        message = json.loads(entry.message)
-        return f"commit status {message['state']} for {message['commit'][:12]} ({message['api']})"
-    return "notification"
+    if entry.what:
+        return entry.what
+    # An entry of a release before entries said what they are.
+    return "commit status" if entry.channel == REPORT else "notification"
 
 
 def _forge_message(

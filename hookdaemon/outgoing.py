@@ -29,7 +29,13 @@ from treq.cookies import IndexableCookieJar
 from twisted.internet import protocol, ssl
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.python.failure import Failure
-from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, HTTPConnectionPool, ResponseDone
+from twisted.web.client import (
+    Agent,
+    BrowserLikePolicyForHTTPS,
+    HTTPConnectionPool,
+    ResponseDone,
+    _HTTP11ClientFactory,
+)
 from twisted.web.http import PotentialDataLoss
 from twisted.web.iweb import IResponse
 
@@ -147,7 +153,7 @@ class Outgoing:
         self._reactor = reactor
         self._timeout = timeout
         self._trusted = "the system's CAs" if ca_file is None else f"the CAs in {ca_file}"
-        self._pool = HTTPConnectionPool(reactor, persistent=False)
+        self._pool = _QuietPool(reactor, persistent=False)
         # No RedirectAgent: a token must not follow a 30x to another host.
         agent = Agent(reactor, contextFactory=BrowserLikePolicyForHTTPS(trust), pool=self._pool)
         # Calls carry their own credentials; a forge's cookies would only pile up.
@@ -196,6 +202,20 @@ class Outgoing:
             call.cancel()
         closed: Deferred[None] = self._pool.closeCachedConnections()
         return closed
+
+
+class _QuietFactory(_HTTP11ClientFactory):
+    noisy = False  # "Starting factory ..." and "Stopping factory ..." for every call
+
+
+class _QuietPool(HTTPConnectionPool):
+    """
+    A pool whose connections' factories do not log: each report would add two
+    lines of Twisted's internals to the daemon's log. C{_factory} is the pool's
+    documented hook for its factory class (twisted/web/client.py), though private.
+    """
+
+    _factory = _QuietFactory
 
 
 class _CappedBody(protocol.Protocol):

@@ -108,9 +108,21 @@ def on_end(
     finished = _finished(record, covered, public_url)
     body = slack_message(finished) if hook.notify.format == "slack" else json_summary(finished)
     message = json.dumps({"kind": NOTIFY, "body": body}).encode()
+    count = len(hook.notify.urls)
     notifications = tuple(
-        _entry(hook.name, record.id, notify_channel(url), None, message, now)
-        for url in hook.notify.urls
+        _entry(
+            hook.name,
+            record.id,
+            notify_channel(url),
+            None,
+            message,
+            now,
+            # Which of the hook's URLs, by its place: the URL itself is a secret.
+            f"notification {number} of {count} ({url.describe()})"
+            if count > 1
+            else f"notification ({url.describe()})",
+        )
+        for number, url in enumerate(hook.notify.urls, 1)
     )
     return Posting(posting.entries + notifications, posting.notes)
 
@@ -191,14 +203,22 @@ def _statuses(
                 "json": request.json,
             }
         ).encode()
-        entries.append(_entry(hook.name, record.id, REPORT, subject, message, now))
+        # In the forge's own word for the state: what its page shows.
+        what = f"commit status {api.STATES[state]} for {delivery.after[:12]} ({report.api})"
+        entries.append(_entry(hook.name, record.id, REPORT, subject, message, now, what))
     return Posting(tuple(entries), tuple(notes))
 
 
 def _entry(
-    hook: str, job_id: int, channel: str, subject: str | None, message: bytes, now: float
+    hook: str,
+    job_id: int,
+    channel: str,
+    subject: str | None,
+    message: bytes,
+    now: float,
+    what: str,
 ) -> OutboxEntry:
-    return OutboxEntry(hook, job_id, channel, subject, message, now)
+    return OutboxEntry(hook, job_id, channel, subject, message, now, what=what)
 
 
 def _finished(record: JobRecord, covered: Sequence[JobRecord], public_url: str) -> Finished:

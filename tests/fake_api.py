@@ -275,3 +275,65 @@ def _pyopenssl_certificate(certificate: x509.Certificate) -> Any:
     from OpenSSL.crypto import X509
 
     return X509.from_cryptography(certificate)
+
+
+class ThreadedApi:
+    """
+    L{FakeApi} for a test without a reactor (a L{SynchronousTestCase} driving a
+    real twistd and real commands): the standard library's server on its own
+    thread, over HTTPS with C{issued}, answering with the next of C{answers},
+    then 201. Stopped by L{stop}.
+    """
+
+    def __init__(self, issued: Issued, answers: Sequence[tuple[int, bytes]] = ()) -> None:
+        import http.server
+        import ssl
+        import tempfile
+        import threading
+
+        self.requests: list[Received] = []
+        self.answers = list(answers)
+        api = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    parsed = json.loads(body)
+                except ValueError:
+                    parsed = None
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                api.requests.append(Received(self.command, self.path, headers, body, parsed))
+                status, answer = api.answers.pop(0) if api.answers else (201, b"{}")
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # the test's output is for the test
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        with tempfile.TemporaryDirectory() as directory:
+            chain = f"{directory}/chain.pem"
+            with open(chain, "wb") as f:
+                f.write(issued.certificate_pem)
+                f.write(
+                    issued.key.private_bytes(
+                        serialization.Encoding.PEM,
+                        serialization.PrivateFormat.PKCS8,
+                        serialization.NoEncryption(),
+                    )
+                )
+            context.load_cert_chain(chain)
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()

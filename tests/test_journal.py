@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
 import sqlite3
+from typing import Any
 
+import attrs
 from twisted.logger import capturedLogs, formatEvent
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -18,6 +21,7 @@ from hookdaemon.journal import (
     RECLAIM_MIN_BYTES,
     RECLAIM_PASS_BYTES,
     SCHEMA_VERSION,
+    WAITING,
     WAL_LIMIT,
     Added,
     Journal,
@@ -25,6 +29,7 @@ from hookdaemon.journal import (
     NewerSchemaError,
     OutboxEntry,
     PayloadDroppedError,
+    ReportRecord,
     SQLiteTooOldError,
     UpgradeError,
 )
@@ -1015,14 +1020,112 @@ class OutboxTests(SynchronousTestCase):
             [entry.message for entry in self.journal.outbox()], [b"other", b"success", b"note"]
         )
 
-    def test_postponedAndUnposted(self) -> None:
+    def test_postponedAndSettled(self) -> None:
         first, second = self.journal.post([self.entry(None, b"a"), self.entry(None, b"b")])
         assert first.id is not None and second.id is not None
-        self.journal.postponed(first.id, 2, 160.0)
-        self.assertTrue(self.journal.unposted(second.id))
-        self.assertFalse(self.journal.unposted(second.id))
+        self.journal.postponed(first.id, 2, 160.0, "answered 502")
+        self.assertTrue(self.journal.settled(second.id, "sent", "201", 120.0, 1))
+        self.assertFalse(self.journal.settled(second.id, "sent", "201", 120.0, 1))
         [left] = self.journal.outbox()
-        self.assertEqual((left.message, left.attempts, left.next_at), (b"a", 2, 160.0))
+        self.assertEqual(
+            (left.message, left.attempts, left.next_at, left.last_error),
+            (b"a", 2, 160.0, "answered 502"),
+        )
+
+    def job(self) -> int:
+        job_id = self.journal.add(NewDelivery("site", push(), b"{}", 100.0)).job_id
+        assert job_id is not None
+        return job_id
+
+    def test_aJobsReportsSettledAndWaiting(self) -> None:
+        job = self.job()
+        entry = attrs.evolve(self.entry("c1 ctx", b"pending", job), what="commit status pending")
+        note = attrs.evolve(self.entry(None, b"note", job), channel="notify 0a1b", what="chat")
+        pending, chat = self.journal.post([entry, note])
+        assert pending.id is not None and chat.id is not None
+        self.journal.postponed(chat.id, 1, 130.0, "answered 503")
+        # The success replaces the pending status not yet sent: that is its outcome.
+        success = attrs.evolve(entry, message=b"success", what="commit status success")
+        [posted] = self.journal.post([success])
+        assert posted.id is not None
+        self.journal.settled(posted.id, "refused", "422: No commit found", 125.0, 1)
+        self.assertEqual(
+            self.journal.reports_of(job),
+            [
+                ReportRecord(
+                    "report",
+                    "commit status pending",
+                    "replaced",
+                    f"by job {job}'s commit status success",
+                    0,
+                    100.0,
+                ),
+                ReportRecord(
+                    "report", "commit status success", "refused", "422: No commit found", 1, 125.0
+                ),
+                ReportRecord("notify 0a1b", "chat", WAITING, "answered 503", 1, 130.0),
+            ],
+        )
+        self.assertEqual(self.journal.reports_of(job + 1), [])
+
+    def test_aStatusReplacedWhileInFlightKeepsItsCallsOutcome(self) -> None:
+        job = self.job()
+        [pending] = self.journal.post([self.entry("c1 ctx", b"pending", job)])
+        assert pending.id is not None
+        self.journal.post([self.entry("c1 ctx", b"success", job)])  # its call under way
+        self.assertFalse(self.journal.settled(pending.id, "sent", "201", 110.0, 1))
+        [first, _] = self.journal.reports_of(job)
+        self.assertEqual((first.outcome, first.detail, first.attempts), ("sent", "201", 1))
+
+    def test_outcomesGoWithTheirJob(self) -> None:
+        job = self.job()
+        [posted] = self.journal.post([self.entry(None, b"note", job)])
+        assert posted.id is not None
+        self.journal.started(job, 101.0)
+        self.journal.finished(job, JobState.SUCCEEDED, 0, None, b"", 102.0)
+        self.journal.settled(posted.id, "sent", "200", 103.0, 1)
+        self.assertEqual(len(self.journal.reports_of(job)), 1)
+        self.assertEqual(self.journal.prune("site", 0), 1)
+        self.assertEqual(self.journal._db.execute("SELECT COUNT(*) FROM reports").fetchone(), (0,))
+
+    def test_noOutcomeIsKeptForAJobAlreadyGone(self) -> None:
+        [posted] = self.journal.post([self.entry(None, b"note", job=404)])
+        assert posted.id is not None
+        self.assertTrue(self.journal.settled(posted.id, "sent", "200", 103.0, 1))
+        self.assertEqual(self.journal._db.execute("SELECT COUNT(*) FROM reports").fetchone(), (0,))
+
+    def test_anOutboxOfSchemaSixIsKeptAndCompleted(self) -> None:
+        [posted] = self.journal.post([self.entry("c1 ctx", b"pending")])
+        self.journal.close()
+        # The previous release's outbox: no what, no last_error, no reports table.
+        db = sqlite3.connect(self.path)
+        db.executescript(
+            "DROP TABLE reports; DROP INDEX outbox_job;"
+            " ALTER TABLE outbox DROP COLUMN what; ALTER TABLE outbox DROP COLUMN last_error;"
+            " PRAGMA user_version = 6;"
+        )
+        db.close()
+        self.journal = Journal(self.path)
+        self.assertEqual(self.journal.outbox(), [posted])
+        self.assertEqual(self.journal._pragma("user_version"), journal_module.SCHEMA_VERSION)
+        fresh = os.path.abspath(self.mktemp())
+        Journal(fresh).close()
+
+        def shape(path: str) -> list[Any]:
+            with contextlib.closing(sqlite3.connect(path)) as check:
+                return [
+                    *check.execute(
+                        "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+                        " ORDER BY type, name"
+                    ),
+                    *(
+                        (table, *row[1:])
+                        for table in ("outbox", "reports")
+                        for row in check.execute(f"PRAGMA table_info({table})")
+                    ),
+                ]
+
+        self.assertEqual(shape(self.path), shape(fresh))
 
     def test_previousEndSkipsWhatIsNoDeploysEnd(self) -> None:
         jobs = [

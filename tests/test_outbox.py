@@ -21,7 +21,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from hookdaemon.ca_file import CAFileError
 from hookdaemon.config import Config, parse_config
 from hookdaemon.job_state import JobState
-from hookdaemon.journal import Journal, OutboxEntry
+from hookdaemon.job_views import iso, report_json
+from hookdaemon.journal import Journal, NewDelivery, OutboxEntry
 from hookdaemon.journal_worker import JournalWorker
 from hookdaemon.outbox import FIRST_RETRY, GIVE_UP_AFTER, LAST_RETRY, Outbox
 from hookdaemon.outgoing import CallFailedError, OutgoingAnswer, OutgoingRequest
@@ -198,7 +199,7 @@ class OutboxTests(SynchronousTestCase):
         self.caller.answer(201)
         self.assertEqual(self.left(), [])
         self.assertIn(
-            f"job 12: commit status running for {COMMIT[:12]} (github) not sent "
+            f"job 12: commit status pending for {COMMIT[:12]} (github) not sent "
             "(answered 502); trying again in 10 s",
             self.logged,
         )
@@ -211,7 +212,7 @@ class OutboxTests(SynchronousTestCase):
         self.caller.fail("https://api.github.com:443: Connection refused")
         self.assertEqual(self.left(), [(REPORT, 2, self.clock.seconds() + 2 * FIRST_RETRY)])
         self.assertIn(
-            f"job 12: commit status running for {COMMIT[:12]} (github) not sent "
+            f"job 12: commit status pending for {COMMIT[:12]} (github) not sent "
             "(https://api.github.com:443: Connection refused); trying again in 20 s",
             self.logged,
         )
@@ -227,7 +228,7 @@ class OutboxTests(SynchronousTestCase):
         [refused] = [line for line in self.logged if "refused" in line]
         self.assertEqual(
             refused,
-            f"job 12: commit status running for {COMMIT[:12]} (github) refused with 422: "
+            f"job 12: commit status pending for {COMMIT[:12]} (github) refused with 422: "
             "No commit found for SHA: 1a2b; not tried again",
         )
 
@@ -284,7 +285,7 @@ class OutboxTests(SynchronousTestCase):
         [given_up] = [line for line in self.logged if "given up" in line]
         self.assertTrue(
             given_up.startswith(
-                f"job 12: commit status running for {COMMIT[:12]} (github) not sent after "
+                f"job 12: commit status pending for {COMMIT[:12]} (github) not sent after "
                 f"{tries} tries (answered 502); given up"
             ),
             given_up,
@@ -314,7 +315,7 @@ class OutboxTests(SynchronousTestCase):
         self.assertEqual(self.caller.calls, [])
         self.assertEqual(self.left(), [(REPORT, 1, self.clock.seconds() + FIRST_RETRY)])
         self.assertIn(
-            f"job 12: commit status running for {COMMIT[:12]} (github) not sent (report_ca "
+            f"job 12: commit status pending for {COMMIT[:12]} (github) not sent (report_ca "
             "/etc/forge-ca.pem does not exist); trying again in 10 s",
             self.logged,
         )
@@ -368,11 +369,67 @@ class OutboxTests(SynchronousTestCase):
         self.assertEqual(
             dropped,
             [
-                f"outbox: job 12's commit status running for {COMMIT[:12]} (github) dropped: "
+                f"outbox: job 12's commit status pending for {COMMIT[:12]} (github) dropped: "
                 "hook site no longer has it configured",
-                f"outbox: job 13's commit status running for {NEWER[:12]} (github) dropped: "
+                f"outbox: job 13's commit status pending for {NEWER[:12]} (github) dropped: "
                 "hook site no longer has it configured",
             ],
+        )
+
+    def test_eachOutcomeIsKeptForItsJob(self) -> None:
+        jobs = [
+            self.journal.journal.add(NewDelivery("site", record().delivery, b"{}", 1.0)).job_id
+            for _ in range(5)
+        ]
+        sent, refused, given_up, dropped, waiting = (job for job in jobs if job is not None)
+        self.start()
+        self.post(self.pending(sent, COMMIT))
+        self.caller.answer(502)
+        self.clock.advance(FIRST_RETRY)
+        self.caller.answer(201)
+        self.post(self.pending(refused, NEWER))
+        self.caller.answer(422, b'{"message": "No commit found for SHA"}')
+        self.post(self.pending(given_up, "c" * 40))
+        while self.caller.open():
+            self.caller.answer(503)
+            for _, _, next_at in self.left():
+                self.clock.advance(next_at - self.clock.seconds())
+        self.post(self.pending(dropped, "d" * 40))
+        self.caller.answer(500)
+        self.outbox.reconfigure({})  # the hook lost its report before the retry
+        self.clock.advance(FIRST_RETRY)
+        self.outbox.reconfigure(self.config.hooks)
+        self.post(self.pending(waiting, "e" * 40))
+        self.assertEqual(len(self.caller.open()), 1)  # in flight, not yet answered
+        outcomes = {
+            job: [
+                (r.outcome, r.detail, r.attempts) for r in self.journal.journal.reports_of(job)
+            ]
+            for job in jobs
+            if job is not None
+        }
+        self.assertEqual(
+            outcomes,
+            {
+                sent: [("sent", "201", 2)],
+                refused: [("refused", "422: No commit found for SHA", 1)],
+                given_up: [("given up", "answered 503", 149)],
+                dropped: [("dropped", "hook site no longer has it configured", 1)],
+                waiting: [("waiting", "", 0)],
+            },
+        )
+        # The job API's view of one: what, outcome, and when it was settled.
+        [shown] = [report_json(r) for r in self.journal.journal.reports_of(sent)]
+        self.assertEqual(
+            shown,
+            {
+                "what": f"commit status pending for {COMMIT[:12]} (github)",
+                "channel": "report",
+                "outcome": "sent",
+                "detail": "201",
+                "attempts": 2,
+                "at": iso(1000.0 + FIRST_RETRY),
+            },
         )
 
     def test_aRefusalThatEchoesACredentialIsLoggedWithoutIt(self) -> None:
@@ -386,6 +443,7 @@ class OutboxTests(SynchronousTestCase):
             [
                 f"job 12: commit status failure for {COMMIT[:12]} (github) refused with 401: "
                 "Bad token <hidden>; not tried again",
-                "job 12: notification refused with 404: no such hook: <hidden>; not tried again",
+                "job 12: notification (env:CHAT_URL) refused with 404: no such hook: <hidden>;"
+                " not tried again",
             ],
         )

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon.testing import Environ, run_twistd
+from tests.fake_api import TestCA, ThreadedApi
 from tests.live import LiveDaemon
 
 COMMAND = [sys.executable, "-m", "hookdaemon"]
@@ -220,6 +221,75 @@ class SendTests(SynchronousTestCase):
         self.assertIn("stdout " + "b" * 40, lines)
         self.assertNotIn("stdout " + "a" * 40, lines)
         self.assertEqual(lines[-1], "job 3 succeeded (exit 0)")
+
+    def test_followSaysWhatBecameOfTheReports(self) -> None:
+        """
+        send --follow tries a hook's reporting without a push: after the job it
+        waits for each commit status and notification to be tried, and says how
+        each went, the forge's refusal included.
+        """
+        ca = TestCA()
+        api = ThreadedApi(
+            ca.issue(), answers=[(201, b"{}"), (422, b'{"message": "No commit found for SHA"}')]
+        )
+        self.addCleanup(api.stop)
+        chat = ThreadedApi(ca.issue(), answers=[(200, b"ok")])
+        self.addCleanup(chat.stop)
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        daemon = LiveDaemon(
+            self,
+            "[hook:site]\nforge = github\nsecret = s3cret\nworkdir = .\ncommand = true\n"
+            f"report = github\nreport_url = {api.url}\nreport_token = env:REPORT_TOKEN\n"
+            f"report_ca = {ca.write(os.path.join(directory, 'ca.pem'))}\n"
+            "notify = env:CHAT_URL\nnotify_format = json\n",
+            environ={"REPORT_TOKEN": "t0ken", "CHAT_URL": chat.url + "/hooks/secret-path"},
+        )
+        result = send(
+            "site",
+            "--config",
+            daemon.config,
+            "--follow",
+            "--after",
+            "a" * 40,
+            "--repository",
+            "me/site",
+            environ={"REPORT_TOKEN": "t0ken", "CHAT_URL": chat.url + "/hooks/secret-path"},
+        )
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        reports = [line for line in result.stdout.splitlines() if line.startswith("report: ")]
+        self.assertEqual(len(reports), 3, result.stdout)
+        self.assertTrue(
+            reports[0].startswith(
+                f"report: commit status pending for {'a' * 12} (github): sent (201) at "
+            ),
+            reports,
+        )
+        self.assertTrue(
+            reports[1].startswith(
+                f"report: commit status success for {'a' * 12} (github): refused"
+                " (422: No commit found for SHA) at "
+            ),
+            reports,
+        )
+        self.assertTrue(
+            reports[2].startswith("report: notification (env:CHAT_URL): sent (200) at "), reports
+        )
+        self.assertEqual(
+            [r.path for r in api.requests], [f"/repos/me/site/statuses/{'a' * 40}"] * 2
+        )
+        self.assertEqual([r.path for r in chat.requests], ["/hooks/secret-path"])
+        self.assertNotIn("secret-path", result.stdout + result.stderr)
+        # hookdaemon show prints the same.
+        shown = hookdaemon("show", "1", "--config", daemon.config)
+        self.assertEqual(
+            [
+                line.split("  ", 1)[1].strip()
+                for line in shown.stdout.splitlines()
+                if line.startswith("report ")
+            ],
+            [line[len("report: ") :] for line in reports],
+        )
 
     def test_withoutFollowItAnswersAtOnce(self) -> None:
         # The job is still running when the test ends: a short stop_grace ends it

@@ -89,6 +89,8 @@ class StatusApi(Protocol):
     """The non-secret headers every call carries."""
     REQUIRES_TARGET_URL: bool
     """Does the API refuse a status without a link? Then L{status_request} raises without one."""
+    STATES: Mapping[StatusState, str]
+    """Each state in the forge's own word: what its page shows (and the README's table)."""
 
     def status_request(self, status: CommitStatus) -> ApiRequest:
         """The request that sets C{status}; ValueError if the forge cannot take it."""
