@@ -432,6 +432,20 @@ class OutboxTests(SynchronousTestCase):
             },
         )
 
+    def test_aReportOfAPrunedJobIsStillSent(self) -> None:
+        journal = self.journal.journal
+        job = journal.add(NewDelivery("site", record().delivery, b"{}", 1.0)).job_id
+        assert job is not None
+        journal.started(job, 2.0)
+        journal.finished(job, JobState.SUCCEEDED, 0, None, b"", 3.0)
+        self.post(self.ended(job))  # while stopped: it waits in the outbox
+        self.assertEqual(journal.prune("site", 0), 1)
+        self.assertIsNone(journal.get(job))
+        self.start()
+        self.assertEqual(state(self.caller.answer(201)), (COMMIT, "success"))
+        self.assertEqual(self.left(), [])
+        self.assertEqual(journal.reports_of(job), [])  # nothing kept for a job that is gone
+
     def test_aRefusalThatEchoesACredentialIsLoggedWithoutIt(self) -> None:
         self.start()
         self.post(self.ended(outcome=JobState.FAILED, notify=True))
