@@ -1306,11 +1306,17 @@ def _report(section: _Section, name: str) -> ReportTarget | None:
                 f"does not end with {status_api.API_PATH}, where {api}'s API usually is:"
                 f" https://{parts.netloc}{status_api.API_PATH}?",
             )
-    if status_api.REQUIRES_TARGET_URL and not section.reader.public_url:
-        section.problem(
-            "report",
-            f"{api} wants a link with every status: set public_url in [hookdaemon]",
-        )
+    if not section.reader.public_url:
+        if status_api.REQUIRES_TARGET_URL:
+            section.problem(
+                "report",
+                f"{api} wants a link with every status: set public_url in [hookdaemon]",
+            )
+        else:
+            section.warn(
+                "report",
+                "the statuses will not link to their job: set public_url in [hookdaemon]",
+            )
     if token is None or not url:
         return None
     return ReportTarget(api, url, token, section.raw("report_context") or f"hookdaemon/{name}")

@@ -194,6 +194,18 @@ class ReportTests(SynchronousTestCase):
                 ],
             )
 
+    def test_withoutPublicUrlTheStatusesHaveNoLink(self) -> None:
+        config = read("report = github\nreport_token = env:T\n", daemon="")
+        self.assertEqual(
+            [str(w) for w in config.warnings],
+            [
+                at(
+                    "report",
+                    "the statuses will not link to their job: set public_url in [hookdaemon]",
+                )
+            ],
+        )
+
     def test_keysWithoutReportAreWarnedOf(self) -> None:
         self.assertEqual(
             self.warnings(
