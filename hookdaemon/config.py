@@ -641,10 +641,13 @@ class _Reader:
         text: str,
         environ: Mapping[str, str],
         read_file: Callable[[str], bytes],
+        place: Callable[[str, int], str] | None = None,
     ) -> None:
         self.source = source
         self.environ = environ
         self.read_file = read_file
+        self._place = place
+        """Where line C{index} of C{key}'s value is, for values read from elsewhere than text."""
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
         self.public_url = ""
@@ -657,6 +660,8 @@ class _Reader:
         C{"line N"}: the file line of line C{index} of C{key}'s value, counting
         as configparser does (comment lines are not part of a value).
         """
+        if self._place is not None:
+            return self._place(key, index)
         number = self.key_lines.get((section, key))
         if number is None:
             return f"line {index + 1} of the value"
@@ -1253,7 +1258,8 @@ def read_reporting(
     file's C{hookdaemon} object), read exactly as tap.cfg's are: the same
     secrets, checks and messages; problems and warnings are keyed by key.
     """
-    reader = _Reader(source, "", environ, read_file)
+    # A list's items (notify's URLs) are its value's lines: named as the list's items.
+    reader = _Reader(source, "", environ, read_file, lambda key, index: f"{key}[{index}]")
     reader.public_url = public_url
     section = _Section(reader, name, values, {key: HOOK_DEFAULTS[key] for key in REPORTING_KEYS})
     return _reporting(section, name), reader.problems, reader.warnings

@@ -475,6 +475,20 @@ class ReportingExtrasTests(ConfigSourceTestCase):
             ],
         )
 
+    def test_aListsItemIsNamedByItsIndex(self) -> None:
+        hooks = REPORTING_HOOKS.replace(
+            '["env:CHAT_URL"]', '["https://chat.example/x", "env:NOPE"]'
+        )
+        self.assertEqual(
+            self.problems(
+                ConfigSource(config=TAP, hooks=(HOOKS,)), self.files(hooks), {"GITEA_TOKEN": "t"}
+            ),
+            [
+                f"{HOOKS}: hook deploy: hookdaemon.notify: entry 2 (notify[1]): env:NOPE is not"
+                " set in the daemon's environment"
+            ],
+        )
+
     def test_publicUrlComesFromTapCfg(self) -> None:
         hooks = (
             '[{"id": "deploy", "execute-command": "/bin/true", "hookdaemon":'
