@@ -68,6 +68,7 @@ DAEMON_DEFAULTS: Mapping[str, str] = {
     "delivery_id_days": "30",
     "delivery_id_max": "100000",
     "public_url": "",  # how the daemon is reached from outside, for links in reports
+    "dashboard": "no",  # yes: the web dashboard under /ui/, guarded like /jobs
 }
 
 HOOK_DEFAULTS: Mapping[str, str] = {
@@ -285,6 +286,8 @@ class DaemonConfig:
     """Delivery ids remembered per hook at most, the newest kept."""
     public_url: str = ""
     """The daemon's URL from outside (no trailing slash), for links to jobs; empty: none."""
+    dashboard: bool = False
+    """Serve the dashboard under C{/ui/}."""
 
 
 @frozen
@@ -725,6 +728,7 @@ def _daemon(section: _Section) -> DaemonConfig:
         delivery_id_days=section.integer("delivery_id_days", minimum=1),
         delivery_id_max=section.integer("delivery_id_max", minimum=1),
         public_url=_public_url(section),
+        dashboard=section.boolean("dashboard"),
     )
 
 

@@ -19,6 +19,7 @@ from hookdaemon.access_log import access_log_formatter
 from hookdaemon.config import Config
 from hookdaemon.config_change import CertificateRead, ConfigChange
 from hookdaemon.config_source import ConfigSource
+from hookdaemon.dashboard.app import Dashboard
 from hookdaemon.dispatcher import Dispatcher
 from hookdaemon.job_status import JobStatus
 from hookdaemon.journal_records import JournalRecords
@@ -133,6 +134,11 @@ class HookService(InOrder):
             steering=self.engine,
             metrics=self.metrics,
             front=config.front,
+            dashboard=(
+                Dashboard(config.hooks, self.status, Tokens.of(daemon), steering=self.engine)
+                if daemon.dashboard
+                else None
+            ),
         )
         self.site = HookSite(
             self.app.resource(), daemon, reactor, logFormatter=access_log_formatter

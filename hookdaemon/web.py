@@ -27,6 +27,7 @@ from werkzeug.exceptions import BadHost, MethodNotAllowed, NotFound
 from hookdaemon.access_log import access_log_formatter
 from hookdaemon.client_address import client_address
 from hookdaemon.config import HookConfig, Network
+from hookdaemon.dashboard.app import Dashboard
 from hookdaemon.delivery import Delivery, Incoming
 from hookdaemon.dispatcher import NoJobError, ReplayError
 from hookdaemon.follow import FollowStream
@@ -285,8 +286,11 @@ class HookApp:
         steering: JobSteering | None = None,
         metrics: Metrics | None = None,
         front: FrontEnd = NO_FRONT_END,
+        dashboard: Dashboard | None = None,
     ) -> None:
         self._intake = Intake(hooks, front)
+        self._dashboard = dashboard
+        """The pages under C{/ui/}; None: C{dashboard = no}, and C{/ui/} is not found."""
         self._trusted_proxies = trusted_proxies
         if clock is None:
             # Imported here, not at the top, so twistd's --reactor can still choose.
@@ -313,6 +317,8 @@ class HookApp:
         self._intake = self._intake.for_hooks(hooks, front)
         self._tokens = tokens
         self._trusted_proxies = trusted_proxies
+        if self._dashboard is not None:
+            self._dashboard.reconfigure(hooks, tokens)
 
     def resolve_client(self, request: IRequest) -> str:
         """
@@ -618,6 +624,20 @@ class HookApp:
             return json_answer(request, 409, {"error": error})
 
         return self._jobs.one(job_id).addCallback(over)
+
+    @app.route("/ui", methods=["GET"])
+    def dashboard_home(self, request: Request) -> bytes:
+        if self._dashboard is None:
+            return json_answer(request, 404, {"error": "not found"})
+        request.setResponseCode(301)
+        request.setHeader(b"location", b"/ui/")
+        return b""
+
+    @app.route("/ui/", branch=True)
+    def dashboard(self, request: Request) -> IResource | bytes:
+        if self._dashboard is None:
+            return json_answer(request, 404, {"error": "not found (set dashboard = yes)"})
+        return self._dashboard.resource()
 
     @app.route("/metrics", methods=["GET"])
     def metrics(self, request: Request) -> bytes:

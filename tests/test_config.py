@@ -185,7 +185,8 @@ class UnknownNamesTests(ConfigTestCase):
         self.assertEqual(
             self.problems("[hookdaemon]\nport = 9000\n"),
             [
-                f"{SOURCE}: [hookdaemon] port: unknown key (known keys: delivery_id_days, "
+                f"{SOURCE}: [hookdaemon] port: unknown key (known keys: dashboard, "
+                "delivery_id_days, "
                 "delivery_id_max, header_timeout, history, listen, log_dir, log_keep, "
                 "log_max_bytes, max_attempts, max_body, max_client_connections, "
                 "max_connections, max_parallel, operator_token, "
@@ -237,7 +238,8 @@ class UnknownNamesTests(ConfigTestCase):
             self.problems("[hookdaemon]\nlog_keep = 0\nlog_keep = 1\ncolour = blue\n" + HOOK),
             [
                 f"{SOURCE}: [hookdaemon] log_keep: is set twice (line 3)",
-                f"{SOURCE}: [hookdaemon] colour: unknown key (known keys: delivery_id_days, "
+                f"{SOURCE}: [hookdaemon] colour: unknown key (known keys: dashboard, "
+                "delivery_id_days, "
                 "delivery_id_max, header_timeout, history, listen, log_dir, log_keep, "
                 "log_max_bytes, max_attempts, max_body, max_client_connections, "
                 "max_connections, max_parallel, operator_token, payload_budget, public_url, "
@@ -314,7 +316,8 @@ class AllProblemsAtOnceTests(ConfigTestCase):
                 "[extra]\n"
             ),
             [
-                f"{SOURCE}: [hookdaemon] colour: unknown key (known keys: delivery_id_days, "
+                f"{SOURCE}: [hookdaemon] colour: unknown key (known keys: dashboard, "
+                "delivery_id_days, "
                 "delivery_id_max, header_timeout, history, listen, log_dir, log_keep, "
                 "log_max_bytes, max_attempts, max_body, max_client_connections, "
                 "max_connections, max_parallel, operator_token, "

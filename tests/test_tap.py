@@ -70,7 +70,8 @@ class TwistdTests(SynchronousTestCase):
         self.assertEqual(
             lines,
             [
-                f"{path}: [hookdaemon] colour: unknown key (known keys: delivery_id_days, "
+                f"{path}: [hookdaemon] colour: unknown key (known keys: dashboard, "
+                "delivery_id_days, "
                 "delivery_id_max, header_timeout, history, listen, log_dir, log_keep, "
                 "log_max_bytes, max_attempts, max_body, max_client_connections, "
                 "max_connections, max_parallel, operator_token, "

@@ -1,0 +1,370 @@
+"""
+The dashboard's routes under C{/ui/}: the pages, the sign-in, and the forms
+that replay and cancel. Each page is guarded exactly as the job API is (see
+L{hookdaemon.status_access}), the signed-in token standing for a bearer one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from importlib import resources
+from typing import Any, Protocol
+from urllib.parse import parse_qs
+
+from klein import Klein
+from twisted.internet.defer import Deferred, DeferredList
+from twisted.python.failure import Failure
+from twisted.web.iweb import IRequest
+from twisted.web.resource import IResource
+from twisted.web.server import Request
+
+from hookdaemon.config import HookConfig
+from hookdaemon.dashboard import pages, session
+from hookdaemon.job_state import JobState
+from hookdaemon.job_views import JobQuery
+from hookdaemon.journal import JobRecord
+from hookdaemon.status_access import StatusRefusal, StatusRequest, Tokens, status_refusal
+
+PAGE_SIZE = 50
+
+SECURITY_HEADERS = {
+    # Nothing but this daemon's own files; no inline script or style, no frames.
+    b"content-security-policy": (
+        b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';"
+        b" connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    b"x-content-type-options": b"nosniff",
+    b"referrer-policy": b"no-referrer",
+    b"cache-control": b"no-store",
+}
+
+STATIC = {
+    "ui.css": b"text/css; charset=utf-8",
+    "ui.js": b"text/javascript; charset=utf-8",
+}
+
+
+class Jobs(Protocol):
+    """What the pages read: the job API's own source (L{hookdaemon.job_status.JobStatus})."""
+
+    def recent(self, query: JobQuery) -> Deferred[list[dict[str, Any]]]: ...
+
+    def one(self, job_id: int) -> Deferred[dict[str, Any] | None]: ...
+
+    def job_output(self, job_id: int) -> Deferred[bytes | None]: ...
+
+
+class Steering(Protocol):
+    """What the forms steer: the job engine, as the job API's POSTs do."""
+
+    def replay(self, job_id: int) -> Deferred[JobRecord]: ...
+
+    def cancel(self, job_id: int) -> JobState | None: ...
+
+
+class Dashboard:
+    """The dashboard: the same job source, steering and tokens as the job API's."""
+
+    app = Klein()
+
+    def __init__(
+        self,
+        hooks: Mapping[str, HookConfig],
+        jobs: Jobs,
+        tokens: Tokens,
+        steering: Steering | None = None,
+        key: bytes | None = None,
+        client: Callable[[IRequest], str] | None = None,
+    ) -> None:
+        self._hooks = hooks
+        self._jobs = jobs
+        self._tokens = tokens
+        self._steering = steering
+        self._key = os.urandom(32) if key is None else key
+        """The CSRF tokens' key: new at each start, so a form outlives no restart."""
+        self._client = client
+
+    def reconfigure(self, hooks: Mapping[str, HookConfig], tokens: Tokens) -> None:
+        self._hooks = hooks
+        self._tokens = tokens
+
+    def resource(self) -> IResource:
+        resource: IResource = self.app.resource()
+        return resource
+
+    # Who is looking.
+
+    def _refusal(self, request: IRequest, act: bool = False) -> tuple[StatusRefusal | None, str]:
+        """Why this request may not see (or with C{act}, steer) jobs; and its credential."""
+        token = session.cookie_token(_header(request, b"cookie"))
+        refusal = status_refusal(
+            self._tokens,
+            StatusRequest(
+                peer=_peer(request),
+                version=request.clientproto.decode("latin-1"),  # type: ignore[attr-defined]
+                hosts=tuple(
+                    v.decode("latin-1") for v in request.requestHeaders.getRawHeaders(b"host", [])
+                ),
+                header_names=frozenset(
+                    name.decode("latin-1") for name, _ in request.requestHeaders.getAllRawHeaders()
+                ),
+                authorization=None if token is None else f"Bearer {token}",
+            ),
+            act=act,
+        )
+        return refusal, token or ""
+
+    def _viewer(self, request: IRequest) -> pages.Viewer | bytes:
+        """The viewer, or the answer for one who may not look (sign in, or why not)."""
+        refusal, credential = self._refusal(request)
+        if refusal is not None:
+            _secure(request)
+            if self._tokens.any:
+                request.setResponseCode(303)
+                request.setHeader(b"location", b"/ui/signin")
+                return b""
+            request.setResponseCode(refusal.code)
+            return pages.refused_page(refusal.reason)
+        can_act = self._refusal(request, act=True)[0] is None
+        return pages.Viewer(
+            can_act=can_act,
+            csrf=session.csrf_token(self._key, credential),
+            signed_in=bool(credential),
+        )
+
+    # The pages.
+
+    @app.route("/", methods=["GET"])
+    def hooks(self, request: Request) -> bytes | Deferred[bytes]:
+        viewer = self._viewer(request)
+        if isinstance(viewer, bytes):
+            return viewer
+        _secure(request)
+        names = list(self._hooks)
+        reads = [self._jobs.recent(JobQuery(hook=name, limit=pages.RECENT)) for name in names]
+
+        def shown(results: list[tuple[bool, Any]]) -> bytes:
+            summaries = []
+            for name, (ok, jobs) in zip(names, results, strict=True):
+                if not ok:
+                    return _failed(request, jobs)
+                hook = self._hooks[name]
+                summaries.append(pages.HookSummary(name, hook.forge, _filters(hook), tuple(jobs)))
+            return pages.hooks_page(summaries, viewer)
+
+        return DeferredList(reads, consumeErrors=True).addCallback(shown)
+
+    @app.route("/hooks/<string:name>", methods=["GET"])
+    def hook_jobs(self, request: Request, name: str) -> bytes | Deferred[bytes]:
+        viewer = self._viewer(request)
+        if isinstance(viewer, bytes):
+            return viewer
+        _secure(request)
+        if name not in self._hooks:
+            request.setResponseCode(404)
+            return pages.message_page("No such hook", f"There is no hook {name}.", viewer)
+        args = request.args or {}
+        state_text = _arg(args, b"state")
+        before_text = _arg(args, b"before")
+        try:
+            state = JobState(state_text) if state_text else None
+        except ValueError:
+            state = None
+        before = int(before_text) if before_text and before_text.isdigit() else None
+        query = JobQuery(hook=name, limit=PAGE_SIZE, state=state, before=before)
+        return self._jobs.recent(query).addCallback(
+            lambda jobs: pages.jobs_page(name, jobs, state, viewer, PAGE_SIZE)
+        )
+
+    @app.route("/jobs/<int:job_id>", methods=["GET"])
+    def job(self, request: Request, job_id: int) -> bytes | Deferred[bytes]:
+        viewer = self._viewer(request)
+        if isinstance(viewer, bytes):
+            return viewer
+        _secure(request)
+
+        def found(job: dict[str, Any] | None) -> bytes | Deferred[bytes]:
+            if job is None:
+                request.setResponseCode(404)
+                return pages.message_page("No such job", f"There is no job {job_id}.", viewer)
+            return self._jobs.job_output(job_id).addCallback(
+                lambda output: pages.job_page(job, output or b"", viewer)
+            )
+
+        return self._jobs.one(job_id).addCallback(found)
+
+    # Signing in and out.
+
+    @app.route("/signin", methods=["GET"])
+    def signin_form(self, request: Request) -> bytes:
+        _secure(request)
+        if not self._tokens.any:  # nothing to sign in with: loopback callers see it all
+            request.setResponseCode(303)
+            request.setHeader(b"location", b"/ui/")
+            return b""
+        return pages.signin_page(None, self._form_csrf())
+
+    @app.route("/signin", methods=["POST"])
+    def signin(self, request: Request) -> bytes:
+        _secure(request)
+        form = _form(request)
+        if not session.csrf_passes(self._key, "", _field(form, "csrf")):
+            request.setResponseCode(403)
+            return pages.signin_page("The form was out of date; try again.", self._form_csrf())
+        token = _field(form, "token") or ""
+        trial = StatusRequest(
+            peer="",
+            version="HTTP/1.1",
+            hosts=(),
+            header_names=frozenset(),
+            authorization=f"Bearer {token}",
+        )
+        if not self._tokens.any or status_refusal(self._tokens, trial) is not None:
+            request.setResponseCode(401)
+            return pages.signin_page("That token is not one this daemon takes.", self._form_csrf())
+        request.responseHeaders.addRawHeader(
+            b"set-cookie", session.token_cookie(token, request.isSecure()).encode("latin-1")
+        )
+        request.setResponseCode(303)
+        request.setHeader(b"location", b"/ui/")
+        return b""
+
+    def _form_csrf(self) -> str:
+        return session.csrf_token(self._key, "")
+
+    @app.route("/signout", methods=["POST"])
+    def signout(self, request: Request) -> bytes:
+        _secure(request)
+        request.responseHeaders.addRawHeader(
+            b"set-cookie", session.cleared_cookie(request.isSecure()).encode("latin-1")
+        )
+        request.setResponseCode(303)
+        request.setHeader(b"location", b"/ui/signin")
+        return b""
+
+    # Steering: forms posted by the job page.
+
+    def _steer(self, request: Request) -> pages.Viewer | bytes:
+        refusal, credential = self._refusal(request, act=True)
+        _secure(request)
+        if refusal is not None:
+            request.setResponseCode(refusal.code)
+            return pages.refused_page(refusal.reason)
+        if not session.csrf_passes(self._key, credential, _field(_form(request), "csrf")):
+            request.setResponseCode(403)
+            return pages.refused_page(
+                "The form was out of date or not this dashboard's; reload it."
+            )
+        return pages.Viewer(True, session.csrf_token(self._key, credential), bool(credential))
+
+    @app.route("/jobs/<int:job_id>/replay", methods=["POST"])
+    def replay(self, request: Request, job_id: int) -> bytes | Deferred[bytes]:
+        viewer = self._steer(request)
+        if isinstance(viewer, bytes):
+            return viewer
+        if self._steering is None:
+            request.setResponseCode(404)
+            return pages.message_page("Not here", "Jobs cannot be replayed here.", viewer)
+
+        def replayed(record: JobRecord) -> bytes:
+            request.setResponseCode(303)
+            request.setHeader(b"location", f"/ui/jobs/{record.id}".encode())
+            return b""
+
+        def refused(failure: Failure) -> bytes:
+            request.setResponseCode(409)
+            return pages.message_page("Not replayed", failure.getErrorMessage(), viewer)
+
+        return self._steering.replay(job_id).addCallbacks(replayed, refused)
+
+    @app.route("/jobs/<int:job_id>/cancel", methods=["POST"])
+    def cancel(self, request: Request, job_id: int) -> bytes:
+        viewer = self._steer(request)
+        if isinstance(viewer, bytes):
+            return viewer
+        if self._steering is None:
+            request.setResponseCode(404)
+            return pages.message_page("Not here", "Jobs cannot be cancelled here.", viewer)
+        self._steering.cancel(job_id)
+        request.setResponseCode(303)
+        request.setHeader(b"location", f"/ui/jobs/{job_id}".encode())
+        return b""
+
+    # The page's own files.
+
+    @app.route("/static/<string:name>", methods=["GET"])
+    def static(self, request: Request, name: str) -> bytes:
+        _secure(request)
+        if name not in STATIC:
+            request.setResponseCode(404)
+            return b""
+        request.setHeader(b"content-type", STATIC[name])
+        return (resources.files("hookdaemon.dashboard") / "static" / name).read_bytes()
+
+
+def _secure(request: IRequest) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        request.setHeader(name, value)
+    if not request.responseHeaders.hasHeader(b"content-type"):
+        request.setHeader(b"content-type", b"text/html; charset=utf-8")
+
+
+def _header(request: IRequest, name: bytes) -> str | None:
+    value = request.getHeader(name)
+    return None if value is None else value.decode("latin-1")
+
+
+def _peer(request: IRequest) -> str:
+    address = request.getClientAddress()
+    return str(getattr(address, "host", ""))
+
+
+def _arg(args: Mapping[bytes, list[bytes]], name: bytes) -> str | None:
+    values = args.get(name)
+    if not values:
+        return None
+    return values[0].decode("utf-8", "replace")
+
+
+MAX_FORM = 16 * 1024
+"""A form here holds a token and a CSRF token: more is not one of ours."""
+
+
+def _form(request: IRequest) -> dict[str, list[str]]:
+    """
+    A posted form's fields: the site parses no bodies into C{request.args}
+    (deliveries' bodies are the forges'), so the dashboard reads its own.
+    """
+    kind = (_header(request, b"content-type") or "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded" or request.content is None:
+        return {}
+    request.content.seek(0)
+    body = request.content.read(MAX_FORM + 1)
+    if len(body) > MAX_FORM:
+        return {}
+    try:
+        return parse_qs(body.decode("utf-8", "replace"), max_num_fields=10)
+    except ValueError:  # more fields than any of these forms has
+        return {}
+
+
+def _field(form: Mapping[str, list[str]], name: str) -> str | None:
+    values = form.get(name)
+    return values[0] if values else None
+
+
+def _filters(hook: HookConfig) -> str:
+    parts = []
+    if hook.branches:
+        parts.append("branches " + " ".join(hook.branches))
+    if hook.tags:
+        parts.append("tags " + " ".join(hook.tags))
+    if hook.repository:
+        parts.append("repository " + " ".join(hook.repository))
+    return "; ".join(parts)
+
+
+def _failed(request: IRequest, failure: Failure) -> bytes:
+    request.setResponseCode(503)
+    return pages.message_page("Not available", failure.getErrorMessage(), None)

@@ -1,0 +1,265 @@
+"""
+The dashboard under /ui/ over real HTTP on 127.0.0.1, from a live daemon: who
+may see it (as the job API: loopback without tokens, a sign-in with them), the
+cookie it keeps, the CSRF check on its forms, its pages' contents and headers.
+Its session and pages, as plain values, below.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from hookdaemon.dashboard import pages, session
+from tests.support import finished, http_client, post, start_daemon
+
+HOOK = """\
+[hook:site]
+forge = generic
+allow_from = 127.0.0.1
+workdir = .
+command = sh -c 'echo "<b>built</b>"; echo warned >&2'
+"""
+PUSH = b'{"ref": "refs/heads/main", "after": "0123456789abcdef0123456789abcdef01234567"}'
+JSON = {"Content-Type": "application/json"}
+TOKENS = "dashboard = yes\nstatus_token = reader-t0ken\noperator_token = operator-t0ken\n"
+
+
+class Answer:
+    def __init__(self, code: int, headers: Any, body: bytes) -> None:
+        self.code = code
+        self.headers = headers
+        self.body = body
+        self.text = body.decode("utf-8")
+
+    def header(self, name: str) -> str | None:
+        values = self.headers.getRawHeaders(name)
+        return None if not values else ", ".join(values)
+
+
+async def fetch(
+    url: str,
+    method: str = "GET",
+    form: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Answer:
+    response = await http_client().request(
+        method,
+        url,
+        data=form,
+        headers={k: [v] for k, v in (headers or {}).items()},
+        allow_redirects=False,
+    )
+    return Answer(response.code, response.headers, await response.content())
+
+
+def csrf_of(text: str) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', text)
+    assert found is not None, text
+    return found.group(1)
+
+
+class Dashboard(TestCase):
+    async def daemon(self, daemon: str = "dashboard = yes\n") -> tuple[str, int]:
+        running = await start_daemon(self, HOOK, daemon)
+        code, answer, _ = await post(f"{running.url}/hooks/site", PUSH, JSON)
+        self.assertEqual(code, 202, answer)
+        job = int(answer["job"])
+        await finished(running, job)
+        for _ in range(500):  # and in the journal, which the pages read
+            bearer = {"Authorization": "Bearer operator-t0ken"}  # ignored without tokens
+            shown = await fetch(f"{running.url}/jobs/{job}", headers=bearer)
+            if b'"state": "succeeded"' in shown.body:
+                break
+        else:
+            self.fail(f"job {job} did not succeed")
+        return running.url, job
+
+    async def test_offByDefault(self) -> None:
+        url, _ = await self.daemon("")
+        for path in ("/ui/", "/ui", "/ui/jobs/1"):
+            self.assertEqual((await fetch(url + path)).code, 404, path)
+
+    async def test_aLoopbackCallerSeesTheHooksAndTheJob(self) -> None:
+        url, job = await self.daemon()
+        hooks = await fetch(url + "/ui/")
+        self.assertEqual(hooks.code, 200)
+        self.assertIn('<a href="/ui/hooks/site">site</a>', hooks.text)
+        self.assertIn(f'<a href="/ui/jobs/{job}">job {job}</a>', hooks.text)
+        self.assertIn("100% of 1", hooks.text)
+        csp = hooks.header("content-security-policy") or ""
+        self.assertIn("default-src 'none'", csp)
+        self.assertIn("script-src 'self'", csp)
+        self.assertIn("frame-ancestors 'none'", csp)
+        self.assertEqual(hooks.header("cache-control"), "no-store")
+        page = await fetch(f"{url}/ui/jobs/{job}")
+        self.assertEqual(page.code, 200)
+        # The output's own markup is text, and each line says its stream.
+        self.assertNotIn("<b>built</b>", page.text)
+        self.assertIn('<span class="line hookdaemon">', page.text)
+        self.assertIn("&lt;b&gt;built&lt;/b&gt;", page.text)
+        self.assertIn(
+            '<span class="line stderr"><span class="stream">stderr</span> warned', page.text
+        )
+        self.assertIn("refs/heads/main", page.text)
+        self.assertIn("Replay</button>", page.text)  # a loopback caller without tokens may act
+        listed = await fetch(f"{url}/ui/hooks/site?state=succeeded")
+        self.assertIn(f'<a href="/ui/jobs/{job}">{job}</a>', listed.text)
+        empty = await fetch(f"{url}/ui/hooks/site?state=failed")
+        self.assertIn("no jobs", empty.text)
+        self.assertEqual((await fetch(f"{url}/ui/hooks/nope")).code, 404)
+        self.assertEqual((await fetch(f"{url}/ui/jobs/999")).code, 404)
+        css = await fetch(f"{url}/ui/static/ui.css")
+        self.assertEqual((css.code, css.header("content-type")), (200, "text/css; charset=utf-8"))
+        self.assertEqual((await fetch(f"{url}/ui/static/../tap.cfg")).code, 404)
+
+    async def test_withoutTokensOnlyADirectLoopbackCallerSeesIt(self) -> None:
+        url, _ = await self.daemon()
+        rebinding = await fetch(url + "/ui/", headers={"Host": "deploy.evil.example"})
+        self.assertEqual(rebinding.code, 403)
+        self.assertIn("DNS rebinding", rebinding.text)
+        proxied = await fetch(url + "/ui/", headers={"X-Forwarded-For": "203.0.113.9"})
+        self.assertEqual(proxied.code, 403)
+
+    async def test_aFormNeedsItsCsrfToken(self) -> None:
+        url, job = await self.daemon()
+        # What a page elsewhere could post to a loopback daemon: no token, a wrong one.
+        for form in ({}, {"csrf": "0" * 64}):
+            refused = await fetch(f"{url}/ui/jobs/{job}/replay", "POST", form)
+            self.assertEqual(refused.code, 403, form)
+        page = await fetch(f"{url}/ui/jobs/{job}")
+        replayed = await fetch(f"{url}/ui/jobs/{job}/replay", "POST", {"csrf": csrf_of(page.text)})
+        self.assertEqual(replayed.code, 303)
+        self.assertEqual(replayed.header("location"), f"/ui/jobs/{job + 1}")
+
+    async def test_withTokensASignInKeepsTheTokenInACookie(self) -> None:
+        url, job = await self.daemon(TOKENS)
+        first = await fetch(url + "/ui/")
+        self.assertEqual((first.code, first.header("location")), (303, "/ui/signin"))
+        form = await fetch(url + "/ui/signin")
+        self.assertIn('type="password"', form.text)
+        csrf = csrf_of(form.text)
+        wrong = await fetch(url + "/ui/signin", "POST", {"csrf": csrf, "token": "guess"})
+        self.assertEqual(wrong.code, 401)
+        self.assertIsNone(wrong.header("set-cookie"))
+        forged = await fetch(
+            url + "/ui/signin", "POST", {"csrf": "f" * 64, "token": "reader-t0ken"}
+        )
+        self.assertEqual(forged.code, 403)
+        signed = await fetch(url + "/ui/signin", "POST", {"csrf": csrf, "token": "reader-t0ken"})
+        self.assertEqual((signed.code, signed.header("location")), (303, "/ui/"))
+        cookie = signed.header("set-cookie") or ""
+        for part in ("Path=/ui/", "HttpOnly", "SameSite=Strict"):
+            self.assertIn(part, cookie)
+        self.assertNotIn("Secure", cookie)  # plain HTTP here
+        self.assertNotIn("reader-t0ken", cookie)  # encoded, though not secret from its holder
+        jar = {"Cookie": cookie.split(";")[0]}
+        reader = await fetch(f"{url}/ui/jobs/{job}", headers=jar)
+        self.assertEqual(reader.code, 200)
+        self.assertNotIn("Replay</button>", reader.text)  # a status_token reads only
+        self.assertIn("Sign out</button>", reader.text)
+        refused = await fetch(
+            f"{url}/ui/jobs/{job}/replay", "POST", {"csrf": csrf_of(reader.text)}, jar
+        )
+        self.assertEqual(refused.code, 403)
+        # The token is never in a URL: the pages' links and forms carry none.
+        self.assertNotIn("t0ken", reader.text)
+        signed_out = await fetch(url + "/ui/signout", "POST", {"csrf": csrf_of(reader.text)}, jar)
+        self.assertIn("Max-Age=0", signed_out.header("set-cookie") or "")
+
+    async def test_anOperatorTokenMayReplay(self) -> None:
+        url, job = await self.daemon(TOKENS)
+        form = await fetch(url + "/ui/signin")
+        signed = await fetch(
+            url + "/ui/signin", "POST", {"csrf": csrf_of(form.text), "token": "operator-t0ken"}
+        )
+        jar = {"Cookie": (signed.header("set-cookie") or "").split(";")[0]}
+        page = await fetch(f"{url}/ui/jobs/{job}", headers=jar)
+        self.assertIn("Replay</button>", page.text)
+        # Another session's form token is not this one's.
+        reader_csrf = session.csrf_token(b"x" * 32, "reader-t0ken")
+        self.assertEqual(
+            (await fetch(f"{url}/ui/jobs/{job}/replay", "POST", {"csrf": reader_csrf}, jar)).code,
+            403,
+        )
+        replayed = await fetch(
+            f"{url}/ui/jobs/{job}/replay", "POST", {"csrf": csrf_of(page.text)}, jar
+        )
+        self.assertEqual(
+            (replayed.code, replayed.header("location")), (303, f"/ui/jobs/{job + 1}")
+        )
+
+
+class SessionTests(SynchronousTestCase):
+    def test_theCookieGivesBackItsToken(self) -> None:
+        for token in ("plain", "with spaces; and=signs", "ünïcode", '"quoted"'):
+            cookie = session.token_cookie(token, secure=True)
+            self.assertIn("; Secure", cookie)
+            self.assertEqual(session.cookie_token(cookie.split(";")[0] + "; other=1"), token)
+
+    def test_notOursIsNone(self) -> None:
+        for header in (None, "", "other=1", f"{session.COOKIE}=", f"{session.COOKIE}=!!!", "\x00"):
+            self.assertIsNone(session.cookie_token(header), header)
+
+    def test_csrfIsPerCredentialAndKey(self) -> None:
+        key = b"k" * 32
+        token = session.csrf_token(key, "a")
+        self.assertTrue(session.csrf_passes(key, "a", token))
+        self.assertFalse(session.csrf_passes(key, "b", token))
+        self.assertFalse(session.csrf_passes(b"j" * 32, "a", token))
+        self.assertFalse(session.csrf_passes(key, "a", None))
+
+
+class PageTests(SynchronousTestCase):
+    JOB: Mapping[str, Any] = {
+        "id": 7,
+        "hook": "site",
+        "state": "running",
+        "reason": None,
+        "delivery": {"ref": "refs/heads/<script>", "after": "abc", "pusher": "<img src=x>"},
+        "queued_at": "2026-12-03T10:00:00.000+00:00",
+        "started_at": "2026-12-03T10:00:01.000+00:00",
+        "finished_at": None,
+        "attempt": 1,
+        "covers": [5],
+        "payload_kept": True,
+        "reports": [{"what": "commit status pending", "outcome": "sent", "detail": "201"}],
+    }
+
+    def test_whatADeliveryBroughtIsEscaped(self) -> None:
+        viewer = pages.Viewer(can_act=True, csrf="c" * 64, signed_in=False)
+        html = pages.job_page(self.JOB, b"stdout <script>alert(1)</script>\n", viewer).decode()
+        self.assertNotIn("<script>", html.replace('<script src="/ui/static/ui.js" defer>', ""))
+        self.assertNotIn("<img src=x>", html)
+        self.assertIn("&lt;img src=x&gt;", html)
+        self.assertIn('<a href="/ui/jobs/5">job 5</a>', html)
+        self.assertIn("commit status pending: sent (201)", html)
+        self.assertIn("Cancel</button>", html)  # it is live
+        self.assertIn('data-live="yes"', html)
+
+    def test_timesAreUtcInTheTextAndTitle(self) -> None:
+        self.assertEqual(
+            pages.when("2026-12-03T10:00:00.000+00:00"),
+            '<time datetime="2026-12-03T10:00:00.000+00:00" title="2026-12-03 10:00:00 UTC">'
+            "2026-12-03 10:00:00 UTC</time>",
+        )
+        self.assertEqual(pages.when(None), "-")
+
+    def test_eachLineSaysItsStream(self) -> None:
+        self.assertEqual(
+            pages.output_lines(b"stderr oops\nhookdaemon job failed\nno stream\n"),
+            '<span class="line stderr"><span class="stream">stderr</span> oops</span>\n'
+            '<span class="line hookdaemon"><span class="stream">hookdaemon</span> job failed'
+            "</span>\n"
+            '<span class="line stdout"><span class="stream">stdout</span> no stream</span>',
+        )
+
+    def test_aHooksSuccessRate(self) -> None:
+        jobs = tuple(
+            {"id": i, "state": s, "started_at": None, "finished_at": None}
+            for i, s in enumerate(["succeeded", "failed", "running", "succeeded"])
+        )
+        self.assertEqual(pages.HookSummary("site", "github", "", jobs).success_rate, "66% of 3")
