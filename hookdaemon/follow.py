@@ -37,9 +37,13 @@ class FollowStream:
     fell C{max_behind} bytes behind, after which nothing more is written.
     """
 
-    def __init__(self, consumer: Consumer, max_behind: int = MAX_BEHIND) -> None:
+    def __init__(
+        self, consumer: Consumer, max_behind: int = MAX_BEHIND, farewell: bytes = CUT_OFF
+    ) -> None:
         self._consumer = consumer
         self._max_behind = max_behind
+        self._farewell = farewell
+        """What a reader cut off is told last (the dashboard's streams say it as an event)."""
         self._paused = False
         self._behind = 0
         self._registered = True
@@ -52,7 +56,7 @@ class FollowStream:
         if self._paused:
             self._behind += len(chunk)
             if self._behind > self._max_behind:
-                self._consumer.write(CUT_OFF)
+                self._consumer.write(self._farewell)
                 self.close()
                 self.cut_off.callback(None)
                 return

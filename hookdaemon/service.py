@@ -122,8 +122,16 @@ class HookService(InOrder):
         # the job API last, so one waiting for a job's end sees all else done.
         self.outbox = Outbox(self.journal, reactor, config.hooks)
         self.reports = Reports(self.journal, reactor, self.outbox, daemon.public_url)
-        events = JobEvents([self.records, JobLogLines(), self.metrics, self.reports, self.status])
+        self.dashboard = (
+            Dashboard(config.hooks, self.status, Tokens.of(daemon)) if daemon.dashboard else None
+        )
+        watchers = [self.records, JobLogLines(), self.metrics, self.reports, self.status]
+        if self.dashboard is not None:
+            watchers.append(self.dashboard.changes)  # after the job API, which pages read
+        events = JobEvents(watchers)
         self.engine = Dispatcher(config, self.journal, self.outputs, events, reactor)
+        if self.dashboard is not None:
+            self.dashboard.steer_with(self.engine)
         self.app = HookApp(
             config.hooks,
             self.engine,
@@ -134,11 +142,7 @@ class HookService(InOrder):
             steering=self.engine,
             metrics=self.metrics,
             front=config.front,
-            dashboard=(
-                Dashboard(config.hooks, self.status, Tokens.of(daemon), steering=self.engine)
-                if daemon.dashboard
-                else None
-            ),
+            dashboard=self.dashboard,
         )
         self.site = HookSite(
             self.app.resource(), daemon, reactor, logFormatter=access_log_formatter

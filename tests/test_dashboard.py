@@ -8,12 +8,15 @@ Its session and pages, as plain values, below.
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Mapping
 from typing import Any
 
+from twisted.internet.defer import Deferred
+from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from hookdaemon.dashboard import pages, session
+from hookdaemon.dashboard import live, pages, session
 from tests.support import finished, http_client, post, start_daemon
 
 HOOK = """\
@@ -62,7 +65,7 @@ def csrf_of(text: str) -> str:
     return found.group(1)
 
 
-class Dashboard(TestCase):
+class DaemonCase(TestCase):
     async def daemon(self, daemon: str = "dashboard = yes\n") -> tuple[str, int]:
         running = await start_daemon(self, HOOK, daemon)
         code, answer, _ = await post(f"{running.url}/hooks/site", PUSH, JSON)
@@ -78,6 +81,8 @@ class Dashboard(TestCase):
             self.fail(f"job {job} did not succeed")
         return running.url, job
 
+
+class Dashboard(DaemonCase):
     async def test_offByDefault(self) -> None:
         url, _ = await self.daemon("")
         for path in ("/ui/", "/ui", "/ui/jobs/1"):
@@ -190,6 +195,82 @@ class Dashboard(TestCase):
         )
         self.assertEqual(
             (replayed.code, replayed.header("location")), (303, f"/ui/jobs/{job + 1}")
+        )
+
+
+class EventReader:
+    """A reader of an event stream on a socket of its own, read on a thread (blocking)."""
+
+    def __init__(self, url: str, path: str) -> None:
+        host, port = url.removeprefix("http://").split(":")
+        self.socket = socket.create_connection((host, int(port)), timeout=30)
+        self.socket.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        self.read = b""
+
+    def until(self, marker: bytes) -> Deferred[bytes]:
+        def read() -> bytes:
+            while marker not in self.read:
+                chunk = self.socket.recv(65536)
+                if not chunk:
+                    break
+                self.read += chunk
+            return self.read
+
+        return deferToThread(read)
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+class LiveTests(DaemonCase):
+    async def test_aJobsEventsAreItsOutputThenItsEnd(self) -> None:
+        url, job = await self.daemon()
+        reader = EventReader(url, f"/ui/jobs/{job}/events")
+        self.addCleanup(reader.close)
+        read = await reader.until(b"event: end")
+        head, _, body = read.partition(b"\r\n\r\n")
+        self.assertIn(b"Content-Type: text/event-stream; charset=utf-8", head)
+        self.assertIn(b"X-Accel-Buffering: no", head)
+        text = body.decode()
+        self.assertIn("retry: 2000", text)
+        self.assertIn(f"event: start\ndata: {job}\n\n", text)
+        self.assertIn("event: line\ndata: stdout <b>built</b>\n\n", text)
+        self.assertIn("event: line\ndata: stderr warned\n\n", text)
+        self.assertTrue(text.rstrip("0\r\n").endswith("event: end\ndata: succeeded"), text)
+
+    async def test_theChangesStreamTellsOfEachJob(self) -> None:
+        url, _ = await self.daemon()
+        reader = EventReader(url, "/ui/events")
+        self.addCleanup(reader.close)
+        await reader.until(b"retry: 2000")
+        code, answer, _ = await post(f"{url}/hooks/site", PUSH, JSON)
+        self.assertEqual(code, 202, answer)
+        new = answer["job"]
+        read = (await reader.until(b'"state": "succeeded"')).decode()
+        for state in ("queued", "running", "succeeded"):
+            self.assertIn(
+                f'event: job\ndata: {{"id": {new}, "hook": "site", "state": "{state}"}}', read
+            )
+
+    async def test_theStreamsAreGuardedToo(self) -> None:
+        url, job = await self.daemon(TOKENS)
+        for path in ("/ui/events", f"/ui/jobs/{job}/events"):
+            answer = await fetch(url + path)
+            self.assertEqual((answer.code, answer.header("location")), (303, "/ui/signin"))
+
+
+class FrameTests(SynchronousTestCase):
+    def test_eachLineOfDataOnALineOfItsOwn(self) -> None:
+        self.assertEqual(live.event("x", "a\nb"), b"event: x\ndata: a\ndata: b\n\n")
+
+    def test_aPartialLineWaitsForItsEnd(self) -> None:
+        written: list[bytes] = []
+        frames = live.LineFrames(written.append)
+        frames(b"stdout one\nstdout tw")
+        frames(b"o\r\n")
+        self.assertEqual(
+            written,
+            [b"event: line\ndata: stdout one\n\n", b"event: line\ndata: stdout two\n\n"],
         )
 
 

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from klein import Klein
-from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.defer import CancelledError, Deferred, DeferredList
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
@@ -21,6 +21,8 @@ from twisted.web.server import Request
 
 from hookdaemon.config import HookConfig
 from hookdaemon.dashboard import pages, session
+from hookdaemon.dashboard.live import CUT_OFF_EVENT, STREAM_START, JobChanges, LineFrames, event
+from hookdaemon.follow import FollowStream
 from hookdaemon.job_state import JobState
 from hookdaemon.job_views import JobQuery
 from hookdaemon.journal import JobRecord
@@ -54,6 +56,8 @@ class Jobs(Protocol):
 
     def job_output(self, job_id: int) -> Deferred[bytes | None]: ...
 
+    def follow(self, job_id: int, write: Callable[[bytes], None]) -> Deferred[bool]: ...
+
 
 class Steering(Protocol):
     """What the forms steer: the job engine, as the job API's POSTs do."""
@@ -75,7 +79,7 @@ class Dashboard:
         tokens: Tokens,
         steering: Steering | None = None,
         key: bytes | None = None,
-        client: Callable[[IRequest], str] | None = None,
+        changes: JobChanges | None = None,
     ) -> None:
         self._hooks = hooks
         self._jobs = jobs
@@ -83,7 +87,17 @@ class Dashboard:
         self._steering = steering
         self._key = os.urandom(32) if key is None else key
         """The CSRF tokens' key: new at each start, so a form outlives no restart."""
-        self._client = client
+        self._changes = JobChanges() if changes is None else changes
+        """The lifecycle's changes, for the pages' live updates (the service subscribes it)."""
+
+    @property
+    def changes(self) -> JobChanges:
+        """The observer the job lifecycle tells of changes, for the pages' live updates."""
+        return self._changes
+
+    def steer_with(self, steering: Steering) -> None:
+        """The engine, made after the dashboard (whose changes it tells): its forms steer it."""
+        self._steering = steering
 
     def reconfigure(self, hooks: Mapping[str, HookConfig], tokens: Tokens) -> None:
         self._hooks = hooks
@@ -290,6 +304,68 @@ class Dashboard:
         request.setResponseCode(303)
         request.setHeader(b"location", f"/ui/jobs/{job_id}".encode())
         return b""
+
+    # Live: Server-Sent Events.
+
+    def _event_stream(self, request: Request) -> FollowStream:
+        request.setHeader(b"content-type", b"text/event-stream; charset=utf-8")
+        _secure(request)
+        request.setHeader(b"x-accel-buffering", b"no")  # nginx would hold events back
+        request.write(STREAM_START)
+        return FollowStream(request, farewell=CUT_OFF_EVENT)
+
+    @app.route("/events", methods=["GET"])
+    def events(self, request: Request) -> bytes | Deferred[bytes]:
+        """Every job's changes, as they happen, until the reader leaves or falls behind."""
+        viewer = self._viewer(request)
+        if isinstance(viewer, bytes):
+            return viewer
+        stream = self._event_stream(request)
+        stop = self._changes.listen(stream.write)
+
+        def left(_: object) -> None:
+            stop()  # the connection is gone, and the producer with it
+
+        # Cancelled when the reader goes away; fired when it is cut off.
+        open_: Deferred[bytes] = Deferred(left)
+
+        def cut_off(_: None) -> None:
+            stop()
+            stream.close()
+            open_.callback(b"")
+
+        stream.cut_off.addCallback(cut_off)
+        return open_
+
+    @app.route("/jobs/<int:job_id>/events", methods=["GET"])
+    def job_events(self, request: Request, job_id: int) -> bytes | Deferred[bytes]:
+        """
+        A job's output as C{line} events (all of it so far, after a C{start}),
+        then C{end} with its state: a page that reconnects starts over.
+        """
+        viewer = self._viewer(request)
+        if isinstance(viewer, bytes):
+            return viewer
+        stream = self._event_stream(request)
+        stream.write(event("start", str(job_id)))
+        following = self._jobs.follow(job_id, LineFrames(stream.write))
+        stream.cut_off.addCallback(lambda _: following.cancel())
+
+        def ended(found: bool) -> Deferred[bytes]:
+            def told(job: dict[str, Any] | None) -> bytes:
+                stream.write(event("end", str(job["state"]) if job else "gone"))
+                stream.close()
+                return b""
+
+            return self._jobs.one(job_id).addCallback(told)
+
+        def cut_off(failure: Failure) -> bytes | Failure:
+            if stream.cut_off.called:
+                failure.trap(CancelledError)
+                return b""
+            return failure  # the reader went away
+
+        return following.addCallbacks(ended, cut_off)
 
     # The page's own files.
 

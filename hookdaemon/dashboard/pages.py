@@ -35,8 +35,9 @@ class Viewer:
     """Signed in with a token (a sign-out button), not a loopback caller without one."""
 
 
-def page(title: str, body: str, viewer: Viewer | None) -> bytes:
-    """A whole page: the layout around C{body}."""
+def page(title: str, body: str, viewer: Viewer | None, follow: bool = False) -> bytes:
+    """A whole page: the layout around C{body}; C{follow}: refreshed as jobs change."""
+    following = ' data-follow="jobs"' if follow else ""
     signout = ""
     if viewer is not None and viewer.signed_in:
         signout = (
@@ -54,7 +55,7 @@ def page(title: str, body: str, viewer: Viewer | None) -> bytes:
         "</head><body>"
         '<header><a href="/ui/" class="home">hookdaemon</a>'
         f"{signout}</header>"
-        f'<main id="main">{body}</main>'
+        f'<main id="main"{following}>{body}</main>'
         "</body></html>\n"
     ).encode()
 
@@ -139,7 +140,7 @@ def hooks_page(hooks: Sequence[HookSummary], viewer: Viewer) -> bytes:
         '<th scope="col">Durations</th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
-    return page("Hooks", body, viewer)
+    return page("Hooks", body, viewer, follow=True)
 
 
 def duration_chart(jobs: Sequence[Mapping[str, Any]]) -> str:
@@ -198,7 +199,7 @@ def jobs_page(
         '<th scope="col">Duration</th></tr></thead>'
         f"<tbody>{rows}</tbody></table>{more}"
     )
-    return page(f"Hook {hook}", body, viewer)
+    return page(f"Hook {hook}", body, viewer, follow=True)
 
 
 def job_row(job: Mapping[str, Any]) -> str:
