@@ -1,0 +1,192 @@
+"""
+The dashboard in a real browser: headless Chromium driven by Selenium against
+a live twistd. Sign in, see a job appear after a delivery, watch its log lines
+arrive while it runs, replay it, cancel a running one, and be refused without
+a token; a screenshot of each page is saved in the test's directory.
+
+Skipped without Chromium, its driver (Debian: chromium, chromium-driver) or
+selenium; .ci/run installs them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from typing import Any
+
+from twisted.trial.unittest import SkipTest, SynchronousTestCase
+
+from hookdaemon.testing import TwistdDaemon
+
+try:
+    from selenium import webdriver
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        TimeoutException,
+    )
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+except ImportError:  # pragma: no cover - the skip says so
+    webdriver = None
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+
+HOOKS = """\
+[hook:site]
+forge = generic
+allow_from = 127.0.0.1
+workdir = .
+burst = queue
+command = sh -c 'echo first line; until [ -e go$HOOK_JOB ]; do sleep .1; done; echo second line'
+"""
+DAEMON = (
+    "dashboard = yes\nstatus_token = reader-t0ken\noperator_token = operator-t0ken\n"
+    "stop_grace = 1\n"  # a job left at its gate ends at the stop at once
+)
+OPERATOR = {"Authorization": "Bearer operator-t0ken"}
+PUSH = b'{"ref": "refs/heads/main", "after": "0123456789abcdef0123456789abcdef01234567"}'
+WAIT = 30
+
+
+class Browser(SynchronousTestCase):
+    def setUp(self) -> None:
+        if webdriver is None or CHROMIUM is None or DRIVER is None:
+            raise SkipTest("needs chromium, chromium-driver and selenium")
+        self.daemon = TwistdDaemon(self.mktemp(), HOOKS, DAEMON)
+        self.daemon.start()
+        self.addCleanup(self.daemon.stop)
+        self.shots = os.path.join(self.daemon.directory, "screenshots")
+        os.makedirs(self.shots)
+
+    def browser(self) -> Any:
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
+            options.add_argument(argument)
+        options.add_argument("--window-size=1200,900")
+        driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+        self.addCleanup(driver.quit)
+        return driver
+
+    def wait(self, driver: Any, holds: Callable[[Any], Any], what: str) -> Any:
+        try:
+            return WebDriverWait(driver, WAIT, poll_frequency=0.05).until(holds)
+        except TimeoutException:
+            self.fail(f"{what} within {WAIT} s; the page: {driver.page_source[:2000]}")
+
+    def shot(self, driver: Any, name: str) -> None:
+        driver.save_screenshot(os.path.join(self.shots, f"{name}.png"))
+
+    def sign_in(self, driver: Any, token: str) -> None:
+        driver.get(self.daemon.url + "/ui/")
+        self.wait(driver, lambda d: d.current_url.endswith("/ui/signin"), "the sign-in page")
+        self.shot(driver, "signin")
+        field = driver.find_element(By.ID, "token")
+        self.assertEqual(field.get_attribute("type"), "password")
+        field.send_keys(token)
+        driver.find_element(By.CSS_SELECTOR, "form.signin button").click()
+        self.wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "table.hooks"), "the hooks")
+
+    def deliver(self) -> int:
+        code, answer = self.daemon.post("/hooks/site", PUSH)
+        self.assertEqual(code, 202, answer)
+        return int(answer["job"])
+
+    def open_gate(self, job: int) -> None:
+        with open(os.path.join(self.daemon.directory, f"go{job}"), "w"):
+            pass
+
+    def log_text(self, driver: Any) -> str:
+        """The log's text; empty while the page reloads (the job's end reloads it)."""
+        try:
+            return str(driver.find_element(By.ID, "log").text)
+        except (StaleElementReferenceException, NoSuchElementException):
+            return ""
+
+    def test_signInWatchAJobReplayAndCancel(self) -> None:
+        driver = self.browser()
+        self.sign_in(driver, "operator-t0ken")
+        self.shot(driver, "hooks-empty")
+        # The cookie is out of the page's reach.
+        self.assertEqual(driver.execute_script("return document.cookie"), "")
+
+        job = self.deliver()
+        self.wait(
+            driver,
+            lambda d: d.find_elements(By.LINK_TEXT, f"job {job}"),
+            "the new job on the hooks page, without a reload",
+        )
+        self.shot(driver, "hooks")
+
+        driver.find_element(By.LINK_TEXT, f"job {job}").click()
+        self.wait(driver, lambda d: "stdout first line" in self.log_text(d), "the first line")
+        self.assertNotIn("stdout second line", self.log_text(driver))
+        self.shot(driver, "job-running")
+        self.open_gate(job)
+        self.wait(
+            driver, lambda d: "stdout second line" in self.log_text(d), "the second line, live"
+        )
+        self.wait(
+            driver,
+            lambda d: d.find_elements(By.CSS_SELECTOR, "dd .state-succeeded"),
+            "the job shown succeeded once it ended",
+        )
+        stderr_free = driver.find_elements(By.CSS_SELECTOR, "#log .line.hookdaemon")
+        self.assertTrue(stderr_free, "hookdaemon's own lines are marked")
+        self.shot(driver, "job")
+
+        driver.find_element(By.XPATH, "//button[text()='Replay']").click()
+        self.wait(
+            driver, lambda d: d.current_url.endswith(f"/ui/jobs/{job + 1}"), "the replay's page"
+        )
+        self.wait(driver, lambda d: "stdout first line" in self.log_text(d), "the replay running")
+        driver.find_element(By.XPATH, "//button[text()='Cancel']").click()
+        self.wait(
+            driver,
+            lambda d: d.find_elements(By.CSS_SELECTOR, "dd .state-cancelled"),
+            "the replay cancelled",
+        )
+        self.shot(driver, "job-cancelled")
+        code, replay = self.daemon.request("GET", f"/jobs/{job + 1}", headers=OPERATOR)
+        self.assertEqual((code, replay["replay_of"], replay["state"]), (200, job, "cancelled"))
+
+        driver.get(f"{self.daemon.url}/ui/hooks/site")
+        self.wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "table.jobs"), "the jobs")
+        self.shot(driver, "jobs")
+        rows = driver.find_elements(By.CSS_SELECTOR, "table.jobs tbody tr")
+        self.assertEqual(len(rows), 2)
+
+    def test_refusedWithoutATokenAndReadOnlyWithAStatusToken(self) -> None:
+        driver = self.browser()
+        driver.get(self.daemon.url + "/ui/jobs/1")
+        self.wait(driver, lambda d: d.current_url.endswith("/ui/signin"), "sent to sign in")
+        driver.find_element(By.ID, "token").send_keys("wrong")
+        driver.find_element(By.CSS_SELECTOR, "form.signin button").click()
+        self.wait(
+            driver,
+            lambda d: "not one this daemon takes" in d.page_source,
+            "the wrong token refused",
+        )
+        self.shot(driver, "signin-refused")
+        job = self.deliver()
+        self.open_gate(job)
+        for _ in range(600):
+            _, shown = self.daemon.request("GET", f"/jobs/{job}", headers=OPERATOR)
+            if shown.get("state") == "succeeded":
+                break
+            time.sleep(0.05)
+        else:
+            self.fail(f"job {job} did not succeed: {shown}")
+        self.sign_in(driver, "reader-t0ken")
+        driver.get(f"{self.daemon.url}/ui/jobs/{job}")
+        self.wait(driver, lambda d: "stdout second line" in self.log_text(d), "the job's output")
+        self.assertEqual(driver.find_elements(By.XPATH, "//button[text()='Replay']"), [])
+        driver.find_element(By.XPATH, "//button[text()='Sign out']").click()
+        self.wait(driver, lambda d: d.current_url.endswith("/ui/signin"), "signed out")
+        driver.get(f"{self.daemon.url}/ui/jobs/{job}")
+        self.wait(driver, lambda d: d.current_url.endswith("/ui/signin"), "refused once out")
