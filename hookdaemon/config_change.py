@@ -24,10 +24,12 @@ RESTART_KEYS = (
     "max_attempts",
     "delivery_id_days",
     "delivery_id_max",
+    "dashboard",
 )
 """
 [hookdaemon] keys a running daemon cannot take: where the journal and the
-logs are, and what the journal was opened with. A reload that changes one is
+logs are, what the journal was opened with, and whether it serves /ui/ (the
+job lifecycle it follows is wired at start). A reload that changes one is
 refused, so the daemon never runs on a file it only half follows.
 """
 

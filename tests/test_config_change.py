@@ -58,6 +58,13 @@ class ConfigChangeTests(SynchronousTestCase):
         )
         self.assertEqual(set(change.restart_keys), {"state_dir", "log_dir", "max_attempts"})
 
+    def test_turningTheDashboardOnOrOffTakesARestart(self) -> None:
+        old = parse_config(config_text(hook("a")), "tap.cfg", {}, lambda p: b"")
+        new = parse_config(
+            config_text(hook("a"), "dashboard = yes\n"), "tap.cfg", {}, lambda p: b""
+        )
+        self.assertEqual(compare(old, new).restart_keys, ("dashboard",))
+
     def test_endpointsAreShownByAddressOnly(self) -> None:
         old = parse_config(config_text(hook("a")), "tap.cfg", {}, lambda p: b"")
         text = config_text(hook("a")).replace(
