@@ -6,6 +6,7 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
+from hookdaemon.dashboard.live import CUT_OFF_EVENT
 from hookdaemon.follow import CUT_OFF, FollowStream
 
 
@@ -56,6 +57,15 @@ class FollowStreamTests(SynchronousTestCase):
         self.assertEqual(self.consumer.written, [b"0123456789", CUT_OFF])
         self.assertIsNone(self.successResultOf(self.stream.cut_off))
         self.assertEqual(self.consumer.unregistered, 1)
+
+    def test_aStreamSaysItsOwnFarewell(self) -> None:
+        """The dashboard's event streams end a reader cut off with an event, not text."""
+        consumer = RecordingConsumer()
+        stream = FollowStream(consumer, max_behind=3, farewell=CUT_OFF_EVENT)
+        stream.pauseProducing()
+        stream.write(b"event: line\ndata: x\n\n")
+        self.assertEqual(consumer.written[-1], CUT_OFF_EVENT)
+        self.assertTrue(CUT_OFF_EVENT.startswith(b"event: cut-off\n"))
 
     def test_resumingForgivesTheBacklog(self) -> None:
         self.stream.pauseProducing()
