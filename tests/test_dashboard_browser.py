@@ -63,8 +63,13 @@ class Browser(SynchronousTestCase):
         self.shots = os.path.join(self.daemon.directory, "screenshots")
         os.makedirs(self.shots)
 
-    def browser(self) -> Any:
+    def browser(self, javascript: bool = True) -> Any:
         options = webdriver.ChromeOptions()
+        if not javascript:
+            options.add_experimental_option(
+                "prefs", {"profile.managed_default_content_settings.javascript": 2}
+            )
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         options.binary_location = CHROMIUM
         for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
             options.add_argument(argument)
@@ -160,6 +165,44 @@ class Browser(SynchronousTestCase):
         self.shot(driver, "jobs")
         rows = driver.find_elements(By.CSS_SELECTOR, "table.jobs tbody tr")
         self.assertEqual(len(rows), 2)
+
+    def test_withJavaScriptOffThePagesAndFormsStillWork(self) -> None:
+        driver = self.browser(javascript=False)
+        self.sign_in(driver, "operator-t0ken")
+        job = self.deliver()
+        self.open_gate(job)
+        driver.get(f"{self.daemon.url}/ui/jobs/{job}")
+        self.wait(
+            driver,
+            lambda d: "stdout second line" in self.log_text(d) or d.refresh(),
+            "the finished job's output, by reloading (no script to follow it)",
+        )
+        # The times as the server wrote them: no script turned them local.
+        self.assertTrue(driver.find_element(By.TAG_NAME, "time").text.endswith(" UTC"))
+        self.shot(driver, "job-no-javascript")
+        driver.find_element(By.XPATH, "//button[text()='Replay']").click()
+        self.wait(
+            driver, lambda d: d.current_url.endswith(f"/ui/jobs/{job + 1}"), "the replay's page"
+        )
+        self.open_gate(job + 1)
+
+    def test_theConsoleStaysQuiet(self) -> None:
+        """No script error, no refused resource (CSP), no missing file on any page."""
+        driver = self.browser()
+        self.sign_in(driver, "operator-t0ken")
+        job = self.deliver()
+        self.open_gate(job)
+        for path in ("/ui/", "/ui/hooks/site", f"/ui/jobs/{job}"):
+            driver.get(self.daemon.url + path)
+            self.wait(driver, lambda d: d.find_elements(By.TAG_NAME, "main"), path)
+        self.assertEqual(
+            [
+                entry["message"]
+                for entry in driver.get_log("browser")
+                if entry["level"] in ("SEVERE", "WARNING")
+            ],
+            [],
+        )
 
     def test_refusedWithoutATokenAndReadOnlyWithAStatusToken(self) -> None:
         driver = self.browser()

@@ -44,6 +44,7 @@ SECURITY_HEADERS = {
 STATIC = {
     "ui.css": b"text/css; charset=utf-8",
     "ui.js": b"text/javascript; charset=utf-8",
+    "icon.svg": b"image/svg+xml",
 }
 
 

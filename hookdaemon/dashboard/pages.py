@@ -50,6 +50,7 @@ def page(title: str, body: str, viewer: Viewer | None, follow: bool = False) -> 
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)} · hookdaemon</title>"
+        '<link rel="icon" href="/ui/static/icon.svg" type="image/svg+xml">'
         '<link rel="stylesheet" href="/ui/static/ui.css">'
         '<script src="/ui/static/ui.js" defer></script>'
         "</head><body>"
