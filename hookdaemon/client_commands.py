@@ -258,11 +258,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _follow(api: JobAPI, job_id: int, chase: bool = False) -> int:
+def _follow(api: JobAPI, job_id: int, chase: bool = False) -> tuple[int, int]:
     """
     Print the job's log until it ends, and a line with its outcome; 0 if it
-    succeeded. C{chase}: a job superseded by a newer delivery's is followed
-    into that one, which ran in its place.
+    succeeded, and the job that ran. C{chase}: a job superseded by a newer
+    delivery's is followed into that one, which ran in its place.
     """
     from hookdaemon.job_table import outcome
 
@@ -274,7 +274,7 @@ def _follow(api: JobAPI, job_id: int, chase: bool = False) -> int:
         print(f"job {job_id} was superseded by job {covered_by}; following it", flush=True)
         job_id = covered_by
     print(f"job {job_id} {outcome(job)}", flush=True)
-    return 0 if job.get("state") == "succeeded" else REFUSED
+    return (0 if job.get("state") == "succeeded" else REFUSED), job_id
 
 
 def _user() -> str:
@@ -326,9 +326,9 @@ def _send(arguments: argparse.Namespace) -> int:
     job = document.get("job") if isinstance(document, dict) else None
     if not isinstance(job, int):
         raise _CommandError("no job to follow: the daemon ran nothing for this delivery", REFUSED)
-    status = _follow(api, job, chase=True)
+    status, ran = _follow(api, job, chase=True)
     if hook.report is not None or hook.notify is not None:
-        _await_reports(api, job, arguments.timeout)
+        _await_reports(api, ran, arguments.timeout)
     return status
 
 
@@ -345,8 +345,6 @@ def _await_reports(api: JobAPI, job_id: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
         job = api.job(job_id)
-        while job.get("covered_by") is not None and job.get("state") == "superseded":
-            job = api.job(int(job["covered_by"]))  # the job that ran in its place reports
         reports = job.get("reports") or []
         untried = [r for r in reports if r.get("outcome") == "waiting" and not r.get("attempts")]
         if not untried or time.monotonic() > deadline:
@@ -388,7 +386,7 @@ def _show(arguments: argparse.Namespace) -> int:
 def _log(arguments: argparse.Namespace) -> int:
     api, _ = _connect(arguments)
     if arguments.follow:
-        return _follow(api, arguments.job)
+        return _follow(api, arguments.job)[0]
     sys.stdout.buffer.write(api.log(arguments.job))
     sys.stdout.flush()
     return 0

@@ -8,10 +8,12 @@ the socket's backpressure and cuts a reader off once it is too far behind.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IPushProducer
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 MAX_BEHIND = 1024 * 1024
@@ -61,6 +63,29 @@ class FollowStream:
                 self.cut_off.callback(None)
                 return
         self._consumer.write(chunk)
+
+    def follow(
+        self,
+        follow: Callable[[Callable[[bytes], None]], Deferred[bool]],
+        write: Callable[[bytes], None] | None = None,
+    ) -> Deferred[bool | None]:
+        """
+        Follow a job's output into this stream (through C{write}, which ends in
+        L{write}, if given): C{follow} is the job API's, given the writer. Fires
+        with whether the job was found once it ended, or None when this reader
+        was cut off; fails when the reader went away (the route's cancellation).
+        """
+        following = follow(self.write if write is None else write)
+        self.cut_off.addCallback(lambda _: following.cancel())
+
+        def cut_off(failure: Failure) -> None:
+            if not self.cut_off.called:
+                failure.raiseException()  # the reader went away: fail on
+            failure.trap(CancelledError)
+
+        # The same Deferred: the route's cancellation still reaches the job API's.
+        followed: Deferred[bool | None] = following.addErrback(cut_off)
+        return followed
 
     def close(self) -> None:
         """Let go of the socket before the answer ends: a producer left behind blocks the next."""

@@ -160,7 +160,8 @@ def duration(finished: Finished) -> float | None:
     return max(0.0, finished.finished_at - finished.started_at)
 
 
-def _seconds_text(seconds: float) -> str:
+def seconds_words(seconds: float) -> str:
+    """C{4.2 s}, C{12 s}, C{3 min 5 s}, C{2 h 7 min}: a duration as a message says it."""
     if seconds < 10:
         return f"{seconds:.1f} s"
     whole = round(seconds)
@@ -220,7 +221,7 @@ def _summary(finished: Finished, words: Render, value: Render) -> str:
         where.append(f"by {value(finished.pusher)}")
     seconds = duration(finished)
     if seconds is not None:
-        where.append(f"in {_seconds_text(seconds)}")
+        where.append(f"in {seconds_words(seconds)}")
     if finished.attempt > 1:
         where.append(f"(attempt {finished.attempt})")
     return f"{head}: {' '.join(where)}" if where else head
@@ -315,7 +316,7 @@ def slack_message(finished: Finished) -> dict[str, object]:
     field("Commit", _inline(short_commit(finished.commit)))
     field("Pusher", _inline(finished.pusher))
     seconds = duration(finished)
-    field("Duration", _seconds_text(seconds) if seconds is not None else "")
+    field("Duration", seconds_words(seconds) if seconds is not None else "")
     if finished.attempt > 1:
         field("Attempt", str(finished.attempt))
     if finished.covers:

@@ -79,7 +79,8 @@ from hookdaemon.journal_worker import RETRY_MAX, JournalUnavailableError
 from hookdaemon.lifecycle import JobOutcome
 from hookdaemon.metrics import Metrics
 from hookdaemon.request_state import IHookRequest
-from hookdaemon.status_access import StatusRefusal, StatusRequest, Tokens, status_refusal
+from hookdaemon.request_values import client_host, header_values, status_request
+from hookdaemon.status_access import StatusRefusal, Tokens, status_refusal
 
 __all__ = [
     "DeliveryTaker",
@@ -90,18 +91,6 @@ __all__ = [
 ]
 
 log = Logger()
-
-
-def client_host(request: IRequest) -> str:
-    """The host of the connection's peer address; empty for a UNIX socket."""
-    address = request.getClientAddress()
-    if isinstance(address, IPv4Address | IPv6Address):
-        return address.host
-    return ""
-
-
-def header_values(request: IRequest, name: bytes) -> list[str]:
-    return [v.decode("latin-1") for v in request.requestHeaders.getRawHeaders(name, [])]
 
 
 def url_query(request: IRequest) -> dict[str, list[str]]:
@@ -490,15 +479,7 @@ class HookApp:
         authorization = request.getHeader(b"authorization")
         refusal = status_refusal(
             self._tokens,
-            StatusRequest(
-                peer=client_host(request),
-                version=request.clientproto.decode("latin-1"),
-                hosts=tuple(header_values(request, b"host")),
-                header_names=frozenset(
-                    name.decode("latin-1") for name, _ in request.requestHeaders.getAllRawHeaders()
-                ),
-                authorization=authorization.decode("latin-1") if authorization else None,
-            ),
+            status_request(request, authorization.decode("latin-1") if authorization else None),
             act=act,
         )
         if refusal is None:
@@ -558,22 +539,16 @@ class HookApp:
         # every line of a 5 s job at its end (issue 15).
         request.setHeader(b"x-accel-buffering", b"no")
         stream = FollowStream(request)
-        following = self._jobs.follow(job_id, stream.write)
-        stream.cut_off.addCallback(lambda _: following.cancel())
 
-        def ended(found: bool) -> bytes:
+        def ended(found: bool | None) -> bytes:
+            if found is None:
+                return b""  # cut off: the stream said so
             stream.close()
             if not found:
                 return json_answer(request, 404, {"error": f"no job {job_id}"})
             return b""
 
-        def cut_off(failure: Failure) -> bytes | Failure:
-            if stream.cut_off.called:
-                failure.trap(CancelledError)
-                return b""
-            return failure  # the reader went away
-
-        return following.addCallbacks(ended, cut_off)
+        return stream.follow(lambda write: self._jobs.follow(job_id, write)).addCallback(ended)
 
     @app.route("/jobs/<int:job_id>/replay", methods=["POST"])
     def replay_job(self, request: Request, job_id: int) -> bytes | Deferred[bytes]:

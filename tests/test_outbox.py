@@ -151,6 +151,16 @@ class OutboxTests(SynchronousTestCase):
         entries = on_end(hook, job_record, [], "", self.clock.seconds()).entries
         return [e for e in entries if notify or e.channel == REPORT]
 
+    def fail_every_try(self, status: int) -> int:
+        """Answer every try with C{status}, waiting out each retry, until none is left."""
+        tries = 0
+        while self.caller.open():
+            self.caller.answer(status)
+            tries += 1
+            for _, _, next_at in self.left():
+                self.clock.advance(next_at - self.clock.seconds())
+        return tries
+
     def left(self) -> list[tuple[str, int, float]]:
         """The journal's outbox: each entry's channel kind, attempts and next try."""
         return [
@@ -275,12 +285,7 @@ class OutboxTests(SynchronousTestCase):
     def test_givenUpAfterADay(self) -> None:
         self.start()
         self.post(self.pending())
-        tries = 0
-        while self.caller.open():
-            self.caller.answer(502)
-            tries += 1
-            for _, _, next_at in self.left():
-                self.clock.advance(next_at - self.clock.seconds())
+        tries = self.fail_every_try(502)
         self.assertEqual(self.left(), [])
         [given_up] = [line for line in self.logged if "given up" in line]
         self.assertTrue(
@@ -390,10 +395,7 @@ class OutboxTests(SynchronousTestCase):
         self.post(self.pending(refused, NEWER))
         self.caller.answer(422, b'{"message": "No commit found for SHA"}')
         self.post(self.pending(given_up, "c" * 40))
-        while self.caller.open():
-            self.caller.answer(503)
-            for _, _, next_at in self.left():
-                self.clock.advance(next_at - self.clock.seconds())
+        self.fail_every_try(503)
         self.post(self.pending(dropped, "d" * 40))
         self.caller.answer(500)
         self.outbox.reconfigure({})  # the hook lost its report before the retry
@@ -402,9 +404,7 @@ class OutboxTests(SynchronousTestCase):
         self.post(self.pending(waiting, "e" * 40))
         self.assertEqual(len(self.caller.open()), 1)  # in flight, not yet answered
         outcomes = {
-            job: [
-                (r.outcome, r.detail, r.attempts) for r in self.journal.journal.reports_of(job)
-            ]
+            job: [(r.outcome, r.detail, r.attempts) for r in self.journal.journal.reports_of(job)]
             for job in jobs
             if job is not None
         }

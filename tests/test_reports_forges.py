@@ -76,9 +76,14 @@ class ForgeApis(TestCase):
         await wait_for(lambda: not outbox_rows(daemon.journal_path), "the outbox to empty")
         return job, requests
 
-    def assertCommon(self, requests: list[Received], method: str, path: str) -> None:
+    def assertCommon(
+        self, requests: list[Received], method: str, path: str, credentials: dict[str, str]
+    ) -> None:
+        """Every request: its method, path, JSON type, agent, and the forge's credentials."""
         for request in requests:
             self.assertEqual((request.method, request.path), (method, path))
+            for name, value in credentials.items():
+                self.assertEqual(request.headers[name], value)
             self.assertEqual(request.headers["content-type"], "application/json")
             self.assertTrue(request.headers["user-agent"].startswith("hookdaemon/"))
 
@@ -91,11 +96,13 @@ class ForgeApis(TestCase):
         job, requests = await self.deploy("gitlab", "push.json", "gitlab", "/api/v4")
         commit = "2adc9465c4edfc33834e173fe89436a7cb899a1d"
         self.assertCommon(
-            requests, "POST", f"/api/v4/projects/gitlab-org%2Fhello-world/statuses/{commit}"
+            requests,
+            "POST",
+            f"/api/v4/projects/gitlab-org%2Fhello-world/statuses/{commit}",
+            {"private-token": TOKEN},
         )
         running, success = requests
         for request in requests:
-            self.assertEqual(request.headers["private-token"], TOKEN)
             self.assertNotIn("authorization", request.headers)
         self.assertEqual(
             running.json,
@@ -120,10 +127,13 @@ class ForgeApis(TestCase):
         # context, description, target_url}; a token as "Authorization: token T".
         job, requests = await self.deploy("gitea", "push.json", report, "/api/v1")
         commit = "4522cbcefc20728a5b72b3a86af35e608622c514"
-        self.assertCommon(requests, "POST", f"/api/v1/repos/gogits/hello-world/statuses/{commit}")
+        self.assertCommon(
+            requests,
+            "POST",
+            f"/api/v1/repos/gogits/hello-world/statuses/{commit}",
+            {"authorization": f"token {TOKEN}"},
+        )
         pending, success = requests
-        for request in requests:
-            self.assertEqual(request.headers["authorization"], f"token {TOKEN}")
         self.assertEqual(
             pending.json,
             {
@@ -154,10 +164,9 @@ class ForgeApis(TestCase):
             requests,
             "POST",
             f"/2.0/repositories/brydzewski/foo/commit/{commit}/statuses/build",
+            {"authorization": f"Bearer {TOKEN}"},
         )
         running, success = requests
-        for request in requests:
-            self.assertEqual(request.headers["authorization"], f"Bearer {TOKEN}")
         self.assertEqual(
             running.json,
             {
@@ -194,10 +203,9 @@ class ForgeApis(TestCase):
             requests,
             "POST",
             f"/bitbucket/rest/api/latest/projects/PRJ/repos/my-repo/commits/{commit}/builds",
+            {"authorization": f"Bearer {TOKEN}"},
         )
         running, success = requests
-        for request in requests:
-            self.assertEqual(request.headers["authorization"], f"Bearer {TOKEN}")
         self.assertEqual(
             running.json,
             {

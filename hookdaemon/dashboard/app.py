@@ -6,6 +6,7 @@ L{hookdaemon.status_access}), the signed-in token standing for a bearer one.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Mapping
 from importlib import resources
@@ -13,7 +14,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from klein import Klein
-from twisted.internet.defer import CancelledError, Deferred, DeferredList
+from twisted.internet.defer import Deferred, DeferredList
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
@@ -26,6 +27,7 @@ from hookdaemon.follow import FollowStream
 from hookdaemon.job_state import JobState
 from hookdaemon.job_views import JobQuery
 from hookdaemon.journal import JobRecord
+from hookdaemon.request_values import status_request
 from hookdaemon.status_access import StatusRefusal, StatusRequest, Tokens, status_refusal
 
 PAGE_SIZE = 50
@@ -78,23 +80,15 @@ class Dashboard:
         hooks: Mapping[str, HookConfig],
         jobs: Jobs,
         tokens: Tokens,
-        steering: Steering | None = None,
-        key: bytes | None = None,
-        changes: JobChanges | None = None,
     ) -> None:
         self._hooks = hooks
         self._jobs = jobs
         self._tokens = tokens
-        self._steering = steering
-        self._key = os.urandom(32) if key is None else key
+        self._steering: Steering | None = None
+        self._key = os.urandom(32)
         """The CSRF tokens' key: new at each start, so a form outlives no restart."""
-        self._changes = JobChanges() if changes is None else changes
-        """The lifecycle's changes, for the pages' live updates (the service subscribes it)."""
-
-    @property
-    def changes(self) -> JobChanges:
-        """The observer the job lifecycle tells of changes, for the pages' live updates."""
-        return self._changes
+        self.changes = JobChanges()
+        """The lifecycle's changes, for the pages' live updates: the service subscribes it."""
 
     def steer_with(self, steering: Steering) -> None:
         """The engine, made after the dashboard (whose changes it tells): its forms steer it."""
@@ -115,26 +109,16 @@ class Dashboard:
         token = session.cookie_token(_header(request, b"cookie"))
         refusal = status_refusal(
             self._tokens,
-            StatusRequest(
-                peer=_peer(request),
-                version=request.clientproto.decode("latin-1"),  # type: ignore[attr-defined]
-                hosts=tuple(
-                    v.decode("latin-1") for v in request.requestHeaders.getRawHeaders(b"host", [])
-                ),
-                header_names=frozenset(
-                    name.decode("latin-1") for name, _ in request.requestHeaders.getAllRawHeaders()
-                ),
-                authorization=None if token is None else f"Bearer {token}",
-            ),
+            status_request(request, None if token is None else f"Bearer {token}"),
             act=act,
         )
         return refusal, token or ""
 
     def _viewer(self, request: IRequest) -> pages.Viewer | bytes:
         """The viewer, or the answer for one who may not look (sign in, or why not)."""
+        _secure(request)
         refusal, credential = self._refusal(request)
         if refusal is not None:
-            _secure(request)
             if self._tokens.any:
                 request.setResponseCode(303)
                 request.setHeader(b"location", b"/ui/signin")
@@ -155,7 +139,6 @@ class Dashboard:
         viewer = self._viewer(request)
         if isinstance(viewer, bytes):
             return viewer
-        _secure(request)
         names = list(self._hooks)
         reads = [self._jobs.recent(JobQuery(hook=name, limit=pages.RECENT)) for name in names]
 
@@ -175,7 +158,6 @@ class Dashboard:
         viewer = self._viewer(request)
         if isinstance(viewer, bytes):
             return viewer
-        _secure(request)
         if name not in self._hooks:
             request.setResponseCode(404)
             return pages.message_page("No such hook", f"There is no hook {name}.", viewer)
@@ -197,7 +179,6 @@ class Dashboard:
         viewer = self._viewer(request)
         if isinstance(viewer, bytes):
             return viewer
-        _secure(request)
 
         def found(job: dict[str, Any] | None) -> bytes | Deferred[bytes]:
             if job is None:
@@ -322,7 +303,7 @@ class Dashboard:
         if isinstance(viewer, bytes):
             return viewer
         stream = self._event_stream(request)
-        stop = self._changes.listen(stream.write)
+        stop = self.changes.listen(stream.write)
 
         def left(_: object) -> None:
             stop()  # the connection is gone, and the producer with it
@@ -349,10 +330,11 @@ class Dashboard:
             return viewer
         stream = self._event_stream(request)
         stream.write(event("start", str(job_id)))
-        following = self._jobs.follow(job_id, LineFrames(stream.write))
-        stream.cut_off.addCallback(lambda _: following.cancel())
 
-        def ended(found: bool) -> Deferred[bytes]:
+        def ended(found: bool | None) -> bytes | Deferred[bytes]:
+            if found is None:
+                return b""  # cut off: the stream said so
+
             def told(job: dict[str, Any] | None) -> bytes:
                 stream.write(event("end", str(job["state"]) if job else "gone"))
                 stream.close()
@@ -360,13 +342,10 @@ class Dashboard:
 
             return self._jobs.one(job_id).addCallback(told)
 
-        def cut_off(failure: Failure) -> bytes | Failure:
-            if stream.cut_off.called:
-                failure.trap(CancelledError)
-                return b""
-            return failure  # the reader went away
-
-        return following.addCallbacks(ended, cut_off)
+        following = stream.follow(
+            lambda write: self._jobs.follow(job_id, write), LineFrames(stream.write)
+        )
+        return following.addCallback(ended)
 
     # The page's own files.
 
@@ -377,7 +356,13 @@ class Dashboard:
             request.setResponseCode(404)
             return b""
         request.setHeader(b"content-type", STATIC[name])
-        return (resources.files("hookdaemon.dashboard") / "static" / name).read_bytes()
+        return _static_file(name)
+
+
+@functools.cache
+def _static_file(name: str) -> bytes:
+    """A file of the package's static/, read once: not on the reactor at each page."""
+    return (resources.files("hookdaemon.dashboard") / "static" / name).read_bytes()
 
 
 def _secure(request: IRequest) -> None:
@@ -390,11 +375,6 @@ def _secure(request: IRequest) -> None:
 def _header(request: IRequest, name: bytes) -> str | None:
     value = request.getHeader(name)
     return None if value is None else value.decode("latin-1")
-
-
-def _peer(request: IRequest) -> str:
-    address = request.getClientAddress()
-    return str(getattr(address, "host", ""))
 
 
 def _arg(args: Mapping[bytes, list[bytes]], name: bytes) -> str | None:

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 from attrs import frozen
 
 from hookdaemon.job_state import JobState
+from hookdaemon.notification import seconds_words
 
 RECENT = 20
 """Jobs a hook's summary is made of: its success rate and duration chart."""
@@ -77,13 +78,7 @@ def seconds_between(start: Any, end: Any) -> float | None:
 
 
 def duration_text(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    return f"{seconds / 60:.0f} min"
+    return "-" if seconds is None else seconds_words(seconds)
 
 
 def state_badge(state: Any) -> str:
