@@ -24,7 +24,7 @@ from twisted.internet.task import deferLater
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
 
-from hookdaemon.config import parse_config
+from hookdaemon.config import Config, parse_config
 from hookdaemon.job_status import JobView
 from hookdaemon.service import HookService
 from hookdaemon.testing import signed
@@ -186,7 +186,11 @@ async def start_daemon(
         with open(path, "rb") as f:
             return f.read()
 
-    config = parse_config(text, source, environ or {}, read)
+    return await start_service(case, parse_config(text, source, environ or {}, read), directory)
+
+
+async def start_service(case: TestCase, config: Config, directory: str) -> RunningDaemon:
+    """Start a HookService on C{config}, which listens on one port; stopped at cleanup."""
     service = HookService(config)
     service.privilegedStartService()
     service.startService()

@@ -7,6 +7,8 @@ Its session and pages, as plain values, below.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import socket
 from collections.abc import Mapping
@@ -16,8 +18,9 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from hookdaemon.config_source import ConfigSource, load_source
 from hookdaemon.dashboard import live, pages, session
-from tests.support import finished, http_client, post, start_daemon
+from tests.support import config_text, finished, http_client, post, start_daemon, start_service
 
 HOOK = """\
 [hook:site]
@@ -196,6 +199,56 @@ class Dashboard(DaemonCase):
         self.assertEqual(
             (replayed.code, replayed.header("location")), (303, f"/ui/jobs/{job + 1}")
         )
+
+
+class HooksFileHooks(TestCase):
+    async def test_aHooksFileHookShowsItsRuleButNoneOfItsValues(self) -> None:
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        tap = os.path.join(directory, "tap.cfg")
+        with open(tap, "w") as f:
+            f.write(config_text("", "dashboard = yes\n", state=directory))
+        hooks = [
+            {
+                "id": "redeploy",
+                "execute-command": "/bin/true",
+                "trigger-rule": {
+                    "and": [
+                        {
+                            "match": {
+                                "type": "payload-hmac-sha256",
+                                "secret": "hmac-s3cret",
+                                "parameter": {"source": "header", "name": "X-Hub-Signature-256"},
+                            }
+                        },
+                        {
+                            "match": {
+                                "type": "value",
+                                "value": "refs/heads/pr0d",
+                                "parameter": {"source": "payload", "name": "ref"},
+                            }
+                        },
+                    ]
+                },
+            },
+            {"id": "anyone", "execute-command": "/bin/true"},
+        ]
+        hooks_json = os.path.join(directory, "hooks.json")
+        with open(hooks_json, "w") as f:
+            json.dump(hooks, f)
+        config = load_source(ConfigSource(config=tap, hooks=(hooks_json,)), environ={})
+        running = await start_service(self, config, directory)
+        page = await fetch(running.url + "/ui/")
+        self.assertEqual(page.code, 200)
+        self.assertIn("any caller (hooks file hooks.json)", page.text)
+        self.assertIn(
+            "trigger rule (payload-hmac-sha256 of header X-Hub-Signature-256"
+            " and value of payload ref)",
+            page.text,
+        )
+        self.assertIn("no trigger rule", page.text)
+        self.assertNotIn("hmac-s3cret", page.text)
+        self.assertNotIn("pr0d", page.text)
 
 
 class EventReader:

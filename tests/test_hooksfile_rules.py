@@ -436,6 +436,57 @@ class WebhookRulesTests(SynchronousTestCase):
         )
 
 
+class OutlineTests(SynchronousTestCase):
+    """L{model.rule_outline}: what the dashboard shows of a hook's rule."""
+
+    def test_namesWhatEachMatchReads(self) -> None:
+        rule = model.And(
+            (
+                match(
+                    "payload-hmac-sha256",
+                    secret="hmac-s3cret",
+                    parameter=header("X-Hub-Signature-256"),
+                ),
+                model.Or(
+                    (
+                        match("value", value="tok3n", parameter=payload("ref")),
+                        model.Not(match("regex", regex="^refs/tags/", parameter=payload("ref"))),
+                    )
+                ),
+                match("ip-whitelist", ip_range="192.0.2.0/24"),
+            )
+        )
+        self.assertEqual(
+            model.rule_outline(rule),
+            "(payload-hmac-sha256 of header X-Hub-Signature-256"
+            " and (value of payload ref or not (regex of payload ref))"
+            " and caller's address in a range)",
+        )
+
+    def test_neverAValueASecretOrARange(self) -> None:
+        secrets = ("tok3n", "hmac-s3cret", "192.0.2.0/24", "^refs/tags/")
+        rule = model.Or(
+            (
+                match("value", value=secrets[0], parameter=header("X-Token")),
+                match("payload-hmac-sha1", secret=secrets[1], parameter=header("X-Sig")),
+                match("ip-whitelist", ip_range=secrets[2]),
+                match("regex", regex=secrets[3], parameter=payload("ref")),
+            )
+        )
+        shown = model.rule_outline(rule)
+        for secret in secrets:
+            self.assertNotIn(secret, shown)
+
+    def test_asWebhookEvaluatesTheEmptyOnes(self) -> None:
+        self.assertEqual(model.rule_outline(None), "none")
+        self.assertEqual(model.rule_outline(model.And(())), "always")
+        self.assertEqual(model.rule_outline(model.Or(())), "never")
+        self.assertEqual(model.rule_outline(model.NoRule()), "never")
+        one = match("value", value="x", parameter=header("X-Token"))
+        self.assertEqual(model.rule_outline(model.And((one,))), "value of header X-Token")
+        self.assertEqual(model.rule_outline(match("value", value="x")), "value")
+
+
 def rule_json(rule: model.Rule) -> dict[str, Any]:
     """A rule as a hooks file writes it."""
     if isinstance(rule, model.And):

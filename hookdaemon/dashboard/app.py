@@ -24,6 +24,7 @@ from hookdaemon.config import HookConfig
 from hookdaemon.dashboard import pages, session
 from hookdaemon.dashboard.live import CUT_OFF_EVENT, STREAM_START, JobChanges, LineFrames, event
 from hookdaemon.follow import FollowStream
+from hookdaemon.hooksfile.model import rule_outline
 from hookdaemon.job_state import JobState
 from hookdaemon.job_views import JobQuery
 from hookdaemon.journal import JobRecord
@@ -148,7 +149,9 @@ class Dashboard:
                 if not ok:
                     return _failed(request, jobs)
                 hook = self._hooks[name]
-                summaries.append(pages.HookSummary(name, hook.forge, _filters(hook), tuple(jobs)))
+                summaries.append(
+                    pages.HookSummary(name, _forge(hook), _filters(hook), tuple(jobs))
+                )
             return pages.hooks_page(summaries, viewer)
 
         return DeferredList(reads, consumeErrors=True).addCallback(shown)
@@ -411,7 +414,17 @@ def _field(form: Mapping[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
+def _forge(hook: HookConfig) -> str:
+    """A tap.cfg hook's forge; a hooks file's hook takes any caller its rule lets through."""
+    if hook.hooks_file is not None:
+        return f"any caller (hooks file {os.path.basename(hook.hooks_file.source)})"
+    return hook.forge
+
+
 def _filters(hook: HookConfig) -> str:
+    if hook.hooks_file is not None:
+        rule = hook.hooks_file.trigger_rule
+        return "no trigger rule" if rule is None else "trigger rule " + rule_outline(rule)
     parts = []
     if hook.branches:
         parts.append("branches " + " ".join(hook.branches))

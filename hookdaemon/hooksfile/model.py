@@ -192,3 +192,27 @@ class SignatureError(ValueError):
     A signature rule whose signature is present but wrong: an error that
     answers 500, unless C{trigger-signature-soft-failures} lets an C{or} go on.
     """
+
+
+def rule_outline(rule: Rule | None) -> str:
+    """
+    A trigger rule as a person scans it, naming what each match reads but
+    none of its values: a C{value} match's value is often a shared token.
+    """
+    if rule is None:
+        return "none"
+    if isinstance(rule, Match):
+        read = rule.parameter
+        if rule.type == "ip-whitelist":
+            return "caller's address in a range"
+        on = f" of {read.source} {read.name}".rstrip() if read.source else ""
+        return f"{rule.type}{on}"
+    if isinstance(rule, Not):
+        return f"not ({rule_outline(rule.rule)})"
+    if isinstance(rule, And | Or):
+        word = " and " if isinstance(rule, And) else " or "
+        parts = [rule_outline(inner) for inner in rule.rules]
+        if not parts:  # as webhook evaluates them: an empty and is true, an empty or false
+            return "always" if isinstance(rule, And) else "never"
+        return f"({word.join(parts)})" if len(parts) > 1 else parts[0]
+    return "never"  # NoRule
