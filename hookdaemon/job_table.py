@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from attrs import frozen
+
 from hookdaemon.delivery import BRANCH_PREFIX, TAG_PREFIX
 
 __all__ = ["duration", "job_lines", "job_table", "outcome", "short_ref"]
@@ -160,28 +162,51 @@ def job_lines(job: Mapping[str, Any], now: datetime) -> str:
     return _facts_text(facts, delivery)
 
 
-def report_lines(job: Mapping[str, Any]) -> list[str]:
+@frozen
+class ReportLine:
     """
-    What became of the job's commit statuses and notifications, a line each:
-    C{commit status success for 1a2b3c4d5e6f (github): sent (201) at ...}.
+    One report in words and the time it names, which the CLI writes in local
+    time and the dashboard as a C{<time>} the viewer's browser converts.
     """
-    reports = job.get("reports")
-    if not isinstance(reports, list):
+
+    text: str
+    before_time: str = ""
+    """What joins the time to the text (C{" at "}, C{"; next try "}); empty: no time."""
+    at: Any = None
+    """The API's time, as the job holds it."""
+
+
+def reports(job: Mapping[str, Any]) -> list[ReportLine]:
+    """What became of the job's commit statuses and notifications, one each."""
+    held = job.get("reports")
+    if not isinstance(held, list):
         return []
-    lines = []
-    for report in reports:
+    shown = []
+    for report in held:
         if not isinstance(report, Mapping):
             continue
         detail = f" ({report['detail']})" if report.get("detail") else ""
-        what, outcome, at = report.get("what"), report.get("outcome"), local_time(report.get("at"))
+        what, outcome, at = _text(report.get("what")), report.get("outcome"), report.get("at")
         if outcome != "waiting":
-            lines.append(f"{_text(what)}: {_text(outcome)}{detail} at {at}")
+            shown.append(ReportLine(f"{what}: {_text(outcome)}{detail}", " at ", at))
         elif report.get("attempts"):
             tries = _text(report.get("attempts"))
-            lines.append(f"{_text(what)}: not sent after {tries} tries{detail}; next try {at}")
+            text = f"{what}: not sent after {tries} tries{detail}"
+            shown.append(ReportLine(text, "; next try ", at))
         else:
-            lines.append(f"{_text(what)}: not yet sent")
-    return lines
+            shown.append(ReportLine(f"{what}: not yet sent"))
+    return shown
+
+
+def report_lines(job: Mapping[str, Any]) -> list[str]:
+    """
+    L{reports} as the CLI prints them:
+    C{commit status success for 1a2b3c4d5e6f (github): sent (201) at ...}.
+    """
+    return [
+        f"{line.text}{line.before_time}{local_time(line.at)}" if line.before_time else line.text
+        for line in reports(job)
+    ]
 
 
 def _facts_text(facts: list[tuple[str, str]], delivery: Mapping[str, Any]) -> str:

@@ -27,7 +27,7 @@ from hookdaemon.daemon_client import (
     given_token,
     read_config,
 )
-from hookdaemon.job_table import duration, seconds_text, short_ref
+from hookdaemon.job_table import duration, local_time, report_lines, seconds_text, short_ref
 from hookdaemon.testing import Environ, TwistdDaemon, environment, run_twistd, signed
 from tests.live import LiveDaemon
 from tests.test_tls import issue, write
@@ -672,3 +672,24 @@ class JobTableTests(SynchronousTestCase):
             [short_ref(r) for r in ("refs/heads/main", "refs/tags/v1", "refs/pull/4/head", "")],
             ["main", "tag v1", "refs/pull/4/head", "-"],
         )
+
+    def test_reportsSayWhenTheyWereSentOrWillBeTriedAgain(self) -> None:
+        at = "2026-12-03T10:00:02.000+00:00"
+        local = local_time(at)
+        job = {
+            "reports": [
+                {"what": "commit status success", "outcome": "sent", "detail": "201", "at": at},
+                {"what": "email", "outcome": "waiting", "attempts": 3, "detail": "503", "at": at},
+                {"what": "slack", "outcome": "waiting", "attempts": 0, "at": None},
+                "not a report",
+            ]
+        }
+        self.assertEqual(
+            report_lines(job),
+            [
+                f"commit status success: sent (201) at {local}",
+                f"email: not sent after 3 tries (503); next try {local}",
+                "slack: not yet sent",
+            ],
+        )
+        self.assertEqual(report_lines({"reports": None}), [])

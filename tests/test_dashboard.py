@@ -374,6 +374,39 @@ class PageTests(SynchronousTestCase):
         self.assertIn("Cancel</button>", html)  # it is live
         self.assertIn('data-live="yes"', html)
 
+    def test_aReportSaysWhenItWasSentOrWillBeTriedAgain(self) -> None:
+        viewer = pages.Viewer(can_act=False, csrf="c" * 64, signed_in=False)
+        job = {
+            **self.JOB,
+            "reports": [
+                {
+                    "what": "commit status success",
+                    "outcome": "sent",
+                    "detail": "201",
+                    "at": "2026-12-03T10:00:02.000+00:00",
+                },
+                {
+                    "what": "email to <ops>",
+                    "outcome": "waiting",
+                    "attempts": 3,
+                    "detail": "503",
+                    "at": "2026-12-03T10:05:00.000+00:00",
+                },
+                {"what": "slack", "outcome": "waiting", "attempts": 0},
+            ],
+        }
+        html = pages.job_page(job, b"", viewer).decode()
+        self.assertIn(
+            "commit status success: sent (201) at " + pages.when("2026-12-03T10:00:02.000+00:00"),
+            html,
+        )
+        self.assertIn(
+            "email to &lt;ops&gt;: not sent after 3 tries (503); next try "
+            + pages.when("2026-12-03T10:05:00.000+00:00"),
+            html,
+        )
+        self.assertIn("<dd>slack: not yet sent</dd>", html)
+
     def test_timesAreUtcInTheTextAndTitle(self) -> None:
         self.assertEqual(
             pages.when("2026-12-03T10:00:00.000+00:00"),

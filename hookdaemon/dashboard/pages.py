@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 from attrs import frozen
 
 from hookdaemon.job_state import JobState
+from hookdaemon.job_table import reports
 from hookdaemon.notification import seconds_words
 
 RECENT = 20
@@ -267,15 +268,9 @@ def job_page(job: Mapping[str, Any], output: bytes, viewer: Viewer) -> bytes:
     if job.get("covers"):
         links = ", ".join(f'<a href="/ui/jobs/{int(i)}">job {int(i)}</a>' for i in job["covers"])
         facts.append(("Covers", links))
-    for report in job.get("reports") or []:
-        detail = f" ({escape(str(report.get('detail')))})" if report.get("detail") else ""
-        facts.append(
-            (
-                "Report",
-                f"{escape(str(report.get('what')))}: {escape(str(report.get('outcome')))}"
-                f"{detail} {when(report.get('at'))}",
-            )
-        )
+    for report in reports(job):
+        at = f"{escape(report.before_time)}{when(report.at)}" if report.before_time else ""
+        facts.append(("Report", f"{escape(report.text)}{at}"))
     listed = "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in facts)
     live = job.get("state") in ("queued", "running")
     body = (
