@@ -123,7 +123,9 @@ class HookService(InOrder):
         self.outbox = Outbox(self.journal, reactor, config.hooks)
         self.reports = Reports(self.journal, reactor, self.outbox, daemon.public_url)
         self.dashboard = (
-            Dashboard(config.hooks, self.status, Tokens.of(daemon)) if daemon.dashboard else None
+            Dashboard(config.hooks, self.status, Tokens.of(daemon), reactor)
+            if daemon.dashboard
+            else None
         )
         watchers = [self.records, JobLogLines(), self.metrics, self.reports, self.status]
         if self.dashboard is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import textwrap
@@ -286,3 +287,33 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state not in (b"Z", b"X")
+
+
+def silent_reader(case: TestCase, port: int, path: str) -> socket.socket:
+    """
+    A GET of C{path} on a socket with a small receive buffer that reads
+    nothing until L{read_to_end}: a follower that has stopped keeping up.
+    """
+    reader = socket.socket()
+    case.addCleanup(reader.close)
+    reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    reader.connect(("127.0.0.1", port))
+    reader.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
+    )
+    reader.setblocking(False)
+    return reader
+
+
+async def read_to_end(reader: socket.socket) -> bytes:
+    """All a L{silent_reader} is sent, read now, without blocking the reactor."""
+    received = bytearray()
+    while True:
+        try:
+            chunk = reader.recv(65536)
+        except BlockingIOError:
+            await deferLater(reactor, 0.01)
+            continue
+        if not chunk:
+            return bytes(received)
+        received += chunk

@@ -11,16 +11,34 @@ import json
 import os
 import re
 import socket
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.task import Clock, deferLater
 from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.web.server import Site
 
 from hookdaemon.config_source import ConfigSource, load_source
 from hookdaemon.dashboard import live, pages, session
-from tests.support import config_text, finished, http_client, post, start_daemon, start_service
+from hookdaemon.dashboard.app import Dashboard as DashboardApp
+from hookdaemon.job_views import JobQuery
+from hookdaemon.status_access import NO_TOKENS
+from tests.support import (
+    config_text,
+    finished,
+    http_client,
+    post,
+    read_to_end,
+    silent_reader,
+    start_daemon,
+    start_service,
+    wait_for,
+)
+from tests.test_job_api import LOUD_HOOK, trigger
 
 HOOK = """\
 [hook:site]
@@ -260,9 +278,11 @@ class EventReader:
         self.socket.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
         self.read = b""
 
-    def until(self, marker: bytes) -> Deferred[bytes]:
+    def until(self, marker: bytes, times: int = 1) -> Deferred[bytes]:
+        """All read so far, once C{marker} was read C{times} times (or the stream ended)."""
+
         def read() -> bytes:
-            while marker not in self.read:
+            while self.read.count(marker) < times:
                 chunk = self.socket.recv(65536)
                 if not chunk:
                     break
@@ -273,6 +293,117 @@ class EventReader:
 
     def close(self) -> None:
         self.socket.close()
+
+
+class HeldJob:
+    """
+    A job source of one job (any id) whose output and end the test gives: a
+    stream's time and content are the test's, its HTTP and sockets real.
+    """
+
+    def __init__(self) -> None:
+        self.write: Callable[[bytes], None] | None = None
+        self.following: Deferred[bool] | None = None
+        self.let_go = False
+
+    def recent(self, query: JobQuery) -> Deferred[list[dict[str, Any]]]:
+        return succeed([])
+
+    def one(self, job_id: int) -> Deferred[dict[str, Any] | None]:
+        return succeed({"id": job_id, "state": "succeeded"})
+
+    def job_output(self, job_id: int) -> Deferred[bytes | None]:
+        return succeed(b"")
+
+    def follow(self, job_id: int, write: Callable[[bytes], None]) -> Deferred[bool]:
+        def cancelled(_: object) -> None:
+            self.let_go = True
+
+        self.write = write
+        self.following = Deferred(cancelled)
+        return self.following
+
+
+class KeepAliveTests(TestCase):
+    """A quiet stream says so every KEEP_ALIVE_SECONDS, until it is over."""
+
+    def serve(self) -> tuple[str, Clock, HeldJob]:
+        clock, job = Clock(), HeldJob()
+        dashboard = DashboardApp({}, job, NO_TOKENS, clock)
+        port = reactor.listenTCP(0, Site(dashboard.resource()), interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        return f"http://127.0.0.1:{port.getHost().port}", clock, job
+
+    async def test_aQuietStreamIsKeptAliveUntilTheReaderLeaves(self) -> None:
+        url, clock, _ = self.serve()
+        reader = EventReader(url, "/events")
+        self.addCleanup(reader.close)
+        await reader.until(live.STREAM_START)
+        [beat] = clock.getDelayedCalls()
+        self.assertEqual(beat.getTime(), live.KEEP_ALIVE_SECONDS)
+        clock.advance(live.KEEP_ALIVE_SECONDS)
+        await reader.until(live.KEEP_ALIVE)
+        clock.advance(live.KEEP_ALIVE_SECONDS)
+        read = await reader.until(live.KEEP_ALIVE, times=2)
+        self.assertEqual(read.count(live.KEEP_ALIVE), 2)
+        reader.close()
+        await wait_for(lambda: not clock.getDelayedCalls(), "the keep-alive to stop")
+
+    async def test_aJobsStreamIsKeptAliveUntilTheJobEnds(self) -> None:
+        url, clock, job = self.serve()
+        reader = EventReader(url, "/jobs/7/events")
+        self.addCleanup(reader.close)
+        await reader.until(b"event: start\ndata: 7\n\n")
+        assert job.write is not None and job.following is not None
+        clock.advance(live.KEEP_ALIVE_SECONDS)
+        await reader.until(live.KEEP_ALIVE)
+        job.write(b"stdout one\n")
+        job.following.callback(True)
+        self.assertEqual(clock.getDelayedCalls(), [])
+        read = await reader.until(b"event: end\ndata: succeeded\n\n")
+        self.assertLess(read.index(live.KEEP_ALIVE), read.index(b"data: stdout one"))
+
+    async def test_aReaderCutOffIsNoLongerKeptAlive(self) -> None:
+        url, clock, job = self.serve()
+        port = int(url.rsplit(":", 1)[1])
+        reader = silent_reader(self, port, "/jobs/7/events")
+        await wait_for(lambda: job.write is not None, "the stream to follow the job")
+        assert job.write is not None
+        line = b"stdout " + b"x" * 4000 + b"\n"
+        for _ in range(20_000):  # 80 MB at most, written as the reactor turns
+            if job.let_go:
+                break
+            job.write(line * 16)
+            await deferLater(reactor, 0)
+        self.assertTrue(job.let_go, "the reader was never cut off")
+        self.assertEqual(clock.getDelayedCalls(), [])
+        received = await read_to_end(reader)
+        self.assertTrue(received.rstrip(b"0\r\n").endswith(live.CUT_OFF_EVENT.rstrip()))
+        self.assertNotIn(b"event: end", received)
+
+
+class SlowPageTests(TestCase):
+    async def test_aPageThatStopsReadingIsCutOffWithAnEvent(self) -> None:
+        """20 MB of output for a page that reads nothing: a bounded part, then C{cut-off}."""
+        workdir = os.path.abspath(self.mktemp())
+        os.makedirs(workdir)
+        daemon = await start_daemon(
+            self,
+            LOUD_HOOK.format(workdir=workdir, python=sys.executable),
+            daemon="dashboard = yes\nlog_max_bytes = 100000000\n",
+        )
+        job_id = await trigger(daemon.hook_url("loud"), "f" * 40)
+        port = daemon.service.addresses()[0].port
+        reader = silent_reader(self, port, f"/ui/jobs/{job_id}/events")
+        await wait_for(lambda: bool(daemon.job(job_id).followers), "the page to follow")
+        open(os.path.join(workdir, "release"), "w").close()
+        self.assertEqual((await finished(daemon, job_id)).state, "succeeded")
+        self.assertGreater(os.path.getsize(daemon.log_path("loud")), 20_000_000)
+        received = await read_to_end(reader)
+        self.assertIn(b"event: line\ndata: stdout " + b"x" * 99 + b"\n\n", received)
+        self.assertTrue(received.rstrip(b"0\r\n").endswith(live.CUT_OFF_EVENT.rstrip()))
+        self.assertNotIn(b"event: end", received)
+        self.assertLess(len(received), 10_000_000)
 
 
 class LiveTests(DaemonCase):

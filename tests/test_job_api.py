@@ -18,7 +18,6 @@ from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Protocol, connectionDone
-from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
@@ -26,7 +25,16 @@ from hookdaemon.client_address import PROXY_HEADERS
 from hookdaemon.follow import CUT_OFF
 from hookdaemon.testing import free_port
 from tests.live import LiveDaemon
-from tests.support import finished, get, http_client, post, start_daemon, wait_for
+from tests.support import (
+    finished,
+    get,
+    http_client,
+    post,
+    read_to_end,
+    silent_reader,
+    start_daemon,
+    wait_for,
+)
 
 HOOKS = """
 [hook:site]
@@ -549,28 +557,12 @@ class SlowFollowerTests(TestCase):
             daemon="log_max_bytes = 100000000\n",
         )
         job_id = await trigger(daemon.hook_url("loud"), "f" * 40)
-        reader = socket.socket()
-        self.addCleanup(reader.close)
-        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
-        reader.connect(("127.0.0.1", daemon.service.addresses()[0].port))
-        reader.sendall(
-            f"GET /jobs/{job_id}/log?follow=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            "Connection: close\r\n\r\n".encode()
-        )
-        reader.setblocking(False)
+        port = daemon.service.addresses()[0].port
+        reader = silent_reader(self, port, f"/jobs/{job_id}/log?follow=1")
         await wait_for(lambda: bool(daemon.job(job_id).followers), "the reader to follow")
         open(os.path.join(workdir, "release"), "w").close()
         self.assertEqual((await finished(daemon, job_id)).state, "succeeded")
         self.assertGreater(os.path.getsize(daemon.log_path("loud")), 20_000_000)
-        received = bytearray()
-        while True:
-            try:
-                chunk = reader.recv(65536)
-            except BlockingIOError:
-                await deferLater(reactor, 0.01)
-                continue
-            if not chunk:
-                break
-            received += chunk
-        self.assertIn(CUT_OFF, bytes(received))
+        received = await read_to_end(reader)
+        self.assertIn(CUT_OFF, received)
         self.assertLess(len(received), 10_000_000)

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 
 from klein import Klein
 from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
@@ -22,7 +23,14 @@ from twisted.web.server import Request
 
 from hookdaemon.config import HookConfig
 from hookdaemon.dashboard import pages, session
-from hookdaemon.dashboard.live import CUT_OFF_EVENT, STREAM_START, JobChanges, LineFrames, event
+from hookdaemon.dashboard.live import (
+    CUT_OFF_EVENT,
+    STREAM_START,
+    JobChanges,
+    LineFrames,
+    event,
+    keep_alive,
+)
 from hookdaemon.follow import FollowStream
 from hookdaemon.hooksfile.model import rule_outline
 from hookdaemon.job_state import JobState
@@ -81,10 +89,13 @@ class Dashboard:
         hooks: Mapping[str, HookConfig],
         jobs: Jobs,
         tokens: Tokens,
+        clock: IReactorTime,
     ) -> None:
         self._hooks = hooks
         self._jobs = jobs
         self._tokens = tokens
+        self._clock = clock
+        """What times the streams' keep-alive comments."""
         self._steering: Steering | None = None
         self._key = os.urandom(32)
         """The CSRF tokens' key: new at each start, so a form outlives no restart."""
@@ -299,6 +310,16 @@ class Dashboard:
         request.write(STREAM_START)
         return FollowStream(request, farewell=CUT_OFF_EVENT)
 
+    def _kept_alive(self, stream: FollowStream, answer: Deferred[bytes]) -> Deferred[bytes]:
+        """C{answer}, the stream kept alive until it fires: ended, cut off or left."""
+        stop = keep_alive(self._clock, stream.write)
+
+        def over(result: bytes | Failure) -> bytes | Failure:
+            stop()
+            return result
+
+        return answer.addBoth(over)
+
     @app.route("/events", methods=["GET"])
     def events(self, request: Request) -> bytes | Deferred[bytes]:
         """Every job's changes, as they happen, until the reader leaves or falls behind."""
@@ -320,7 +341,7 @@ class Dashboard:
             open_.callback(b"")
 
         stream.cut_off.addCallback(cut_off)
-        return open_
+        return self._kept_alive(stream, open_)
 
     @app.route("/jobs/<int:job_id>/events", methods=["GET"])
     def job_events(self, request: Request, job_id: int) -> bytes | Deferred[bytes]:
@@ -348,7 +369,7 @@ class Dashboard:
         following = stream.follow(
             lambda write: self._jobs.follow(job_id, write), LineFrames(stream.write)
         )
-        return following.addCallback(ended)
+        return self._kept_alive(stream, following.addCallback(ended))
 
     # The page's own files.
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import LoopingCall
+
 from hookdaemon.job_state import JobState
 from hookdaemon.lifecycle import Job, JobObserver, JobOutcome
 
@@ -18,11 +21,35 @@ RETRY_MS = 2000
 STREAM_START = b"retry: %d\n\n" % RETRY_MS
 CUT_OFF_EVENT = b"event: cut-off\ndata: this reader fell too far behind\n\n"
 
+KEEP_ALIVE = b": keep-alive\n\n"
+"""A comment line, which browsers skip: what a quiet stream says to stay open."""
+KEEP_ALIVE_SECONDS = 15.0
+"""
+Under the idle timeouts a stream meets on its way (nginx's proxy_read_timeout
+is 60 s by default; load balancers' and NATs' are often 60 s too).
+"""
+
 
 def event(name: str, data: str) -> bytes:
     """One event: each line of C{data} on a C{data:} line of its own, as the format wants."""
     lines = "".join(f"data: {line}\n" for line in data.split("\n"))
     return f"event: {name}\n{lines}\n".encode()
+
+
+def keep_alive(clock: IReactorTime, write: Callable[[bytes], None]) -> Callable[[], None]:
+    """
+    Write L{KEEP_ALIVE} every L{KEEP_ALIVE_SECONDS} from now, so a proxy does
+    not close a stream that has nothing to say; the function returned stops it.
+    """
+    beat = LoopingCall(write, KEEP_ALIVE)
+    beat.clock = clock
+    beat.start(KEEP_ALIVE_SECONDS, now=False)
+
+    def stop() -> None:
+        if beat.running:
+            beat.stop()
+
+    return stop
 
 
 class LineFrames:
