@@ -28,7 +28,9 @@ try:
         TimeoutException,
     )
     from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 except ImportError:  # pragma: no cover - the skip says so
     webdriver = None
@@ -51,6 +53,39 @@ DAEMON = (
 OPERATOR = {"Authorization": "Bearer operator-t0ken"}
 PUSH = b'{"ref": "refs/heads/main", "after": "0123456789abcdef0123456789abcdef01234567"}'
 WAIT = 30
+
+CONTRAST = """
+const parse = (text) => {
+  const m = text.match(/rgba?\\(([^)]+)\\)/);
+  if (!m) return null;
+  const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number);
+  return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1};
+};
+const luminance = (c) => {
+  const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b);
+};
+const ratio = (a, b) => {
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+};
+const behind = (element) => {
+  for (let e = element; e; e = e.parentElement) {
+    const c = parse(getComputedStyle(e).backgroundColor);
+    if (c && c.a > 0) return c;
+  }
+  return {r: 255, g: 255, b: 255, a: 1};
+};
+const measured = [];
+for (const e of document.body.querySelectorAll("*")) {
+  const own = [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+  if (!own || !e.getClientRects().length) continue;
+  const fg = parse(getComputedStyle(e).color);
+  measured.push({text: e.textContent.trim().slice(0, 40), ratio: ratio(fg, behind(e))});
+}
+return measured;
+"""
+"""Each visible element with text of its own, and its text's contrast with what is behind it."""
 
 
 class Browser(SynchronousTestCase):
@@ -185,6 +220,66 @@ class Browser(SynchronousTestCase):
             driver, lambda d: d.current_url.endswith(f"/ui/jobs/{job + 1}"), "the replay's page"
         )
         self.open_gate(job + 1)
+
+    def test_keyboardAloneReachesEveryControlWithAVisibleFocus(self) -> None:
+        driver = self.browser()
+        self.sign_in(driver, "operator-t0ken")
+        job = self.deliver()
+        driver.get(f"{self.daemon.url}/ui/jobs/{job}")
+        self.wait(driver, lambda d: "stdout first line" in self.log_text(d), "the job running")
+        reached: list[str] = []
+        driver.execute_script("document.activeElement.blur()")  # from the page's top
+        for _ in range(30):  # once round the page, to where focus leaves it
+            ActionChains(driver).send_keys(Keys.TAB).perform()
+            focused = driver.switch_to.active_element
+            if focused.tag_name == "body":
+                break
+            name = focused.get_attribute("id") or focused.text.strip()[:40] or focused.tag_name
+            style, width = driver.execute_script(
+                "const s = getComputedStyle(arguments[0]);"
+                " return [s.outlineStyle, parseFloat(s.outlineWidth)];",
+                focused,
+            )
+            self.assertNotEqual(style, "none", f"{name} shows no focus")
+            self.assertGreaterEqual(width, 2, f"{name}'s focus is too thin to see")
+            if name == "Cancel":
+                self.shot(driver, "job-keyboard-focus")
+            reached.append(name)
+        # In the page's order: home, sign out, the actions, then the log (focusable to scroll).
+        self.assertEqual(reached[:4], ["hookdaemon", "Sign out", "Replay", "Cancel"], reached)
+        self.assertIn("log", reached[4:], reached)
+        driver.execute_script("document.activeElement.blur()")
+        ActionChains(driver).send_keys(Keys.TAB * 4).perform()
+        self.assertEqual(driver.switch_to.active_element.text, "Cancel")
+        ActionChains(driver).send_keys(Keys.ENTER).perform()  # by keyboard alone
+        self.wait(
+            driver,
+            lambda d: d.find_elements(By.CSS_SELECTOR, "dd .state-cancelled"),
+            "the job cancelled from the keyboard",
+        )
+
+    def test_textContrastIsAtLeastFourAndAHalfToOneInLightAndDark(self) -> None:
+        driver = self.browser()
+        self.sign_in(driver, "operator-t0ken")
+        job = self.deliver()
+        self.open_gate(job)
+        for scheme in ("light", "dark"):
+            driver.execute_cdp_cmd(
+                "Emulation.setEmulatedMedia",
+                {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
+            )
+            for path in ("/ui/", "/ui/hooks/site", f"/ui/jobs/{job}", "/ui/signin"):
+                driver.get(self.daemon.url + path)
+                self.wait(driver, lambda d: d.find_elements(By.TAG_NAME, "main"), path)
+                dark = driver.execute_script(
+                    "return matchMedia('(prefers-color-scheme: dark)').matches"
+                )
+                self.assertEqual(dark, scheme == "dark")
+                measured = driver.execute_script(CONTRAST)
+                self.assertTrue(measured, f"no text measured on {path}")
+                low = [m for m in measured if m["ratio"] < 4.5]
+                self.assertEqual(low, [], f"{scheme} {path}")
+            self.shot(driver, f"job-{scheme}")
 
     def test_theConsoleStaysQuiet(self) -> None:
         """No script error, no refused resource (CSP), no missing file on any page."""
