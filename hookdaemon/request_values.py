@@ -1,9 +1,11 @@
 """
 What a twisted.web request says, as the plain values the core judges it by:
-its peer's host, its headers, and what the status endpoints check.
+its peer's host, its headers, its URL's query, and what the status endpoints check.
 """
 
 from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
 
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.web.iweb import IRequest
@@ -38,3 +40,11 @@ def status_request(request: IRequest, authorization: str | None) -> StatusReques
         ),
         authorization=authorization,
     )
+
+
+def url_query(request: IRequest) -> dict[str, list[str]]:
+    """
+    The URL's query parameters. Not request.args: twisted.web merges form-encoded
+    body fields into it, and a token must only ever come from the URL.
+    """
+    return parse_qs(urlsplit(request.uri.decode("latin-1")).query, keep_blank_values=True)

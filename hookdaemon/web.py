@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, assert_never, cast
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote, urlsplit
 
 from klein import Klein
 from twisted.internet.address import IPv4Address, IPv6Address
@@ -79,7 +79,7 @@ from hookdaemon.journal_worker import RETRY_MAX, JournalUnavailableError
 from hookdaemon.lifecycle import JobOutcome
 from hookdaemon.metrics import Metrics
 from hookdaemon.request_state import IHookRequest
-from hookdaemon.request_values import client_host, header_values, status_request
+from hookdaemon.request_values import client_host, header_values, status_request, url_query
 from hookdaemon.status_access import StatusRefusal, Tokens, status_refusal
 
 __all__ = [
@@ -91,14 +91,6 @@ __all__ = [
 ]
 
 log = Logger()
-
-
-def url_query(request: IRequest) -> dict[str, list[str]]:
-    """
-    The URL's query parameters. Not request.args: twisted.web merges form-encoded
-    body fields into it, and a token must only ever come from the URL.
-    """
-    return parse_qs(urlsplit(request.uri.decode("latin-1")).query, keep_blank_values=True)
 
 
 def incoming_from(request: Request, client: str) -> Incoming:
@@ -419,8 +411,10 @@ class HookApp:
                 self._metrics.delivery(hook.name, Ignored(delivery, RULES_UNMET_REASON))
                 log.info("hook {hook}: {reason}", hook=hook.name, reason=RULES_UNMET_REASON)
                 return write_answer(request, rules_unmet(definition, front))
-            case RulesFailed(reason=reason) | FormUnreadable(reason=reason) | Panicked(
-                reason=reason
+            case (
+                RulesFailed(reason=reason)
+                | FormUnreadable(reason=reason)
+                | Panicked(reason=reason)
             ):
                 log.info(
                     "hook {hook}: refused 500 from {client}: {reason}",

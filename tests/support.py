@@ -298,9 +298,7 @@ def silent_reader(case: TestCase, port: int, path: str) -> socket.socket:
     case.addCleanup(reader.close)
     reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
     reader.connect(("127.0.0.1", port))
-    reader.sendall(
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
-    )
+    reader.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
     reader.setblocking(False)
     return reader
 

@@ -142,6 +142,33 @@ class Dashboard(DaemonCase):
         self.assertEqual((css.code, css.header("content-type")), (200, "text/css; charset=utf-8"))
         self.assertEqual((await fetch(f"{url}/ui/static/../tap.cfg")).code, 404)
 
+    async def test_aHooksJobsArePagedAndFilteredAsGetJobsReadsIt(self) -> None:
+        url, first = await self.daemon()
+        jobs = [first]
+        for _ in range(2):
+            code, answer, _ = await post(f"{url}/hooks/site", PUSH, JSON)
+            self.assertEqual(code, 202, answer)
+            jobs.append(int(answer["job"]))
+        listed = await fetch(f"{url}/ui/hooks/site?limit=2&state=")  # the form's "any"
+        self.assertEqual(listed.code, 200)
+        shown = [int(n) for n in re.findall(r'<a href="/ui/jobs/(\d+)">', listed.text)]
+        self.assertEqual(shown, [jobs[2], jobs[1]])
+        older = re.search(r'<a href="(/ui/hooks/site\?[^"]+)">Older jobs</a>', listed.text)
+        assert older is not None, listed.text
+        self.assertEqual(older.group(1), f"/ui/hooks/site?before={jobs[1]}&amp;limit=2")
+        last = await fetch(url + older.group(1).replace("&amp;", "&"))
+        shown = [int(n) for n in re.findall(r'<a href="/ui/jobs/(\d+)">', last.text)]
+        self.assertEqual(shown, [first])
+        self.assertNotIn("Older jobs", last.text)
+        for query, reason in (
+            ("state=bogus", "state must be one of: queued, "),
+            ("before=x", "before must be a job id."),
+            ("limit=0", "limit must be 1 to "),
+        ):
+            refused = await fetch(f"{url}/ui/hooks/site?{query}")
+            self.assertEqual(refused.code, 400, query)
+            self.assertIn(reason, refused.text)
+
     async def test_withoutTokensOnlyADirectLoopbackCallerSeesIt(self) -> None:
         url, _ = await self.daemon()
         rebinding = await fetch(url + "/ui/", headers={"Host": "deploy.evil.example"})

@@ -132,8 +132,8 @@ class Browser(SynchronousTestCase):
         driver.find_element(By.CSS_SELECTOR, "form.signin button").click()
         self.wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "table.hooks"), "the hooks")
 
-    def deliver(self) -> int:
-        code, answer = self.daemon.post("/hooks/site", PUSH)
+    def deliver(self, body: bytes = PUSH) -> int:
+        code, answer = self.daemon.post("/hooks/site", body)
         self.assertEqual(code, 202, answer)
         return int(answer["job"])
 
@@ -280,6 +280,28 @@ class Browser(SynchronousTestCase):
                 low = [m for m in measured if m["ratio"] < 4.5]
                 self.assertEqual(low, [], f"{scheme} {path}")
             self.shot(driver, f"job-{scheme}")
+
+    def test_onAPhoneNoPageIsWiderThanTheScreen(self) -> None:
+        driver = self.browser()
+        driver.set_window_size(390, 844)
+        self.sign_in(driver, "operator-t0ken")
+        long_ref = "refs/heads/feature/" + "a-branch-name-longer-than-a-phone-is-wide" * 2
+        job = self.deliver(PUSH.replace(b"refs/heads/main", long_ref.encode()))
+        self.open_gate(job)
+        for name, path in (
+            ("hooks", "/ui/"),
+            ("jobs", "/ui/hooks/site"),
+            ("job", f"/ui/jobs/{job}"),
+            ("signin", "/ui/signin"),
+        ):
+            driver.get(self.daemon.url + path)
+            self.wait(driver, lambda d: d.find_elements(By.TAG_NAME, "main"), path)
+            width, overflow = driver.execute_script(
+                "return [window.innerWidth, document.documentElement.scrollWidth]"
+            )
+            self.shot(driver, f"phone-{name}")
+            self.assertLessEqual(width, 390)
+            self.assertLessEqual(overflow, width, f"{path} scrolls sideways on a phone")
 
     def test_theConsoleStaysQuiet(self) -> None:
         """No script error, no refused resource (CSP), no missing file on any page."""

@@ -625,7 +625,6 @@ class NothingLost(HooksFileService):
         self.assertEqual((await self.ended(daemon, retry["id"]))["state"], "succeeded")
 
 
-
 class Replay(HooksFileService):
     async def test_a_replay_runs_the_command_again_with_the_same_arguments_and_file(
         self,

@@ -74,7 +74,6 @@ class TableGroups:
         self.check(cases.BODIES)
 
 
-
 class WebhookAnswersAsTheTableSays(TableGroups, SynchronousTestCase):
     """One webhook for each group of cases (one hooks file); every mismatch listed at once."""
 

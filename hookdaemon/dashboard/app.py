@@ -34,12 +34,10 @@ from hookdaemon.dashboard.live import (
 from hookdaemon.follow import FollowStream
 from hookdaemon.hooksfile.model import rule_outline
 from hookdaemon.job_state import JobState
-from hookdaemon.job_views import JobQuery
+from hookdaemon.job_views import JobQuery, job_query
 from hookdaemon.journal import JobRecord
-from hookdaemon.request_values import status_request
+from hookdaemon.request_values import status_request, url_query
 from hookdaemon.status_access import StatusRefusal, StatusRequest, Tokens, status_refusal
-
-PAGE_SIZE = 50
 
 SECURITY_HEADERS = {
     # Nothing but this daemon's own files; no inline script or style, no frames.
@@ -175,17 +173,16 @@ class Dashboard:
         if name not in self._hooks:
             request.setResponseCode(404)
             return pages.message_page("No such hook", f"There is no hook {name}.", viewer)
-        args = request.args or {}
-        state_text = _arg(args, b"state")
-        before_text = _arg(args, b"before")
-        try:
-            state = JobState(state_text) if state_text else None
-        except ValueError:
-            state = None
-        before = int(before_text) if before_text and before_text.isdigit() else None
-        query = JobQuery(hook=name, limit=PAGE_SIZE, state=state, before=before)
+        # As GET /jobs reads it; the form's "any" state sends an empty one.
+        given = {key: values for key, values in url_query(request).items() if values != [""]}
+        query = job_query(
+            {**given, "hook": [name], "limit": given.get("limit", [str(pages.PAGE_SIZE)])}
+        )
+        if isinstance(query, str):
+            request.setResponseCode(400)
+            return pages.message_page("Not a list of jobs", f"{query}.", viewer)
         return self._jobs.recent(query).addCallback(
-            lambda jobs: pages.jobs_page(name, jobs, state, viewer, PAGE_SIZE)
+            lambda jobs: pages.jobs_page(name, jobs, query, viewer)
         )
 
     @app.route("/jobs/<int:job_id>", methods=["GET"])
@@ -399,13 +396,6 @@ def _secure(request: IRequest) -> None:
 def _header(request: IRequest, name: bytes) -> str | None:
     value = request.getHeader(name)
     return None if value is None else value.decode("latin-1")
-
-
-def _arg(args: Mapping[bytes, list[bytes]], name: bytes) -> str | None:
-    values = args.get(name)
-    if not values:
-        return None
-    return values[0].decode("utf-8", "replace")
 
 
 MAX_FORM = 16 * 1024

@@ -19,10 +19,14 @@ from attrs import frozen
 
 from hookdaemon.job_state import JobState
 from hookdaemon.job_table import reports
+from hookdaemon.job_views import JobQuery
 from hookdaemon.notification import seconds_words
 
 RECENT = 20
 """Jobs a hook's summary is made of: its success rate and duration chart."""
+
+PAGE_SIZE = 50
+"""Jobs on a page of a hook's jobs, unless its URL asks for another C{limit}."""
 
 FINISHED = ("succeeded", "failed", "timed_out", "cancelled", "interrupted")
 
@@ -168,12 +172,10 @@ def duration_chart(jobs: Sequence[Mapping[str, Any]]) -> str:
 
 
 def jobs_page(
-    hook: str,
-    jobs: Sequence[Mapping[str, Any]],
-    state: JobState | None,
-    viewer: Viewer,
-    page_size: int,
+    hook: str, jobs: Sequence[Mapping[str, Any]], query: JobQuery, viewer: Viewer
 ) -> bytes:
+    """A page of C{hook}'s jobs as C{query} asks, and a link to the next when it is full."""
+    state = query.state
     options = "".join(
         f'<option value="{s.value}"{" selected" if s is state else ""}>{s.value}</option>'
         for s in JobState
@@ -186,9 +188,14 @@ def jobs_page(
     )
     rows = "".join(job_row(job) for job in jobs) or '<tr><td colspan="6">no jobs</td></tr>'
     more = ""
-    if len(jobs) == page_size:
-        query = {"before": str(int(jobs[-1]["id"]))} | ({"state": state.value} if state else {})
-        more = f'<p><a href="/ui/hooks/{quote(hook)}?{urlencode(query)}">Older jobs</a></p>'
+    if jobs and len(jobs) == query.limit:
+        older = {"before": str(int(jobs[-1]["id"]))}
+        if state is not None:
+            older["state"] = state.value
+        if query.limit != PAGE_SIZE:
+            older["limit"] = str(query.limit)
+        link = escape(f"/ui/hooks/{quote(hook)}?{urlencode(older)}")
+        more = f'<p><a href="{link}">Older jobs</a></p>'
     body = (
         f"<h1>Hook {escape(hook)}</h1>{filter_form}"
         '<table class="jobs"><thead><tr><th scope="col">Job</th><th scope="col">State</th>'
@@ -206,7 +213,7 @@ def job_row(job: Mapping[str, Any]) -> str:
         "<tr>"
         f'<th scope="row"><a href="/ui/jobs/{job_id}">{job_id}</a></th>'
         f"<td>{state_badge(job.get('state'))}</td>"
-        f"<td>{escape(str(delivery.get('ref') or '-'))}</td>"
+        f'<td class="ref">{escape(str(delivery.get("ref") or "-"))}</td>'
         f"<td><code>{escape(str(delivery.get('after') or '-')[:12])}</code></td>"
         f"<td>{when(job.get('queued_at'))}</td>"
         f"<td>{duration_text(seconds_between(job.get('started_at'), job.get('finished_at')))}</td>"
