@@ -201,6 +201,21 @@ class Browser(SynchronousTestCase):
         rows = driver.find_elements(By.CSS_SELECTOR, "table.jobs tbody tr")
         self.assertEqual(len(rows), 2)
 
+    def test_thePageReconnectsAfterTheDaemonRestarts(self) -> None:
+        driver = self.browser()
+        self.sign_in(driver, "operator-t0ken")
+        driver.execute_script("window.notReloaded = true")
+        self.daemon.stop()
+        self.daemon.start()  # the same port and tokens; the cookie still holds
+        job = self.deliver()
+        self.open_gate(job)
+        self.wait(
+            driver,
+            lambda d: d.find_elements(By.LINK_TEXT, f"job {job}"),
+            "the new job shown once the page's stream connected again",
+        )
+        self.assertTrue(driver.execute_script("return window.notReloaded === true"))
+
     def test_withJavaScriptOffThePagesAndFormsStillWork(self) -> None:
         driver = self.browser(javascript=False)
         self.sign_in(driver, "operator-t0ken")

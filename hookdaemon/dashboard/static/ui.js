@@ -59,25 +59,38 @@ function followLog(log) {
 function followJobs(main) {
   const source = new EventSource("/ui/events");
   let pending = null;
-  source.addEventListener("job", () => {
+  let opened = false;
+  const refresh = () => {
     if (pending !== null) {
       return;
     }
     // A moment for the journal to have the change the event tells of.
     pending = window.setTimeout(async () => {
       pending = null;
-      const answer = await fetch(window.location.href, { credentials: "same-origin" });
-      if (!answer.ok) {
-        return;
+      let page;
+      try {
+        const answer = await fetch(window.location.href, { credentials: "same-origin" });
+        if (!answer.ok) {
+          return;
+        }
+        page = new DOMParser().parseFromString(await answer.text(), "text/html");
+      } catch {
+        return; // the daemon is away; the stream's reconnection brings the next try
       }
-      const page = new DOMParser().parseFromString(await answer.text(), "text/html");
       const fresh = page.getElementById("main");
       if (fresh) {
         main.replaceChildren(...fresh.childNodes);
         localTimes(main);
       }
     }, 300);
+  };
+  source.addEventListener("open", () => {
+    if (opened) {
+      refresh(); // connected again: what changed during the break was told to no one
+    }
+    opened = true;
   });
+  source.addEventListener("job", refresh);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
