@@ -10,7 +10,9 @@ the same wrk load as bench/compare.py's ingest, for
   webhook         adnanh/webhook, spawning `true` per request
 
 CPU per request is the server's user + system time (its threads, and its children
-that were reaped, such as the `true` commands) over the requests wrk completed.
+that were reaped, such as the `true` commands) over the requests wrk completed, in
+all and in its main thread alone (twistd's reactor). Its temporary directories are
+removed at the end.
 
     python bench/ceiling.py [--seconds 10]
 
@@ -21,22 +23,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import time
 from typing import Any
 
 import compare
 import daemons
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system time of C{pids}, including their reaped children's."""
-    total = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total += sum(int(n) for n in fields[11:15])  # utime stime cutime cstime
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def raw_server(run: compare.Run, processes: int) -> daemons.Daemon:
@@ -62,16 +55,20 @@ def raw_server(run: compare.Run, processes: int) -> daemons.Daemon:
 
 
 def measure(run: compare.Run, daemon: daemons.Daemon, seconds: int) -> dict[str, Any]:
+    """wrk's figures, and the CPU per request of every process of the server (raw x2: two)."""
     pids = (
         [daemon.pid, *daemons.descendants(daemon.pid)]
         if daemon.name.startswith("raw")
         else [daemon.pid]
     )
-    before = cpu_seconds(pids)
+    before = [daemons.cpu_times(pid) for pid in pids]
     result = compare.run_wrk(run, daemon, "ingest", seconds)
-    used = cpu_seconds(pids) - before
-    result["cpu_seconds"] = used
-    result["cpu_us_per_request"] = 1e6 * used / max(1, result["requests"])
+    after = [daemons.cpu_times(pid) for pid in pids]
+    used = {
+        key: sum(a[key] - b[key] for a, b in zip(after, before, strict=True)) for key in after[0]
+    }
+    requests = max(1, result["requests"])
+    result["cpu_us_per_request"] = {key: 1e6 * value / requests for key, value in used.items()}
     return result
 
 
@@ -92,7 +89,7 @@ def main() -> None:
         "webhook": lambda: run.webhook("ingest", {"ingest": ["true"]}),
     }
     try:
-        for name, start in starters.items():
+        for name, start in starters.items():  # the temporary directories go at the end
             compare.progress(f"{name}: wrk for {args.seconds} s")
             daemon = start()
             try:
@@ -103,15 +100,28 @@ def main() -> None:
                 daemon.stop()
     finally:
         daemons.stop_all()
+        shutil.rmtree(run.root, ignore_errors=True)
     webhook = results["webhook"]["requests_per_second"]
-    print("| server | requests/s | vs webhook | CPU per request | non-2xx |")
-    print("|---|---|---|---|---|")
+    raw_main = results["raw x1"]["cpu_us_per_request"]["main"]
+    print(
+        "| server | requests/s | vs webhook | CPU per request | main thread (reactor)"
+        " | vs raw x1's | non-2xx |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for name, r in results.items():
+        cpu = r["cpu_us_per_request"]
         print(
             f"| {name} | {r['requests_per_second']:,.0f}"
             f" | {r['requests_per_second'] / webhook:.2f}x"
-            f" | {r['cpu_us_per_request']:.0f} µs | {r['non_2xx_3xx']} |"
+            f" | {cpu['total']:.0f} µs | {cpu['main']:.0f} µs"
+            f" | {cpu['main'] / raw_main:.2f}x | {r['non_2xx_3xx']} |"
         )
+    print(
+        "\nCPU per request: user + system time from /proc while wrk ran, over the requests"
+        " it completed, children (the jobs' commands) included; the main thread is"
+        " twistd's reactor (for raw x2, both processes' main threads; for webhook, a Go"
+        " thread among others). Issue 19's target: hookdaemon's reactor at most 1.7x raw x1's."
+    )
     print(f"\nReproduce: `python {' '.join(sys.argv)}`")
 
 

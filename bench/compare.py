@@ -7,7 +7,9 @@ checked by both (HMAC-SHA256 in X-Hub-Signature-256; webhook answers 401 on a
 mismatch), every delivery with its own X-GitHub-Delivery id. A fresh pair of
 daemons serves each scenario:
 
-  ingest      wrk -t2 -c20 -d10s --latency: requests/s on a hook running `true`
+  ingest      wrk -t2 -c20 -d10s --latency: requests/s on a hook running `true`,
+              and (hookdaemon) on one whose command keeps running; CPU per
+              request by thread (reactor, journal) and in children
   latency     answer time of deliveries sent one after another to a `true` hook
               while 4 jobs each print 200 MB of 100-byte lines
   throughput  one job printing 1 GB of 100-byte lines: time until all of it is in
@@ -19,10 +21,14 @@ daemons serves each scenario:
 
 Prints the machine, the versions, a Markdown table and the command line that
 reproduces the run, and writes everything (raw numbers too) to a JSON file.
+With --rounds N, the scenarios run N times in turn, a table each, and then one
+table of each figure and each round's ratio as min..max: a figure is never one
+lucky run.
 
     python bench/compare.py                               # everything, a few minutes
     python bench/compare.py --only ingest,dispatch --scale 0.1
     python bench/compare.py --config-line 'max_parallel = 8' --json out.json
+    python bench/compare.py --only ingest,dispatch --rounds 3
 
 Run by hand; not part of the test suite. Traffic goes to 127.0.0.1 only.
 Needs wrk and webhook (Debian: apt-get install wrk webhook).
@@ -158,7 +164,11 @@ class Run:
         return max(least, round(full * self.scale))
 
     def directory(self, name: str) -> str:
-        path = os.path.join(self.root, name)
+        """A new directory for C{name}: C{name-2}, C{name-3} ... in later rounds."""
+        path, number = os.path.join(self.root, name), 1
+        while os.path.exists(path):
+            number += 1
+            path = os.path.join(self.root, f"{name}-{number}")
         os.makedirs(path)
         return path
 
@@ -297,9 +307,11 @@ def run_wrk(run: Run, daemon: daemons.Daemon, hook: str, seconds: int) -> dict[s
         script,
         f"{daemon.url}/hooks/{hook}",
     ]
+    cpu_before = daemons.cpu_times(daemon.pid)
     output = subprocess.run(
         command, capture_output=True, text=True, timeout=seconds + 120, check=True
     ).stdout
+    cpu_after = daemons.cpu_times(daemon.pid)
 
     def number(pattern: str, default: str | None = None) -> str:
         found = re.search(pattern, output, re.MULTILINE)
@@ -316,10 +328,14 @@ def run_wrk(run: Run, daemon: daemons.Daemon, hook: str, seconds: int) -> dict[s
     for pct in ("50", "99"):
         found = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.MULTILINE)
         latency[pct] = wrk_units(*found.groups()) if found else float("nan")
+    requests = int(number(r"(\d+) requests in "))
     return {
         "command": shlex.join(command),
         "requests_per_second": float(number(r"Requests/sec:\s+([\d.]+)")),
-        "requests": int(number(r"(\d+) requests in ")),
+        "requests": requests,
+        # The daemon's CPU while wrk ran, per request: its main thread (twistd's
+        # reactor), its other threads (the journal's), its reaped children (jobs).
+        "cpu_us_per_request": daemons.cpu_per_request(cpu_before, cpu_after, requests),
         "non_2xx_3xx": int(number(r"Non-2xx or 3xx responses: (\d+)", "0")),
         "socket_errors": dict(
             zip(
@@ -350,6 +366,16 @@ def ingest(run: Run) -> dict[str, Any]:
     finally:
         daemon.stop()
 
+    progress(f"ingest: hookdaemon, a command that keeps running, wrk for {seconds} s")
+    daemon = run.hookdaemon(
+        "ingest-running", {"ingest": f"sleep {seconds + 60}"}, {"max_connections": 1024}
+    )
+    try:
+        run.check_signing(daemon, "ingest", 202)
+        result["running"] = run_wrk(run, daemon, "ingest", seconds)
+    finally:
+        daemon.stop()
+
     progress(f"ingest: webhook, wrk for {seconds} s")
     daemon = run.webhook("ingest", {"ingest": ["true"]})
     try:
@@ -371,6 +397,7 @@ def ingest(run: Run) -> dict[str, Any]:
     webhook_rate = result["webhook"]["requests_per_second"]
     result["ratio"] = result["hookdaemon"]["requests_per_second"] / webhook_rate
     result["hooks_file_ratio"] = result["hooks_file"]["requests_per_second"] / webhook_rate
+    result["running_ratio"] = result["running"]["requests_per_second"] / webhook_rate
     return result
 
 
@@ -808,6 +835,34 @@ def table(results: dict[str, Any]) -> str:
                     "",
                 )
             )
+        if "running" in r:
+            rn = r["running"]
+            rows.append(
+                (
+                    "1. ingest, a command that keeps running (every delivery coalesced):"
+                    " requests/s, p50 / p99",
+                    f"{fmt(rn['requests_per_second'], digits=0)},"
+                    f" {fmt(rn['latency_p50_ms'], ' ms', 2)}"
+                    f" / {fmt(rn['latency_p99_ms'], ' ms', 2)}",
+                    fmt(wh["requests_per_second"], digits=0),
+                    f"{r['running_ratio']:.2f}x",
+                    "",
+                )
+            )
+        if "cpu_us_per_request" in hd:
+
+            def cpu(side: dict[str, Any]) -> str:
+                c = side["cpu_us_per_request"]
+                return (
+                    f"{c['total']:.0f} µs: {c['main']:.0f} main thread, {c['threads']:.0f}"
+                    f" other threads, {c['children']:.0f} children"
+                )
+
+            rows.append(("1. ingest: CPU per request (`true`)", cpu(hd), cpu(wh), "", ""))
+            if "running" in r:
+                rows.append(
+                    ("1. ingest: CPU per request (keeps running)", cpu(r["running"]), "", "", "")
+                )
         if hd.get("newest_job_id") is not None:
             rows.append(
                 (
@@ -978,12 +1033,169 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _cpu(side: dict[str, Any], key: str) -> float:
+    return float(side["cpu_us_per_request"][key])
+
+
+FIGURES: list[
+    tuple[
+        str, str, Callable[[dict[str, Any]], float], Callable[[dict[str, Any]], float] | None, str
+    ]
+] = [
+    # (what, scenario, hookdaemon's figure, webhook's (None: none), ratio target)
+    (
+        "1. ingest (`true`): requests/s",
+        "ingest",
+        lambda r: r["hookdaemon"]["requests_per_second"],
+        lambda r: r["webhook"]["requests_per_second"],
+        "≥ 0.35x",
+    ),
+    (
+        "1. ingest, a command that keeps running: requests/s",
+        "ingest",
+        lambda r: r["running"]["requests_per_second"],
+        lambda r: r["webhook"]["requests_per_second"],
+        "≥ 0.45x",
+    ),
+    (
+        "1. ingest (`true`): CPU µs per request, all",
+        "ingest",
+        lambda r: _cpu(r["hookdaemon"], "total"),
+        lambda r: _cpu(r["webhook"], "total"),
+        "",
+    ),
+    (
+        "1. ingest (`true`): CPU µs per request, reactor thread",
+        "ingest",
+        lambda r: _cpu(r["hookdaemon"], "main"),
+        None,
+        "",
+    ),
+    (
+        "1. ingest (`true`): CPU µs per request, other threads (journal)",
+        "ingest",
+        lambda r: _cpu(r["hookdaemon"], "threads"),
+        None,
+        "",
+    ),
+    (
+        "1. ingest (`true`): CPU µs per request, children (jobs)",
+        "ingest",
+        lambda r: _cpu(r["hookdaemon"], "children"),
+        lambda r: _cpu(r["webhook"], "children"),
+        "",
+    ),
+    (
+        "1. ingest, a command that keeps running: CPU µs per request, reactor thread",
+        "ingest",
+        lambda r: _cpu(r["running"], "main"),
+        None,
+        "",
+    ),
+    (
+        "1. ingest, a command that keeps running: CPU µs per request, other threads",
+        "ingest",
+        lambda r: _cpu(r["running"], "threads"),
+        None,
+        "",
+    ),
+    (
+        "2. answer p99 while 4 jobs print (ms)",
+        "latency",
+        lambda r: r["hookdaemon"]["while_all_4_streamed"]["p99_ms"],
+        lambda r: r["webhook"]["while_all_4_streamed"]["p99_ms"],
+        "",
+    ),
+    (
+        "3. seconds to write the output to the log",
+        "throughput",
+        lambda r: r["hookdaemon"]["seconds"],
+        lambda r: r["webhook"]["seconds"],
+        "",
+    ),
+    (
+        "4. peak RSS (MB)",
+        "throughput",
+        lambda r: r["hookdaemon"]["vmhwm_kb"] / 1024,
+        lambda r: r["webhook"]["vmhwm_kb"] / 1024,
+        "",
+    ),
+    (
+        "5. dispatch p50 (ms)",
+        "dispatch",
+        lambda r: r["hookdaemon"]["first_output"]["p50_ms"],
+        lambda r: r["webhook"]["first_output"]["p50_ms"],
+        "≤ 2x",
+    ),
+    (
+        "5. dispatch p99 (ms)",
+        "dispatch",
+        lambda r: r["hookdaemon"]["first_output"]["p99_ms"],
+        lambda r: r["webhook"]["first_output"]["p99_ms"],
+        "≤ 3x",
+    ),
+    (
+        "6. burst: deliveries missing from the journal",
+        "burst",
+        lambda r: r["hookdaemon"]["missing_from_journal"],
+        None,
+        "",
+    ),
+    (
+        "6. burst: command runs",
+        "burst",
+        lambda r: r["hookdaemon"]["command_runs"],
+        lambda r: r["webhook"]["command_runs"],
+        "",
+    ),
+]
+"""The figures L{spread_table} follows over the rounds, with issue 19's targets for ratios."""
+
+
+def spread(values: list[float], digits: int, unit: str = "") -> str:
+    low, high = min(values), max(values)
+    if f"{low:.{digits}f}" == f"{high:.{digits}f}":
+        return fmt(low, unit, digits)
+    return f"{fmt(low, '', digits)}..{fmt(high, unit, digits)}"
+
+
+def spread_table(rounds: list[dict[str, Any]]) -> str:
+    """Each figure and its ratio hookdaemon / webhook (taken in the same round) as min..max."""
+    lines = [
+        "| measure | hookdaemon | webhook | ratio (each round's) | target |",
+        "|---|---|---|---|---|",
+    ]
+    for what, scenario, ours, theirs, target in FIGURES:
+        runs = [results[scenario] for results in rounds if scenario in results]
+        if not runs:
+            continue
+        try:
+            mine = [float(ours(r)) for r in runs]
+            other = [float(theirs(r)) for r in runs] if theirs is not None else []
+        except KeyError:
+            continue
+        digits = 2 if max(mine) < 10 else 1 if max(mine) < 100 else 0
+        ratio = ""
+        if other and all(o > 0 for o in other):
+            ratio = spread([m / o for m, o in zip(mine, other, strict=True)], 2, "x")
+        lines.append(
+            f"| {what} | {spread(mine, digits)} | {spread(other, digits) if other else '-'}"
+            f" | {ratio} | {target} |"
+        )
+    return "\n".join(lines)
+
+
 MEANINGS = {
     "ingest": (
         "1: wrk's Requests/sec over the whole run (20 connections, keep-alive), every request "
         "a signed push with its own X-GitHub-Delivery: hookdaemon answers 202 after journaling "
         "it (burst = coalesce, history 500), webhook answers 200 and spawns `true`. The ratio "
-        "is hookdaemon / webhook. Non-2xx counts wrk's 'Non-2xx or 3xx responses'."
+        "is hookdaemon / webhook. Non-2xx counts wrk's 'Non-2xx or 3xx responses'. 'A command "
+        "that keeps running': the hook's job sleeps through the run, so every delivery after "
+        "the first replaces the one waiting (intake and journal alone). CPU per request: "
+        "user + system time from /proc while wrk ran, over the requests it completed; for "
+        "hookdaemon, its main thread is the reactor and its other threads the journal's; "
+        "children are the reaped commands (and their env/setsid execs)."
     ),
     "latency": (
         "2: 4 jobs each run `yes | head` printing the stated MB as 100-byte lines "
@@ -1057,6 +1269,14 @@ def main() -> None:
         help="where to write the results (default: compare-UTCTIME.json in the current directory)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directories")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run the scenarios N times, round after round (each round both daemons, one"
+        " after the other), and report each figure and ratio as min..max over the rounds",
+    )
     args = parser.parse_args()
     only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(only) - set(SCENARIOS))
@@ -1064,6 +1284,8 @@ def main() -> None:
         parser.error(f"--only: unknown scenario(s) {unknown}; choose from {SCENARIOS}")
     if args.scale <= 0:
         parser.error("--scale must be positive")
+    if args.rounds < 1:
+        parser.error("--rounds must be 1 or more")
     for tool in ("wrk",) if "ingest" in only else ():
         if shutil.which(tool) is None:
             parser.error(f"{tool} is not installed")
@@ -1083,7 +1305,7 @@ def main() -> None:
         "scale": args.scale,
         "config_lines": args.config_line,
         "machine": machine(run),
-        "results": {},
+        "rounds": [],
     }
     functions = {
         "ingest": ingest,
@@ -1094,9 +1316,14 @@ def main() -> None:
     }
     interrupted = False
     try:
-        for name in SCENARIOS:
-            if name in only:
-                report["results"][name] = functions[name](run)
+        for number in range(1, args.rounds + 1):
+            if args.rounds > 1:
+                progress(f"round {number} of {args.rounds}")
+            results: dict[str, Any] = {}
+            report["rounds"].append(results)
+            for name in SCENARIOS:
+                if name in only:
+                    results[name] = functions[name](run)
     except KeyboardInterrupt:
         interrupted = True
         progress("interrupted; stopping the daemons")
@@ -1108,6 +1335,8 @@ def main() -> None:
             shutil.rmtree(run.root, ignore_errors=True)
     if interrupted:
         sys.exit(130)
+    rounds = report["rounds"]
+    report["results"] = rounds[0]  # as a single run writes it
 
     m = report["machine"]
     print(f"## hookdaemon vs adnanh/webhook ({report['started']})\n")
@@ -1119,8 +1348,15 @@ def main() -> None:
     if args.config_line:
         print(f"Extra [hookdaemon] lines: {'; '.join(args.config_line)}")
     print()
-    print(table(report["results"]))
-    print()
+    for number, results in enumerate(rounds, 1):
+        if len(rounds) > 1:
+            print(f"### Round {number} of {len(rounds)}\n")
+        print(table(results))
+        print()
+    if len(rounds) > 1:
+        print(f"### Over the {len(rounds)} rounds: min..max\n")
+        print(spread_table(rounds))
+        print()
     for name in SCENARIOS:
         if name in report["results"]:
             print(f"- {MEANINGS[name]}")

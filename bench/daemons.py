@@ -4,7 +4,8 @@ Shared plumbing for the benchmark scripts in bench/ (run by hand, not by the tes
 Starting a real `twistd -n hookdaemon` (hookdaemon.testing's TwistdDaemon) or
 adnanh/webhook in a directory on a free loopback port and waiting until it
 listens; stopping it and whatever it left running; reading a process's VmHWM /
-VmRSS; percentiles; signed GitHub push deliveries. Traffic goes to 127.0.0.1 only.
+VmRSS and its CPU time by thread; percentiles; signed GitHub push deliveries.
+Traffic goes to 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -33,6 +34,40 @@ def percentile(values: list[float], fraction: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def _clock_ticks(path: str) -> list[int]:
+    """utime, stime, cutime, cstime of a /proc stat file, in clock ticks."""
+    with open(path) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return [int(n) for n in fields[11:15]]
+
+
+def cpu_times(pid: int) -> dict[str, float]:
+    """
+    CPU seconds (user + system) a process has used so far: C{main}, its main
+    thread's (twistd's reactor); C{threads}, all its other threads', those that
+    ended included (the journal's, the thread pool's); C{children}, its reaped
+    children's (a job's commands); C{total}, the three together.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    utime, stime, cutime, cstime = _clock_ticks(f"/proc/{pid}/stat")
+    main_utime, main_stime, _, _ = _clock_ticks(f"/proc/{pid}/task/{pid}/stat")
+    process, main = (utime + stime) / tick, (main_utime + main_stime) / tick
+    children = (cutime + cstime) / tick
+    return {
+        "main": main,
+        "threads": process - main,
+        "children": children,
+        "total": process + children,
+    }
+
+
+def cpu_per_request(
+    before: Mapping[str, float], after: Mapping[str, float], requests: int
+) -> dict[str, float]:
+    """The CPU used between two L{cpu_times}, in microseconds per request."""
+    return {key: 1e6 * (after[key] - before[key]) / max(1, requests) for key in after}
 
 
 def memory(pid: int) -> dict[str, int]:
