@@ -5,11 +5,9 @@ string may carry and with the client a trusted proxy names instead of the proxy.
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from twisted.internet.address import IPv4Address, IPv6Address
-from twisted.web import http
 from twisted.web.server import Request
 
 from hookdaemon.client_address import UNKNOWN
@@ -22,6 +20,8 @@ REDACTED_PARAMETERS = frozenset({"token", "secret", "access_token"})
 
 def redact_uri(uri: bytes) -> bytes:
     """Hide the values of secret-bearing query parameters, for the access log."""
+    if b"?" not in uri:
+        return uri  # most requests: nothing to take apart
     try:
         parts = urlsplit(uri.decode("latin-1"))
     except ValueError:
@@ -39,27 +39,40 @@ def redact_uri(uri: bytes) -> bytes:
     return urlunsplit(parts._replace(query=query)).encode("latin-1")
 
 
-class _RedactedRequest:
-    """The request as the access log shows it: no secrets, the resolved client."""
+def _escape(value: bytes | str) -> str:
+    """
+    As Twisted's combined log format escapes a field: Python's repr of its
+    bytes, inside double quotes.
+    """
+    if isinstance(value, str):
+        value = value.encode("ascii")
+    quoted = repr(value)[1:]
+    if quoted.startswith("'"):
+        return quoted[1:-1].replace('"', '\\"').replace("\\'", "'")
+    return quoted[1:-1]
 
-    def __init__(self, request: Request) -> None:
-        self._request = request
-        self.uri = redact_uri(request.uri)
 
-    def getClientAddress(self) -> IPv4Address | IPv6Address | None:
-        client = IHookRequest(self._request).client
-        if client is None:
-            # Never reached the app (a malformed request): the peer is all we know.
-            address = self._request.getClientAddress()
-            return address if isinstance(address, IPv4Address | IPv6Address) else None
-        if client == UNKNOWN:
-            return None
-        return (IPv6Address if ":" in client else IPv4Address)("TCP", client, 0)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._request, name)
+def _client(request: Request) -> str:
+    """The client as the app resolved it; the peer for a request the app never saw."""
+    client = IHookRequest(request).client
+    if client is None:
+        address = request.getClientAddress()
+        return address.host if isinstance(address, IPv4Address | IPv6Address) else "-"
+    return client if client != UNKNOWN else "-"
 
 
 def access_log_formatter(timestamp: str, request: Request) -> str:
-    """Twisted's combined log format, with the client behind a trusted proxy and no tokens."""
-    return http.combinedLogFormatter(timestamp, _RedactedRequest(request))  # type: ignore[no-any-return]
+    """
+    Twisted's combined log format (the line http.combinedLogFormatter writes),
+    with the client behind a trusted proxy and no tokens; built here in one
+    expression, a request's line being the one log line every delivery costs.
+    """
+    referrer = request.getHeader(b"referer") or b"-"
+    agent = request.getHeader(b"user-agent") or b"-"
+    return (
+        f'"{_escape(_client(request))}" - - {timestamp}'
+        f' "{_escape(request.method)} {_escape(redact_uri(request.uri))}'
+        f' {_escape(request.clientproto)}"'
+        f" {request.code:d} {request.sentLength or '-'}"
+        f' "{_escape(referrer)}" "{_escape(agent)}"'
+    )

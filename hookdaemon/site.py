@@ -13,7 +13,7 @@ from typing import Any
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
 from twisted.internet.protocol import Protocol, connectionDone
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 from twisted.python.failure import Failure
 from twisted.web.http import RESPONSES, HTTPChannel
 from twisted.web.resource import IResource
@@ -23,6 +23,8 @@ from hookdaemon.client_address import parse_address
 from hookdaemon.config import DaemonConfig, Network
 
 log = Logger()
+access_log = Logger(namespace="twisted.python.log")
+"""Where twisted.web's Site writes its access log without a log file: twisted.python.log's."""
 
 REASONS = {**RESPONSES, 431: b"Request Header Fields Too Large"}
 """Reason phrases; twisted.web's table lacks RFC 6585's 431."""
@@ -371,6 +373,17 @@ class HookSite(Site):
                 self.client_connections[client] = held
             else:
                 del self.client_connections[client]
+
+    def log(self, request: Request) -> None:  # type: ignore[override]
+        """
+        The access log line, emitted as Site's own (through twisted.python.log's
+        file-like logfile) would be, without that file's buffering and splitting.
+        """
+        if self.logPath is not None:
+            super().log(request)
+            return
+        line = self._logFormatter(self._logDateTime, request)
+        access_log.emit(LogLevel.info, "{log_io}", log_io=line)
 
     def stopFactory(self) -> None:
         # The last endpoint stopped: log what was refused rather than leave its

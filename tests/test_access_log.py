@@ -5,8 +5,11 @@ and its client is the one a trusted proxy names.
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.http import combinedLogFormatter
 from twisted.web.server import Request
 from twisted.web.test.requesthelper import DummyChannel
 
@@ -68,3 +71,34 @@ class AccessLogFormatterTests(SynchronousTestCase):
         line = access_log_formatter("-", logged_request(b"/hooks/a?token=s3cret"))
         self.assertIn("/hooks/a?token=REDACTED", line)
         self.assertNotIn("s3cret", line)
+
+    @given(
+        method=st.binary(max_size=12),
+        path=st.binary(max_size=40).filter(lambda b: b"?" not in b),
+        version=st.sampled_from([b"HTTP/1.0", b"HTTP/1.1", b"HTTP/\x00"]),
+        code=st.integers(100, 599),
+        length=st.integers(0, 10**7),
+        referrer=st.one_of(st.none(), st.binary(max_size=40)),
+        agent=st.one_of(st.none(), st.binary(max_size=40)),
+    )
+    def test_theLineIsTwistedsCombinedLogFormat(
+        self,
+        method: bytes,
+        path: bytes,
+        version: bytes,
+        code: int,
+        length: int,
+        referrer: bytes | None,
+        agent: bytes | None,
+    ) -> None:
+        """Where nothing is redacted and the peer is the client: Twisted's very line."""
+        request = logged_request(path)
+        request.method, request.clientproto, request.code = method, version, code
+        request.sentLength = length
+        for name, value in ((b"referer", referrer), (b"user-agent", agent)):
+            if value is not None:
+                request.requestHeaders.setRawHeaders(name, [value])
+        timestamp = "[04/Dec/2026:01:23:32 +0000]"
+        self.assertEqual(
+            access_log_formatter(timestamp, request), combinedLogFormatter(timestamp, request)
+        )
