@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyObject
@@ -188,3 +193,57 @@ class BrokenSubscriberLiveTests(TestCase):
         self.assertEqual(read_journal(daemon.journal_path, answer["job"]).state, "succeeded")
         self.assertIn(f"{answer['job']} stdout deployed {'a' * 40}", daemon.log_text("site"))
         self.assertEqual(len(self.flushLoggedErrors(RuntimeError)), 3)
+
+
+class JobLogLinesTests(SynchronousTestCase):
+    """The daemon's lines about a job, as they read in its log."""
+
+    def lines(self, tell: Callable[[JobLogLines], None]) -> list[str]:
+        events: list[dict[str, Any]] = []
+        globalLogPublisher.addObserver(events.append)
+        try:
+            tell(JobLogLines())
+        finally:
+            globalLogPublisher.removeObserver(events.append)
+        return [formatEvent(e) for e in events if e.get("log_namespace") == "hookdaemon.log_lines"]
+
+    def test_queuedStartedAndEnded(self) -> None:
+        job = attrs.evolve(
+            a_job(7),
+            delivery=Delivery(
+                forge="github",
+                event="push",
+                kind="push",
+                ref="refs/heads/main",
+                after="0123456789abcdef0123456789abcdef01234567",
+                delivery_id="72d3162e",
+            ),
+        )
+        result = StepResult(exit_code=2, signal=None)
+        self.assertEqual(
+            self.lines(
+                lambda lines: (
+                    lines.queued(job),
+                    lines.started(job),
+                    lines.ended(job, JobOutcome(JobState.FAILED, result=result)),
+                )
+            ),
+            [
+                "hook site: job 7 queued for github push refs/heads/main"
+                " 0123456789abcdef0123456789abcdef01234567 (delivery 72d3162e)",
+                "job 7 for hook site started (refs/heads/main"
+                " 0123456789abcdef0123456789abcdef01234567)",
+                "job 7 for hook site failed: exit 2",
+            ],
+        )
+
+    def test_whatADeliveryLeftOutIsADash(self) -> None:
+        self.assertEqual(
+            self.lines(lambda lines: lines.queued(a_job(1))),
+            ["hook site: job 1 queued for generic push - - (delivery -)"],
+        )
+
+    def test_aJobThatNeverRanHasNoEndLine(self) -> None:
+        self.assertEqual(
+            self.lines(lambda lines: lines.ended(a_job(1), JobOutcome(JobState.SUPERSEDED))), []
+        )
