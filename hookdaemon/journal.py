@@ -354,6 +354,8 @@ class Journal:
         self._ids: dict[str, int] = {}
         """Delivery ids remembered per hook, counted once when first needed."""
         self._kept_bytes: int | None = None
+        self._in_part = False
+        """Within a savepoint: a transaction() there is part of it, not one of its own."""
         """Finished jobs' bodies in bytes; None: count them again when needed."""
         self.needs_upkeep = False
         """Pages may be free or the write-ahead log large: L{upkeep} has work."""
@@ -449,8 +451,14 @@ class Journal:
         One atomic unit: a transaction, or inside one a savepoint, so a failing
         part of a grouped commit is undone alone.
         """
+        if self._in_part:
+            # Within a part already: its savepoint undoes this with the rest of
+            # it (nothing here catches a failing part to go on without it).
+            yield
+            return
         if self._db.in_transaction:
             self._db.execute("SAVEPOINT part")
+            self._in_part = True
             try:
                 yield
             except BaseException:
@@ -459,6 +467,8 @@ class Journal:
                 self._db.execute("ROLLBACK TO part")
                 self._db.execute("RELEASE part")
                 raise
+            finally:
+                self._in_part = False
             self._db.execute("RELEASE part")
             return
         self._db.execute("BEGIN IMMEDIATE")

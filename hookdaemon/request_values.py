@@ -47,4 +47,6 @@ def url_query(request: IRequest) -> dict[str, list[str]]:
     The URL's query parameters. Not request.args: twisted.web merges form-encoded
     body fields into it, and a token must only ever come from the URL.
     """
+    if b"?" not in request.uri:
+        return {}  # a delivery's URL, as good as always: nothing to take apart
     return parse_qs(urlsplit(request.uri.decode("latin-1")).query, keep_blank_values=True)

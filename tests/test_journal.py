@@ -349,6 +349,23 @@ class JournalTests(SynchronousTestCase):
         self.assertEqual([r.id for r in self.journal.recent("site")], ids[::-1])
         self.assertEqual(self.journal.payload(ids[0]), b"{}")
 
+    def test_aFailingPartIsUndoneWholeWhateverItCalled(self) -> None:
+        """
+        A part of a transaction (a savepoint) undoes all it did when it fails,
+        the transactions of what it called included; the other parts stay.
+        """
+        ids = [self.add(push()).job_id for _ in range(3)]
+        for job_id in ids:
+            self.journal.finished(job_id, "succeeded", 0, None, b"", 1.0)
+        with self.journal.transaction():
+            kept = self.add(push()).job_id
+            with self.assertRaises(ZeroDivisionError), self.journal.transaction():
+                self.add(push())
+                self.assertEqual(self.journal.prune("site", keep=1), 2)
+                1 / 0  # noqa: B018
+            after = self.add(push()).job_id
+        self.assertEqual([r.id for r in self.journal.recent("site")], [after, kept, *ids[::-1]])
+
     def test_pruneKeepsTheNewestFinishedAndEverythingUnfinished(self) -> None:
         ids = [self.add(push()).job_id for _ in range(5)]
         for job_id in ids[:4]:
