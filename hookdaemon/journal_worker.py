@@ -41,16 +41,15 @@ from attrs import frozen
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorCore
-from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.python.threadpool import ThreadPool
 
 from hookdaemon.deferreds import when_done
 from hookdaemon.journal import Added, Journal, JournalLimits, JournalUnusableError, NewDelivery
 from hookdaemon.pid_record import PidRecord, StateInUseError
 from hookdaemon.private_files import private_directory, private_file
 from hookdaemon.reactors import JournalReactor, stop_reactor
+from hookdaemon.worker_thread import WorkerThread
 
 T = TypeVar("T")
 log = Logger()
@@ -180,7 +179,7 @@ class JournalWorker(Service):
         self._path = path
         self._payload_budget = payload_budget
         self._limits = limits
-        self._pool = ThreadPool(minthreads=1, maxthreads=1, name="hookdaemon-journal")
+        self._thread = WorkerThread(reactor, "hookdaemon-journal")
         self._journal: Journal | None = None
         self._pid_record: PidRecord | None = None
         self._pending: list[_Entry] = []
@@ -214,7 +213,7 @@ class JournalWorker(Service):
 
     def start(self) -> Deferred[None]:
         """Start the thread and open the database; operations queued meanwhile wait."""
-        self._pool.start()
+        self._thread.start()
 
         def open_journal() -> None:
             # The first start makes state_dir; the engine makes what is in it.
@@ -231,7 +230,7 @@ class JournalWorker(Service):
             self._journal = Journal(self._path, self._payload_budget, **self._limits)
 
         self._flushing = True
-        opened: Deferred[None] = deferToThreadPool(self._reactor, self._pool, open_journal)
+        opened: Deferred[None] = self._thread.run(open_journal)
         return opened.addBoth(self._next_batch)
 
     def call(self, operation: Callable[[Journal], T]) -> Deferred[T]:
@@ -365,9 +364,7 @@ class JournalWorker(Service):
             for entry in batch:
                 entry.done.errback(failure)
 
-        deferToThreadPool(self._reactor, self._pool, run_batch).addCallbacks(
-            deliver, failed
-        ).addBoth(self._next_batch)
+        self._thread.run(run_batch).addCallbacks(deliver, failed).addBoth(self._next_batch)
 
     def _failed(self, batch: list[_Entry], reason: str) -> None:
         """
@@ -496,9 +493,7 @@ class JournalWorker(Service):
             log.failure("journal: cannot give free pages back", failure)
 
         self._flushing = True
-        deferToThreadPool(self._reactor, self._pool, journal.upkeep).addCallbacks(
-            passed, failed
-        ).addBoth(self._next_batch)
+        self._thread.run(journal.upkeep).addCallbacks(passed, failed).addBoth(self._next_batch)
 
     def stop(self) -> Deferred[None]:
         """
@@ -526,12 +521,12 @@ class JournalWorker(Service):
                     if self._pid_record is not None:
                         self._pid_record.release()
 
-                return deferToThreadPool(self._reactor, self._pool, close_journal)
+                return self._thread.run(close_journal)
 
-            def stop_pool(result: object) -> None:
-                self._pool.stop()
+            def end_thread(result: object) -> Deferred[None]:
+                return self._thread.stop()
 
-            self._stopped = idle.addCallback(close).addBoth(stop_pool)
+            self._stopped = idle.addCallback(close).addBoth(end_thread)
         return when_done(self._stopped)
 
 
