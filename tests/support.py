@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import textwrap
 import uuid
@@ -287,6 +288,45 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return state not in (b"Z", b"X")
+
+
+LOUD_HOOK = """
+[hook:loud]
+forge = generic
+allow_from = 127.0.0.1
+workdir = {workdir}
+shell = yes
+command = until [ -e release ]; do sleep 0.01; done; {python} -c "$LOUD"
+env = LOUD=import sys; sys.stdout.writelines("x" * 99 + chr(10) for _ in range(200000))
+"""
+"""A hook whose job prints 20 MB of 100-byte lines once C{release} exists in its workdir."""
+
+
+async def loud_job_unread(case: TestCase, path: Callable[[int], str], daemon: str = "") -> bytes:
+    """
+    Run L{LOUD_HOOK}'s job to its end while a L{silent_reader} follows it at
+    C{path(job)} and reads nothing; then what that reader was sent, read whole.
+    """
+    workdir = os.path.abspath(case.mktemp())
+    os.makedirs(workdir)
+    running = await start_daemon(
+        case,
+        LOUD_HOOK.format(workdir=workdir, python=sys.executable),
+        daemon="log_max_bytes = 100000000\n" + daemon,
+    )
+    code, answer, _ = await post(
+        running.hook_url("loud"),
+        json.dumps({"ref": "refs/heads/main", "after": "f" * 40}).encode(),
+        {"Content-Type": "application/json"},
+    )
+    assert code == 202, (code, answer)
+    job_id = int(answer["job"])
+    reader = silent_reader(case, running.service.addresses()[0].port, path(job_id))
+    await wait_for(lambda: bool(running.job(job_id).followers), "the reader to follow")
+    open(os.path.join(workdir, "release"), "w").close()
+    assert (await finished(running, job_id)).state == "succeeded"
+    assert os.path.getsize(running.log_path("loud")) > 20_000_000
+    return await read_to_end(reader)
 
 
 def silent_reader(case: TestCase, port: int, path: str) -> socket.socket:

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import socket
-import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -31,6 +30,7 @@ from tests.support import (
     config_text,
     finished,
     http_client,
+    loud_job_unread,
     post,
     read_to_end,
     silent_reader,
@@ -38,7 +38,6 @@ from tests.support import (
     start_service,
     wait_for,
 )
-from tests.test_job_api import LOUD_HOOK, trigger
 
 HOOK = """\
 [hook:site]
@@ -412,21 +411,9 @@ class KeepAliveTests(TestCase):
 class SlowPageTests(TestCase):
     async def test_aPageThatStopsReadingIsCutOffWithAnEvent(self) -> None:
         """20 MB of output for a page that reads nothing: a bounded part, then C{cut-off}."""
-        workdir = os.path.abspath(self.mktemp())
-        os.makedirs(workdir)
-        daemon = await start_daemon(
-            self,
-            LOUD_HOOK.format(workdir=workdir, python=sys.executable),
-            daemon="dashboard = yes\nlog_max_bytes = 100000000\n",
+        received = await loud_job_unread(
+            self, lambda job: f"/ui/jobs/{job}/events", daemon="dashboard = yes\n"
         )
-        job_id = await trigger(daemon.hook_url("loud"), "f" * 40)
-        port = daemon.service.addresses()[0].port
-        reader = silent_reader(self, port, f"/ui/jobs/{job_id}/events")
-        await wait_for(lambda: bool(daemon.job(job_id).followers), "the page to follow")
-        open(os.path.join(workdir, "release"), "w").close()
-        self.assertEqual((await finished(daemon, job_id)).state, "succeeded")
-        self.assertGreater(os.path.getsize(daemon.log_path("loud")), 20_000_000)
-        received = await read_to_end(reader)
         self.assertIn(b"event: line\ndata: stdout " + b"x" * 99 + b"\n\n", received)
         self.assertTrue(received.rstrip(b"0\r\n").endswith(live.CUT_OFF_EVENT.rstrip()))
         self.assertNotIn(b"event: end", received)

@@ -7,7 +7,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -29,11 +28,9 @@ from tests.support import (
     finished,
     get,
     http_client,
+    loud_job_unread,
     post,
-    read_to_end,
-    silent_reader,
     start_daemon,
-    wait_for,
 )
 
 HOOKS = """
@@ -535,34 +532,9 @@ class FollowTests(TestCase):
         self.assertEqual(code, 404)
 
 
-LOUD_HOOK = """
-[hook:loud]
-forge = generic
-allow_from = 127.0.0.1
-workdir = {workdir}
-shell = yes
-command = until [ -e release ]; do sleep 0.01; done; {python} -c "$LOUD"
-env = LOUD=import sys; sys.stdout.writelines("x" * 99 + chr(10) for _ in range(200000))
-"""
-
-
 class SlowFollowerTests(TestCase):
     async def test_readerThatStopsReadingIsCutOffNotBufferedFor(self) -> None:
         """20 MB of output for a reader that reads nothing: it gets a bounded part, then a note."""
-        workdir = os.path.abspath(self.mktemp())
-        os.makedirs(workdir)
-        daemon = await start_daemon(
-            self,
-            LOUD_HOOK.format(workdir=workdir, python=sys.executable),
-            daemon="log_max_bytes = 100000000\n",
-        )
-        job_id = await trigger(daemon.hook_url("loud"), "f" * 40)
-        port = daemon.service.addresses()[0].port
-        reader = silent_reader(self, port, f"/jobs/{job_id}/log?follow=1")
-        await wait_for(lambda: bool(daemon.job(job_id).followers), "the reader to follow")
-        open(os.path.join(workdir, "release"), "w").close()
-        self.assertEqual((await finished(daemon, job_id)).state, "succeeded")
-        self.assertGreater(os.path.getsize(daemon.log_path("loud")), 20_000_000)
-        received = await read_to_end(reader)
+        received = await loud_job_unread(self, lambda job: f"/jobs/{job}/log?follow=1")
         self.assertIn(CUT_OFF, received)
         self.assertLess(len(received), 10_000_000)
