@@ -16,7 +16,9 @@ import os
 import sys
 from collections.abc import Mapping
 
-from twisted.logger import FileLogObserver, ILogObserver, LogEvent, LogLevel, eventAsText
+from twisted.logger import FileLogObserver, ILogObserver, LogEvent, LogLevel
+
+from hookdaemon.log_text import event_text
 
 PRIORITIES = {
     LogLevel.debug: 7,  # SD_DEBUG
@@ -35,7 +37,7 @@ def journal_line(event: LogEvent) -> str | None:
     newline (systemd-journald.service(8), "Stream logging"), so a traceback's
     every line keeps the event's priority.
     """
-    text = eventAsText(event, includeTimestamp=False, includeSystem=False)
+    text = event_text(event)
     if not text:
         return None
     prefix = f"<{PRIORITIES.get(event.get('log_level'), 6)}>"

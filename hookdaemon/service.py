@@ -12,7 +12,8 @@ from cryptography import x509
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
 from twisted.internet.interfaces import IAddress, IListeningPort
-from twisted.logger import Logger
+from twisted.logger import ILogObserver, Logger
+from twisted.python.components import Componentized
 from twisted.python.failure import Failure
 
 from hookdaemon.access_log import access_log_formatter
@@ -89,6 +90,11 @@ class HookService(InOrder):
 
     failure: str | None = None
     """Why the daemon could not start, if a part said so as it started."""
+    log_observer: ILogObserver | None = None
+    """
+    The observer twistd is to log through (L{hookdaemon.log_observer}), set on
+    the application this service joins; None: twistd's own.
+    """
 
     def __init__(
         self,
@@ -167,6 +173,13 @@ class HookService(InOrder):
         ):
             child.setName(name)
             child.setServiceParent(self)
+
+    def setServiceParent(self, parent: Any) -> None:
+        # twistd makes the application, sets this service in it, then asks it
+        # for an ILogObserver before choosing one of its own.
+        if self.log_observer is not None and isinstance(parent, Componentized):
+            parent.setComponent(ILogObserver, self.log_observer)
+        super().setServiceParent(parent)
 
     async def apply(self, config: Config, change: ConfigChange) -> tuple[CertificateRead, ...]:
         """

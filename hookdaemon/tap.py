@@ -18,6 +18,7 @@ from hookdaemon.config_check import checked_config
 from hookdaemon.config_source import ConfigSource
 from hookdaemon.endpoint_text import hook_address
 from hookdaemon.journald import error_line, stdout_is_journal
+from hookdaemon.log_observer import twistd_observer
 from hookdaemon.preflight import RunAs
 from hookdaemon.twistd_files import file_problems
 
@@ -228,5 +229,7 @@ def makeService(options: Any) -> IService:
     for warning in [*map(str, config.warnings), *options.file_warnings]:
         log.warn("{problem} (warning)", problem=warning)
     service = HookService(config, strict=bool(options["strict"]))
+    # twistd's options, whose log choice the daemon's observer follows.
+    service.log_observer = twistd_observer(getattr(options, "parent", None))
     options.outcome = Outcome(cast(IReactorCore, reactor), service)
     return service
