@@ -306,11 +306,13 @@ class HookApp:
         The caller's address, behind a trusted proxy the one it names (see
         L{client_address}), kept in the request's L{IHookRequest} for the access log.
         """
+        trusted = self._trusted_proxies
         client = client_address(
             client_host(request),
-            header_values(request, b"x-forwarded-for"),
-            header_values(request, b"x-real-ip"),
-            self._trusted_proxies,
+            # Believed only from a trusted proxy: without one, not even read.
+            header_values(request, b"x-forwarded-for") if trusted else (),
+            header_values(request, b"x-real-ip") if trusted else (),
+            trusted,
         )
         IHookRequest(request).client = client
         return client
