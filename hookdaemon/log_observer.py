@@ -30,14 +30,15 @@ class TextObserver:
     """As twisted.logger's C{textFileLogObserver}: each event's text written and flushed."""
 
     def __init__(self, out: IO[str]) -> None:
-        self._out = out
+        self.out = out
+        """Where the lines go: the log file, or stdout."""
         self._text = ClassicText()
 
     def __call__(self, event: LogEvent) -> None:
         text = self._text(event)
         if text:
-            self._out.write(text)
-            self._out.flush()
+            self.out.write(text)
+            self.out.flush()
 
 
 def twistd_observer(twistd: Mapping[str, Any] | None) -> TextObserver | None:

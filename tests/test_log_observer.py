@@ -49,7 +49,7 @@ class ChoiceTests(SynchronousTestCase):
         for given in ({"nodaemon": True}, {"nodaemon": True, "logfile": "-"}):
             observer = twistd_observer(self.options(**given))
             assert observer is not None
-            self.assertIs(observer._out, sys.stdout)
+            self.assertIs(observer.out, sys.stdout)
 
     def test_aLogFileRotatedBySIGUSR1(self) -> None:
         self.addCleanup(signal.signal, signal.SIGUSR1, signal.getsignal(signal.SIGUSR1))
@@ -57,7 +57,7 @@ class ChoiceTests(SynchronousTestCase):
         path = os.path.abspath(self.mktemp())
         observer = twistd_observer(self.options(logfile=path))
         assert observer is not None
-        self.assertEqual(observer._out.path, path)  # type: ignore[attr-defined]
+        self.assertEqual(observer.out.path, path)  # type: ignore[attr-defined]
         self.assertNotEqual(signal.getsignal(signal.SIGUSR1), signal.SIG_DFL)
         observer(
             {
