@@ -1177,7 +1177,8 @@ def spread_table(rounds: list[dict[str, Any]]) -> str:
             other = [float(theirs(r)) for r in runs] if theirs is not None else []
         except KeyError:
             continue
-        digits = 2 if max(mine) < 10 else 1 if max(mine) < 100 else 0
+        whole = all(value == int(value) for value in mine + other)
+        digits = 0 if whole else 2 if max(mine) < 10 else 1 if max(mine) < 100 else 0
         ratio = ""
         if other and all(o > 0 for o in other):
             ratio = spread([m / o for m, o in zip(mine, other, strict=True)], 2, "x")
