@@ -55,7 +55,7 @@ import time
 import uuid
 from collections.abc import Callable
 from importlib import metadata
-from typing import Any
+from typing import Any, NamedTuple
 
 import burst
 import daemons
@@ -1036,123 +1036,91 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _cpu(side: dict[str, Any], key: str) -> float:
-    return float(side["cpu_us_per_request"][key])
+class Figure(NamedTuple):
+    """A figure L{spread_table} follows over the rounds: where it is in a scenario's result."""
+
+    what: str
+    scenario: str
+    side: str
+    """hookdaemon's result it is read from: C{hookdaemon}, or C{running} (ingest's other hook)."""
+    keys: tuple[str, ...]
+    webhook: bool
+    """Whether webhook's result has it too, for a ratio."""
+    target: str = ""
+    """Issue 19's target for the ratio."""
+    scale: float = 1.0
+
+    def of(self, result: dict[str, Any], side: str) -> float:
+        value: Any = result[side]
+        for key in self.keys:
+            value = value[key]
+        return float(value) * self.scale
 
 
-FIGURES: list[
-    tuple[
-        str, str, Callable[[dict[str, Any]], float], Callable[[dict[str, Any]], float] | None, str
-    ]
-] = [
-    # (what, scenario, hookdaemon's figure, webhook's (None: none), ratio target)
-    (
-        "1. ingest (`true`): requests/s",
-        "ingest",
-        lambda r: r["hookdaemon"]["requests_per_second"],
-        lambda r: r["webhook"]["requests_per_second"],
-        "≥ 0.35x",
+TRUE, RUNNING = "1. ingest (`true`)", "1. ingest, a command that keeps running"
+CPU = "cpu_us_per_request"
+FIGURES = [
+    Figure(
+        f"{TRUE}: requests/s", "ingest", "hookdaemon", ("requests_per_second",), True, "≥ 0.35x"
     ),
-    (
-        "1. ingest, a command that keeps running: requests/s",
-        "ingest",
-        lambda r: r["running"]["requests_per_second"],
-        lambda r: r["webhook"]["requests_per_second"],
-        "≥ 0.45x",
+    Figure(
+        f"{RUNNING}: requests/s", "ingest", "running", ("requests_per_second",), True, "≥ 0.45x"
     ),
-    (
-        "1. ingest (`true`): CPU µs per request, all",
-        "ingest",
-        lambda r: _cpu(r["hookdaemon"], "total"),
-        lambda r: _cpu(r["webhook"], "total"),
-        "",
+    Figure(f"{TRUE}: CPU µs per request, all", "ingest", "hookdaemon", (CPU, "total"), True),
+    Figure(
+        f"{TRUE}: CPU µs per request, reactor thread", "ingest", "hookdaemon", (CPU, "main"), False
     ),
-    (
-        "1. ingest (`true`): CPU µs per request, reactor thread",
+    Figure(
+        f"{TRUE}: CPU µs per request, other threads (journal)",
         "ingest",
-        lambda r: _cpu(r["hookdaemon"], "main"),
-        None,
-        "",
+        "hookdaemon",
+        (CPU, "threads"),
+        False,
     ),
-    (
-        "1. ingest (`true`): CPU µs per request, other threads (journal)",
+    Figure(
+        f"{TRUE}: CPU µs per request, children (jobs)",
         "ingest",
-        lambda r: _cpu(r["hookdaemon"], "threads"),
-        None,
-        "",
+        "hookdaemon",
+        (CPU, "children"),
+        True,
     ),
-    (
-        "1. ingest (`true`): CPU µs per request, children (jobs)",
+    Figure(
+        f"{RUNNING}: CPU µs per request, reactor thread", "ingest", "running", (CPU, "main"), False
+    ),
+    Figure(
+        f"{RUNNING}: CPU µs per request, other threads",
         "ingest",
-        lambda r: _cpu(r["hookdaemon"], "children"),
-        lambda r: _cpu(r["webhook"], "children"),
-        "",
+        "running",
+        (CPU, "threads"),
+        False,
     ),
-    (
-        "1. ingest, a command that keeps running: CPU µs per request, reactor thread",
-        "ingest",
-        lambda r: _cpu(r["running"], "main"),
-        None,
-        "",
-    ),
-    (
-        "1. ingest, a command that keeps running: CPU µs per request, other threads",
-        "ingest",
-        lambda r: _cpu(r["running"], "threads"),
-        None,
-        "",
-    ),
-    (
+    Figure(
         "2. answer p99 while 4 jobs print (ms)",
         "latency",
-        lambda r: r["hookdaemon"]["while_all_4_streamed"]["p99_ms"],
-        lambda r: r["webhook"]["while_all_4_streamed"]["p99_ms"],
-        "",
+        "hookdaemon",
+        ("while_all_4_streamed", "p99_ms"),
+        True,
     ),
-    (
-        "3. seconds to write the output to the log",
-        "throughput",
-        lambda r: r["hookdaemon"]["seconds"],
-        lambda r: r["webhook"]["seconds"],
-        "",
+    Figure(
+        "3. seconds to write the output to the log", "throughput", "hookdaemon", ("seconds",), True
     ),
-    (
-        "4. peak RSS (MB)",
-        "throughput",
-        lambda r: r["hookdaemon"]["vmhwm_kb"] / 1024,
-        lambda r: r["webhook"]["vmhwm_kb"] / 1024,
-        "",
+    Figure("4. peak RSS (MB)", "throughput", "hookdaemon", ("vmhwm_kb",), True, scale=1 / 1024),
+    Figure(
+        "5. dispatch p50 (ms)", "dispatch", "hookdaemon", ("first_output", "p50_ms"), True, "≤ 2x"
     ),
-    (
-        "5. dispatch p50 (ms)",
-        "dispatch",
-        lambda r: r["hookdaemon"]["first_output"]["p50_ms"],
-        lambda r: r["webhook"]["first_output"]["p50_ms"],
-        "≤ 2x",
+    Figure(
+        "5. dispatch p99 (ms)", "dispatch", "hookdaemon", ("first_output", "p99_ms"), True, "≤ 3x"
     ),
-    (
-        "5. dispatch p99 (ms)",
-        "dispatch",
-        lambda r: r["hookdaemon"]["first_output"]["p99_ms"],
-        lambda r: r["webhook"]["first_output"]["p99_ms"],
-        "≤ 3x",
-    ),
-    (
+    Figure(
         "6. burst: deliveries missing from the journal",
         "burst",
-        lambda r: r["hookdaemon"]["missing_from_journal"],
-        None,
-        "",
+        "hookdaemon",
+        ("missing_from_journal",),
+        False,
     ),
-    (
-        "6. burst: command runs",
-        "burst",
-        lambda r: r["hookdaemon"]["command_runs"],
-        lambda r: r["webhook"]["command_runs"],
-        "",
-    ),
+    Figure("6. burst: command runs", "burst", "hookdaemon", ("command_runs",), True),
 ]
-"""The figures L{spread_table} follows over the rounds, with issue 19's targets for ratios."""
+"""The figures L{spread_table} follows over the rounds."""
 
 
 def spread(values: list[float], digits: int, unit: str = "") -> str:
@@ -1168,13 +1136,13 @@ def spread_table(rounds: list[dict[str, Any]]) -> str:
         "| measure | hookdaemon | webhook | ratio (each round's) | target |",
         "|---|---|---|---|---|",
     ]
-    for what, scenario, ours, theirs, target in FIGURES:
-        runs = [results[scenario] for results in rounds if scenario in results]
+    for figure in FIGURES:
+        runs = [results[figure.scenario] for results in rounds if figure.scenario in results]
         if not runs:
             continue
         try:
-            mine = [float(ours(r)) for r in runs]
-            other = [float(theirs(r)) for r in runs] if theirs is not None else []
+            mine = [figure.of(r, figure.side) for r in runs]
+            other = [figure.of(r, "webhook") for r in runs] if figure.webhook else []
         except KeyError:
             continue
         whole = all(value == int(value) for value in mine + other)
@@ -1183,8 +1151,8 @@ def spread_table(rounds: list[dict[str, Any]]) -> str:
         if other and all(o > 0 for o in other):
             ratio = spread([m / o for m, o in zip(mine, other, strict=True)], 2, "x")
         lines.append(
-            f"| {what} | {spread(mine, digits)} | {spread(other, digits) if other else '-'}"
-            f" | {ratio} | {target} |"
+            f"| {figure.what} | {spread(mine, digits)} | {spread(other, digits) if other else '-'}"
+            f" | {ratio} | {figure.target} |"
         )
     return "\n".join(lines)
 

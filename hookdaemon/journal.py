@@ -354,9 +354,9 @@ class Journal:
         self._ids: dict[str, int] = {}
         """Delivery ids remembered per hook, counted once when first needed."""
         self._kept_bytes: int | None = None
+        """Finished jobs' bodies in bytes; None: count them again when needed."""
         self._in_part = False
         """Within a savepoint: a transaction() there is part of it, not one of its own."""
-        """Finished jobs' bodies in bytes; None: count them again when needed."""
         self.needs_upkeep = False
         """Pages may be free or the write-ahead log large: L{upkeep} has work."""
         self._checkpoint_due = False

@@ -15,36 +15,20 @@ from __future__ import annotations
 import signal
 import sys
 from collections.abc import Mapping
-from typing import IO, Any
+from typing import IO, Any, cast
 
-from twisted.logger import ILogObserver, LogEvent
+from twisted.logger import FileLogObserver, ILogObserver
 from twisted.python.logfile import LogFile
-from zope.interface import implementer
 
 from hookdaemon.log_text import ClassicText
 from hookdaemon.twistd_files import log_file
 
 
-@implementer(ILogObserver)
-class TextObserver:
-    """As twisted.logger's C{textFileLogObserver}: each event's text written and flushed."""
-
-    def __init__(self, out: IO[str]) -> None:
-        self.out = out
-        """Where the lines go: the log file, or stdout."""
-        self._text = ClassicText()
-
-    def __call__(self, event: LogEvent) -> None:
-        text = self._text(event)
-        if text:
-            self.out.write(text)
-            self.out.flush()
-
-
-def twistd_observer(twistd: Mapping[str, Any] | None) -> TextObserver | None:
+def log_target(twistd: Mapping[str, Any] | None) -> IO[Any] | None:
     """
-    For twistd's parsed options, the observer its own logger would make; None
-    where that is not a file or stdout, or without twistd's options (a test).
+    Where twistd's own logger would write, for its parsed options: the rotating
+    C{--logfile} (SIGUSR1 rotating it, as twistd has it) or stdout; None where
+    that is neither (a C{--logger}, syslog), or without twistd's options (a test).
     """
     if twistd is None or twistd.get("syslog") or twistd.get("logger") is not None:
         return None
@@ -52,7 +36,7 @@ def twistd_observer(twistd: Mapping[str, Any] | None) -> TextObserver | None:
     if path is None:
         if not twistd.get("nodaemon"):
             return None  # "--logfile -" for a daemon: twistd refuses it, and says so
-        return TextObserver(sys.stdout)
+        return sys.stdout
     opened = LogFile.fromFullPath(path)
     if not signal.getsignal(signal.SIGUSR1):  # as twistd: unless something else took it
 
@@ -62,4 +46,10 @@ def twistd_observer(twistd: Mapping[str, Any] | None) -> TextObserver | None:
             reactor.callFromThread(opened.rotate)  # type: ignore[attr-defined]
 
         signal.signal(signal.SIGUSR1, rotate)
-    return TextObserver(opened)
+    return cast(IO[Any], opened)  # twisted.python.logfile has no types
+
+
+def twistd_observer(twistd: Mapping[str, Any] | None) -> ILogObserver | None:
+    """The observer twistd would make of its options, writing L{ClassicText}'s text."""
+    target = log_target(twistd)
+    return None if target is None else FileLogObserver(target, ClassicText())

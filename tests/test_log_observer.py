@@ -12,11 +12,11 @@ import sys
 import time
 
 from twisted.application.service import Application
-from twisted.logger import ILogObserver, LogLevel
+from twisted.logger import FileLogObserver, ILogObserver, LogLevel
 from twisted.trial.unittest import SynchronousTestCase
 
 from hookdaemon.config import parse_config
-from hookdaemon.log_observer import TextObserver, twistd_observer
+from hookdaemon.log_observer import log_target, twistd_observer
 from hookdaemon.service import HookService
 from hookdaemon.testing import TwistdDaemon
 
@@ -47,18 +47,19 @@ class ChoiceTests(SynchronousTestCase):
 
     def test_stdoutInTheForeground(self) -> None:
         for given in ({"nodaemon": True}, {"nodaemon": True, "logfile": "-"}):
-            observer = twistd_observer(self.options(**given))
-            assert observer is not None
-            self.assertIs(observer.out, sys.stdout)
+            self.assertIs(log_target(self.options(**given)), sys.stdout)
+            self.assertIsInstance(twistd_observer(self.options(**given)), FileLogObserver)
 
-    def test_aLogFileRotatedBySIGUSR1(self) -> None:
+    def test_aLogFileAndTheSIGUSR1HandlerThatRotatesIt(self) -> None:
+        """The rotation itself, by a real twistd, is L{TwistdTests}'."""
         self.addCleanup(signal.signal, signal.SIGUSR1, signal.getsignal(signal.SIGUSR1))
         signal.signal(signal.SIGUSR1, signal.SIG_DFL)
         path = os.path.abspath(self.mktemp())
+        target = log_target(self.options(logfile=path))
+        self.assertEqual(target.path, path)  # type: ignore[union-attr]
+        self.assertNotEqual(signal.getsignal(signal.SIGUSR1), signal.SIG_DFL)
         observer = twistd_observer(self.options(logfile=path))
         assert observer is not None
-        self.assertEqual(observer.out.path, path)  # type: ignore[attr-defined]
-        self.assertNotEqual(signal.getsignal(signal.SIGUSR1), signal.SIG_DFL)
         observer(
             {
                 "log_format": "{line}",
@@ -74,7 +75,7 @@ class ChoiceTests(SynchronousTestCase):
     def test_theServiceSetsItOnTheApplication(self) -> None:
         config = parse_config("[hookdaemon]\n" + HOOK, "/etc/tap.cfg", {}, lambda path: b"")
         service = HookService(config)
-        service.log_observer = TextObserver(sys.stdout)
+        service.log_observer = FileLogObserver(sys.stdout, str)
         application = Application("hookdaemon")
         service.setServiceParent(application)
         self.assertIs(application.getComponent(ILogObserver), service.log_observer)
