@@ -1,67 +1,39 @@
 """
 Running one command step as a child process, streaming its output by line.
 
-The child is started in a session of its own (through setsid) so a timeout can
-signal its whole process group, grandchildren included. It enters its working
-directory through C{env -C} rather than spawnProcess's C{path}: Twisted starts a
-child with posix_spawn only when it has no directory to enter, and otherwise
-forks the whole daemon, which costs the reactor far more per step (README: Why
-the code is as it is).
+The child is started in a session of its own so a timeout can signal its whole
+process group, grandchildren included, and in its hook's working directory. Both
+are done in the child between fork and exec by subprocess (vfork, then chdir
+and setsid): one exec per step. Twisted starts a child with posix_spawn, which
+can do neither, and forks the whole daemon for a child with a directory to
+enter (README: Why the code is as it is).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import functools
 import os
-import shutil
 import signal
 import subprocess
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
+from typing import Any
 
 from attrs import frozen
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ProcessDone, ProcessExitedAlready, ProcessTerminated
 from twisted.internet.interfaces import IReactorProcess
 from twisted.internet.main import CONNECTION_DONE, CONNECTION_LOST
-from twisted.internet.process import ProcessReader
+from twisted.internet.process import Process, ProcessReader
 from twisted.internet.protocol import ProcessProtocol
 from twisted.python.failure import Failure
-
-from hookdaemon.command import BASE_PATH
 
 MAX_LINE = 64 * 1024
 """A line longer than this is written in pieces rather than held whole."""
 
 LineSink = Callable[[str, bytes], None]
 """Takes a stream's name and a block of one or more whole lines, each ending in a newline."""
-
-TRAMPOLINE = (
-    "import os,sys; os.chdir(sys.argv[1]); os.setsid(); os.execvp(sys.argv[2], sys.argv[2:])"
-)
-"""The same in Python, where C{env -C} (coreutils 8.28) or setsid (util-linux) is missing."""
-
-
-@functools.cache
-def _launcher() -> Callable[[str], list[str]]:
-    env = shutil.which("env", path=BASE_PATH)
-    setsid = shutil.which("setsid", path=BASE_PATH)
-    if env and setsid:
-        # Does this env take -C? (It wants a command: env itself, which prints the environment.)
-        probe = subprocess.run(
-            [env, "-C", "/", env], stdin=subprocess.DEVNULL, capture_output=True
-        )
-        if probe.returncode == 0:
-            return lambda workdir: [env, "-C", workdir, setsid]
-    return lambda workdir: [sys.executable, "-c", TRAMPOLINE, workdir]
-
-
-def launch_prefix(workdir: str) -> list[str]:
-    """The argv before a step's own that enters C{workdir} and starts a new session."""
-    return _launcher()(workdir)
 
 
 @frozen
@@ -185,6 +157,56 @@ def _read_large(reader: ProcessReader) -> object:
     return None
 
 
+class _StepProcess(Process):
+    """
+    Twisted's child process, started as subprocess starts one: the child enters
+    C{path} and a new session itself, and then runs the step's program, found on
+    the step's own C{PATH}. Twisted reaps it (SIGCHLD), as any of its children.
+
+    Twisted's L{Process} calls C{_trySpawnInsteadOfFork} to start the child,
+    and forks only if it returns false. If a Twisted to come stopped calling it,
+    a step would still run in its workdir, in the daemon's session (as the tests
+    of this module would show).
+    """
+
+    _started: subprocess.Popen[bytes] | None = None
+
+    def _trySpawnInsteadOfFork(
+        self,
+        path: str,
+        uid: int | None,
+        gid: int | None,
+        executable: str,
+        args: Sequence[str],
+        environment: Mapping[str, str],
+        kwargs: dict[str, Any],
+    ) -> bool:
+        if uid is not None or gid is not None:
+            return False
+        fdmap: dict[int, int] = kwargs["fdmap"]
+        self._started = subprocess.Popen(
+            list(args),
+            executable=executable,
+            env=environment,
+            cwd=path,
+            stdin=fdmap[0],
+            stdout=fdmap[1],
+            stderr=fdmap[2],
+            start_new_session=True,
+        )
+        self.pid = self._started.pid
+        self.status = -1
+        return True
+
+    def processEnded(self, status: int) -> None:
+        # Reaped by Twisted: the Popen must never poll this pid again (by then
+        # it may be another child's), as it would once collected with no
+        # returncode (Popen.__del__).
+        if self._started is not None:
+            self._started.returncode = os.waitstatus_to_exitcode(status)
+        super().processEnded(status)
+
+
 class RunningStep:
     """A spawned step: wait on C{ended}, or signal its whole process group."""
 
@@ -199,8 +221,9 @@ class RunningStep:
     ) -> None:
         self.protocol = StepProtocol(sink, raw)
         self.paused = False
-        command = [*launch_prefix(workdir), *argv]
-        self._transport = reactor.spawnProcess(self.protocol, command[0], command, env=dict(env))
+        self._transport = _StepProcess(
+            reactor, argv[0], list(argv), dict(env), workdir, self.protocol
+        )
         self.pid = self._transport.pid
         for reader in getattr(self._transport, "pipes", {}).values():
             if isinstance(reader, ProcessReader):

@@ -1,18 +1,18 @@
-"""One step as a real child process: where it runs and in which session."""
+"""One step as a real child process: where it runs, in which session, with what."""
 
 from __future__ import annotations
 
+import gc
 import os
-import shutil
-import subprocess
+import stat
 import sys
+import warnings
 
 from twisted.internet import reactor
-from twisted.trial.unittest import SkipTest, TestCase
+from twisted.internet.task import deferLater
+from twisted.trial.unittest import TestCase
 
-from hookdaemon import process
-from hookdaemon.command import BASE_PATH
-from hookdaemon.process import RunningStep
+from hookdaemon.process import RunningStep, StepResult
 
 REPORT = (
     "import os; print(os.getcwd()); print(os.getsid(0) == os.getpid());"
@@ -21,42 +21,101 @@ REPORT = (
 
 
 class LaunchTests(TestCase):
-    async def run_step(self) -> None:
+    def workdir(self) -> str:
         workdir = os.path.realpath(self.mktemp())
         os.makedirs(workdir)
+        return workdir
+
+    async def run_step(
+        self, argv: list[str], workdir: str, env: dict[str, str] | None = None
+    ) -> tuple[StepResult, str]:
         seen: list[bytes] = []
         step = RunningStep(
             reactor,
-            [sys.executable, "-c", REPORT],
-            {"PATH": os.environ["PATH"]},
+            argv,
+            env or {"PATH": os.environ["PATH"]},
             workdir,
             lambda stream, lines: seen.append(lines),
         )
         result = await step.ended
-        self.assertEqual(result.exit_code, 0, b"".join(seen))
-        self.assertEqual(b"".join(seen).decode().split(), [workdir, "True", "True"])
+        return result, b"".join(seen).decode()
+
+    def script(self, directory: str, name: str, text: str) -> None:
+        path = os.path.join(directory, name)
+        with open(path, "w") as f:
+            f.write(f"#!/bin/sh\n{text}\n")
+        os.chmod(path, stat.S_IRWXU)
 
     async def test_stepRunsInItsWorkdirAsASessionLeader(self) -> None:
-        await self.run_step()
+        workdir = self.workdir()
+        result, seen = await self.run_step([sys.executable, "-c", REPORT], workdir)
+        self.assertEqual(result.exit_code, 0, seen)
+        self.assertEqual(seen.split(), [workdir, "True", "True"])
 
-    async def test_withoutEnvAndSetsidThePythonTrampolineDoesTheSame(self) -> None:
-        self.patch(process, "BASE_PATH", self.mktemp())  # where neither is found
-        self.patch(process, "_launcher", process._launcher.__wrapped__)
-        self.assertEqual(
-            process.launch_prefix("/w")[:3], [sys.executable, "-c", process.TRAMPOLINE]
+    async def test_programIsFoundOnTheStepsPath(self) -> None:
+        """The step's own PATH, not the daemon's (which has no such program)."""
+        tools = self.workdir()
+        self.script(tools, "hookdaemon-test-greet", "echo greeted")
+        result, seen = await self.run_step(
+            ["hookdaemon-test-greet"], self.workdir(), {"PATH": f"{tools}:/usr/bin:/bin"}
         )
-        await self.run_step()
+        self.assertEqual((result.exit_code, seen), (0, "greeted\n"))
 
-    def test_envAndSetsidAreUsedWhereTheyWork(self) -> None:
+    async def test_relativeProgramIsFoundInTheWorkdir(self) -> None:
+        workdir = self.workdir()
+        self.script(workdir, "deploy.sh", 'echo "$0 ran"')
+        result, seen = await self.run_step(["./deploy.sh"], workdir)
+        self.assertEqual((result.exit_code, seen), (0, "./deploy.sh ran\n"))
+
+    async def test_stepGetsOnlyItsThreeStreams(self) -> None:
+        """A descriptor the daemon has open, even an inheritable one, is not the step's."""
+        inheritable = os.open(os.devnull, os.O_RDONLY)
+        self.addCleanup(os.close, inheritable)
+        os.set_inheritable(inheritable, True)
+        probe = (
+            "import os, sys\n"
+            f"for fd in (0, 1, 2, {inheritable}):\n"
+            "    try: os.fstat(fd); print(fd, 'open')\n"
+            "    except OSError: print(fd, 'closed')\n"
+            "print(repr(sys.stdin.read()))\n"
+        )
+        result, seen = await self.run_step([sys.executable, "-c", probe], self.workdir())
+        self.assertEqual(result.exit_code, 0, seen)
+        self.assertEqual(
+            seen.splitlines(), ["0 open", "1 open", "2 open", f"{inheritable} closed", "''"]
+        )
+
+    def assertCannotStart(self, argv: list[str], workdir: str, missing: str) -> None:
+        before = len(os.listdir("/proc/self/fd"))
+        with self.assertRaises(FileNotFoundError) as raised:
+            RunningStep(reactor, argv, {"PATH": "/usr/bin:/bin"}, workdir, lambda s, b: None)
+        self.assertEqual(raised.exception.filename, missing)
+        self.assertEqual(len(os.listdir("/proc/self/fd")), before, "the pipes were closed")
+
+    def test_missingWorkdirRaisesNamingIt(self) -> None:
+        workdir = os.path.join(self.workdir(), "gone")
+        self.assertCannotStart(["true"], workdir, workdir)
+
+    def test_missingProgramRaisesNamingIt(self) -> None:
+        self.assertCannotStart(["./no-such-program"], self.workdir(), "./no-such-program")
+
+    async def test_endedStepLeavesNothingForSubprocessToReap(self) -> None:
         """
-        Not the trampoline where env -C and setsid work: it would start a Python
-        interpreter before every step.
+        Twisted reaps the child. Python's subprocess must not wait on its pid
+        again once the step is gone (another child may have it by then): it
+        would, and warn that it was still running, had it not been told the
+        step's exit code.
         """
-        env = shutil.which("env", path=BASE_PATH)
-        setsid = shutil.which("setsid", path=BASE_PATH)
-        if not (env and setsid):
-            raise SkipTest("no env or setsid on this machine")
-        entered = subprocess.run([env, "-C", "/", "pwd"], capture_output=True, text=True)
-        if entered.stdout != "/\n":
-            raise SkipTest(f"{env} does not take -C")
-        self.assertEqual(process._launcher.__wrapped__()("/w"), [env, "-C", "/w", setsid])
+
+        async def one_step() -> int | None:
+            step = RunningStep(
+                reactor, ["sh", "-c", "exit 3"], {"PATH": "/usr/bin:/bin"}, "/", lambda s, b: None
+            )
+            return (await step.ended).exit_code
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            self.assertEqual(await one_step(), 3)
+            await deferLater(reactor, 0, lambda: None)  # the step's last references go
+            gc.collect()
+        self.assertEqual([str(w.message) for w in caught if "still running" in str(w.message)], [])
