@@ -26,6 +26,10 @@ is not on disk. The writes that record what jobs did (L{write}) are kept, in
 order, and tried again after a wait that doubles from L{RETRY_FIRST} to
 L{RETRY_MAX}; a reader of the job API is still answered from what is on disk.
 The condition is logged once when it starts and once when it ends.
+
+Once a stop has closed the database, an operation fails at once with
+L{JournalUnavailableError}: a part that stops after the journal is told, not
+left waiting for an answer that never comes.
 """
 
 from __future__ import annotations
@@ -196,6 +200,8 @@ class JournalWorker(Service):
         self._flushing = False
         self._idle: list[Deferred[None]] = []
         self._stopped: Deferred[None] | None = None
+        self._closed = False
+        """The stop has closed the database (or is closing it): nothing more runs."""
         self._upkeep_due: IDelayedCall | None = None
         self._upkeep_more = False
         self._upkeep_delay = UPKEEP_DELAY
@@ -288,6 +294,16 @@ class JournalWorker(Service):
         self._queue(_Entry(operation, Deferred(), 0, ADD)).addErrback(failed)
 
     def _queue(self, entry: _Entry) -> Deferred[Any]:
+        if self._closed:
+            # Late in a stop (a part that stopped after the journal): failed
+            # at once, as a caller can hear it, rather than never answered.
+            if entry.kind == WRITE:
+                log.warn(
+                    "journal: a record of what a job did came after the journal closed,"
+                    " and is lost"
+                )
+            entry.done.errback(JournalUnavailableError("the journal is closed: the daemon stops"))
+            return entry.done
         if self.fault is not None:
             if entry.kind == WRITE:
                 self._held.append(entry)
@@ -515,6 +531,8 @@ class JournalWorker(Service):
                 idle.callback(None)
 
             def close(_: object) -> Deferred[None]:
+                self._closed = True
+
                 def close_journal() -> None:
                     if self._journal is not None:
                         self._journal.close()

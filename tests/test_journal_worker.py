@@ -76,6 +76,25 @@ class JournalWorkerTests(TestCase):
         self.assertEqual([a.job_id for a in await gatherResults(pending)], [1, 2, 3])
         await self.worker.stop()  # again: nothing left to do, and no error
 
+    async def test_operationAfterTheStopFailsAtOnce(self) -> None:
+        """
+        Not a Deferred that never fires, nor an exception at the caller: a part
+        that stops after the journal hears that its read or write came too late.
+        """
+        logged: list[dict[str, Any]] = []
+        globalLogPublisher.addObserver(logged.append)
+        self.addCleanup(globalLogPublisher.removeObserver, logged.append)
+        await self.worker.stop()
+        read = self.worker.call(lambda j: j.get(1))
+        write = self.worker.write(lambda j: j.started(1, 5.0))
+        added = self.worker.add(new(1))
+        for late in (read, write, added):
+            failure = self.failureResultOf(late, journal_worker.JournalUnavailableError)
+            self.assertEqual(str(failure.value), "the journal is closed: the daemon stops")
+        said = [formatEvent(event) for event in logged]
+        lost = "journal: a record of what a job did came after the journal closed, and is lost"
+        self.assertEqual(said, [lost])
+
 
 def large(n: int, size: int) -> NewDelivery:
     return attrs.evolve(new(n), payload=os.urandom(size))
