@@ -23,7 +23,7 @@ from typing import Any
 from attrs import frozen
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ProcessDone, ProcessExitedAlready, ProcessTerminated
-from twisted.internet.interfaces import IReactorProcess
+from twisted.internet.interfaces import IReactorFDSet
 from twisted.internet.main import CONNECTION_DONE, CONNECTION_LOST
 from twisted.internet.process import Process, ProcessReader
 from twisted.internet.protocol import ProcessProtocol
@@ -203,7 +203,10 @@ class _StepProcess(Process):
         # it may be another child's), as it would once collected with no
         # returncode (Popen.__del__).
         if self._started is not None:
-            self._started.returncode = os.waitstatus_to_exitcode(status)
+            try:
+                self._started.returncode = os.waitstatus_to_exitcode(status)
+            except (TypeError, ValueError):  # not an exit status: still never to be polled
+                self._started.returncode = -1
         super().processEnded(status)
 
 
@@ -212,7 +215,7 @@ class RunningStep:
 
     def __init__(
         self,
-        reactor: IReactorProcess,
+        reactor: IReactorFDSet,
         argv: Sequence[str],
         env: Mapping[str, str],
         workdir: str,
