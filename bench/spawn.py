@@ -1,16 +1,24 @@
 """
-What starting one step costs the reactor, and how long until the step's program
-runs, from a process holding a heap about the size of a running daemon's:
+What starting one step costs the reactor, from a process holding a heap about
+the size of a running daemon's: its CPU per spawn, how long the spawn call holds
+the reactor up (a vforked child holds its parent until it execs), and the wall
+time until the step has ended. Ways:
 
-  path=workdir              Twisted's spawnProcess given the directory to enter:
-                            it forks the whole daemon (setsid then starts the session)
-  env -C workdir setsid     spawnProcess without one, so Twisted uses posix_spawn,
-                            and two programs enter the directory and the session
-                            before the step's (hookdaemon up to b576306)
-  hookdaemon                hookdaemon.process.RunningStep: subprocess's vfork, the
-                            child entering the directory and a session itself
+  path=workdir               Twisted's spawnProcess given the directory to enter:
+                             it forks the whole daemon (setsid then starts the session)
+  env -C workdir setsid      spawnProcess without one, so Twisted uses posix_spawn,
+                             and two programs enter the directory and the session
+                             before the step's (hookdaemon up to b576306)
+  vfork, session in child    subprocess's vfork; the child enters the directory and
+                             calls setsid before it execs the step (6f06fad)
+  hookdaemon                 hookdaemon.process.RunningStep: subprocess's vfork, the
+                             child entering the directory, then setsid(1)
 
-    python bench/spawn.py [--spawns 200] [--heap-mb 55]
+--load N runs N busy processes (`yes > /dev/null`) meanwhile, as a loaded machine
+would: with the kernel's autogroups, a child that starts a session before it
+execs then waits for its own scheduling group's turn, and its parent with it.
+
+    python bench/spawn.py [--spawns 200] [--heap-mb 55] [--load 4]
 
 Run by hand; not part of the test suite.
 """
@@ -20,12 +28,15 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from twisted.internet import defer, protocol, reactor
 
+from hookdaemon import process
 from hookdaemon.process import RunningStep
 
 ENV = {"PATH": "/usr/bin:/bin"}
@@ -39,7 +50,11 @@ class Ended(protocol.ProcessProtocol):
         self.ended.callback(None)
 
 
-def twisted_spawn(argv: list[str], path: str | None) -> Callable[[], Awaitable[object]]:
+Spawn = Callable[[], Awaitable[object]]
+"""Starts one child (the call that holds the reactor up); what it gives fires when it ended."""
+
+
+def twisted_spawn(argv: list[str], path: str | None) -> Spawn:
     def spawn() -> defer.Deferred[None]:
         ended: defer.Deferred[None] = defer.Deferred()
         reactor.spawnProcess(Ended(ended), argv[0], argv, env=ENV, path=path)  # type: ignore[attr-defined]
@@ -48,19 +63,37 @@ def twisted_spawn(argv: list[str], path: str | None) -> Callable[[], Awaitable[o
     return spawn
 
 
-def hookdaemon_spawn(argv: list[str], workdir: str) -> Callable[[], Awaitable[object]]:
-    return lambda: RunningStep(reactor, argv, ENV, workdir, lambda stream, block: None).ended
+def hookdaemon_spawn(argv: list[str], workdir: str, setsid: bool = True) -> Spawn:
+    def spawn() -> defer.Deferred[Any]:
+        if setsid:
+            return RunningStep(reactor, argv, ENV, workdir, lambda stream, block: None).ended
+        # The child starting its session itself: no setsid(1) to find.
+        found = process.setsid_program
+        process.setsid_program = lambda: None  # type: ignore[assignment]
+        try:
+            return RunningStep(reactor, argv, ENV, workdir, lambda stream, block: None).ended
+        finally:
+            process.setsid_program = found
+
+    return spawn
 
 
-async def spawn_all(spawn: Callable[[], Awaitable[object]], count: int) -> tuple[float, float]:
-    """Reactor CPU ms and wall ms per spawn, each child waited for."""
+async def spawn_all(spawn: Spawn, count: int) -> dict[str, float]:
+    """Reactor CPU ms and wall ms per spawn, and ms in the spawn call (p50, p90)."""
+    calls = []
     cpu, wall = time.process_time(), time.perf_counter()
     for _ in range(count):
-        await spawn()
-    return (
-        1e3 * (time.process_time() - cpu) / count,
-        1e3 * (time.perf_counter() - wall) / count,
-    )
+        began = time.perf_counter()
+        ended = spawn()
+        calls.append(time.perf_counter() - began)
+        await ended
+    calls.sort()
+    return {
+        "cpu": 1e3 * (time.process_time() - cpu) / count,
+        "wall": 1e3 * (time.perf_counter() - wall) / count,
+        "call_p50": 1e3 * calls[len(calls) // 2],
+        "call_p90": 1e3 * calls[int(len(calls) * 0.9)],
+    }
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -72,15 +105,27 @@ async def main(args: argparse.Namespace) -> None:
         "env -C workdir setsid (posix_spawn)": twisted_spawn(
             [env, "-C", workdir, setsid, true], None
         ),
-        "hookdaemon (vfork, one exec)": hookdaemon_spawn([true], workdir),
+        "vfork, session in the child": hookdaemon_spawn([true], workdir, setsid=False),
+        "hookdaemon (vfork, then setsid)": hookdaemon_spawn([true], workdir),
     }
+    load = [subprocess.Popen(["yes"], stdout=subprocess.DEVNULL) for _ in range(args.load)]
     try:
-        print(f"{args.spawns} spawns of `true` each, from a process with a {args.heap_mb} MB heap")
-        print("| way | reactor CPU per spawn | wall per spawn |\n|---|---|---|")
+        print(
+            f"{args.spawns} spawns of `true` each, from a process with a {args.heap_mb} MB"
+            f" heap, {args.load} busy processes meanwhile ({os.cpu_count()} CPUs)"
+        )
+        print("| way | reactor CPU per spawn | in the spawn call, p50 / p90 | wall per spawn |")
+        print("|---|---|---|---|")
         for name, spawn in ways.items():
-            cpu, wall = await spawn_all(spawn, args.spawns)
-            print(f"| {name} | {cpu:.2f} ms | {wall:.2f} ms |")
+            m = await spawn_all(spawn, args.spawns)
+            print(
+                f"| {name} | {m['cpu']:.2f} ms | {m['call_p50']:.2f} / {m['call_p90']:.2f} ms"
+                f" | {m['wall']:.2f} ms |"
+            )
     finally:
+        for busy in load:
+            busy.kill()
+            busy.wait()
         del heap
         shutil.rmtree(workdir, ignore_errors=True)
         reactor.stop()  # type: ignore[attr-defined]
@@ -91,6 +136,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--spawns", type=int, default=200)
     parser.add_argument("--heap-mb", type=int, default=55)
+    parser.add_argument("--load", type=int, default=0, help="busy processes meanwhile")
     arguments = parser.parse_args()
     reactor.callWhenRunning(lambda: defer.ensureDeferred(main(arguments)))  # type: ignore[attr-defined]
     reactor.run()  # type: ignore[attr-defined]

@@ -33,7 +33,7 @@ from hookdaemon.leftovers import JOB_MARKER, live_members
 from hookdaemon.lifecycle import IJobObserver, Job, JobOutcome
 from hookdaemon.output import OutputLog, prefixed
 from hookdaemon.preflight import RunAs, program_problem
-from hookdaemon.process import RunningStep, StepResult
+from hookdaemon.process import RunningStep, StepResult, setsid_program
 from hookdaemon.reactors import RunnerReactor
 
 log = Logger()
@@ -123,6 +123,7 @@ class JobRunner:
         self._outputs = outputs
         self._base = base_environment(home, user)
         self._user = RunAs.this_process()
+        setsid_program()  # looked for now, not on the reactor at the first step
         self._running: dict[int, tuple[Job, RunningStep]] = {}
         self._stopping = False
         self._halted: dict[int, JobState] = {}

@@ -1,19 +1,25 @@
 """
 Running one command step as a child process, streaming its output by line.
 
-The child is started in a session of its own so a timeout can signal its whole
-process group, grandchildren included, and in its hook's working directory. Both
-are done in the child between fork and exec by subprocess (vfork, then chdir
-and setsid): one exec per step. Twisted starts a child with posix_spawn, which
-can do neither, and forks the whole daemon for a child with a directory to
-enter (README: Why the code is as it is).
+The child runs in its hook's working directory, in a session of its own so a
+timeout can signal its whole process group, grandchildren included. subprocess
+starts it (vfork; the child enters the directory, then execs) and setsid(1)
+starts the session: two execs per step. Twisted starts a child with posix_spawn,
+which can enter neither, and forks the whole daemon for a child with a directory
+to enter. The session is not started by subprocess before the exec: the daemon
+waits for a vforked child until it execs, and with the kernel's autogroups a
+child that calls setsid first waits its turn in a scheduling group of its own,
+7 ms at the median on a loaded machine against 3 ms (README: Why the code is as
+it is).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
+import shutil
 import signal
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
@@ -28,6 +34,8 @@ from twisted.internet.main import CONNECTION_DONE, CONNECTION_LOST
 from twisted.internet.process import Process, ProcessReader
 from twisted.internet.protocol import ProcessProtocol
 from twisted.python.failure import Failure
+
+from hookdaemon.command import BASE_PATH
 
 MAX_LINE = 64 * 1024
 """A line longer than this is written in pieces rather than held whole."""
@@ -157,11 +165,19 @@ def _read_large(reader: ProcessReader) -> object:
     return None
 
 
+@functools.cache
+def setsid_program() -> str | None:
+    """util-linux's setsid, where there is one (not on the BSDs or macOS)."""
+    return shutil.which("setsid", path=BASE_PATH)
+
+
 class _StepProcess(Process):
     """
     Twisted's child process, started as subprocess starts one: the child enters
-    C{path} and a new session itself, and then runs the step's program, found on
-    the step's own C{PATH}. Twisted reaps it (SIGCHLD), as any of its children.
+    C{path}, execs setsid(1), which starts a new session and runs the step's
+    program, found on the step's own C{PATH}. Where there is no setsid(1) the
+    child starts the session itself, before it execs the program. Twisted reaps
+    it (SIGCHLD), as any of its children.
 
     Twisted's L{Process} calls C{_trySpawnInsteadOfFork} to start the child,
     and forks only if it returns false. If a Twisted to come stopped calling it,
@@ -184,15 +200,16 @@ class _StepProcess(Process):
         if uid is not None or gid is not None:
             return False
         fdmap: dict[int, int] = kwargs["fdmap"]
+        setsid = setsid_program()
         self._started = subprocess.Popen(
-            list(args),
-            executable=executable,
+            list(args) if setsid is None else [setsid, *args],
+            executable=executable if setsid is None else setsid,
             env=environment,
             cwd=path,
             stdin=fdmap[0],
             stdout=fdmap[1],
             stderr=fdmap[2],
-            start_new_session=True,
+            start_new_session=setsid is None,
         )
         self.pid = self._started.pid
         self.status = -1

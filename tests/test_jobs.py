@@ -147,7 +147,7 @@ class JobTests(TestCase):
         )
 
     async def test_aStepThatCannotStartSaysWhyInWords(self) -> None:
-        """What to do about it, not an exec's bare "No such file or directory"."""
+        """Not the launcher's own words: "setsid: failed to execute ..." with exit 127."""
         script = os.path.join(self.workdir, "deploy.sh")
         with open(script, "w") as f:
             f.write("#!/bin/sh\n")
@@ -172,6 +172,7 @@ class JobTests(TestCase):
             " (chmod +x it)\n",
             unrunnable,
         )
+        self.assertNotIn("setsid", missing + unrunnable)
 
     async def test_payloadFileHoldsTheRawBody(self) -> None:
         daemon = await start_daemon(self, hook("site", self.workdir, "cat ${HOOK_PAYLOAD}"))

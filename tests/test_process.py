@@ -10,8 +10,9 @@ import warnings
 
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SkipTest, TestCase
 
+from hookdaemon import process
 from hookdaemon.process import RunningStep, StepResult
 
 REPORT = (
@@ -96,8 +97,14 @@ class LaunchTests(TestCase):
         workdir = os.path.join(self.workdir(), "gone")
         self.assertCannotStart(["true"], workdir, workdir)
 
-    def test_missingProgramRaisesNamingIt(self) -> None:
-        self.assertCannotStart(["./no-such-program"], self.workdir(), "./no-such-program")
+    async def test_missingProgramFailsTheStep(self) -> None:
+        """
+        setsid(1) says so and exits 127 (a job's preflight says it in words
+        before it comes to this: JobRunner).
+        """
+        result, seen = await self.run_step(["./no-such-program"], self.workdir())
+        self.assertEqual(result.exit_code, 127)
+        self.assertIn("./no-such-program", seen)
 
     async def test_endedStepLeavesNothingForSubprocessToReap(self) -> None:
         """
@@ -119,3 +126,21 @@ class LaunchTests(TestCase):
             await deferLater(reactor, 0, lambda: None)  # the step's last references go
             gc.collect()
         self.assertEqual([str(w.message) for w in caught if "still running" in str(w.message)], [])
+
+
+class WithoutSetsidTests(LaunchTests):
+    """Where there is no setsid(1), the child starts its session itself."""
+
+    def setUp(self) -> None:
+        self.patch(process, "setsid_program", lambda: None)
+
+    async def test_missingProgramFailsTheStep(self) -> None:
+        """Without setsid(1) to say so, subprocess raises, naming the program."""
+        self.assertCannotStart(["./no-such-program"], self.workdir(), "./no-such-program")
+
+
+class SetsidTests(TestCase):
+    def test_setsidIsFoundWhereUtilLinuxIs(self) -> None:
+        if not os.path.exists("/usr/bin/setsid"):
+            raise SkipTest("no util-linux setsid here")
+        self.assertEqual(process.setsid_program(), "/usr/bin/setsid")
