@@ -6,13 +6,15 @@ time until the step has ended. Ways:
 
   path=workdir               Twisted's spawnProcess given the directory to enter:
                              it forks the whole daemon (setsid then starts the session)
-  env -C workdir setsid      spawnProcess without one, so Twisted uses posix_spawn,
-                             and two programs enter the directory and the session
-                             before the step's (hookdaemon up to b576306)
-  vfork, session in child    subprocess's vfork; the child enters the directory and
-                             calls setsid before it execs the step (6f06fad)
-  hookdaemon                 hookdaemon.process.RunningStep: subprocess's vfork, the
-                             child entering the directory, then setsid(1)
+  hookdaemon                 hookdaemon.process.RunningStep: spawnProcess without a
+                             directory, so Twisted uses posix_spawn, and env -C and
+                             setsid enter the directory and the session before the
+                             step's program
+  vfork, session in child    tried in 6f06fad: a Twisted Process started as subprocess
+                             starts a child (vfork); the child enters the directory
+                             and calls setsid before it execs the step's program
+  vfork, then setsid         tried in adcd2ab: the same, the child entering the
+                             directory, then exec'ing setsid(1)
 
 --load N runs N busy processes (`yes > /dev/null`) meanwhile, as a loaded machine
 would: with the kernel's autogroups, a child that starts a session before it
@@ -35,8 +37,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from twisted.internet import defer, protocol, reactor
+from twisted.internet.process import Process
 
-from hookdaemon import process
 from hookdaemon.process import RunningStep
 
 ENV = {"PATH": "/usr/bin:/bin"}
@@ -63,17 +65,59 @@ def twisted_spawn(argv: list[str], path: str | None) -> Spawn:
     return spawn
 
 
-def hookdaemon_spawn(argv: list[str], workdir: str, setsid: bool = True) -> Spawn:
-    def spawn() -> defer.Deferred[Any]:
-        if setsid:
-            return RunningStep(reactor, argv, ENV, workdir, lambda stream, block: None).ended
-        # The child starting its session itself: no setsid(1) to find.
-        found = process.setsid_program
-        process.setsid_program = lambda: None  # type: ignore[assignment]
-        try:
-            return RunningStep(reactor, argv, ENV, workdir, lambda stream, block: None).ended
-        finally:
-            process.setsid_program = found
+def hookdaemon_spawn(argv: list[str], workdir: str) -> Spawn:
+    return lambda: RunningStep(reactor, argv, ENV, workdir, lambda stream, block: None).ended
+
+
+class VforkedProcess(Process):
+    """
+    The tried way: Twisted's Process, started by subprocess.Popen in the method
+    Twisted calls to try posix_spawn before it forks (C{_trySpawnInsteadOfFork}).
+    """
+
+    session_in_child = True
+    _started: subprocess.Popen[bytes] | None = None
+
+    def _trySpawnInsteadOfFork(
+        self,
+        path: str,
+        uid: int | None,
+        gid: int | None,
+        executable: str,
+        args: list[str],
+        environment: dict[str, str],
+        kwargs: dict[str, Any],
+    ) -> bool:
+        fdmap = kwargs["fdmap"]
+        setsid = [] if self.session_in_child else [shutil.which("setsid") or "setsid"]
+        self._started = subprocess.Popen(
+            [*setsid, *args],
+            env=environment,
+            cwd=path,
+            stdin=fdmap[0],
+            stdout=fdmap[1],
+            stderr=fdmap[2],
+            start_new_session=self.session_in_child,
+        )
+        self.pid = self._started.pid
+        self.status = -1
+        return True
+
+    def processEnded(self, status: int) -> None:
+        assert self._started is not None
+        self._started.returncode = os.waitstatus_to_exitcode(status)  # Twisted reaped it
+        super().processEnded(status)
+
+
+class SetsidAfterExec(VforkedProcess):
+    session_in_child = False
+
+
+def vforked_spawn(kind: type[VforkedProcess], argv: list[str], workdir: str) -> Spawn:
+    def spawn() -> defer.Deferred[None]:
+        ended: defer.Deferred[None] = defer.Deferred()
+        kind(reactor, argv[0], argv, ENV, workdir, Ended(ended))
+        return ended
 
     return spawn
 
@@ -99,14 +143,12 @@ async def spawn_all(spawn: Spawn, count: int) -> dict[str, float]:
 async def main(args: argparse.Namespace) -> None:
     heap = [bytes(1000) for _ in range(args.heap_mb * 1000)]
     workdir = tempfile.mkdtemp(prefix="hookdaemon-spawn-")
-    setsid, env, true = (shutil.which(n) or n for n in ("setsid", "env", "true"))
+    setsid, true = (shutil.which(n) or n for n in ("setsid", "true"))
     ways = {
         "path=workdir (Twisted forks)": twisted_spawn([setsid, true], workdir),
-        "env -C workdir setsid (posix_spawn)": twisted_spawn(
-            [env, "-C", workdir, setsid, true], None
-        ),
-        "vfork, session in the child": hookdaemon_spawn([true], workdir, setsid=False),
-        "hookdaemon (vfork, then setsid)": hookdaemon_spawn([true], workdir),
+        "hookdaemon (posix_spawn, env -C workdir setsid)": hookdaemon_spawn([true], workdir),
+        "vfork, session in the child": vforked_spawn(VforkedProcess, [true], workdir),
+        "vfork, then setsid": vforked_spawn(SetsidAfterExec, [true], workdir),
     }
     load = [subprocess.Popen(["yes"], stdout=subprocess.DEVNULL) for _ in range(args.load)]
     try:

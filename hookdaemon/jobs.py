@@ -33,7 +33,7 @@ from hookdaemon.leftovers import JOB_MARKER, live_members
 from hookdaemon.lifecycle import IJobObserver, Job, JobOutcome
 from hookdaemon.output import OutputLog, prefixed
 from hookdaemon.preflight import RunAs, program_problem
-from hookdaemon.process import RunningStep, StepResult, setsid_program
+from hookdaemon.process import RunningStep, StepResult, launch_prefix
 from hookdaemon.reactors import RunnerReactor
 
 log = Logger()
@@ -123,7 +123,7 @@ class JobRunner:
         self._outputs = outputs
         self._base = base_environment(home, user)
         self._user = RunAs.this_process()
-        setsid_program()  # looked for now, not on the reactor at the first step
+        launch_prefix(home)  # find how to launch steps now, not on the reactor at the first step
         self._running: dict[int, tuple[Job, RunningStep]] = {}
         self._stopping = False
         self._halted: dict[int, JobState] = {}
@@ -224,12 +224,8 @@ class JobRunner:
                         raw=None if captured is None else capture,
                     )
                 except OSError as e:
-                    # The child could not enter the workdir (gone since the check
-                    # above) or exec the program (E2BIG: a value over 128 KiB a
-                    # call put in).
+                    # The exec itself refused (E2BIG: a value over 128 KiB a call put in).
                     why = os.strerror(e.errno) if e.errno else str(e)
-                    if e.filename is not None:
-                        why = f"{why}: {e.filename}"
                     self._note(job, f"step {number} cannot start: {why}")
                     reason = f"step {number}/{len(hook.steps)} cannot start: {why}"
                     result = StepResult(exit_code=None, signal=None)

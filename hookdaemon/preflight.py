@@ -222,8 +222,8 @@ def program_problem(
 ) -> str | None:
     """
     Why C{program} cannot be run from C{workdir} with C{path}, in words, or
-    None: for --check, and before a step starts, so that a failed exec's bare
-    "No such file or directory" never stands in for it.
+    None: for --check, and before a step starts, so that the launcher's own
+    error ("setsid: failed to execute ...") never stands in for it.
     """
     if "/" in program:
         found = os.path.normpath(os.path.join(workdir, program))  # absolute: workdir ignored

@@ -1,16 +1,12 @@
 """
 Running one command step as a child process, streaming its output by line.
 
-The child runs in its hook's working directory, in a session of its own so a
-timeout can signal its whole process group, grandchildren included. subprocess
-starts it (vfork; the child enters the directory, then execs) and setsid(1)
-starts the session: two execs per step. Twisted starts a child with posix_spawn,
-which can enter neither, and forks the whole daemon for a child with a directory
-to enter. The session is not started by subprocess before the exec: the daemon
-waits for a vforked child until it execs, and with the kernel's autogroups a
-child that calls setsid first waits its turn in a scheduling group of its own,
-7 ms at the median on a loaded machine against 3 ms (README: Why the code is as
-it is).
+The child is started in a session of its own (through setsid) so a timeout can
+signal its whole process group, grandchildren included. It enters its working
+directory through C{env -C} rather than spawnProcess's C{path}: Twisted starts a
+child with posix_spawn only when it has no directory to enter, and otherwise
+forks the whole daemon, which costs the reactor far more per step (README: Why
+the code is as it is).
 """
 
 from __future__ import annotations
@@ -22,16 +18,16 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Any
 
 from attrs import frozen
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ProcessDone, ProcessExitedAlready, ProcessTerminated
-from twisted.internet.interfaces import IReactorFDSet
+from twisted.internet.interfaces import IReactorProcess
 from twisted.internet.main import CONNECTION_DONE, CONNECTION_LOST
-from twisted.internet.process import Process, ProcessReader
+from twisted.internet.process import ProcessReader
 from twisted.internet.protocol import ProcessProtocol
 from twisted.python.failure import Failure
 
@@ -42,6 +38,30 @@ MAX_LINE = 64 * 1024
 
 LineSink = Callable[[str, bytes], None]
 """Takes a stream's name and a block of one or more whole lines, each ending in a newline."""
+
+TRAMPOLINE = (
+    "import os,sys; os.chdir(sys.argv[1]); os.setsid(); os.execvp(sys.argv[2], sys.argv[2:])"
+)
+"""The same in Python, where C{env -C} (coreutils 8.28) or setsid (util-linux) is missing."""
+
+
+@functools.cache
+def _launcher() -> Callable[[str], list[str]]:
+    env = shutil.which("env", path=BASE_PATH)
+    setsid = shutil.which("setsid", path=BASE_PATH)
+    if env and setsid:
+        # Does this env take -C? (It wants a command: env itself, which prints the environment.)
+        probe = subprocess.run(
+            [env, "-C", "/", env], stdin=subprocess.DEVNULL, capture_output=True
+        )
+        if probe.returncode == 0:
+            return lambda workdir: [env, "-C", workdir, setsid]
+    return lambda workdir: [sys.executable, "-c", TRAMPOLINE, workdir]
+
+
+def launch_prefix(workdir: str) -> list[str]:
+    """The argv before a step's own that enters C{workdir} and starts a new session."""
+    return _launcher()(workdir)
 
 
 @frozen
@@ -165,74 +185,12 @@ def _read_large(reader: ProcessReader) -> object:
     return None
 
 
-@functools.cache
-def setsid_program() -> str | None:
-    """util-linux's setsid, where there is one (not on the BSDs or macOS)."""
-    return shutil.which("setsid", path=BASE_PATH)
-
-
-class _StepProcess(Process):
-    """
-    Twisted's child process, started as subprocess starts one: the child enters
-    C{path}, execs setsid(1), which starts a new session and runs the step's
-    program, found on the step's own C{PATH}. Where there is no setsid(1) the
-    child starts the session itself, before it execs the program. Twisted reaps
-    it (SIGCHLD), as any of its children.
-
-    Twisted's L{Process} calls C{_trySpawnInsteadOfFork} to start the child,
-    and forks only if it returns false. If a Twisted to come stopped calling it,
-    a step would still run in its workdir, in the daemon's session (as the tests
-    of this module would show).
-    """
-
-    _started: subprocess.Popen[bytes] | None = None
-
-    def _trySpawnInsteadOfFork(
-        self,
-        path: str,
-        uid: int | None,
-        gid: int | None,
-        executable: str,
-        args: Sequence[str],
-        environment: Mapping[str, str],
-        kwargs: dict[str, Any],
-    ) -> bool:
-        if uid is not None or gid is not None:
-            return False
-        fdmap: dict[int, int] = kwargs["fdmap"]
-        setsid = setsid_program()
-        self._started = subprocess.Popen(
-            list(args) if setsid is None else [setsid, *args],
-            executable=executable if setsid is None else setsid,
-            env=environment,
-            cwd=path,
-            stdin=fdmap[0],
-            stdout=fdmap[1],
-            stderr=fdmap[2],
-            start_new_session=setsid is None,
-        )
-        self.pid = self._started.pid
-        self.status = -1
-        return True
-
-    def processEnded(self, status: int) -> None:
-        # Reaped by Twisted: the Popen must never poll this pid again (by then
-        # it may be another child's), as it would once collected with no
-        # returncode (Popen.__del__).
-        if self._started is not None:
-            try:
-                self._started.returncode = os.waitstatus_to_exitcode(status)
-            except (TypeError, ValueError):  # not an exit status: still never to be polled
-                self._started.returncode = -1
-        super().processEnded(status)
-
-
 class RunningStep:
     """A spawned step: wait on C{ended}, or signal its whole process group."""
 
     def __init__(
         self,
-        reactor: IReactorFDSet,
+        reactor: IReactorProcess,
         argv: Sequence[str],
         env: Mapping[str, str],
         workdir: str,
@@ -241,9 +199,8 @@ class RunningStep:
     ) -> None:
         self.protocol = StepProtocol(sink, raw)
         self.paused = False
-        self._transport = _StepProcess(
-            reactor, argv[0], list(argv), dict(env), workdir, self.protocol
-        )
+        command = [*launch_prefix(workdir), *argv]
+        self._transport = reactor.spawnProcess(self.protocol, command[0], command, env=dict(env))
         self.pid = self._transport.pid
         for reader in getattr(self._transport, "pipes", {}).values():
             if isinstance(reader, ProcessReader):

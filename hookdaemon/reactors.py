@@ -21,19 +21,15 @@ import contextlib
 from twisted.internet.error import ReactorNotRunning
 from twisted.internet.interfaces import (
     IReactorCore,
-    IReactorFDSet,
     IReactorFromThreads,
+    IReactorProcess,
     IReactorTCP,
     IReactorTime,
 )
 
 
-class RunnerReactor(IReactorTime, IReactorFDSet):
-    """
-    What the job runner needs: timers for timeouts, and the reading of its
-    children's pipes (a step is a Twisted Process started by
-    L{hookdaemon.process}, not through spawnProcess).
-    """
+class RunnerReactor(IReactorTime, IReactorProcess):
+    """What the job runner needs: child processes, and timers for their timeouts."""
 
 
 class EngineReactor(IReactorCore, RunnerReactor):

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import gc
 import os
+import shutil
 import stat
+import subprocess
 import sys
-import warnings
 
 from twisted.internet import reactor
-from twisted.internet.task import deferLater
 from twisted.trial.unittest import SkipTest, TestCase
 
 from hookdaemon import process
+from hookdaemon.command import BASE_PATH
 from hookdaemon.process import RunningStep, StepResult
 
 REPORT = (
@@ -47,11 +47,36 @@ class LaunchTests(TestCase):
             f.write(f"#!/bin/sh\n{text}\n")
         os.chmod(path, stat.S_IRWXU)
 
-    async def test_stepRunsInItsWorkdirAsASessionLeader(self) -> None:
+    async def assertRunsInWorkdirAsSessionLeader(self) -> None:
         workdir = self.workdir()
         result, seen = await self.run_step([sys.executable, "-c", REPORT], workdir)
         self.assertEqual(result.exit_code, 0, seen)
         self.assertEqual(seen.split(), [workdir, "True", "True"])
+
+    async def test_stepRunsInItsWorkdirAsASessionLeader(self) -> None:
+        await self.assertRunsInWorkdirAsSessionLeader()
+
+    async def test_withoutEnvAndSetsidThePythonTrampolineDoesTheSame(self) -> None:
+        self.patch(process, "BASE_PATH", self.mktemp())  # where neither is found
+        self.patch(process, "_launcher", process._launcher.__wrapped__)
+        self.assertEqual(
+            process.launch_prefix("/w")[:3], [sys.executable, "-c", process.TRAMPOLINE]
+        )
+        await self.assertRunsInWorkdirAsSessionLeader()
+
+    def test_envAndSetsidAreUsedWhereTheyWork(self) -> None:
+        """
+        Not the trampoline where env -C and setsid work: it would start a Python
+        interpreter before every step.
+        """
+        env = shutil.which("env", path=BASE_PATH)
+        setsid = shutil.which("setsid", path=BASE_PATH)
+        if not (env and setsid):
+            raise SkipTest("no env or setsid on this machine")
+        entered = subprocess.run([env, "-C", "/", "pwd"], capture_output=True, text=True)
+        if entered.stdout != "/\n":
+            raise SkipTest(f"{env} does not take -C")
+        self.assertEqual(process._launcher.__wrapped__()("/w"), [env, "-C", "/w", setsid])
 
     async def test_programIsFoundOnTheStepsPath(self) -> None:
         """The step's own PATH, not the daemon's (which has no such program)."""
@@ -85,62 +110,3 @@ class LaunchTests(TestCase):
         self.assertEqual(
             seen.splitlines(), ["0 open", "1 open", "2 open", f"{inheritable} closed", "''"]
         )
-
-    def assertCannotStart(self, argv: list[str], workdir: str, missing: str) -> None:
-        before = len(os.listdir("/proc/self/fd"))
-        with self.assertRaises(FileNotFoundError) as raised:
-            RunningStep(reactor, argv, {"PATH": "/usr/bin:/bin"}, workdir, lambda s, b: None)
-        self.assertEqual(raised.exception.filename, missing)
-        self.assertEqual(len(os.listdir("/proc/self/fd")), before, "the pipes were closed")
-
-    def test_missingWorkdirRaisesNamingIt(self) -> None:
-        workdir = os.path.join(self.workdir(), "gone")
-        self.assertCannotStart(["true"], workdir, workdir)
-
-    async def test_missingProgramFailsTheStep(self) -> None:
-        """
-        setsid(1) says so and exits 127 (a job's preflight says it in words
-        before it comes to this: JobRunner).
-        """
-        result, seen = await self.run_step(["./no-such-program"], self.workdir())
-        self.assertEqual(result.exit_code, 127)
-        self.assertIn("./no-such-program", seen)
-
-    async def test_endedStepLeavesNothingForSubprocessToReap(self) -> None:
-        """
-        Twisted reaps the child. Python's subprocess must not wait on its pid
-        again once the step is gone (another child may have it by then): it
-        would, and warn that it was still running, had it not been told the
-        step's exit code.
-        """
-
-        async def one_step() -> int | None:
-            step = RunningStep(
-                reactor, ["sh", "-c", "exit 3"], {"PATH": "/usr/bin:/bin"}, "/", lambda s, b: None
-            )
-            return (await step.ended).exit_code
-
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            self.assertEqual(await one_step(), 3)
-            await deferLater(reactor, 0, lambda: None)  # the step's last references go
-            gc.collect()
-        self.assertEqual([str(w.message) for w in caught if "still running" in str(w.message)], [])
-
-
-class WithoutSetsidTests(LaunchTests):
-    """Where there is no setsid(1), the child starts its session itself."""
-
-    def setUp(self) -> None:
-        self.patch(process, "setsid_program", lambda: None)
-
-    async def test_missingProgramFailsTheStep(self) -> None:
-        """Without setsid(1) to say so, subprocess raises, naming the program."""
-        self.assertCannotStart(["./no-such-program"], self.workdir(), "./no-such-program")
-
-
-class SetsidTests(TestCase):
-    def test_setsidIsFoundWhereUtilLinuxIs(self) -> None:
-        if not os.path.exists("/usr/bin/setsid"):
-            raise SkipTest("no util-linux setsid here")
-        self.assertEqual(process.setsid_program(), "/usr/bin/setsid")
