@@ -1167,7 +1167,7 @@ MEANINGS = {
         "the first replaces the one waiting (intake and journal alone). CPU per request: "
         "user + system time from /proc while wrk ran, over the requests it completed; for "
         "hookdaemon, its main thread is the reactor and its other threads the journal's; "
-        "children are the reaped commands."
+        "children are the reaped commands (and their env/setsid execs)."
     ),
     "latency": (
         "2: 4 jobs each run `yes | head` printing the stated MB as 100-byte lines "
