@@ -61,15 +61,18 @@ def measure(run: compare.Run, daemon: daemons.Daemon, seconds: int) -> dict[str,
         if daemon.name.startswith("raw")
         else [daemon.pid]
     )
-    before = [daemons.cpu_times(pid) for pid in pids]
+    before = all_cpu_times(pids)
     result = compare.run_wrk(run, daemon, "ingest", seconds)
-    after = [daemons.cpu_times(pid) for pid in pids]
-    used = {
-        key: sum(a[key] - b[key] for a, b in zip(after, before, strict=True)) for key in after[0]
-    }
-    requests = max(1, result["requests"])
-    result["cpu_us_per_request"] = {key: 1e6 * value / requests for key, value in used.items()}
+    result["cpu_us_per_request"] = daemons.cpu_per_request(
+        before, all_cpu_times(pids), result["requests"]
+    )
     return result
+
+
+def all_cpu_times(pids: list[int]) -> dict[str, float]:
+    """L{daemons.cpu_times} of every process in C{pids}, added up."""
+    times = [daemons.cpu_times(pid) for pid in pids]
+    return {key: sum(t[key] for t in times) for key in times[0]}
 
 
 def main() -> None:

@@ -824,33 +824,34 @@ def table(results: dict[str, Any]) -> str:
                 f"0: {verdict(bad_hd == 0 and bad_wh == 0)}",
             )
         )
+
+        def other_hook(what: str, key: str, non_2xx: bool) -> None:
+            """A row for ingest into another hookdaemon hook, against webhook's one."""
+            side = r[key]
+            rate, p50, p99 = (
+                side["requests_per_second"],
+                side["latency_p50_ms"],
+                side["latency_p99_ms"],
+            )
+            figures = f"{fmt(rate, digits=0)}, {fmt(p50, ' ms', 2)} / {fmt(p99, ' ms', 2)}"
+            if non_2xx:
+                figures += f", {side['non_2xx_3xx']}"
+            ratio = f"{r[key + '_ratio']:.2f}x"
+            rows.append((what, figures, fmt(wh["requests_per_second"], digits=0), ratio, ""))
+
         if "hooks_file" in r:
-            hf = r["hooks_file"]
-            rows.append(
-                (
-                    "1. ingest on webhook's own hooks file (hookdaemon --hooks): requests/s,"
-                    " p50 / p99, non-2xx",
-                    f"{fmt(hf['requests_per_second'], digits=0)},"
-                    f" {fmt(hf['latency_p50_ms'], ' ms', 2)}"
-                    f" / {fmt(hf['latency_p99_ms'], ' ms', 2)}, {hf['non_2xx_3xx']}",
-                    fmt(wh["requests_per_second"], digits=0),
-                    f"{r['hooks_file_ratio']:.2f}x",
-                    "",
-                )
+            other_hook(
+                "1. ingest on webhook's own hooks file (hookdaemon --hooks): requests/s,"
+                " p50 / p99, non-2xx",
+                "hooks_file",
+                non_2xx=True,
             )
         if "running" in r:
-            rn = r["running"]
-            rows.append(
-                (
-                    "1. ingest, a command that keeps running (every delivery coalesced):"
-                    " requests/s, p50 / p99",
-                    f"{fmt(rn['requests_per_second'], digits=0)},"
-                    f" {fmt(rn['latency_p50_ms'], ' ms', 2)}"
-                    f" / {fmt(rn['latency_p99_ms'], ' ms', 2)}",
-                    fmt(wh["requests_per_second"], digits=0),
-                    f"{r['running_ratio']:.2f}x",
-                    "",
-                )
+            other_hook(
+                "1. ingest, a command that keeps running (every delivery coalesced):"
+                " requests/s, p50 / p99",
+                "running",
+                non_2xx=False,
             )
         if "cpu_us_per_request" in hd:
 
